@@ -1,0 +1,19 @@
+import { cancellationSignal, heartbeat } from '@temporalio/activity';
+
+/** The running activity's cancellation signal, or undefined when called outside an activity (tests). */
+export function activitySignal(): AbortSignal | undefined {
+  try {
+    return cancellationSignal();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Heartbeats when inside an activity; a no-op elsewhere. */
+export function beat(details?: unknown): void {
+  try {
+    heartbeat(details);
+  } catch {
+    // not in an activity
+  }
+}

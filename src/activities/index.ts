@@ -1,0 +1,26 @@
+/**
+ * The host worker's activities, built from its config (dependency injection, no
+ * globals). Workflows see these only as types: `proxyActivities<HostActivities>`.
+ */
+import type { Config } from '../config/config.js';
+import { createServiceManager, type ServiceManager } from '../services/index.js';
+import { createServiceActivities } from './services.js';
+import { createSystemActivities } from './system.js';
+
+export interface HostActivityDeps {
+  config: Config;
+  /** @default the manager `config.serviceManager` describes */
+  services?: ServiceManager;
+}
+
+export function createActivities(deps: HostActivityDeps) {
+  const services = deps.services ?? createServiceManager(deps.config);
+  return {
+    ...createServiceActivities({ services }),
+    ...createSystemActivities({ config: deps.config }),
+  };
+}
+
+export type HostActivities = ReturnType<typeof createActivities>;
+
+export { createOrchestratorActivities, type OrchestratorActivities } from './orchestrator.js';

@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+/**
+ * `mcp-runbooks`: the operator's command. Exit codes: 0 success; 1 a runbook
+ * reported `fail` findings or an operation failed; 2 bad configuration or usage.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { stringify as toYaml } from 'yaml';
+import type { LogLevel } from '@temporalio/worker';
+import { ConfigError, UsageError, errorMessage } from './common/errors.js';
+import { redactedConfig, type Config } from './config/config.js';
+import { loadConfig } from './config/load.js';
+import { runDev } from './dev/dev.js';
+import { installRuntime } from './temporal/runtime.js';
+import { connectClient } from './temporal/connection.js';
+import { startWorker, WORKER_ROLES, type WorkerRole } from './worker.js';
+import { isRunbookName, RUNBOOKS } from './runbooks.js';
+import { missingWorkers, resolveHostForClient, runRunbook } from './client/run-runbook.js';
+import { renderReportText } from './report/render-text.js';
+import { VERSION } from './version.js';
+
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+interface GlobalOptions {
+  config?: string;
+  logLevel?: LogLevel;
+}
+
+function globals(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals<GlobalOptions>();
+}
+
+function load(cmd: Command, extra: { hostId?: string } = {}): Config {
+  const g = globals(cmd);
+  return loadConfig({ ...(g.config ? { path: g.config } : {}), env: process.env, ...extra });
+}
+
+/** An AbortSignal that fires on the first SIGINT or SIGTERM. */
+function stopSignal(onStop?: (signal: string) => void): AbortSignal {
+  const controller = new AbortController();
+  const handler = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) return;
+    onStop?.(signal);
+    controller.abort(signal);
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return controller.signal;
+}
+
+const program = new Command('mcp-runbooks')
+  .description('Operations runbooks for MCP services as durable Temporal workflows')
+  .version(VERSION)
+  .option('--config <path>', 'config file (default: $MCP_RUNBOOKS_CONFIG, else the built-in sandbox)')
+  .addOption(new Option('--log-level <level>', 'SDK log level').choices(LOG_LEVELS))
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('dev')
+  .description('embedded Temporal dev server + sandbox fleet + worker; prints a health check, then runs until Ctrl-C')
+  .option('--once', 'exit after the first health check report')
+  .option('--json', 'print the report as JSON')
+  .action(async (opts: { once?: boolean; json?: boolean }, cmd: Command) => {
+    installRuntime(globals(cmd).logLevel ?? 'WARN');
+    const config = load(cmd);
+    const stop = stopSignal((s) => out(`\n${s}: stopping ...`));
+    await runDev({ config, env: process.env, once: Boolean(opts.once), json: Boolean(opts.json), stop, out });
+  });
+
+program
+  .command('worker')
+  .description('run a worker: orchestrator (workflows), host (this host\'s activities) or all')
+  .addOption(new Option('--role <role>', 'which task queues to poll').choices(WORKER_ROLES).default('all'))
+  .option('--host-id <id>', 'this host\'s id (overrides hostId in config)')
+  .action(async (opts: { role: WorkerRole; hostId?: string }, cmd: Command) => {
+    installRuntime(globals(cmd).logLevel ?? 'INFO');
+    const config = load(cmd, opts.hostId ? { hostId: opts.hostId } : {});
+    const worker = await startWorker({ config, role: opts.role });
+    out(`mcp-runbooks ${VERSION} worker: role ${worker.role}, host ${worker.hostId}`);
+    out(`config: ${config.source}`);
+    out(`temporal: ${config.temporal.address ?? '127.0.0.1:7233'} namespace ${config.temporal.namespace}`);
+    out(`task queues: ${worker.taskQueues.join(', ')}`);
+    if (worker.metrics) out(`metrics: ${worker.metrics.url}/metrics`);
+    const boundSeconds = config.worker.shutdownGraceSeconds + config.worker.shutdownForceSeconds + 5;
+    stopSignal((signal) => {
+      out(`${signal}: shutting down (in-flight activities get ${config.worker.shutdownGraceSeconds}s) ...`);
+      setTimeout(() => {
+        err(`worker did not stop within ${boundSeconds}s; exiting`);
+        process.exit(1);
+      }, boundSeconds * 1000).unref();
+      void worker.shutdown().catch(() => undefined);
+    });
+    await worker.done;
+    out('worker stopped');
+  });
+
+program
+  .command('run')
+  .description(`run a runbook and print its report (${Object.keys(RUNBOOKS).join(', ')})`)
+  .argument('<runbook>', 'runbook name')
+  .option('--host <id>', 'host to run it on (default: this config\'s host)')
+  .option('--json', 'print the report as JSON')
+  .action(async (runbook: string, opts: { host?: string; json?: boolean }, cmd: Command) => {
+    if (!isRunbookName(runbook)) throw new UsageError(`unknown runbook "${runbook}" (known: ${Object.keys(RUNBOOKS).join(', ')})`);
+    installRuntime(globals(cmd).logLevel ?? 'WARN');
+    const config = load(cmd);
+    const hostId = resolveHostForClient(config, opts.host);
+    const client = await connectClient(config.temporal);
+    try {
+      const missing = await missingWorkers(client, config, hostId);
+      if (missing.length) {
+        for (const m of missing) err(m);
+        process.exitCode = 1;
+        return;
+      }
+      if (!opts.json) err(`running ${runbook} on ${hostId} ...`);
+      const { workflowId, report } = await runRunbook({ client, config, runbook, hostId });
+      out(opts.json ? JSON.stringify(report, null, 2) : `${workflowId}\n${renderReportText(report).trimEnd()}`);
+      process.exitCode = report.summary.fail > 0 ? 1 : 0;
+    } finally {
+      await client.connection.close();
+    }
+  });
+
+program
+  .command('config')
+  .description('show the effective configuration (secrets redacted)')
+  .action((_opts: unknown, cmd: Command) => {
+    out(toYaml(redactedConfig(load(cmd))).trimEnd());
+  });
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (e instanceof ConfigError) {
+      err(`mcp-runbooks: ${e.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    if (e instanceof UsageError) {
+      err(`mcp-runbooks: ${e.message}`);
+      process.exitCode = 2;
+      return;
+    }
+    err(`mcp-runbooks: ${errorMessage(e)}`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

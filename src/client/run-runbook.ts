@@ -1,0 +1,74 @@
+/** Starting runbooks from a client (the CLI, `dev`, tests). */
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { UsageError } from '../common/errors.js';
+import type { RunbookReport } from '../common/report.js';
+import { hostTaskQueue, pickHost } from '../common/task-queues.js';
+import type { Config } from '../config/config.js';
+import { RUNBOOKS, type RunbookName } from '../runbooks.js';
+
+/** `20261123T020000.123Z`: sortable, and valid in a workflow id. */
+export function compactTime(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, '');
+}
+
+/** e.g. `health-check-local-20261123T020000.123Z`: runbook, host and time, easy to find in the UI. */
+export function runbookWorkflowId(runbook: RunbookName, hostId: string, at: Date): string {
+  return `${RUNBOOKS[runbook].idPrefix}-${hostId}-${compactTime(at)}`;
+}
+
+/** The host a client-side request is about; unknown hosts are a usage error. */
+export function resolveHostForClient(config: Config, requested?: string): string {
+  const id = pickHost(config.hosts, config.hostId, requested);
+  if (!id) throw new UsageError(`unknown host "${requested ?? ''}": configured hosts are ${config.hosts.join(', ')} (config "hosts")`);
+  return id;
+}
+
+/** Task queues that no worker polls right now, with a hint for each. */
+export async function missingWorkers(client: Client, config: Config, hostId: string): Promise<string[]> {
+  const { TaskQueueType } = proto.temporal.api.enums.v1;
+  const checks = [
+    { queue: config.temporal.taskQueue, type: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, hint: 'start `mcp-runbooks worker --role orchestrator` (or `all`)' },
+    {
+      queue: hostTaskQueue(config.temporal.taskQueue, hostId),
+      type: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      hint: `start \`mcp-runbooks worker --role host --host-id ${hostId}\` on that host`,
+    },
+  ];
+  const missing: string[] = [];
+  for (const c of checks) {
+    const r = await client.workflowService.describeTaskQueue({
+      namespace: config.temporal.namespace,
+      taskQueue: { name: c.queue },
+      taskQueueType: c.type,
+    });
+    if (!r.pollers?.length) missing.push(`no worker polls task queue "${c.queue}": ${c.hint}`);
+  }
+  return missing;
+}
+
+export interface StartRunbookOptions {
+  client: Client;
+  config: Config;
+  runbook: RunbookName;
+  hostId: string;
+  /** Extra input fields, merged after `hostId`. */
+  input?: Record<string, unknown>;
+  now?: Date;
+}
+
+export async function startRunbook(opts: StartRunbookOptions): Promise<WorkflowHandle> {
+  const def = RUNBOOKS[opts.runbook];
+  return opts.client.workflow.start(def.workflowType, {
+    taskQueue: opts.config.temporal.taskQueue,
+    workflowId: runbookWorkflowId(opts.runbook, opts.hostId, opts.now ?? new Date()),
+    args: [{ hostId: opts.hostId, ...opts.input }],
+    workflowExecutionTimeout: def.executionTimeout,
+  });
+}
+
+export async function runRunbook(opts: StartRunbookOptions): Promise<{ workflowId: string; report: RunbookReport }> {
+  const handle = await startRunbook(opts);
+  const report = (await handle.result()) as RunbookReport;
+  return { workflowId: handle.workflowId, report };
+}

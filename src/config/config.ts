@@ -1,0 +1,91 @@
+/** The resolved configuration every part of mcp-runbooks receives. */
+import type { CommandTemplates } from './schema.js';
+import { Secret } from './secret.js';
+
+export interface ServiceConfig {
+  name: string;
+  /** systemd unit name. */
+  unit: string;
+  /** Absolute paths of the service's log files (command backend). */
+  logFiles: string[];
+  /** argv templates overriding the service manager's, for this service. */
+  commands: Partial<CommandTemplates>;
+}
+
+export type ServiceManagerConfig =
+  | { type: 'systemd'; timeoutSeconds: number }
+  | { type: 'command'; timeoutSeconds: number; commands: CommandTemplates };
+
+export interface TlsConfig {
+  serverName?: string;
+  serverRootCACertFile?: string;
+  clientCertFile?: string;
+  clientKeyFile?: string;
+}
+
+export interface TemporalConfig {
+  /** Absent: `dev` starts an embedded server; other commands use 127.0.0.1:7233. */
+  address?: string;
+  namespace: string;
+  taskQueue: string;
+  /** `false`/absent: plain TCP; `true`: TLS with system roots; object: mTLS files. */
+  tls?: boolean | TlsConfig;
+  apiKey?: Secret;
+}
+
+export interface PathsConfig {
+  installRoot: string;
+  configDir: string;
+  logDir: string;
+  backupDir: string;
+  reportsDir: string;
+  tempDirs: string[];
+}
+
+export interface PostgresConfig {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: Secret;
+  statementTimeoutSeconds: number;
+}
+
+export interface SandboxConfig {
+  root: string;
+  memoryPort: number;
+  createDatabase: boolean;
+}
+
+export interface Config {
+  /** Where the config came from: a file path or `built-in sandbox`. */
+  source: string;
+  hostId: string;
+  hosts: string[];
+  temporal: TemporalConfig;
+  paths: PathsConfig;
+  thresholds: { diskPercent: number; memoryPercent: number; dbConnectionsPercent: number };
+  retention: { days: number };
+  services: ServiceConfig[];
+  serviceManager: ServiceManagerConfig;
+  memoryService: { url: string; timeoutSeconds: number };
+  postgres?: PostgresConfig;
+  worker: { shutdownGraceSeconds: number; shutdownForceSeconds: number };
+  metrics: { host: string; port: number };
+  dev: { dataDir: string; temporalPort: number; uiPort: number };
+  sandbox?: SandboxConfig;
+}
+
+/** A copy of the config that is safe to print: a secret shows only where it came from. */
+export function redactedConfig(config: Config): Record<string, unknown> {
+  return redact(config) as Record<string, unknown>;
+}
+
+function redact(value: unknown): unknown {
+  if (value instanceof Secret) return `[secret from ${value.origin}]`;
+  if (Array.isArray(value)) return value.map(redact);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v)]));
+  }
+  return value;
+}

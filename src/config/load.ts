@@ -1,0 +1,308 @@
+/**
+ * Loads the configuration once, at startup: YAML file (`--config`, else
+ * `MCP_RUNBOOKS_CONFIG`, else the built-in sandbox), then `TEMPORAL_*`
+ * variables, then flags; validated with zod; paths made absolute; secrets read.
+ * This module and its callers' `env` argument are the only readers of the environment.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigIssue } from '../common/errors.js';
+import { HOST_ID_PATTERN } from '../common/task-queues.js';
+import { sandboxConfigObject } from '../dev/sandbox/layout.js';
+import type { Config, ServiceConfig, TemporalConfig, TlsConfig } from './config.js';
+import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
+import { Secret } from './secret.js';
+
+export type Env = Record<string, string | undefined>;
+
+export interface LoadConfigOptions {
+  /** The `--config` flag. */
+  path?: string;
+  /** Environment to read (`MCP_RUNBOOKS_CONFIG`, `TEMPORAL_*`, secrets). @default process.env */
+  env?: Env;
+  /** Base for relative paths of the built-in sandbox. @default process.cwd() */
+  cwd?: string;
+  /** The `--host-id` flag: overrides `hostId`. */
+  hostId?: string;
+}
+
+/** The `TEMPORAL_*` variables the `temporal` CLI reads, and the config fields they set. */
+const TEMPORAL_ENV = {
+  TEMPORAL_ADDRESS: ['temporal', 'address'],
+  TEMPORAL_NAMESPACE: ['temporal', 'namespace'],
+} as const;
+const TEMPORAL_TLS_ENV = {
+  TEMPORAL_TLS_SERVER_NAME: 'serverName',
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: 'serverRootCACertFile',
+  TEMPORAL_TLS_CLIENT_CERT_PATH: 'clientCertFile',
+  TEMPORAL_TLS_CLIENT_KEY_PATH: 'clientKeyFile',
+} as const;
+
+export function loadConfig(opts: LoadConfigOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const file = opts.path ?? (env.MCP_RUNBOOKS_CONFIG || undefined);
+  const fromEnvVar = opts.path === undefined && file !== undefined;
+
+  let raw: Record<string, unknown>;
+  let source: string;
+  let baseDir: string;
+  if (file !== undefined) {
+    const abs = resolve(cwd, file);
+    source = fromEnvVar ? `${abs} (from MCP_RUNBOOKS_CONFIG)` : abs;
+    raw = readYamlFile(abs, source);
+    baseDir = dirname(abs);
+  } else {
+    source = 'built-in sandbox';
+    raw = sandboxConfigObject({
+      root: resolve(cwd, '.data', 'sandbox'),
+      ...(env.PGUSER ? { postgresUser: env.PGUSER } : {}),
+    });
+    baseDir = cwd;
+  }
+
+  // Environment and flags override the file; remember which fields they set so errors can say so.
+  const overridden = new Map<string, string>();
+  const set = (path: readonly string[], value: unknown, from: string) => {
+    let node = raw;
+    for (const key of path.slice(0, -1)) {
+      const next = node[key];
+      node[key] = next && typeof next === 'object' && !Array.isArray(next) ? next : {};
+      node = node[key] as Record<string, unknown>;
+    }
+    node[path[path.length - 1]!] = value;
+    overridden.set(path.join('.'), from);
+  };
+  for (const [name, path] of Object.entries(TEMPORAL_ENV)) {
+    const v = env[name];
+    if (v) set(path, v, name);
+  }
+  if (env.TEMPORAL_API_KEY) set(['temporal', 'apiKey'], { env: 'TEMPORAL_API_KEY' }, 'TEMPORAL_API_KEY');
+  const tlsFromEnv: Record<string, string> = {};
+  for (const [name, field] of Object.entries(TEMPORAL_TLS_ENV)) {
+    const v = env[name];
+    if (v) tlsFromEnv[field] = v;
+  }
+  if (Object.keys(tlsFromEnv).length > 0) {
+    const current = (raw.temporal as Record<string, unknown> | undefined)?.tls;
+    const base = current && typeof current === 'object' ? (current as Record<string, unknown>) : {};
+    set(['temporal', 'tls'], { ...base, ...tlsFromEnv }, Object.keys(TEMPORAL_TLS_ENV).join('/'));
+  } else if (env.TEMPORAL_TLS) {
+    set(['temporal', 'tls'], parseBool(env.TEMPORAL_TLS), 'TEMPORAL_TLS');
+  }
+  if (opts.hostId !== undefined) set(['hostId'], opts.hostId, '--host-id');
+
+  const parsed = configSchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) {
+    throw new ConfigError(source, toIssues(parsed.error.issues, overridden));
+  }
+  return resolveConfig(parsed.data, { source, baseDir, cwd, env });
+}
+
+function readYamlFile(abs: string, source: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError(source, [{ path: '(file)', expected: 'a readable YAML file', found: `${code} reading ${abs}` }], {
+      cause: err,
+    });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
+    const what = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new ConfigError(source, [{ path: '(file)', expected: 'valid YAML', found: `a syntax error${where}: ${what}` }], {
+      cause: err,
+    });
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError(source, [{ path: '(file)', expected: 'a YAML mapping of settings', found: describeValue(doc) }]);
+  }
+  return doc as Record<string, unknown>;
+}
+
+function parseBool(v: string): unknown {
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  return v;
+}
+
+/** Renders a found value for an error message: type and a short preview. */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing (the field is missing)';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return `"${v.length > 60 ? `${v.slice(0, 57)}...` : v}"`;
+  if (typeof v === 'number' || typeof v === 'boolean') return `${typeof v} ${String(v)}`;
+  if (Array.isArray(v)) return `a list of ${v.length}`;
+  if (typeof v === 'object') {
+    const keys = Object.keys(v);
+    return keys.length ? `a mapping with ${keys.map((k) => `"${k}"`).join(', ')}` : 'an empty mapping';
+  }
+  return typeof v;
+}
+
+type ZodIssue = z.core.$ZodIssue;
+
+function toIssues(issues: readonly ZodIssue[], overridden: Map<string, string>, prefix: PropertyKey[] = []): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const issue of issues) {
+    const fullPath = [...prefix, ...issue.path];
+    if (issue.code === 'invalid_union') {
+      // Prefer the branch that got past the type check: its issues say what is actually wrong.
+      const branch = issue.errors.find((branchIssues) => branchIssues.length > 0 && !branchIssues.some((i) => i.path.length === 0 && i.code === 'invalid_type'));
+      if (branch && !('discriminator' in issue && issue.discriminator)) {
+        out.push(...toIssues(branch, overridden, fullPath));
+        continue;
+      }
+    }
+    const path = renderPath(fullPath);
+    const from = overridden.get(path);
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        out.push({ path: renderPath([...fullPath, key]), expected: 'no such field (check the spelling against the README)', found: `unknown field "${key}"` });
+      }
+      continue;
+    }
+    out.push({
+      path: from ? `${path} (from ${from})` : path,
+      expected: expectedText(issue),
+      found: describeValue(issue.input),
+    });
+  }
+  return out;
+}
+
+function expectedText(issue: ZodIssue): string {
+  const m = /^Invalid input: expected (\w+)/.exec(issue.message);
+  if (m) return `a ${m[1]}`;
+  return issue.message.replace(/^(Too small|Too big|Invalid option): expected /, '');
+}
+
+function renderPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
+}
+
+interface ResolveContext {
+  source: string;
+  baseDir: string;
+  cwd: string;
+  env: Env;
+}
+
+function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
+  const abs = (path: string) => (isAbsolute(path) ? path : resolve(ctx.baseDir, path));
+  const issues: ConfigIssue[] = [];
+  const secret = (ref: SecretRef | undefined, field: string): Secret | undefined => {
+    if (!ref) return undefined;
+    if ('env' in ref) {
+      const value = ctx.env[ref.env];
+      if (!value) {
+        issues.push({ path: `${field}.env`, expected: `environment variable ${ref.env} to be set`, found: 'it unset or empty' });
+        return undefined;
+      }
+      return new Secret(value, `env:${ref.env}`);
+    }
+    const file = abs(ref.file);
+    try {
+      const value = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+      if (!value) {
+        issues.push({ path: `${field}.file`, expected: 'a file holding the secret', found: `an empty file ${file}` });
+        return undefined;
+      }
+      return new Secret(value, `file:${file}`);
+    } catch (err) {
+      issues.push({ path: `${field}.file`, expected: 'a readable file holding the secret', found: `${(err as NodeJS.ErrnoException).code ?? 'error'} reading ${file}` });
+      return undefined;
+    }
+  };
+
+  const installRoot = abs(p.paths.installRoot);
+  const logDir = abs(p.paths.logDir);
+  const hostId = p.hostId ?? defaultHostId();
+  const dataDir = abs(p.dev.dataDir);
+
+  const services: ServiceConfig[] = p.services.map((s) => ({
+    name: s.name,
+    unit: 'unit' in s && s.unit ? s.unit : s.name,
+    logFiles: 'logFiles' in s && s.logFiles ? s.logFiles.map(abs) : [join(logDir, `${s.name}.log`)],
+    commands: 'commands' in s && s.commands ? s.commands : {},
+  }));
+
+  const temporal: TemporalConfig = {
+    namespace: p.temporal.namespace,
+    taskQueue: p.temporal.taskQueue,
+  };
+  if (p.temporal.address) temporal.address = p.temporal.address;
+  if (p.temporal.tls !== undefined) {
+    if (typeof p.temporal.tls === 'boolean') temporal.tls = p.temporal.tls;
+    else {
+      const tls: TlsConfig = {};
+      if (p.temporal.tls.serverName) tls.serverName = p.temporal.tls.serverName;
+      if (p.temporal.tls.serverRootCACertFile) tls.serverRootCACertFile = abs(p.temporal.tls.serverRootCACertFile);
+      if (p.temporal.tls.clientCertFile) tls.clientCertFile = abs(p.temporal.tls.clientCertFile);
+      if (p.temporal.tls.clientKeyFile) tls.clientKeyFile = abs(p.temporal.tls.clientKeyFile);
+      if (Boolean(tls.clientCertFile) !== Boolean(tls.clientKeyFile)) {
+        issues.push({
+          path: 'temporal.tls',
+          expected: 'clientCertFile and clientKeyFile together',
+          found: tls.clientCertFile ? 'only clientCertFile' : 'only clientKeyFile',
+        });
+      }
+      temporal.tls = tls;
+    }
+  }
+  const apiKey = secret(p.temporal.apiKey, 'temporal.apiKey');
+  if (apiKey) temporal.apiKey = apiKey;
+
+  const config: Config = {
+    source: ctx.source,
+    hostId,
+    hosts: p.hosts ?? [hostId],
+    temporal,
+    paths: {
+      installRoot,
+      configDir: abs(p.paths.configDir),
+      logDir,
+      backupDir: p.paths.backupDir ? abs(p.paths.backupDir) : join(installRoot, 'backups'),
+      reportsDir: p.paths.reportsDir ? abs(p.paths.reportsDir) : join(installRoot, 'reports'),
+      tempDirs: p.paths.tempDirs.map(abs),
+    },
+    thresholds: p.thresholds,
+    retention: p.retention,
+    services,
+    serviceManager: p.serviceManager,
+    memoryService: p.memoryService,
+    worker: p.worker,
+    metrics: p.metrics,
+    dev: { dataDir, temporalPort: p.dev.temporalPort, uiPort: p.dev.uiPort },
+  };
+  if (p.postgres) {
+    const password = secret(p.postgres.password, 'postgres.password');
+    const { password: _ref, ...rest } = p.postgres;
+    config.postgres = password ? { ...rest, password } : rest;
+  }
+  if (p.sandbox) {
+    config.sandbox = {
+      root: p.sandbox.root ? abs(p.sandbox.root) : join(dataDir, 'sandbox'),
+      memoryPort: p.sandbox.memoryPort,
+      createDatabase: p.sandbox.createDatabase,
+    };
+  }
+  if (issues.length > 0) throw new ConfigError(ctx.source, issues);
+  return config;
+}
+
+/** The machine's short hostname, made into a valid host id. */
+export function defaultHostId(): string {
+  const short = (hostname().split('.')[0] ?? '').replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  const id = short.slice(0, 63);
+  return HOST_ID_PATTERN.test(id) ? id : 'localhost';
+}

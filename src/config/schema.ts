@@ -1,0 +1,215 @@
+/**
+ * The configuration file's schema. Defaults come from the seed operations guide
+ * (`shared/seed`): four MCP services under /opt/kilocode/mcp-servers, 30-day
+ * retention, disk 80 %, memory 85 %, database connections 80 %.
+ */
+import { z } from 'zod';
+import { HOST_ID_PATTERN, DEFAULT_TASK_QUEUE } from '../common/task-queues.js';
+
+/** The four services the seed manages. */
+export const SEED_SERVICES = ['mcp-filesystem', 'mcp-postgres', 'mcp-memory', 'mcp-compliance'] as const;
+
+export const SEED_PATHS = {
+  installRoot: '/opt/kilocode/mcp-servers',
+  configDir: '/etc/kilocode/mcp',
+  logDir: '/var/log/kilocode/mcp',
+  tempDirs: ['/tmp', '/var/tmp'],
+} as const;
+
+const nonEmpty = z.string().min(1, { error: 'a non-empty string' });
+const pathString = nonEmpty;
+const percent = z
+  .number({ error: 'a number from 1 to 100' })
+  .min(1, { error: 'a number from 1 to 100' })
+  .max(100, { error: 'a number from 1 to 100' });
+const port = z
+  .number({ error: 'a port number from 0 to 65535' })
+  .int({ error: 'a port number from 0 to 65535' })
+  .min(0, { error: 'a port number from 0 to 65535' })
+  .max(65535, { error: 'a port number from 0 to 65535' });
+const positiveSeconds = z.number({ error: 'a number of seconds > 0' }).positive({ error: 'a number of seconds > 0' });
+
+export const hostIdSchema = z
+  .string({ error: 'a host id (letters, digits, ".", "_", "-"; at most 63 characters)' })
+  .regex(HOST_ID_PATTERN, { error: 'a host id (letters, digits, ".", "_", "-"; at most 63 characters)' });
+
+const serviceNameSchema = z
+  .string({ error: 'a service name' })
+  .regex(/^[A-Za-z0-9@._-]{1,128}$/, { error: 'a service name (letters, digits, "@", ".", "_", "-")' });
+
+/** Where a secret comes from; the value itself never appears in the file. */
+export const secretRefSchema = z.union(
+  [z.strictObject({ env: nonEmpty }), z.strictObject({ file: pathString })],
+  { error: 'a secret reference: {env: VAR_NAME} or {file: /path/to/file}' },
+);
+
+/** An argv template: `{service}` in any element is replaced by the service name. */
+const argvTemplate = z
+  .array(z.string(), { error: 'an argv array of strings, e.g. ["systemctl", "start", "{service}"]' })
+  .min(1, { error: 'an argv array with at least the program' })
+  .refine((a) => (a[0] ?? '').length > 0, { error: 'an argv array whose first element names a program' });
+
+const commandTemplates = z.strictObject({
+  start: argvTemplate,
+  stop: argvTemplate,
+  /** Exit code 0 means active; any other exit code means not active. */
+  status: argvTemplate,
+  /** Defaults to stop then start. */
+  restart: argvTemplate.optional(),
+});
+
+const serviceSchema = z.union(
+  [
+    serviceNameSchema.transform((name) => ({ name })),
+    z.strictObject({
+      name: serviceNameSchema,
+      /** systemd unit; @default the service name */
+      unit: nonEmpty.optional(),
+      /** Log files read for "logs since" with the command backend. @default `<logDir>/<name>.log` */
+      logFiles: z.array(pathString).optional(),
+      /** Per-service argv templates for the command backend, overriding `serviceManager.commands`. */
+      commands: commandTemplates.partial().optional(),
+    }),
+  ],
+  { error: 'a service name or {name, unit?, logFiles?, commands?}' },
+);
+
+const serviceManagerSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({
+      type: z.literal('systemd'),
+      /** @default 60 */
+      timeoutSeconds: positiveSeconds.default(60),
+    }),
+    z.strictObject({
+      type: z.literal('command'),
+      timeoutSeconds: positiveSeconds.default(60),
+      commands: commandTemplates,
+    }),
+  ],
+  { error: 'a service manager: {type: systemd} or {type: command, commands: {start, stop, status}}' },
+);
+
+const tlsSchema = z.union([
+  z.boolean(),
+  z.strictObject({
+    serverName: nonEmpty.optional(),
+    serverRootCACertFile: pathString.optional(),
+    clientCertFile: pathString.optional(),
+    clientKeyFile: pathString.optional(),
+  }),
+]);
+
+export const configSchema = z
+  .strictObject({
+    /** This machine's host id. @default the sandbox's `local`, else the short hostname */
+    hostId: hostIdSchema.optional(),
+    /** Hosts the orchestrator routes runbooks to. @default [hostId] */
+    hosts: z.array(hostIdSchema).min(1, { error: 'at least one host id' }).optional(),
+    temporal: z
+      .strictObject({
+        /** host:port of the Temporal frontend. Absent: `dev` starts an embedded dev server; others use 127.0.0.1:7233. */
+        address: z
+          .string({ error: 'host:port' })
+          .regex(/^[^\s:/]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, { error: 'host:port, e.g. 127.0.0.1:7233' })
+          .optional(),
+        namespace: nonEmpty.default('default'),
+        taskQueue: nonEmpty.default(DEFAULT_TASK_QUEUE),
+        tls: tlsSchema.optional(),
+        apiKey: secretRefSchema.optional(),
+      })
+      .prefault({}),
+    paths: z
+      .strictObject({
+        installRoot: pathString.default(SEED_PATHS.installRoot),
+        configDir: pathString.default(SEED_PATHS.configDir),
+        logDir: pathString.default(SEED_PATHS.logDir),
+        /** @default `<installRoot>/backups` */
+        backupDir: pathString.optional(),
+        /** @default `<installRoot>/reports` */
+        reportsDir: pathString.optional(),
+        tempDirs: z.array(pathString).default([...SEED_PATHS.tempDirs]),
+      })
+      .prefault({}),
+    thresholds: z
+      .strictObject({
+        diskPercent: percent.default(80),
+        memoryPercent: percent.default(85),
+        dbConnectionsPercent: percent.default(80),
+      })
+      .prefault({}),
+    retention: z
+      .strictObject({
+        days: z.number({ error: 'a whole number of days >= 1' }).int().min(1, { error: 'a whole number of days >= 1' }).default(30),
+      })
+      .prefault({}),
+    services: z.array(serviceSchema).min(1, { error: 'at least one service' }).default(SEED_SERVICES.map((name) => ({ name }))),
+    serviceManager: serviceManagerSchema.prefault({ type: 'systemd' }),
+    memoryService: z
+      .strictObject({
+        url: z.url({ error: 'an http(s) URL, e.g. http://localhost:3002' }).default('http://localhost:3002'),
+        timeoutSeconds: positiveSeconds.default(10),
+      })
+      .prefault({}),
+    postgres: z
+      .strictObject({
+        host: nonEmpty.default('localhost'),
+        port: port.default(5432),
+        database: nonEmpty.default('mcp_db'),
+        user: nonEmpty.default('mcp_user'),
+        password: secretRefSchema.optional(),
+        statementTimeoutSeconds: positiveSeconds.default(30),
+      })
+      .optional(),
+    worker: z
+      .strictObject({
+        /** Time in-flight activities get to finish on SIGINT/SIGTERM before they are cancelled. @default 10 */
+        shutdownGraceSeconds: positiveSeconds.default(10),
+        /** Hard bound on shutdown after the grace time; the process exits anyway. @default 20 */
+        shutdownForceSeconds: positiveSeconds.default(20),
+      })
+      .prefault({}),
+    metrics: z
+      .strictObject({
+        /** @default 127.0.0.1 */
+        host: nonEmpty.default('127.0.0.1'),
+        /** 0 picks a free port. @default 9464 */
+        port: port.default(9464),
+      })
+      .prefault({}),
+    dev: z
+      .strictObject({
+        /** State of the embedded dev server and sandbox. @default .data (relative to the working directory) */
+        dataDir: pathString.default('.data'),
+        /** @default 7233, the `temporal` CLI's default, so it works without --address */
+        temporalPort: port.default(7233),
+        /** @default 8233 */
+        uiPort: port.default(8233),
+      })
+      .prefault({}),
+    sandbox: z
+      .strictObject({
+        /** @default `<dev.dataDir>/sandbox` */
+        root: pathString.optional(),
+        /** Port of the sandbox memory service. @default 3002 */
+        memoryPort: port.default(3002),
+        /** Database the sandbox creates for mcp-postgres; `false` for none. @default true */
+        createDatabase: z.boolean().default(true),
+      })
+      .optional(),
+  })
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.services.forEach((s, i) => {
+      if (seen.has(s.name)) {
+        ctx.addIssue({ code: 'custom', path: ['services', i, 'name'], message: 'a service name not listed before', input: s.name });
+      }
+      seen.add(s.name);
+    });
+  });
+
+/** The configuration file's contents after validation, before paths and secrets are resolved. */
+export type ParsedConfig = z.output<typeof configSchema>;
+export type SecretRef = z.output<typeof secretRefSchema>;
+export type CommandTemplates = z.output<typeof commandTemplates>;

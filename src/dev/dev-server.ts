@@ -1,0 +1,185 @@
+/**
+ * The embedded Temporal: `temporal server start-dev` on 127.0.0.1, its state in
+ * `<dataDir>/temporal/dev.db` so history survives a restart, its output in
+ * `<dataDir>/temporal/server.log`. A server left behind by a killed earlier run
+ * (recorded in `server.pid`) is stopped before a new one starts.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { execa, type ResultPromise } from 'execa';
+import { errorMessage } from '../common/errors.js';
+import { freePort, isPortFree } from './ports.js';
+import type { TemporalBinary } from './temporal-binary.js';
+
+export interface DevServerOptions {
+  /** The CLI binary; undefined falls back to the SDK's cached download (needs internet). */
+  binary: TemporalBinary | undefined;
+  /** State folder: `<dataDir>/temporal/`. */
+  dataDir: string;
+  /** gRPC port; 0 picks a free one. */
+  port: number;
+  /** Web UI port; 0 picks a free one; undefined runs headless. */
+  uiPort?: number;
+  namespace: string;
+  /** Keep history in `dev.db`. @default true */
+  persist?: boolean;
+  /** @default 60 */
+  startTimeoutSeconds?: number;
+}
+
+export interface DevServer {
+  address: string;
+  namespace: string;
+  uiUrl?: string;
+  /** Where the server's own output goes. */
+  logFile?: string;
+  dbFile?: string;
+  stop(): Promise<void>;
+}
+
+const IP = '127.0.0.1';
+
+export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const dir = join(opts.dataDir, 'temporal');
+  await mkdir(dir, { recursive: true });
+  const dbFile = opts.persist === false ? undefined : join(dir, 'dev.db');
+  const pidFile = join(dir, 'server.pid');
+  await stopLeftover(pidFile);
+
+  const port = opts.port === 0 ? await freePort(IP) : opts.port;
+  const uiPort = opts.uiPort === undefined ? undefined : opts.uiPort === 0 ? await freePort(IP) : opts.uiPort;
+  for (const [what, p] of [['gRPC', port], ['Web UI', uiPort]] as const) {
+    if (p !== undefined && !(await isPortFree(IP, p))) {
+      throw new Error(
+        `${IP}:${p} (Temporal ${what} port) is already in use. If a Temporal server runs there, use it: set ` +
+          `temporal.address (or TEMPORAL_ADDRESS=${IP}:${port}); otherwise pick free ports with dev.temporalPort / dev.uiPort.`,
+      );
+    }
+  }
+
+  if (!opts.binary) return startWithSdkDownload({ ...opts, port, uiPort, dbFile });
+
+  const args = ['server', 'start-dev', '--ip', IP, '--port', String(port), '--namespace', opts.namespace, '--log-level', 'warn'];
+  if (dbFile) args.push('--db-filename', dbFile);
+  if (uiPort === undefined) args.push('--headless');
+  else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
+  const logFile = join(dir, 'server.log');
+  const child: ResultPromise = execa(opts.binary.path, args, {
+    stdin: 'ignore',
+    stdout: { file: logFile, append: true },
+    stderr: { file: logFile, append: true },
+    reject: false,
+    cleanup: true,
+  });
+  let exited = false;
+  void child.then(() => {
+    exited = true;
+  });
+  await writeFile(pidFile, `${JSON.stringify({ pid: child.pid, port, dbFile })}\n`);
+
+  const address = `${IP}:${port}`;
+  const stop = async () => {
+    if (!exited) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await child;
+      clearTimeout(timer);
+    }
+    await rm(pidFile, { force: true });
+  };
+  try {
+    await waitUntilServing(address, opts.namespace, (opts.startTimeoutSeconds ?? 60) * 1000, () => exited);
+  } catch (err) {
+    await stop();
+    throw new Error(`Temporal dev server did not start: ${errorMessage(err)}. Its log (${logFile}):\n${tail(logFile)}`, { cause: err });
+  }
+  return {
+    address,
+    namespace: opts.namespace,
+    ...(uiPort !== undefined ? { uiUrl: `http://${IP}:${uiPort}` } : {}),
+    logFile,
+    ...(dbFile ? { dbFile } : {}),
+    stop,
+  };
+}
+
+async function startWithSdkDownload(opts: DevServerOptions & { port: number; uiPort: number | undefined; dbFile: string | undefined }): Promise<DevServer> {
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'cached-download', downloadDir: join(opts.dataDir, 'tools') },
+      ip: IP,
+      port: opts.port,
+      namespace: opts.namespace,
+      ...(opts.dbFile ? { dbFilename: opts.dbFile } : {}),
+      ...(opts.uiPort !== undefined ? { ui: true, uiPort: opts.uiPort } : { ui: false }),
+      extraArgs: ['--log-level', 'warn'],
+    },
+  });
+  return {
+    address: `${IP}:${opts.port}`,
+    namespace: opts.namespace,
+    ...(opts.uiPort !== undefined ? { uiUrl: `http://${IP}:${opts.uiPort}` } : {}),
+    ...(opts.dbFile ? { dbFile: opts.dbFile } : {}),
+    stop: () => env.teardown(),
+  };
+}
+
+async function waitUntilServing(address: string, namespace: string, timeoutMs: number, exited: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    if (exited()) throw new Error('the server process exited');
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: '2 seconds' });
+      try {
+        await connection.workflowService.describeNamespace({ namespace });
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`not serving ${address} after ${timeoutMs / 1000}s (${errorMessage(last)})`);
+}
+
+/** Stops a dev server an earlier, killed run left behind, if it is really ours. */
+async function stopLeftover(pidFile: string): Promise<void> {
+  let recorded: { pid?: number };
+  try {
+    recorded = JSON.parse(await readFile(pidFile, 'utf8')) as { pid?: number };
+  } catch {
+    return;
+  }
+  const pid = recorded.pid;
+  if (pid && isOurServer(pid)) {
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && isOurServer(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    if (isOurServer(pid)) process.kill(pid, 'SIGKILL');
+  }
+  await rm(pidFile, { force: true });
+}
+
+function isOurServer(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    const state = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return cmdline.includes('start-dev') && !/^State:\s+Z/m.test(state);
+  } catch {
+    return false;
+  }
+}
+
+function tail(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}

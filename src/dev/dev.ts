@@ -1,0 +1,115 @@
+/**
+ * `mcp-runbooks dev`: the whole system on one machine. Embedded Temporal (unless
+ * an address is configured), the sandbox fleet, a worker with role `all`, one
+ * health check printed; then it stays up until stopped and stops what it started.
+ */
+import { connectClient } from '../temporal/connection.js';
+import type { Config } from '../config/config.js';
+import { createServiceManager } from '../services/index.js';
+import { startWorker, type RunningWorker } from '../worker.js';
+import { runRunbook } from '../client/run-runbook.js';
+import type { RunbookReport } from '../common/report.js';
+import { renderReportText } from '../report/render-text.js';
+import { startDevServer, type DevServer } from './dev-server.js';
+import { findTemporalBinary } from './temporal-binary.js';
+import { provisionSandbox } from './sandbox/provision.js';
+import { startFleet, stopFleet } from './sandbox/fleet.js';
+
+export interface DevOptions {
+  config: Config;
+  env: Record<string, string | undefined>;
+  /** Exit after the first report. */
+  once: boolean;
+  /** Print the report as JSON. */
+  json: boolean;
+  /** Aborted on SIGINT/SIGTERM. */
+  stop: AbortSignal;
+  out: (line: string) => void;
+}
+
+export interface DevResult {
+  report?: RunbookReport;
+}
+
+export async function runDev(opts: DevOptions): Promise<DevResult> {
+  const { out } = opts;
+  const cleanups: Array<{ what: string; run: () => Promise<void> }> = [];
+  const result: DevResult = {};
+  try {
+    out(`config: ${opts.config.source}`);
+    let config = opts.config;
+    let server: DevServer | undefined;
+    if (!config.temporal.address) {
+      const binary = await findTemporalBinary({ env: opts.env, dataDir: config.dev.dataDir, log: out });
+      out(binary ? `temporal: ${binary.path} (${binary.how}; ${binary.version.split('\n')[0] ?? ''})` : 'temporal: no local binary, using the SDK download');
+      server = await startDevServer({
+        binary,
+        dataDir: config.dev.dataDir,
+        port: config.dev.temporalPort,
+        uiPort: config.dev.uiPort,
+        namespace: config.temporal.namespace,
+      });
+      cleanups.push({ what: 'Temporal dev server', run: () => server!.stop() });
+      config = { ...config, temporal: { ...config.temporal, address: server.address } };
+      out(`Temporal dev server: ${server.address} (namespace ${server.namespace}; history in ${server.dbFile ?? 'memory'})`);
+      if (server.uiUrl) out(`Temporal Web UI: ${server.uiUrl}`);
+    } else {
+      out(`Temporal: ${config.temporal.address} (namespace ${config.temporal.namespace}), from config`);
+    }
+    throwIfStopped(opts.stop);
+
+    if (config.sandbox) {
+      const provisioned = await provisionSandbox(config);
+      out(`sandbox: ${provisioned.root} (${provisioned.created.length ? `${provisioned.created.length} paths created` : 'existing'})`);
+      out(`sandbox database: ${provisioned.database.state} ${provisioned.database.detail}`);
+      const manager = createServiceManager(config);
+      const fleet = await startFleet(manager);
+      if (fleet.started.length) {
+        cleanups.push({ what: 'sandbox services', run: () => stopFleet(manager, fleet.started) });
+        out(`sandbox services started: ${fleet.started.join(', ')}`);
+      }
+      if (fleet.alreadyRunning.length) out(`sandbox services already running (left running on exit): ${fleet.alreadyRunning.join(', ')}`);
+    }
+    throwIfStopped(opts.stop);
+
+    const worker: RunningWorker = await startWorker({ config, role: 'all' });
+    cleanups.push({ what: 'worker', run: () => worker.shutdown() });
+    out(`worker: role all, host ${worker.hostId}, task queues ${worker.taskQueues.join(', ')}`);
+    if (worker.metrics) out(`metrics: ${worker.metrics.url}/metrics (also /healthz, /readyz)`);
+    throwIfStopped(opts.stop);
+
+    const client = await connectClient(config.temporal);
+    cleanups.push({ what: 'client', run: () => client.connection.close() });
+    out('running health check ...');
+    const { workflowId, report } = await runRunbook({ client, config, runbook: 'health-check', hostId: config.hostId });
+    result.report = report;
+    out(`health check ${workflowId}:`);
+    out(opts.json ? JSON.stringify(report, null, 2) : renderReportText(report).trimEnd());
+
+    if (!opts.once) {
+      out('');
+      out('Up. Try, in another terminal:');
+      out('  npx mcp-runbooks run health-check');
+      out(`  temporal workflow list --address ${config.temporal.address ?? ''}`);
+      out('Press Ctrl-C to stop everything started here.');
+      await new Promise<void>((resolve) => {
+        if (opts.stop.aborted) resolve();
+        opts.stop.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+    return result;
+  } finally {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c.run();
+        out(`stopped ${c.what}`);
+      } catch (err) {
+        out(`could not stop ${c.what}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+}
+
+function throwIfStopped(signal: AbortSignal): void {
+  if (signal.aborted) throw new Error('stopped by signal during startup');
+}

@@ -1,0 +1,96 @@
+/**
+ * Where things live in a sandbox: the seed's production paths, rooted in a
+ * local folder (`.data/sandbox` by default).
+ */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SEED_SERVICES } from '../../config/schema.js';
+
+/** The package's root folder (works from `src/` under vitest and from `dist/`). */
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** The compiled sandbox service controller, run as `node ctl.js start|stop|status <service> --root <root>`. */
+export const SANDBOX_CTL = join(PACKAGE_ROOT, 'dist', 'dev', 'sandbox', 'ctl.js');
+
+/** The compiled sandbox service program, run as `node service.js <service> --root <root>`. */
+export const SANDBOX_SERVICE = join(PACKAGE_ROOT, 'dist', 'dev', 'sandbox', 'service.js');
+
+export interface SandboxLayout {
+  root: string;
+  configDir: string;
+  installRoot: string;
+  logDir: string;
+  backupDir: string;
+  reportsDir: string;
+  runDir: string;
+  tempDirs: string[];
+}
+
+export function sandboxLayout(root: string): SandboxLayout {
+  const installRoot = join(root, 'opt', 'kilocode', 'mcp-servers');
+  return {
+    root,
+    configDir: join(root, 'etc', 'kilocode', 'mcp'),
+    installRoot,
+    logDir: join(root, 'var', 'log', 'kilocode', 'mcp'),
+    backupDir: join(installRoot, 'backups'),
+    reportsDir: join(installRoot, 'reports'),
+    runDir: join(root, 'run'),
+    tempDirs: [join(root, 'tmp'), join(root, 'var', 'tmp')],
+  };
+}
+
+export interface SandboxConfigOptions {
+  /** Absolute sandbox root. */
+  root: string;
+  hostId?: string;
+  /** @default 3002, the seed's memory service port */
+  memoryPort?: number;
+  /** Database created for mcp-postgres on the local PostgreSQL. @default mcp_sandbox */
+  database?: string;
+  postgresHost?: string;
+  postgresPort?: number;
+  postgresUser?: string;
+  /** Create the database (false: point at it, do not create). @default true */
+  createDatabase?: boolean;
+  /** Node binary that runs the sandbox programs. @default process.execPath */
+  nodePath?: string;
+}
+
+/**
+ * A configuration object (the YAML file's shape) for a sandbox host: the seed's
+ * four services as local processes, controlled only through the `command`
+ * service manager, exactly as a production host would be.
+ */
+export function sandboxConfigObject(opts: SandboxConfigOptions): Record<string, unknown> {
+  const layout = sandboxLayout(opts.root);
+  const node = opts.nodePath ?? process.execPath;
+  const ctl = (action: string) => [node, SANDBOX_CTL, action, '{service}', '--root', opts.root];
+  const memoryPort = opts.memoryPort ?? 3002;
+  return {
+    hostId: opts.hostId ?? 'local',
+    paths: {
+      installRoot: layout.installRoot,
+      configDir: layout.configDir,
+      logDir: layout.logDir,
+      backupDir: layout.backupDir,
+      reportsDir: layout.reportsDir,
+      tempDirs: layout.tempDirs,
+    },
+    services: [...SEED_SERVICES],
+    serviceManager: {
+      type: 'command',
+      timeoutSeconds: 30,
+      commands: { start: ctl('start'), stop: ctl('stop'), status: ctl('status'), restart: ctl('restart') },
+    },
+    memoryService: { url: `http://127.0.0.1:${memoryPort}`, timeoutSeconds: 5 },
+    postgres: {
+      host: opts.postgresHost ?? '127.0.0.1',
+      port: opts.postgresPort ?? 5432,
+      database: opts.database ?? 'mcp_sandbox',
+      user: opts.postgresUser ?? 'postgres',
+      statementTimeoutSeconds: 30,
+    },
+    sandbox: { root: opts.root, memoryPort, createDatabase: opts.createDatabase ?? true },
+  };
+}

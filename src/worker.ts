@@ -1,0 +1,145 @@
+/**
+ * The worker: one binary, two roles. `orchestrator` runs the workflows on the
+ * orchestration task queue; `host` runs a host's activities on that host's own
+ * queue; `all` is both, the single-machine default.
+ */
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, createOrchestratorActivities } from './activities/index.js';
+import { hostTaskQueue } from './common/task-queues.js';
+import type { Config } from './config/config.js';
+import { createWorkerMetrics } from './metrics/registry.js';
+import { startMetricsServer, type MetricsServer } from './metrics/server.js';
+import type { ServiceManager } from './services/index.js';
+import { connectWorker } from './temporal/connection.js';
+
+export const WORKER_ROLES = ['orchestrator', 'host', 'all'] as const;
+export type WorkerRole = (typeof WORKER_ROLES)[number];
+
+/** The workflows module the worker bundles: `.ts` under vitest, `.js` from `dist/`. */
+export const WORKFLOWS_PATH = fileURLToPath(
+  new URL(import.meta.url.endsWith('.ts') ? './workflows/index.ts' : './workflows/index.js', import.meta.url),
+);
+
+export interface StartWorkerOptions {
+  config: Config;
+  role: WorkerRole;
+  /** @default a new connection from `config.temporal`, closed on shutdown */
+  connection?: NativeConnection;
+  /** A prebuilt workflow bundle (tests build one per run); @default bundles {@link WORKFLOWS_PATH} at start */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Serve `/metrics`, `/healthz`, `/readyz`. @default true */
+  serveMetrics?: boolean;
+  /** Replace the service manager the config describes (tests). */
+  services?: ServiceManager;
+}
+
+export interface RunningWorker {
+  role: WorkerRole;
+  hostId: string;
+  taskQueues: string[];
+  identities: string[];
+  metrics?: MetricsServer;
+  /** Settles when every worker in this process has stopped; rejects if one failed. */
+  done: Promise<void>;
+  /** Graceful shutdown: stop polling, let in-flight activities finish within the grace time, close. */
+  shutdown(): Promise<void>;
+}
+
+export async function startWorker(opts: StartWorkerOptions): Promise<RunningWorker> {
+  const { config, role } = opts;
+  const ownConnection = !opts.connection;
+  const connection = opts.connection ?? (await connectWorker(config.temporal));
+  const common = {
+    connection,
+    namespace: config.temporal.namespace,
+    shutdownGraceTime: `${config.worker.shutdownGraceSeconds} seconds`,
+    shutdownForceTime: `${config.worker.shutdownForceSeconds} seconds`,
+  } as const;
+  const where = `${hostname()}/${process.pid}`;
+  const workers: Worker[] = [];
+  const taskQueues: string[] = [];
+  const identities: string[] = [];
+  try {
+    if (role === 'orchestrator' || role === 'all') {
+      const identity = `orchestrator@${where}`;
+      workers.push(
+        await Worker.create({
+          ...common,
+          identity,
+          taskQueue: config.temporal.taskQueue,
+          ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+          activities: createOrchestratorActivities({ config }),
+        }),
+      );
+      taskQueues.push(config.temporal.taskQueue);
+      identities.push(identity);
+    }
+    if (role === 'host' || role === 'all') {
+      const identity = `host:${config.hostId}@${where}`;
+      const taskQueue = hostTaskQueue(config.temporal.taskQueue, config.hostId);
+      workers.push(
+        await Worker.create({
+          ...common,
+          identity,
+          taskQueue,
+          activities: createActivities({ config, ...(opts.services ? { services: opts.services } : {}) }),
+        }),
+      );
+      taskQueues.push(taskQueue);
+      identities.push(identity);
+    }
+  } catch (err) {
+    if (ownConnection) await connection.close();
+    throw err;
+  }
+
+  const metrics = createWorkerMetrics({ role, hostId: config.hostId });
+  const readiness = () => {
+    const states = workers.map((w, i) => `${taskQueues[i]}: ${w.getState()}`);
+    const ready = workers.every((w) => w.getState() === 'RUNNING');
+    metrics.ready.set(ready ? 1 : 0);
+    return { ready, detail: states.join('\n') };
+  };
+  let server: MetricsServer | undefined;
+  if (opts.serveMetrics !== false) {
+    try {
+      server = await startMetricsServer({ host: config.metrics.host, port: config.metrics.port, registry: metrics.registry, readiness });
+    } catch (err) {
+      if (ownConnection) await connection.close();
+      throw err;
+    }
+  }
+
+  const runs = workers.map((w) => w.run());
+  const done = (async () => {
+    try {
+      const results = await Promise.allSettled(runs);
+      // One worker failing stops the others: a half-running process is worse than none.
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    } finally {
+      await server?.close();
+      if (ownConnection) await connection.close();
+    }
+  })();
+  void Promise.race(runs).catch(() => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+  });
+
+  return {
+    role,
+    hostId: config.hostId,
+    taskQueues,
+    identities,
+    ...(server ? { metrics: server } : {}),
+    done,
+    async shutdown() {
+      for (const w of workers) {
+        if (w.getState() === 'RUNNING') w.shutdown();
+      }
+      await done;
+    },
+  };
+}

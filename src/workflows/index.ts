@@ -1,0 +1,2 @@
+/** Every workflow the orchestrator worker registers. */
+export { healthCheck, type HealthCheckInput } from './health-check.js';
