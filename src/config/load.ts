@@ -151,6 +151,14 @@ export function describeValue(v: unknown): string {
 
 type ZodIssue = z.core.$ZodIssue;
 
+const SECRET_FIELD = /(^|\.)(password|apiKey)(\.|$)/;
+
+function describeKind(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'string' ? 'a plain string' : `a ${typeof v}`;
+}
+
 function toIssues(issues: readonly ZodIssue[], overridden: Map<string, string>, prefix: PropertyKey[] = []): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const issue of issues) {
@@ -174,10 +182,21 @@ function toIssues(issues: readonly ZodIssue[], overridden: Map<string, string>, 
     out.push({
       path: from ? `${path} (from ${from})` : path,
       expected: expectedText(issue),
-      found: describeValue(issue.input),
+      // A secret written into the file by mistake must not be echoed back.
+      found: SECRET_FIELD.test(path) ? `${describeKind(issue.input)} (value hidden)` : describeValue(inputAt(issue)),
     });
   }
   return out;
+}
+
+/** The offending value: a discriminated union reports the whole object at the discriminator's path. */
+function inputAt(issue: ZodIssue): unknown {
+  const key = issue.path[issue.path.length - 1];
+  const input = issue.input;
+  if (issue.code === 'invalid_union' && typeof key === 'string' && input && typeof input === 'object' && !Array.isArray(input) && key in input) {
+    return (input as Record<string, unknown>)[key];
+  }
+  return input;
 }
 
 function expectedText(issue: ZodIssue): string {

@@ -4,17 +4,10 @@
  * retention, disk 80 %, memory 85 %, database connections 80 %.
  */
 import { z } from 'zod';
+import { SEED_PATHS, SEED_SERVICES } from '../common/seed.js';
 import { HOST_ID_PATTERN, DEFAULT_TASK_QUEUE } from '../common/task-queues.js';
 
-/** The four services the seed manages. */
-export const SEED_SERVICES = ['mcp-filesystem', 'mcp-postgres', 'mcp-memory', 'mcp-compliance'] as const;
-
-export const SEED_PATHS = {
-  installRoot: '/opt/kilocode/mcp-servers',
-  configDir: '/etc/kilocode/mcp',
-  logDir: '/var/log/kilocode/mcp',
-  tempDirs: ['/tmp', '/var/tmp'],
-} as const;
+export { SEED_PATHS, SEED_SERVICES };
 
 const nonEmpty = z.string().min(1, { error: 'a non-empty string' });
 const pathString = nonEmpty;

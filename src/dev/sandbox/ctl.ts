@@ -11,7 +11,7 @@
 import { closeSync, openSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { SEED_SERVICES } from '../../config/schema.js';
+import { SEED_SERVICES } from '../../common/seed.js';
 import { sandboxLayout, SANDBOX_SERVICE } from './layout.js';
 
 const EXIT = { ok: 0, failure: 1, usage: 2, notRunning: 3, notConfigured: 6 } as const;

@@ -4,7 +4,7 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SEED_SERVICES } from '../../config/schema.js';
+import { SEED_SERVICES } from '../../common/seed.js';
 
 /** The package's root folder (works from `src/` under vitest and from `dist/`). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

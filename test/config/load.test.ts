@@ -1,0 +1,188 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { ConfigError } from '../../src/common/errors.js';
+import { redactedConfig } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/load.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mcp-config-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+async function file(content: unknown): Promise<string> {
+  const path = join(dir, `c${n++}.yaml`);
+  await writeFile(path, typeof content === 'string' ? content : stringify(content));
+  return path;
+}
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('seed defaults', () => {
+  it('an empty file gives the seed operations guide values', async () => {
+    const c = loadConfig({ path: await file(''), env: {} });
+    expect(c.services.map((s) => s.name)).toEqual(['mcp-filesystem', 'mcp-postgres', 'mcp-memory', 'mcp-compliance']);
+    expect(c.paths).toEqual({
+      installRoot: '/opt/kilocode/mcp-servers',
+      configDir: '/etc/kilocode/mcp',
+      logDir: '/var/log/kilocode/mcp',
+      backupDir: '/opt/kilocode/mcp-servers/backups',
+      reportsDir: '/opt/kilocode/mcp-servers/reports',
+      tempDirs: ['/tmp', '/var/tmp'],
+    });
+    expect(c.thresholds).toEqual({ diskPercent: 80, memoryPercent: 85, dbConnectionsPercent: 80 });
+    expect(c.retention.days).toBe(30);
+    expect(c.memoryService.url).toBe('http://localhost:3002');
+    expect(c.serviceManager).toEqual({ type: 'systemd', timeoutSeconds: 60 });
+    expect(c.services[0]).toEqual({
+      name: 'mcp-filesystem',
+      unit: 'mcp-filesystem',
+      logFiles: ['/var/log/kilocode/mcp/mcp-filesystem.log'],
+      commands: {},
+    });
+    expect(c.temporal).toEqual({ namespace: 'default', taskQueue: 'mcp-runbooks' });
+    expect(c.metrics).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(c.hosts).toEqual([c.hostId]);
+    expect(c.sandbox).toBeUndefined();
+  });
+
+  it('without --config or MCP_RUNBOOKS_CONFIG it is the built-in sandbox under ./.data', () => {
+    const c = loadConfig({ env: {}, cwd: dir });
+    expect(c.source).toBe('built-in sandbox');
+    expect(c.hostId).toBe('local');
+    expect(c.sandbox?.root).toBe(join(dir, '.data', 'sandbox'));
+    expect(c.paths.installRoot).toBe(join(dir, '.data', 'sandbox', 'opt', 'kilocode', 'mcp-servers'));
+    expect(c.serviceManager.type).toBe('command');
+    expect(c.memoryService.url).toBe('http://127.0.0.1:3002');
+    expect(c.temporal.address).toBeUndefined();
+  });
+
+  it('MCP_RUNBOOKS_CONFIG is used when --config is absent, and --config wins over it', async () => {
+    const a = await file({ hostId: 'from-env' });
+    const b = await file({ hostId: 'from-flag' });
+    expect(loadConfig({ env: { MCP_RUNBOOKS_CONFIG: a } }).hostId).toBe('from-env');
+    expect(loadConfig({ env: { MCP_RUNBOOKS_CONFIG: a } }).source).toContain('MCP_RUNBOOKS_CONFIG');
+    expect(loadConfig({ path: b, env: { MCP_RUNBOOKS_CONFIG: a } }).hostId).toBe('from-flag');
+  });
+
+  it('relative paths are relative to the config file', async () => {
+    const c = loadConfig({ path: await file({ paths: { installRoot: 'srv/mcp', tempDirs: ['tmp'] } }), env: {} });
+    expect(c.paths.installRoot).toBe(join(dir, 'srv', 'mcp'));
+    expect(c.paths.backupDir).toBe(join(dir, 'srv', 'mcp', 'backups'));
+    expect(c.paths.tempDirs).toEqual([join(dir, 'tmp')]);
+  });
+
+  it('--host-id overrides the file', async () => {
+    expect(loadConfig({ path: await file({ hostId: 'a' }), env: {}, hostId: 'b' }).hostId).toBe('b');
+  });
+});
+
+describe('Temporal connection from TEMPORAL_* variables', () => {
+  it('address, namespace, API key and TLS files come from the variables the temporal CLI reads', async () => {
+    const path = await file({ temporal: { address: 'file:7233' } });
+    const c = loadConfig({
+      path,
+      env: {
+        TEMPORAL_ADDRESS: 'temporal.example:7233',
+        TEMPORAL_NAMESPACE: 'ops',
+        TEMPORAL_API_KEY: 'key-123',
+        TEMPORAL_TLS_CLIENT_CERT_PATH: '/etc/tls/client.pem',
+        TEMPORAL_TLS_CLIENT_KEY_PATH: '/etc/tls/client.key',
+      },
+    });
+    expect(c.temporal.address).toBe('temporal.example:7233');
+    expect(c.temporal.namespace).toBe('ops');
+    expect(c.temporal.apiKey?.reveal()).toBe('key-123');
+    expect(c.temporal.tls).toEqual({ clientCertFile: '/etc/tls/client.pem', clientKeyFile: '/etc/tls/client.key' });
+  });
+});
+
+describe('secrets', () => {
+  it('come from env or a file and never print', async () => {
+    const secretFile = join(dir, 'pg.pass');
+    await writeFile(secretFile, 's3cret-from-file\n');
+    const c1 = loadConfig({ path: await file({ postgres: { password: { env: 'PGPASS' } } }), env: { PGPASS: 's3cret-from-env' } });
+    const c2 = loadConfig({ path: await file({ postgres: { password: { file: secretFile } } }), env: {} });
+    expect(c1.postgres?.password?.reveal()).toBe('s3cret-from-env');
+    expect(c2.postgres?.password?.reveal()).toBe('s3cret-from-file');
+    for (const c of [c1, c2]) {
+      const shown = [JSON.stringify(c), inspect(c, { depth: 10 }), String(c.postgres?.password), JSON.stringify(redactedConfig(c))].join('\n');
+      expect(shown).not.toContain('s3cret');
+    }
+    expect(redactedConfig(c1)).toMatchObject({ postgres: { password: '[secret from env:PGPASS]' } });
+  });
+});
+
+const BAD: Array<[string, unknown, { path: string; expected: string; found: string }]> = [
+  ['a threshold that is not a number', { thresholds: { diskPercent: 'eighty' } }, { path: 'thresholds.diskPercent', expected: 'a number from 1 to 100', found: '"eighty"' }],
+  ['a threshold out of range', { thresholds: { memoryPercent: 150 } }, { path: 'thresholds.memoryPercent', expected: 'a number from 1 to 100', found: 'number 150' }],
+  ['no services', { services: [] }, { path: 'services', expected: 'at least one service', found: 'a list of 0' }],
+  ['a misspelt service field', { services: [{ nmae: 'mcp-memory' }] }, { path: 'services[0].nmae', expected: 'no such field', found: 'unknown field "nmae"' }],
+  ['a service name with a space', { services: ['mcp memory'] }, { path: 'services[0]', expected: 'a service name (letters', found: '"mcp memory"' }],
+  ['a duplicate service', { services: ['mcp-memory', 'mcp-memory'] }, { path: 'services[1].name', expected: 'a service name not listed before', found: '"mcp-memory"' }],
+  ['an unknown service manager', { serviceManager: { type: 'upstart' } }, { path: 'serviceManager.type', expected: 'a service manager', found: '"upstart"' }],
+  [
+    'a shell string instead of an argv array',
+    { serviceManager: { type: 'command', commands: { start: 'systemctl start {service}', stop: ['x'], status: ['y'] } } },
+    { path: 'serviceManager.commands.start', expected: 'an argv array of strings', found: '"systemctl start {service}"' },
+  ],
+  ['a Temporal address without a port', { temporal: { address: 'localhost' } }, { path: 'temporal.address', expected: 'host:port', found: '"localhost"' }],
+  ['a memory service URL that is not a URL', { memoryService: { url: 'localhost 3002' } }, { path: 'memoryService.url', expected: 'an http(s) URL', found: '"localhost 3002"' }],
+  ['an unknown top-level field', { treshold: { disk: 90 } }, { path: 'treshold', expected: 'no such field', found: 'unknown field "treshold"' }],
+  ['a host id with spaces', { hostId: 'db 1' }, { path: 'hostId', expected: 'a host id', found: '"db 1"' }],
+  ['zero retention days', { retention: { days: 0 } }, { path: 'retention.days', expected: 'a whole number of days >= 1', found: 'number 0' }],
+  ['a metrics port out of range', { metrics: { port: 70000 } }, { path: 'metrics.port', expected: 'a port number', found: 'number 70000' }],
+  ['a password written in the file', { postgres: { password: 'hunter2' } }, { path: 'postgres.password', expected: 'a secret reference', found: 'a plain string (value hidden)' }],
+  ['half an mTLS pair', { temporal: { tls: { clientCertFile: '/c.pem' } } }, { path: 'temporal.tls', expected: 'clientCertFile and clientKeyFile together', found: 'only clientCertFile' }],
+  ['a secret from an unset variable', { postgres: { password: { env: 'NO_SUCH_VAR' } } }, { path: 'postgres.password.env', expected: 'environment variable NO_SUCH_VAR to be set', found: 'it unset or empty' }],
+  ['a secret file that does not exist', { postgres: { password: { file: '/nonexistent/pg.pass' } } }, { path: 'postgres.password.file', expected: 'a readable file', found: 'ENOENT reading /nonexistent/pg.pass' }],
+  ['a YAML list instead of a mapping', '- a\n- b\n', { path: '(file)', expected: 'a YAML mapping of settings', found: 'a list of 2' }],
+  ['broken YAML', 'services: [mcp-memory\n', { path: '(file)', expected: 'valid YAML', found: 'a syntax error at line' }],
+];
+
+describe('bad configuration is refused with the field, what was expected and what was found', () => {
+  it.each(BAD)('%s', async (_name, content, want) => {
+    const path = await file(content);
+    const e = configError(() => loadConfig({ path, env: {} }));
+    const issue = e.issues.find((i) => i.path === want.path);
+    expect(issue, `issues: ${JSON.stringify(e.issues)}`).toBeDefined();
+    expect(issue!.expected).toContain(want.expected);
+    expect(issue!.found).toContain(want.found);
+    expect(e.message).toContain(want.path);
+    expect(e.message).not.toContain('hunter2');
+  });
+
+  it('a missing file names the file', () => {
+    const e = configError(() => loadConfig({ path: join(dir, 'nope.yaml'), env: {} }));
+    expect(e.issues[0]).toMatchObject({ path: '(file)', found: expect.stringContaining('ENOENT') as unknown });
+  });
+
+  it('a bad TEMPORAL_ADDRESS names the variable', async () => {
+    const e = configError(() => loadConfig({ path: join(dir, 'c0.yaml'), env: { TEMPORAL_ADDRESS: 'no-port' } }));
+    expect(e.issues[0]?.path).toBe('temporal.address (from TEMPORAL_ADDRESS)');
+  });
+
+  it('every problem is reported at once', async () => {
+    const path = await file({ thresholds: { diskPercent: 0 }, retention: { days: -1 }, hostId: '!' });
+    expect(configError(() => loadConfig({ path, env: {} })).issues.map((i) => i.path).sort()).toEqual([
+      'hostId',
+      'retention.days',
+      'thresholds.diskPercent',
+    ]);
+  });
+});
