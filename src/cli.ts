@@ -36,16 +36,24 @@ function load(cmd: Command, extra: { hostId?: string } = {}): Config {
   return loadConfig({ ...(g.config ? { path: g.config } : {}), env: process.env, ...extra });
 }
 
-/** An AbortSignal that fires on the first SIGINT or SIGTERM. */
+/**
+ * An AbortSignal that fires on the first SIGINT or SIGTERM; a second signal
+ * exits at once. The listeners stay installed (not `once`): execa's exit hook
+ * re-raises a signal that no other listener handles, which would kill the
+ * process in the middle of a graceful shutdown.
+ */
 function stopSignal(onStop?: (signal: string) => void): AbortSignal {
   const controller = new AbortController();
   const handler = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) return;
+    if (controller.signal.aborted) {
+      err(`${signal} again: exiting now`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
     onStop?.(signal);
     controller.abort(signal);
   };
-  process.once('SIGINT', handler);
-  process.once('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
   return controller.signal;
 }
 

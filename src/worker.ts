@@ -61,7 +61,20 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   const workers: Worker[] = [];
   const taskQueues: string[] = [];
   const identities: string[] = [];
+
+  // The HTTP endpoints come first: a busy port must fail before any Worker holds the connection.
+  const metrics = createWorkerMetrics({ role, hostId: config.hostId });
+  const readiness = () => {
+    const states = workers.map((w, i) => `${taskQueues[i]}: ${w.getState()}`);
+    const ready = workers.length > 0 && workers.every((w) => w.getState() === 'RUNNING');
+    metrics.ready.set(ready ? 1 : 0);
+    return { ready, detail: states.join('\n') || 'starting' };
+  };
+  let server: MetricsServer | undefined;
   try {
+    if (opts.serveMetrics !== false) {
+      server = await startMetricsServer({ host: config.metrics.host, port: config.metrics.port, registry: metrics.registry, readiness });
+    }
     if (role === 'orchestrator' || role === 'all') {
       const identity = `orchestrator@${where}`;
       workers.push(
@@ -91,25 +104,10 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       identities.push(identity);
     }
   } catch (err) {
-    if (ownConnection) await connection.close();
+    await server?.close();
+    // A Worker already created keeps the connection; the process is about to report the error and exit.
+    if (ownConnection) await connection.close().catch(() => undefined);
     throw err;
-  }
-
-  const metrics = createWorkerMetrics({ role, hostId: config.hostId });
-  const readiness = () => {
-    const states = workers.map((w, i) => `${taskQueues[i]}: ${w.getState()}`);
-    const ready = workers.every((w) => w.getState() === 'RUNNING');
-    metrics.ready.set(ready ? 1 : 0);
-    return { ready, detail: states.join('\n') };
-  };
-  let server: MetricsServer | undefined;
-  if (opts.serveMetrics !== false) {
-    try {
-      server = await startMetricsServer({ host: config.metrics.host, port: config.metrics.port, registry: metrics.registry, readiness });
-    } catch (err) {
-      if (ownConnection) await connection.close();
-      throw err;
-    }
   }
 
   const runs = workers.map((w) => w.run());

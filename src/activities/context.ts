@@ -17,3 +17,8 @@ export function beat(details?: unknown): void {
     // not in an activity
   }
 }
+
+/** Rethrows when the activity was cancelled, so a check never turns a cancellation into a finding. */
+export function rethrowIfCancelled(err: unknown, signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw err;
+}

@@ -2,7 +2,7 @@
 import { errorMessage } from '../common/errors.js';
 import { finding, type Finding } from '../common/report.js';
 import type { ServiceManager } from '../services/index.js';
-import { activitySignal } from './context.js';
+import { activitySignal, rethrowIfCancelled } from './context.js';
 
 export interface ServiceActivityDeps {
   services: ServiceManager;
@@ -21,6 +21,7 @@ export function createServiceActivities({ services }: ServiceActivityDeps) {
               ? finding(`service.${name}`, 'ok', `${name} is active`, { service: name, state: s.state, detail: s.detail })
               : finding(`service.${name}`, 'fail', `${name} is ${s.state} (${s.detail})`, { service: name, state: s.state, detail: s.detail });
           } catch (err) {
+            rethrowIfCancelled(err, signal);
             return finding(`service.${name}`, 'fail', `could not read the state of ${name}: ${errorMessage(err)}`, {
               service: name,
               state: 'unknown',

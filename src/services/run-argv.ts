@@ -28,6 +28,8 @@ export async function runArgv(
     ...(ctx.env ? { env: ctx.env } : {}),
   });
   const output = typeof result.all === 'string' ? result.all : '';
+  // Cancellation is not a command failure: let the caller's abort reason (an activity's CancelledFailure) through.
+  if (result.isCanceled && ctx.signal?.aborted) throw ctx.signal.reason;
   if (result.timedOut || result.isCanceled || result.exitCode === undefined) {
     throw new ServiceCommandError({
         service: ctx.service,

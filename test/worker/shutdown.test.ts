@@ -1,0 +1,82 @@
+/**
+ * SIGTERM with an activity in flight: the worker exits 0 within its bound, and
+ * the workflow completes on a restarted worker.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRunbook } from '../../src/client/run-runbook.js';
+import type { RunbookReport } from '../../src/common/report.js';
+import { SANDBOX_CTL, PACKAGE_ROOT } from '../../src/dev/sandbox/layout.js';
+import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { assertReplays, testClient } from '../helpers/temporal.js';
+import { spawnCliUntil } from '../helpers/cli.js';
+
+let sbx: TestSandbox;
+let client: Client;
+let marker: string;
+
+beforeAll(async () => {
+  sbx = await createTestSandbox({ hostId: 'sigterm-host' });
+  marker = join(sbx.root, 'status-started');
+  // Rebuild the sandbox config with a status command for mcp-compliance that hangs the first time.
+  const obj = parse(await readFile(sbx.configPath, 'utf8')) as Record<string, unknown>;
+  obj.services = [
+    'mcp-filesystem',
+    'mcp-postgres',
+    'mcp-memory',
+    {
+      name: 'mcp-compliance',
+      commands: {
+        status: [process.execPath, join(PACKAGE_ROOT, 'test', 'fixtures', 'slow-once.mjs'), marker, '60000', '--', process.execPath, SANDBOX_CTL, 'status', '{service}', '--root', sbx.root],
+      },
+    },
+  ];
+  await writeFile(sbx.configPath, stringify(obj));
+  client = await testClient();
+});
+afterAll(async () => {
+  await client?.connection.close();
+  await sbx?.cleanup();
+});
+
+describe('worker shutdown', () => {
+  it('SIGTERM mid-activity: exits 0 within the bound; a restarted worker completes the workflow', async () => {
+    const args = ['--config', sbx.configPath, 'worker', '--role', 'all'];
+    const first = await spawnCliUntil(args, /task queues: /);
+    const handle = await startRunbook({ client, config: sbx.config, runbook: 'health-check', hostId: 'sigterm-host' });
+
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(marker) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(marker), 'the slow status command started').toBe(true);
+
+    const t0 = Date.now();
+    first.proc.kill('SIGTERM');
+    const exited = await first.proc;
+    const stopSeconds = (Date.now() - t0) / 1000;
+    expect(exited.exitCode, exited.all as string).toBe(0);
+    expect(exited.all).toContain('SIGTERM: shutting down');
+    expect(exited.all).toContain('worker stopped');
+    // grace 2 s + force 5 s in the test config: well inside the bound.
+    expect(stopSeconds).toBeLessThan(10);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+
+    const second = await spawnCliUntil(args, /task queues: /);
+    try {
+      const report = (await handle.result()) as RunbookReport;
+      expect(report.findings).toHaveLength(6);
+      expect(report.findings.find((f) => f.check === 'service.mcp-compliance')?.status).toBe('ok');
+      expect(report.summary.fail).toBe(0);
+    } finally {
+      second.proc.kill('SIGTERM');
+      expect((await second.proc).exitCode).toBe(0);
+    }
+    const history = await handle.fetchHistory();
+    const attempts = (history.events ?? []).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : []));
+    expect(Math.max(...attempts), 'the interrupted activity was retried').toBeGreaterThan(1);
+    await assertReplays(handle);
+  }, 120_000);
+});
