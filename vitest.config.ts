@@ -6,6 +6,7 @@ export default defineConfig({
     // The SDK's native module is not safe in worker threads: one process per test file.
     pool: 'forks',
     globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['test/setup-runtime.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,

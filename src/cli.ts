@@ -4,19 +4,15 @@
  * reported `fail` findings or an operation failed; 2 bad configuration or usage.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { stringify as toYaml } from 'yaml';
 import type { LogLevel } from '@temporalio/worker';
 import { ConfigError, UsageError, errorMessage } from './common/errors.js';
-import { redactedConfig, type Config } from './config/config.js';
-import { loadConfig } from './config/load.js';
-import { runDev } from './dev/dev.js';
-import { installRuntime } from './temporal/runtime.js';
-import { connectClient } from './temporal/connection.js';
-import { startWorker, WORKER_ROLES, type WorkerRole } from './worker.js';
+import type { Config } from './config/config.js';
 import { isRunbookName, RUNBOOKS } from './runbooks.js';
-import { missingWorkers, resolveHostForClient, runRunbook } from './client/run-runbook.js';
-import { renderReportText } from './report/render-text.js';
 import { VERSION } from './version.js';
+
+import { WORKER_ROLES, type WorkerRole } from './common/roles.js';
+
+// Commands import what they need when they run, so `--help` does not load the Temporal SDK.
 
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -31,9 +27,15 @@ function globals(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals<GlobalOptions>();
 }
 
-function load(cmd: Command, extra: { hostId?: string } = {}): Config {
+async function load(cmd: Command, extra: { hostId?: string } = {}): Promise<Config> {
+  const { loadConfig } = await import('./config/load.js');
   const g = globals(cmd);
   return loadConfig({ ...(g.config ? { path: g.config } : {}), env: process.env, ...extra });
+}
+
+async function installRuntime(cmd: Command, fallback: LogLevel): Promise<void> {
+  const { installRuntime } = await import('./temporal/runtime.js');
+  installRuntime(globals(cmd).logLevel ?? fallback);
 }
 
 /**
@@ -71,8 +73,9 @@ program
   .option('--once', 'exit after the first health check report')
   .option('--json', 'print the report as JSON')
   .action(async (opts: { once?: boolean; json?: boolean }, cmd: Command) => {
-    installRuntime(globals(cmd).logLevel ?? 'WARN');
-    const config = load(cmd);
+    await installRuntime(cmd, 'WARN');
+    const config = await load(cmd);
+    const { runDev } = await import('./dev/dev.js');
     const stop = stopSignal((s) => out(`\n${s}: stopping ...`));
     await runDev({ config, env: process.env, once: Boolean(opts.once), json: Boolean(opts.json), stop, out });
   });
@@ -83,8 +86,9 @@ program
   .addOption(new Option('--role <role>', 'which task queues to poll').choices(WORKER_ROLES).default('all'))
   .option('--host-id <id>', 'this host\'s id (overrides hostId in config)')
   .action(async (opts: { role: WorkerRole; hostId?: string }, cmd: Command) => {
-    installRuntime(globals(cmd).logLevel ?? 'INFO');
-    const config = load(cmd, opts.hostId ? { hostId: opts.hostId } : {});
+    await installRuntime(cmd, 'INFO');
+    const config = await load(cmd, opts.hostId ? { hostId: opts.hostId } : {});
+    const { startWorker } = await import('./worker.js');
     const worker = await startWorker({ config, role: opts.role });
     out(`mcp-runbooks ${VERSION} worker: role ${worker.role}, host ${worker.hostId}`);
     out(`config: ${config.source}`);
@@ -112,8 +116,11 @@ program
   .option('--json', 'print the report as JSON')
   .action(async (runbook: string, opts: { host?: string; json?: boolean }, cmd: Command) => {
     if (!isRunbookName(runbook)) throw new UsageError(`unknown runbook "${runbook}" (known: ${Object.keys(RUNBOOKS).join(', ')})`);
-    installRuntime(globals(cmd).logLevel ?? 'WARN');
-    const config = load(cmd);
+    await installRuntime(cmd, 'WARN');
+    const config = await load(cmd);
+    const { missingWorkers, resolveHostForClient, runRunbook } = await import('./client/run-runbook.js');
+    const { connectClient } = await import('./temporal/connection.js');
+    const { renderReportText } = await import('./report/render-text.js');
     const hostId = resolveHostForClient(config, opts.host);
     const client = await connectClient(config.temporal);
     try {
@@ -135,8 +142,11 @@ program
 program
   .command('config')
   .description('show the effective configuration (secrets redacted)')
-  .action((_opts: unknown, cmd: Command) => {
-    out(toYaml(redactedConfig(load(cmd))).trimEnd());
+  .action(async (_opts: unknown, cmd: Command) => {
+    const config = await load(cmd);
+    const { redactedConfig } = await import('./config/config.js');
+    const { stringify } = await import('yaml');
+    out(stringify(redactedConfig(config)).trimEnd());
   });
 
 async function main(): Promise<void> {

@@ -14,8 +14,9 @@ import { startMetricsServer, type MetricsServer } from './metrics/server.js';
 import type { ServiceManager } from './services/index.js';
 import { connectWorker } from './temporal/connection.js';
 
-export const WORKER_ROLES = ['orchestrator', 'host', 'all'] as const;
-export type WorkerRole = (typeof WORKER_ROLES)[number];
+import type { WorkerRole } from './common/roles.js';
+
+export { WORKER_ROLES, type WorkerRole } from './common/roles.js';
 
 /** The workflows module the worker bundles: `.ts` under vitest, `.js` from `dist/`. */
 export const WORKFLOWS_PATH = fileURLToPath(

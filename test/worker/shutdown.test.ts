@@ -54,8 +54,8 @@ describe('worker shutdown', () => {
     expect(existsSync(marker), 'the slow status command started').toBe(true);
 
     const t0 = Date.now();
-    first.proc.kill('SIGTERM');
-    const exited = await first.proc;
+    first.kill('SIGTERM');
+    const exited = await first.exited;
     const stopSeconds = (Date.now() - t0) / 1000;
     expect(exited.exitCode, exited.all as string).toBe(0);
     expect(exited.all).toContain('SIGTERM: shutting down');
@@ -71,8 +71,8 @@ describe('worker shutdown', () => {
       expect(report.findings.find((f) => f.check === 'service.mcp-compliance')?.status).toBe('ok');
       expect(report.summary.fail).toBe(0);
     } finally {
-      second.proc.kill('SIGTERM');
-      expect((await second.proc).exitCode).toBe(0);
+      second.kill('SIGTERM');
+      expect((await second.exited).exitCode).toBe(0);
     }
     const history = await handle.fetchHistory();
     const attempts = (history.events ?? []).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : []));

@@ -1,0 +1,110 @@
+/** The CLI as a subprocess: exit codes, messages, and runbooks against a real worker. */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { NativeConnection } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunbookReport } from '../../src/common/report.js';
+import { freePort, isPortFree } from '../../src/dev/ports.js';
+import { startWorker, type RunningWorker } from '../../src/worker.js';
+import { cliEnv, runCli } from '../helpers/cli.js';
+import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { testNativeConnection, workflowBundle } from '../helpers/temporal.js';
+
+let sbx: TestSandbox;
+let connection: NativeConnection;
+let worker: RunningWorker;
+
+beforeAll(async () => {
+  sbx = await createTestSandbox({ hostId: 'cli-host', extra: { thresholds: { diskPercent: 99, memoryPercent: 99 } } });
+  connection = await testNativeConnection();
+  worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
+});
+afterAll(async () => {
+  await worker?.shutdown();
+  await connection?.close();
+  await sbx?.cleanup();
+});
+
+describe('usage and configuration errors exit 2 and start nothing', () => {
+  it('a bad config file: the message names the field; the worker never binds its port', async () => {
+    const port = await freePort();
+    const bad = join(sbx.root, 'bad.yaml');
+    await writeFile(bad, `metrics: { port: ${port} }\nthresholds:\n  diskPercent: lots\n`);
+    const r = await runCli(['--config', bad, 'worker', '--role', 'host']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`invalid configuration (${bad})`);
+    expect(r.stderr).toContain('thresholds.diskPercent: expected a number from 1 to 100, found "lots"');
+    expect(r.stdout).toBe('');
+    expect(await isPortFree('127.0.0.1', port)).toBe(true);
+  });
+
+  it.each([
+    [['run', 'defrag'], 'unknown runbook "defrag" (known: health-check)'],
+    [['worker', '--role', 'boss'], "argument 'boss' is invalid"],
+    [['frobnicate'], "unknown command 'frobnicate'"],
+  ])('%j', async (args, message) => {
+    const r = await runCli(['--config', sbx.configPath, ...args]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+
+  it('an unknown host is refused before anything is started', async () => {
+    const r = await runCli(['--config', sbx.configPath, 'run', 'health-check', '--host', 'db-9']);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('unknown host "db-9": configured hosts are cli-host');
+  });
+
+  it('--help and --version exit 0', async () => {
+    const help = await runCli(['--help']);
+    expect(help.exitCode).toBe(0);
+    for (const cmd of ['dev', 'worker', 'run', 'config']) expect(help.stdout).toContain(cmd);
+    const version = await runCli(['--version']);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
+
+describe('run health-check', () => {
+  it('prints the report and exits 0 when nothing fails', async () => {
+    const r = await runCli(['--config', sbx.configPath, 'run', 'health-check']);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toMatch(/^health-check-cli-host-\d{8}T/);
+    for (const s of ['mcp-filesystem', 'mcp-postgres', 'mcp-memory', 'mcp-compliance']) {
+      expect(r.stdout).toMatch(new RegExp(`ok\\s+service\\.${s}\\s+${s} is active`));
+    }
+    expect(r.stdout).toContain('summary: 6 ok, 0 warn, 0 fail');
+  });
+
+  it('--json prints the report object; a stopped service makes the exit code 1', async () => {
+    await sbx.manager.stop('mcp-postgres');
+    try {
+      const r = await runCli(['--config', sbx.configPath, 'run', 'health-check', '--json']);
+      expect(r.exitCode).toBe(1);
+      const report = JSON.parse(r.stdout) as RunbookReport;
+      expect(report.runbook).toBe('healthCheck');
+      expect(report.findings.find((f) => f.check === 'service.mcp-postgres')?.status).toBe('fail');
+    } finally {
+      await sbx.manager.start('mcp-postgres');
+    }
+  });
+
+  it('with no worker polling, says which worker to start instead of waiting forever', async () => {
+    const lonely = join(sbx.root, 'lonely.yaml');
+    await writeFile(lonely, `temporal: { address: "${sbx.config.temporal.address}", taskQueue: nobody-polls-this }\nhostId: lonely\n`);
+    const r = await runCli(['--config', lonely, 'run', 'health-check']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('no worker polls task queue "nobody-polls-this"');
+    expect(r.stderr).toContain('mcp-runbooks worker --role host --host-id lonely');
+  });
+});
+
+describe('config', () => {
+  it('prints the effective config with secrets redacted', async () => {
+    const withSecret = join(sbx.root, 'secret.yaml');
+    await writeFile(withSecret, 'postgres: { password: { env: MCP_PG_PASSWORD } }\n');
+    const r = await runCli(['--config', withSecret, 'config'], { env: cliEnv({ MCP_PG_PASSWORD: 'pw-very-secret' }) });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain('installRoot: /opt/kilocode/mcp-servers');
+    expect(r.stdout).toContain('password: "[secret from env:MCP_PG_PASSWORD]"');
+    expect(r.all).not.toContain('pw-very-secret');
+  });
+});

@@ -1,0 +1,120 @@
+/**
+ * `mcp-runbooks dev`: the embedded path on its own dev server (not the shared
+ * test server), as an operator runs it with `npm start`.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../../src/config/load.js';
+import { startDevServer } from '../../src/dev/dev-server.js';
+import { freePort, isPortFree } from '../../src/dev/ports.js';
+import { sandboxConfigObject } from '../../src/dev/sandbox/layout.js';
+import { dropSandboxDatabase } from '../../src/dev/sandbox/provision.js';
+import { stopFleet } from '../../src/dev/sandbox/fleet.js';
+import { createServiceManager } from '../../src/services/index.js';
+import { runCli, spawnCliUntil } from '../helpers/cli.js';
+import { inject } from 'vitest';
+
+let dir: string;
+let configPath: string;
+let ports: { temporal: number; ui: number; metrics: number; memory: number };
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mcp-dev-'));
+  ports = { temporal: await freePort(), ui: await freePort(), metrics: await freePort(), memory: await freePort() };
+  const obj = sandboxConfigObject({
+    root: join(dir, 'sandbox'),
+    memoryPort: ports.memory,
+    database: `mcp_test_dev_${randomUUID().replaceAll('-', '').slice(0, 10)}`,
+  });
+  obj.dev = { dataDir: join(dir, 'data'), temporalPort: ports.temporal, uiPort: ports.ui };
+  obj.metrics = { port: ports.metrics };
+  configPath = join(dir, 'dev.yaml');
+  await writeFile(configPath, stringify(obj));
+});
+afterAll(async () => {
+  const config = loadConfig({ path: configPath, env: {} });
+  await stopFleet(createServiceManager(config)).catch(() => undefined);
+  await dropSandboxDatabase(config).catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('dev', () => {
+  it('--once: embedded Temporal, sandbox fleet, worker, a report naming every service; then stops all it started', async () => {
+    const r = await runCli(['--config', configPath, 'dev', '--once'], { timeout: 120_000 });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain(`Temporal dev server: 127.0.0.1:${ports.temporal}`);
+    expect(r.stdout).toContain(`Temporal Web UI: http://127.0.0.1:${ports.ui}`);
+    expect(r.stdout).toContain('sandbox services started: mcp-filesystem, mcp-postgres, mcp-memory, mcp-compliance');
+    expect(r.stdout).toContain('sandbox database: created');
+    for (const s of ['mcp-filesystem', 'mcp-postgres', 'mcp-memory', 'mcp-compliance']) {
+      expect(r.stdout).toMatch(new RegExp(`ok\\s+service\\.${s}\\s+${s} is active`));
+    }
+    expect(r.stdout).toMatch(/summary: \d+ ok/);
+    expect(r.stdout).toContain('stopped Temporal dev server');
+    // Everything it started is stopped again.
+    const config = loadConfig({ path: configPath, env: {} });
+    const manager = createServiceManager(config);
+    for (const s of manager.services) expect((await manager.status(s)).state).toBe('inactive');
+    for (const p of Object.values(ports)) expect(await isPortFree('127.0.0.1', p)).toBe(true);
+    expect(existsSync(join(dir, 'data', 'temporal', 'dev.db'))).toBe(true);
+  }, 150_000);
+
+  it('after a crash (SIGKILL), the next run stops the dev server left behind and starts cleanly', async () => {
+    const first = await spawnCliUntil(['--config', configPath, 'dev'], /Press Ctrl-C/);
+    first.kill('SIGKILL');
+    await first.exited;
+    // The orphaned server still holds the port.
+    expect(await isPortFree('127.0.0.1', ports.temporal)).toBe(false);
+    const r = await runCli(['--config', configPath, 'dev', '--once'], { timeout: 120_000 });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain('sandbox services already running (left running on exit)');
+    expect(r.stdout).toContain('summary:');
+    expect(await isPortFree('127.0.0.1', ports.temporal)).toBe(true);
+  }, 150_000);
+
+  it('Ctrl-C (SIGINT) stops everything and exits 0', async () => {
+    const config = loadConfig({ path: configPath, env: {} });
+    await stopFleet(createServiceManager(config));
+    const run = await spawnCliUntil(['--config', configPath, 'dev'], /Press Ctrl-C/);
+    run.kill('SIGINT');
+    const r = await run.exited;
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain('SIGINT: stopping');
+    const manager = createServiceManager(config);
+    for (const s of manager.services) expect((await manager.status(s)).state).toBe('inactive');
+    expect(await isPortFree('127.0.0.1', ports.temporal)).toBe(true);
+  }, 150_000);
+});
+
+describe('embedded dev server state', () => {
+  it('history survives a restart: the state lives in <dataDir>/temporal/dev.db', async () => {
+    const binary = { path: inject('temporalBinary'), how: 'test', version: '' };
+    const dataDir = join(dir, 'persist');
+    const port = await freePort();
+    const workflowId = `persist-${randomUUID()}`;
+    let server = await startDevServer({ binary, dataDir, port, namespace: 'default' });
+    try {
+      const connection = await Connection.connect({ address: server.address });
+      // No worker: the execution just waits in history, which is what must survive.
+      await new Client({ connection }).workflow.start('healthCheck', { taskQueue: 'nobody', workflowId, args: [{}] });
+      await connection.close();
+    } finally {
+      await server.stop();
+    }
+    server = await startDevServer({ binary, dataDir, port, namespace: 'default' });
+    try {
+      const connection = await Connection.connect({ address: server.address });
+      const d = await new Client({ connection }).workflow.getHandle(workflowId).describe();
+      expect(d.status.name).toBe('RUNNING');
+      await connection.close();
+    } finally {
+      await server.stop();
+    }
+  }, 120_000);
+});
