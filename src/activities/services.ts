@@ -1,14 +1,28 @@
 /** Activities that read or change the state of the host's services. */
-import { errorMessage } from '../common/errors.js';
+import { ServiceCommandError, errorMessage } from '../common/errors.js';
 import { finding, type Finding } from '../common/report.js';
-import type { ServiceManager } from '../services/index.js';
+import type { ServiceManager, ServiceStatus } from '../services/index.js';
 import { activitySignal, rethrowIfCancelled } from './context.js';
 
 export interface ServiceActivityDeps {
   services: ServiceManager;
+  /** How long a started service may take to report active. @default 30 s */
+  startTimeoutMs?: number;
 }
 
-export function createServiceActivities({ services }: ServiceActivityDeps) {
+export interface ServiceTransition {
+  service: string;
+  /** ISO time on the host. */
+  at: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function createServiceActivities({ services, startTimeoutMs = 30_000 }: ServiceActivityDeps) {
+  const call = () => {
+    const signal = activitySignal();
+    return signal ? { signal } : {};
+  };
   return {
     /** One finding per configured service: `ok` when active, `fail` otherwise. Read-only. */
     async checkServices(): Promise<Finding[]> {
@@ -29,6 +43,53 @@ export function createServiceActivities({ services }: ServiceActivityDeps) {
           }
         }),
       );
+    },
+
+    /** States of the given services (all configured ones when omitted). */
+    async serviceStates(req: { services?: string[] } = {}): Promise<ServiceStatus[]> {
+      const names = req.services ?? [...services.services];
+      return Promise.all(names.map((name) => services.status(name, call())));
+    },
+
+    /** Stops services one by one and checks each is no longer active. Idempotent. */
+    async stopServices(req: { services: string[] }): Promise<ServiceTransition[]> {
+      const out: ServiceTransition[] = [];
+      for (const service of req.services) {
+        const at = new Date().toISOString();
+        await services.stop(service, call());
+        const s = await services.status(service, call());
+        if (s.state === 'active') {
+          throw new ServiceCommandError({ service, action: 'stop', argv: [], exitCode: 0, timedOut: false, output: `still active after stop (${s.detail})` });
+        }
+        out.push({ service, at });
+      }
+      return out;
+    },
+
+    /** Starts services one by one and waits until each reports active. Idempotent. */
+    async startServices(req: { services: string[] }): Promise<ServiceTransition[]> {
+      const out: ServiceTransition[] = [];
+      for (const service of req.services) {
+        await services.start(service, call());
+        const deadline = Date.now() + startTimeoutMs;
+        let s = await services.status(service, call());
+        while (s.state !== 'active' && Date.now() < deadline) {
+          await sleep(250);
+          s = await services.status(service, call());
+        }
+        if (s.state !== 'active') {
+          throw new ServiceCommandError({
+            service,
+            action: 'start',
+            argv: [],
+            exitCode: 0,
+            timedOut: true,
+            output: `not active ${startTimeoutMs / 1000}s after start (${s.state}: ${s.detail})`,
+          });
+        }
+        out.push({ service, at: new Date().toISOString() });
+      }
+      return out;
     },
   };
 }

@@ -51,6 +51,28 @@ export interface PostgresConfig {
   statementTimeoutSeconds: number;
 }
 
+export type BackupSource =
+  | { mode: 'stop'; path: string; services: string[] }
+  | { mode: 'online'; path: string }
+  | { mode: 'pg_dump'; database: string };
+
+export interface BackupConfig {
+  sources: BackupSource[];
+  compression: { program: 'auto' | 'pigz' | 'gzip'; level: number };
+}
+
+export interface RecoveryConfig {
+  validateCommand?: string[];
+  freeSpaceMarginPercent: number;
+}
+
+export interface RetentionConfig {
+  days: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+}
+
 export interface SandboxConfig {
   root: string;
   memoryPort: number;
@@ -65,7 +87,10 @@ export interface Config {
   temporal: TemporalConfig;
   paths: PathsConfig;
   thresholds: { diskPercent: number; memoryPercent: number; dbConnectionsPercent: number };
-  retention: { days: number };
+  retention: RetentionConfig;
+  backup: BackupConfig;
+  recovery: RecoveryConfig;
+  faultInjection?: { pauseAt: string[]; markerDir: string };
   services: ServiceConfig[];
   serviceManager: ServiceManagerConfig;
   memoryService: { url: string; timeoutSeconds: number };

@@ -12,7 +12,7 @@ import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../common/errors.js';
 import { HOST_ID_PATTERN } from '../common/task-queues.js';
 import { sandboxConfigObject } from '../dev/sandbox/layout.js';
-import type { Config, ServiceConfig, TemporalConfig, TlsConfig } from './config.js';
+import type { BackupSource, Config, ServiceConfig, TemporalConfig, TlsConfig } from './config.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
 import { Secret } from './secret.js';
 
@@ -296,6 +296,12 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
     },
     thresholds: p.thresholds,
     retention: p.retention,
+    backup: { sources: [], compression: p.backup.compression },
+    recovery: {
+      freeSpaceMarginPercent: p.recovery.freeSpaceMarginPercent,
+      ...(p.recovery.validateCommand ? { validateCommand: p.recovery.validateCommand } : {}),
+    },
+    ...(p.faultInjection ? { faultInjection: { pauseAt: p.faultInjection.pauseAt, markerDir: abs(p.faultInjection.markerDir) } } : {}),
     services,
     serviceManager: p.serviceManager,
     memoryService: p.memoryService,
@@ -308,6 +314,7 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
     const { password: _ref, ...rest } = p.postgres;
     config.postgres = password ? { ...rest, password } : rest;
   }
+  config.backup.sources = resolveBackupSources(p, config, abs, issues);
   if (p.sandbox) {
     config.sandbox = {
       root: p.sandbox.root ? abs(p.sandbox.root) : join(dataDir, 'sandbox'),
@@ -317,6 +324,71 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
   }
   if (issues.length > 0) throw new ConfigError(ctx.source, issues);
   return config;
+}
+
+/**
+ * The backup sources: the configured ones, or the seed's (its `tar -czf` list:
+ * the config folder and five install-root folders, memory_db and memory_backups
+ * owned by mcp-memory) plus an online pg_dump when `postgres` is set. Sources
+ * may not hold the backups folder (the seed's emergency copy copied it into itself)
+ * nor overlap each other.
+ */
+function resolveBackupSources(p: ParsedConfig, config: Config, abs: (path: string) => string, issues: ConfigIssue[]): BackupSource[] {
+  const services = config.services.map((s) => s.name);
+  let sources: BackupSource[];
+  const field = (i: number) => (p.backup.sources ? `backup.sources[${i}]` : 'backup.sources (default)');
+  if (p.backup.sources) {
+    sources = p.backup.sources.map((src): BackupSource => {
+      if (src.mode === 'pg_dump') return { mode: 'pg_dump', database: config.postgres?.database ?? '' };
+      if (src.mode === 'online') return { mode: 'online', path: abs(src.path) };
+      return { mode: 'stop', path: abs(src.path), services: src.services };
+    });
+  } else {
+    const root = config.paths.installRoot;
+    const memoryOwned = (name: string): BackupSource =>
+      services.includes('mcp-memory') ? { mode: 'stop', path: join(root, name), services: ['mcp-memory'] } : { mode: 'online', path: join(root, name) };
+    sources = [
+      { mode: 'online', path: config.paths.configDir },
+      { mode: 'online', path: join(root, 'kilocode-mcp-installer') },
+      { mode: 'online', path: join(root, 'mcp-memory-service') },
+      memoryOwned('memory_db'),
+      memoryOwned('memory_backups'),
+      { mode: 'online', path: join(root, 'reports') },
+      ...(config.postgres ? [{ mode: 'pg_dump', database: config.postgres.database } as const] : []),
+    ];
+  }
+  const inside = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
+  const backupDir = config.paths.backupDir;
+  let dumps = 0;
+  sources.forEach((src, i) => {
+    if (src.mode === 'pg_dump') {
+      dumps += 1;
+      if (!config.postgres) issues.push({ path: `${field(i)}.mode`, expected: 'a postgres section for a pg_dump source', found: 'no postgres section' });
+      if (dumps > 1) issues.push({ path: `${field(i)}.mode`, expected: 'at most one pg_dump source', found: 'a second one' });
+      return;
+    }
+    if (inside(src.path, backupDir) || inside(backupDir, src.path)) {
+      issues.push({
+        path: `${field(i)}.path`,
+        expected: `a folder that neither holds nor lies in the backups folder ${backupDir}`,
+        found: `"${src.path}" (an archive would contain the archives)`,
+      });
+    }
+    if (src.mode === 'stop') {
+      src.services.forEach((svc, j) => {
+        if (!services.includes(svc)) {
+          issues.push({ path: `${field(i)}.services[${j}]`, expected: `a configured service (${services.join(', ')})`, found: `"${svc}"` });
+        }
+      });
+    }
+    sources.forEach((other, j) => {
+      if (j <= i || other.mode === 'pg_dump') return;
+      if (inside(src.path, other.path) || inside(other.path, src.path)) {
+        issues.push({ path: `${field(j)}.path`, expected: 'a folder that does not overlap another source', found: `"${other.path}" overlaps "${src.path}"` });
+      }
+    });
+  });
+  return sources;
 }
 
 /** The machine's short hostname, made into a valid host id. */

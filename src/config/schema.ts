@@ -84,6 +84,27 @@ const serviceManagerSchema = z.discriminatedUnion(
   { error: 'a service manager: {type: systemd} or {type: command, commands: {start, stop, status}}' },
 );
 
+/** Where a backup reads from and how it keeps the copy consistent. */
+const backupSourceSchema = z.discriminatedUnion(
+  'mode',
+  [
+    z.strictObject({
+      /** Owning services are stopped only while the folder is copied to staging. */
+      mode: z.literal('stop'),
+      path: pathString,
+      services: z.array(serviceNameSchema).min(1, { error: 'at least one owning service' }),
+    }),
+    /** Copied while the services run (configuration, program files, reports). */
+    z.strictObject({ mode: z.literal('online'), path: pathString }),
+    /** The `postgres` database, dumped online with `pg_dump -Fc`. */
+    z.strictObject({ mode: z.literal('pg_dump') }),
+  ],
+  { error: 'a backup source: {mode: stop, path, services}, {mode: online, path} or {mode: pg_dump}' },
+);
+
+/** Points where a fault test can make an activity stop and wait to be killed. */
+export const FAULT_POINTS = ['backup.snapshot', 'backup.archive', 'restore.swap'] as const;
+
 const tlsSchema = z.union([
   z.boolean(),
   z.strictObject({
@@ -135,8 +156,41 @@ export const configSchema = z
     retention: z
       .strictObject({
         days: z.number({ error: 'a whole number of days >= 1' }).int().min(1, { error: 'a whole number of days >= 1' }).default(30),
+        /** Also keep the newest archive of each of the last N days / ISO weeks / months. */
+        keepDaily: z.number({ error: 'a whole number >= 0' }).int().min(0, { error: 'a whole number >= 0' }).optional(),
+        keepWeekly: z.number({ error: 'a whole number >= 0' }).int().min(0, { error: 'a whole number >= 0' }).optional(),
+        keepMonthly: z.number({ error: 'a whole number >= 0' }).int().min(0, { error: 'a whole number >= 0' }).optional(),
       })
       .prefault({}),
+    backup: z
+      .strictObject({
+        /** @default the seed's folders (config, installer, memory service, memory_db, memory_backups, reports) and a pg_dump when `postgres` is set */
+        sources: z.array(backupSourceSchema).min(1, { error: 'at least one backup source' }).optional(),
+        compression: z
+          .strictObject({
+            /** `auto` uses pigz when installed, else Node's zlib. */
+            program: z.enum(['auto', 'pigz', 'gzip'], { error: 'one of auto, pigz, gzip' }).default('auto'),
+            level: z.number({ error: 'a gzip level from 1 to 9' }).int().min(1, { error: 'a gzip level from 1 to 9' }).max(9, { error: 'a gzip level from 1 to 9' }).default(6),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    recovery: z
+      .strictObject({
+        /** Run after a recovery, as a post-recovery check (exit 0 = configuration valid), like the seed's validate-config.sh. */
+        validateCommand: argvTemplate.optional(),
+        /** Free space required beside each target beyond the restored size, in percent. @default 10 */
+        freeSpaceMarginPercent: z.number({ error: 'a percentage >= 0' }).min(0, { error: 'a percentage >= 0' }).default(10),
+      })
+      .prefault({}),
+    /** Fault tests only: activities stop at these points and wait to be killed. */
+    faultInjection: z
+      .strictObject({
+        pauseAt: z.array(z.enum(FAULT_POINTS, { error: `one of ${FAULT_POINTS.join(', ')}` })),
+        /** A `<point>.reached` file is written here when a point is reached; reached points do not pause again. */
+        markerDir: pathString,
+      })
+      .optional(),
     services: z.array(serviceSchema).min(1, { error: 'at least one service' }).default(SEED_SERVICES.map((name) => ({ name }))),
     serviceManager: serviceManagerSchema.prefault({ type: 'systemd' }),
     memoryService: z

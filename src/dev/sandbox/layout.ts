@@ -91,6 +91,20 @@ export function sandboxConfigObject(opts: SandboxConfigOptions): Record<string, 
       user: opts.postgresUser ?? 'postgres',
       statementTimeoutSeconds: 30,
     },
+    backup: {
+      // The seed's backup list, plus the data of the two services the seed left out.
+      sources: [
+        { mode: 'online', path: layout.configDir },
+        { mode: 'online', path: join(layout.installRoot, 'kilocode-mcp-installer') },
+        { mode: 'online', path: join(layout.installRoot, 'mcp-memory-service') },
+        { mode: 'stop', path: join(layout.installRoot, 'memory_db'), services: ['mcp-memory'] },
+        { mode: 'stop', path: join(layout.installRoot, 'memory_backups'), services: ['mcp-memory'] },
+        { mode: 'online', path: join(layout.installRoot, 'reports') },
+        { mode: 'stop', path: join(layout.installRoot, 'filesystem_data'), services: ['mcp-filesystem'] },
+        { mode: 'stop', path: join(layout.installRoot, 'compliance_data'), services: ['mcp-compliance'] },
+        { mode: 'pg_dump' },
+      ],
+    },
     sandbox: { root: opts.root, memoryPort, createDatabase: opts.createDatabase ?? true },
   };
 }

@@ -1,0 +1,407 @@
+/**
+ * Backup activities: plan, snapshot each source into staging (stop-mode sources
+ * while their owners are stopped), dump the database online, build and verify
+ * the archive, apply retention. Each is idempotent, so a retry after a killed
+ * worker redoes its step from the start.
+ */
+import { access, chmod, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ARCHIVE_SUFFIX, archiveName, archiveTime, manifestName } from '../common/archive-names.js';
+import type { Config } from '../config/config.js';
+import { pickCompressor } from '../archive/compress.js';
+import { copyTree } from '../archive/copy-tree.js';
+import { writeArchive, type ArchiveSource } from '../archive/create.js';
+import {
+  MANIFEST_FORMAT,
+  manifestPath,
+  readManifest,
+  writeFileDurably,
+  writeManifest,
+  type BackupManifest,
+  type Downtime,
+  type ManifestRoot,
+} from '../archive/manifest.js';
+import { decideRetention } from '../archive/retention.js';
+import { verifyBackup, type VerifyOutcome } from '../archive/verify.js';
+import { pgDump } from '../postgres/tools.js';
+import { VERSION } from '../version.js';
+import { activitySignal, progressReporter } from './context.js';
+import { faultPoint } from './faults.js';
+
+export interface PlannedSource {
+  /** Path inside the archive: the original path without its leading `/`. */
+  archivePath: string;
+  originalPath: string;
+  /** Where the snapshot is copied in staging. */
+  stagingPath: string;
+  mode: 'stop' | 'online';
+  services: string[];
+}
+
+export interface PlannedDump {
+  archivePath: string;
+  stagingPath: string;
+  database: string;
+}
+
+export interface StopGroup {
+  /** Stopped together, only while their own sources are copied. */
+  services: string[];
+  /** archivePaths of the sources they own. */
+  sources: string[];
+}
+
+export interface BackupPlan {
+  archive: string;
+  /** ISO time the plan was made on the host; the archive name is this time in UTC. */
+  createdAt: string;
+  stagingDir: string;
+  sources: PlannedSource[];
+  dump?: PlannedDump;
+  stopGroups: StopGroup[];
+  /** Configured folders that do not exist on the host; not archived. */
+  missing: string[];
+  /** Bytes of files in the sources right now (an estimate of the archive's input). */
+  estimatedBytes: number;
+}
+
+export interface SnapshotResult {
+  archivePath: string;
+  files: number;
+  bytes: number;
+  skipped: string[];
+  seconds: number;
+}
+
+export interface ArchiveResult {
+  archive: string;
+  path: string;
+  bytes: number;
+  sha256: string;
+  tarBytes: number;
+  compressor: string;
+  seconds: number;
+  entries: number;
+}
+
+export interface RetentionResult {
+  removed: Array<{ archive: string; ageDays: number }>;
+  kept: Array<{ archive: string; why: string[] }>;
+  manifestFile: string;
+}
+
+export interface BackupListing {
+  archive: string;
+  createdAt: string;
+  ageSeconds: number;
+  bytes: number;
+  kind: BackupManifest['kind'] | 'unknown';
+  hasManifest: boolean;
+  verified?: { ok: boolean; at: string; problems: string[] };
+}
+
+/** Where a database dump sits inside an archive. */
+export function dumpArchivePath(database: string): string {
+  return `mcp-runbooks/pg_dump/${database}.dump`;
+}
+
+/** Groups stop-mode sources so that services sharing a source are stopped together, and each only for its own sources. */
+export function stopGroups(sources: readonly PlannedSource[]): StopGroup[] {
+  const groups: StopGroup[] = [];
+  for (const src of sources.filter((s) => s.mode === 'stop')) {
+    const touching = groups.filter((g) => g.services.some((s) => src.services.includes(s)));
+    const merged: StopGroup = {
+      services: [...new Set([...touching.flatMap((g) => g.services), ...src.services])],
+      sources: [...touching.flatMap((g) => g.sources), src.archivePath],
+    };
+    for (const g of touching) groups.splice(groups.indexOf(g), 1);
+    groups.push(merged);
+  }
+  return groups;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function treeBytes(path: string): Promise<number> {
+  let total = 0;
+  try {
+    const st = await lstat(path);
+    if (!st.isDirectory()) return st.isFile() ? st.size : 0;
+    for (const e of await readdir(path, { withFileTypes: true, recursive: true })) {
+      if (e.isFile()) total += (await lstat(join(e.parentPath, e.name))).size;
+    }
+  } catch {
+    // vanished: counts as nothing
+  }
+  return total;
+}
+
+export interface BackupActivityDeps {
+  config: Config;
+}
+
+export function createBackupActivities({ config }: BackupActivityDeps) {
+  const backupDir = config.paths.backupDir;
+
+  const ensureBackupDir = async () => {
+    await mkdir(backupDir, { recursive: true, mode: 0o700 });
+    await chmod(backupDir, 0o700);
+  };
+
+  /** A name no archive, manifest, partial file or staging folder uses yet. */
+  const freshName = async (from: Date): Promise<{ name: string; at: Date }> => {
+    for (let i = 0; ; i++) {
+      const at = new Date(Math.floor(from.getTime() / 1000) * 1000 + i * 1000);
+      const name = archiveName(at);
+      const taken = await Promise.all(
+        [name, manifestName(name), `${name}.partial`, join('.staging', name.slice(0, -ARCHIVE_SUFFIX.length))].map((f) => exists(join(backupDir, f))),
+      );
+      if (!taken.some(Boolean)) return { name, at };
+    }
+  };
+
+  const listArchives = async (): Promise<string[]> => {
+    try {
+      return (await readdir(backupDir)).filter((f) => archiveTime(f) !== undefined).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  };
+
+  const listing = async (archive: string, now: number): Promise<BackupListing> => {
+    const st = await stat(join(backupDir, archive));
+    const created = archiveTime(archive) ?? st.mtime;
+    let manifest: BackupManifest | undefined;
+    try {
+      manifest = await readManifest(manifestPath(backupDir, archive));
+    } catch {
+      manifest = undefined;
+    }
+    return {
+      archive,
+      createdAt: created.toISOString(),
+      ageSeconds: Math.round((now - created.getTime()) / 1000),
+      bytes: st.size,
+      kind: manifest?.kind ?? 'unknown',
+      hasManifest: Boolean(manifest),
+      ...(manifest?.verification ? { verified: { ok: manifest.verification.ok, at: manifest.verification.verifiedAt, problems: manifest.verification.problems } } : {}),
+    };
+  };
+
+  return {
+    /** What this backup will read, where it stages, and which services each stop covers. Changes nothing but the backups folder's mode. */
+    async planBackup(): Promise<BackupPlan> {
+      await ensureBackupDir();
+      const { name, at } = await freshName(new Date());
+      const stagingDir = join(backupDir, '.staging', name.slice(0, -ARCHIVE_SUFFIX.length));
+      const sources: PlannedSource[] = [];
+      const missing: string[] = [];
+      let dump: PlannedDump | undefined;
+      let estimatedBytes = 0;
+      for (const src of config.backup.sources) {
+        if (src.mode === 'pg_dump') {
+          const archivePath = dumpArchivePath(src.database);
+          dump = { archivePath, stagingPath: join(stagingDir, 'root', archivePath), database: src.database };
+          continue;
+        }
+        if (!(await exists(src.path))) {
+          missing.push(src.path);
+          continue;
+        }
+        const archivePath = src.path.replace(/^\/+/, '');
+        sources.push({
+          archivePath,
+          originalPath: src.path,
+          stagingPath: join(stagingDir, 'root', archivePath),
+          mode: src.mode,
+          services: src.mode === 'stop' ? src.services : [],
+        });
+        estimatedBytes += await treeBytes(src.path);
+      }
+      return {
+        archive: name,
+        createdAt: at.toISOString(),
+        stagingDir,
+        sources,
+        ...(dump ? { dump } : {}),
+        stopGroups: stopGroups(sources),
+        missing,
+        estimatedBytes,
+      };
+    },
+
+    /** Copies one source into staging (any earlier partial copy is removed first). */
+    async snapshotSource(req: { source: PlannedSource }): Promise<SnapshotResult> {
+      const { source } = req;
+      const t0 = Date.now();
+      const signal = activitySignal();
+      await rm(source.stagingPath, { recursive: true, force: true });
+      await mkdir(dirname(source.stagingPath), { recursive: true, mode: 0o700 });
+      const report = progressReporter(`snapshot ${source.originalPath}`);
+      const copied = await copyTree(source.originalPath, source.stagingPath, { ...(signal ? { signal } : {}), onProgress: report });
+      if (source.mode === 'stop') await faultPoint(config, 'backup.snapshot', signal);
+      return { archivePath: source.archivePath, files: copied.files, bytes: copied.bytes, skipped: copied.skipped, seconds: (Date.now() - t0) / 1000 };
+    },
+
+    /** `pg_dump -Fc` of the configured database into staging, while the services run. */
+    async dumpDatabase(req: { dump: PlannedDump }): Promise<{ bytes: number; seconds: number }> {
+      if (!config.postgres) throw new Error('no postgres section in the host config');
+      const t0 = Date.now();
+      const signal = activitySignal();
+      await mkdir(dirname(req.dump.stagingPath), { recursive: true, mode: 0o700 });
+      const bytes = await pgDump({
+        pg: config.postgres,
+        outFile: req.dump.stagingPath,
+        ...(signal ? { signal } : {}),
+        onProgress: progressReporter(`pg_dump ${req.dump.database}`),
+      });
+      return { bytes, seconds: (Date.now() - t0) / 1000 };
+    },
+
+    /**
+     * Builds the archive from staging (`.partial`, fsync, manifest, rename), 0600
+     * in a 0700 folder. A retry after the archive was committed returns it as is.
+     */
+    async createArchive(req: {
+      plan: BackupPlan;
+      workflowId: string;
+      reason?: string;
+      downtime: Downtime[];
+      kind?: BackupManifest['kind'];
+      /** Read folders from here instead of staging (emergency archives of preserved folders): archivePath -> path. */
+      readFrom?: Record<string, string>;
+    }): Promise<ArchiveResult> {
+      const { plan } = req;
+      const t0 = Date.now();
+      const out = join(backupDir, plan.archive);
+      const mPath = manifestPath(backupDir, plan.archive);
+      if (await exists(out)) {
+        const existing = await readManifest(mPath).catch(() => undefined);
+        if (existing?.workflowId === req.workflowId) {
+          return {
+            archive: plan.archive,
+            path: out,
+            bytes: existing.bytes,
+            sha256: existing.sha256,
+            tarBytes: 0,
+            compressor: existing.compressor,
+            seconds: 0,
+            entries: existing.totals.entries,
+          };
+        }
+        throw new Error(`${out} already exists and belongs to another run`);
+      }
+      await ensureBackupDir();
+      const signal = activitySignal() ?? new AbortController().signal;
+      const compressor = await pickCompressor(config.backup.compression.program, config.backup.compression.level);
+      const sources: ArchiveSource[] = plan.sources.map((s) => ({ archivePath: s.archivePath, sourcePath: req.readFrom?.[s.archivePath] ?? s.stagingPath }));
+      if (plan.dump) sources.push({ archivePath: plan.dump.archivePath, sourcePath: req.readFrom?.[plan.dump.archivePath] ?? plan.dump.stagingPath });
+      const report = progressReporter('archive', 'bytes', plan.estimatedBytes);
+      const result = await writeArchive({
+        sources,
+        outFile: out,
+        compressor,
+        signal,
+        onProgress: (n) => report(n),
+        beforeCommit: async (r) => {
+          await faultPoint(config, 'backup.archive', signal);
+          const roots: ManifestRoot[] = r.roots.map((root) => {
+            const src = plan.sources.find((s) => s.archivePath === root.archivePath);
+            return src
+              ? { archivePath: root.archivePath, kind: 'folder', originalPath: src.originalPath, mode: src.mode, services: src.services, entries: root.tally.entries, bytes: root.tally.bytes, listingSha256: root.tally.digest() }
+              : { archivePath: root.archivePath, kind: 'pg_dump', database: plan.dump?.database ?? '', mode: 'pg_dump', services: [], entries: root.tally.entries, bytes: root.tally.bytes, listingSha256: root.tally.digest() };
+          });
+          const manifest: BackupManifest = {
+            format: MANIFEST_FORMAT,
+            archive: plan.archive,
+            sha256: r.sha256,
+            bytes: r.bytes,
+            host: config.hostId,
+            kind: req.kind ?? 'backup',
+            ...(req.reason ? { reason: req.reason } : {}),
+            workflowId: req.workflowId,
+            createdAt: plan.createdAt,
+            finishedAt: new Date().toISOString(),
+            toolVersion: VERSION,
+            compressor: compressor.name,
+            roots,
+            totals: { entries: roots.reduce((n, x) => n + x.entries.files + x.entries.directories + x.entries.symlinks + x.entries.hardlinks, 0), bytes: roots.reduce((n, x) => n + x.bytes, 0) },
+            downtime: req.downtime,
+          };
+          await writeManifest(mPath, manifest);
+        },
+      });
+      const entries = result.roots.reduce((n, r) => n + r.tally.count, 0);
+      return { archive: plan.archive, path: out, bytes: result.bytes, sha256: result.sha256, tarBytes: result.tarBytes, compressor: compressor.name, seconds: (Date.now() - t0) / 1000, entries };
+    },
+
+    /** Reads the archive back whole and checks it against its manifest (and each dump with pg_restore --list); records the outcome in the manifest. */
+    async verifyBackup(req: { archive: string }): Promise<VerifyOutcome> {
+      const signal = activitySignal();
+      const report = progressReporter(`verify ${req.archive}`);
+      return verifyBackup({ backupDir, archive: req.archive, ...(signal ? { signal } : {}), onProgress: (done, total) => report(done, total) });
+    },
+
+    /** Removes a staging folder (and its parent when empty). */
+    async removeStaging(req: { stagingDir: string }): Promise<void> {
+      await rm(req.stagingDir, { recursive: true, force: true });
+    },
+
+    /**
+     * Deletes archives older than the retention (keeping daily/weekly/monthly
+     * picks, the newest verified archive and `protect`), leftovers of killed runs,
+     * and rewrites `backup_manifest.txt` to list what is kept.
+     */
+    async applyRetention(req: { protect?: string[] } = {}): Promise<RetentionResult> {
+      const now = new Date();
+      const archives = await listArchives();
+      const infos = await Promise.all(
+        archives.map(async (archive) => {
+          const m = await readManifest(manifestPath(backupDir, archive)).catch(() => undefined);
+          return { name: archive, createdAt: archiveTime(archive)!, verified: m?.verification?.ok === true };
+        }),
+      );
+      const decision = decideRetention(infos, now, config.retention, req.protect ?? []);
+      for (const r of decision.remove) {
+        await rm(join(backupDir, r.name), { force: true });
+        await rm(manifestPath(backupDir, r.name), { force: true });
+      }
+      // Staging and verification leftovers of runs that were killed and never cleaned up.
+      for (const dir of [join(backupDir, '.staging'), backupDir]) {
+        const entries = await readdir(dir).catch(() => [] as string[]);
+        for (const e of entries) {
+          if (dir === backupDir && !e.startsWith('.verify-') && !e.endsWith('.partial')) continue;
+          const st = await stat(join(dir, e)).catch(() => undefined);
+          if (st && now.getTime() - st.mtime.getTime() > 86_400_000) await rm(join(dir, e), { recursive: true, force: true });
+        }
+      }
+      const kept = await Promise.all(decision.keep.map((k) => listing(k.name, now.getTime())));
+      const lines = kept.map(
+        (k) => `${k.archive}\t${k.bytes}\t${k.createdAt}\t${k.kind}\t${k.verified ? (k.verified.ok ? `verified ${k.verified.at}` : 'verification FAILED') : 'not verified'}`,
+      );
+      const manifestFile = join(backupDir, 'backup_manifest.txt');
+      await writeFileDurably(manifestFile, `# archive\tbytes\tcreated (UTC)\tkind\tverification\n${lines.join('\n')}${lines.length ? '\n' : ''}`, 0o600);
+      return {
+        removed: decision.remove.map((r) => ({ archive: r.name, ageDays: r.ageDays })),
+        kept: decision.keep.map((k) => ({ archive: k.name, why: k.why })),
+        manifestFile,
+      };
+    },
+
+    /** Archives in the backups folder, newest first, with age, size and verification. */
+    async listBackups(): Promise<BackupListing[]> {
+      const now = Date.now();
+      const archives = await listArchives();
+      const out = await Promise.all(archives.map((a) => listing(a, now)));
+      return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    },
+  };
+}

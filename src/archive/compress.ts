@@ -1,0 +1,96 @@
+/**
+ * gzip compression for archives: `pigz` (parallel) when installed, else Node's
+ * zlib. Both write a standard .tar.gz that `tar -tzf` reads.
+ */
+import { availableParallelism } from 'node:os';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { execa } from 'execa';
+
+export const COMPRESSORS = ['auto', 'pigz', 'gzip'] as const;
+export type CompressorChoice = (typeof COMPRESSORS)[number];
+
+export interface Compressor {
+  /** `pigz -p 4 -6` or `zlib -6`, for the manifest. */
+  name: string;
+  /** Pipes `input` through the compressor into `output`; resolves when all is written. */
+  run(input: Readable, output: Writable, signal: AbortSignal): Promise<void>;
+}
+
+let pigzAvailable: Promise<boolean> | undefined;
+function hasPigz(): Promise<boolean> {
+  pigzAvailable ??= execa('pigz', ['--version'], { reject: false, timeout: 5000 }).then((r) => r.exitCode === 0);
+  return pigzAvailable;
+}
+
+export async function pickCompressor(choice: CompressorChoice, level: number): Promise<Compressor> {
+  const usePigz = choice === 'pigz' || (choice === 'auto' && (await hasPigz()));
+  if (usePigz) {
+    const threads = Math.max(1, availableParallelism());
+    return {
+      name: `pigz -p ${threads} -${level}`,
+      async run(input, output, signal) {
+        const child = execa('pigz', ['-c', `-${level}`, '-p', String(threads)], {
+          stdin: 'pipe',
+          stdout: 'pipe',
+          stderr: 'pipe',
+          buffer: { stdout: false, stderr: true },
+          cancelSignal: signal,
+          reject: false,
+        });
+        await pump(
+          input,
+          child.stdin,
+          child.stdout,
+          output,
+          signal,
+          async () => {
+            const r = await child;
+            if (r.exitCode !== 0 && !signal.aborted) throw new Error(`pigz failed (exit ${String(r.exitCode)}): ${String(r.stderr).trim()}`);
+          },
+          () => child.kill('SIGKILL'),
+        );
+      },
+    };
+  }
+  return {
+    name: `zlib -${level}`,
+    async run(input, output, signal) {
+      const gzip = createGzip({ level });
+      await pump(input, gzip, gzip, output, signal, async () => undefined, () => gzip.destroy());
+    },
+  };
+}
+
+/** input -> (stdin ... stdout) -> output, failing fast if any side fails. */
+async function pump(
+  input: Readable,
+  stdin: Writable,
+  stdout: Readable | Duplex,
+  output: Writable,
+  signal: AbortSignal,
+  finish: () => Promise<void>,
+  kill: () => void,
+): Promise<void> {
+  const ac = new AbortController();
+  const abort = () => ac.abort(signal.reason);
+  signal.addEventListener('abort', abort, { once: true });
+  ac.signal.addEventListener('abort', kill, { once: true });
+  const failFast = (err: unknown) => {
+    ac.abort(err);
+    throw err;
+  };
+  try {
+    await Promise.all([
+      pipeline(input, stdin, { signal: ac.signal }).catch(failFast),
+      pipeline(stdout, output, { signal: ac.signal }).catch(failFast),
+      finish().catch(failFast),
+    ]);
+  } catch (err) {
+    // The first failure is the one worth reporting (e.g. ENOSPC), not the aborts it caused.
+    throw ac.signal.reason instanceof Error ? ac.signal.reason : err;
+  } finally {
+    signal.removeEventListener('abort', abort);
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Copies a folder tree to a staging folder, keeping modes, times, owners (when
+ * root), symlinks as symlinks and hard links as hard links. Sockets, FIFOs and
+ * devices are skipped and reported: a backup holds files, folders and links.
+ */
+import { constants, type Stats } from 'node:fs';
+import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, readdir, readlink, symlink, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface CopyStats {
+  files: number;
+  directories: number;
+  symlinks: number;
+  hardlinks: number;
+  bytes: number;
+  /** Paths not copied (special files, or entries that vanished while an online source was read). */
+  skipped: string[];
+}
+
+export interface CopyOptions {
+  signal?: AbortSignal;
+  /** File bytes copied so far. */
+  onProgress?: (bytes: number) => void;
+  /** Files copied at once. @default 8 */
+  concurrency?: number;
+}
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+export async function copyTree(src: string, dest: string, opts: CopyOptions = {}): Promise<CopyStats> {
+  const stats: CopyStats = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, bytes: 0, skipped: [] };
+  const links = new Map<string, string>();
+  const dirs: Array<{ path: string; st: Stats }> = [];
+  const limit = opts.concurrency ?? 8;
+  const running = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  const check = () => {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    if (failure) throw failure.error;
+  };
+
+  const schedule = async (task: () => Promise<void>) => {
+    while (running.size >= limit) await Promise.race(running);
+    check();
+    const p: Promise<void> = task()
+      .catch((error: unknown) => {
+        failure ??= { error };
+      })
+      .finally(() => running.delete(p));
+    running.add(p);
+  };
+
+  const owner = async (path: string, st: Stats) => {
+    if (isRoot) await lchown(path, st.uid, st.gid);
+  };
+
+  const visit = async (from: string, to: string): Promise<void> => {
+    check();
+    let st: Stats;
+    try {
+      st = await lstat(from);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        stats.skipped.push(`${from} (vanished while copying)`);
+        return;
+      }
+      throw err;
+    }
+    if (st.isDirectory()) {
+      await mkdir(to, { mode: 0o700 });
+      stats.directories += 1;
+      dirs.push({ path: to, st });
+      const names = await readdir(from);
+      for (const name of names) await visit(join(from, name), join(to, name));
+      return;
+    }
+    if (st.isSymbolicLink()) {
+      await symlink(await readlink(from), to);
+      await owner(to, st);
+      await lutimes(to, st.atime, st.mtime);
+      stats.symlinks += 1;
+      return;
+    }
+    if (st.isFile()) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? links.get(key) : undefined;
+      if (first) {
+        await link(first, to);
+        stats.hardlinks += 1;
+        return;
+      }
+      if (st.nlink > 1) links.set(key, to);
+      await schedule(async () => {
+        try {
+          await copyFile(from, to, constants.COPYFILE_FICLONE);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+            stats.skipped.push(`${from} (vanished while copying)`);
+            return;
+          }
+          throw err;
+        }
+        await owner(to, st);
+        await chmod(to, st.mode & 0o7777);
+        await utimes(to, st.atime, st.mtime);
+        stats.files += 1;
+        stats.bytes += st.size;
+        opts.onProgress?.(stats.bytes);
+      });
+      return;
+    }
+    stats.skipped.push(`${from} (${describeSpecial(st)})`);
+  };
+
+  try {
+    await visit(src, dest);
+  } finally {
+    await Promise.all(running);
+  }
+  check();
+  // Folder modes and times last: creating their contents changed the times.
+  for (const d of dirs.reverse()) {
+    await owner(d.path, d.st);
+    await chmod(d.path, d.st.mode & 0o7777);
+    await utimes(d.path, d.st.atime, d.st.mtime);
+  }
+  return stats;
+}
+
+function describeSpecial(st: Stats): string {
+  if (st.isSocket()) return 'socket, skipped';
+  if (st.isFIFO()) return 'FIFO, skipped';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'device, skipped';
+  return 'special file, skipped';
+}

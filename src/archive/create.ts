@@ -1,0 +1,148 @@
+/**
+ * Builds one `.tar.gz` from several roots with node-tar. Every entry's path in
+ * the archive is its original absolute path without the leading `/`
+ * (`etc/kilocode/mcp/...`), wherever it is read from (a staging copy or the live
+ * folder), so the archive lists, and restores, to the right place. The file is
+ * written as `<name>.partial`, fsynced and renamed; a failure removes the partial.
+ */
+import { createHash } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Readable, Transform, Writable } from 'node:stream';
+import { Pack, type WriteEntry } from 'tar';
+import { normalizeArchivePath, normalizeType, RootTally } from './listing.js';
+import { syncDir } from './manifest.js';
+import type { Compressor } from './compress.js';
+
+export interface ArchiveSource {
+  /** Path prefix in the archive (no leading or trailing `/`). */
+  archivePath: string;
+  /** Absolute path to read the root from: a staging copy or the live folder/file. */
+  sourcePath: string;
+}
+
+export interface RootResult {
+  archivePath: string;
+  tally: RootTally;
+}
+
+export interface WriteArchiveResult {
+  /** Size of the .tar.gz. */
+  bytes: number;
+  sha256: string;
+  /** Uncompressed tar bytes. */
+  tarBytes: number;
+  roots: RootResult[];
+}
+
+/** Thrown when the disk fills while writing an archive; the partial file has been removed. */
+export class DiskFullError extends Error {
+  override readonly name = 'DiskFullError';
+  readonly path: string;
+  constructor(path: string, options?: { cause?: unknown }) {
+    super(`no space left on the device holding ${dirname(path)} while writing ${path}; the partial archive was removed`, options);
+    this.path = path;
+  }
+}
+
+export interface WriteArchiveOptions {
+  sources: readonly ArchiveSource[];
+  /** Final path of the archive. */
+  outFile: string;
+  compressor: Compressor;
+  signal: AbortSignal;
+  /** Uncompressed bytes packed so far. */
+  onProgress?: (tarBytes: number) => void;
+  /** Runs after the data is written and fsynced, before the rename makes the archive visible (e.g. write its manifest). */
+  beforeCommit?: (result: WriteArchiveResult) => Promise<void>;
+}
+
+export async function writeArchive(opts: WriteArchiveOptions): Promise<WriteArchiveResult> {
+  const partial = `${opts.outFile}.partial`;
+  await rm(partial, { force: true });
+  const tallies = opts.sources.map((s) => ({ source: s, tally: new RootTally() }));
+  const bySource = [...tallies].sort((a, b) => b.source.sourcePath.length - a.source.sourcePath.length);
+
+  const pack = new Pack({
+    cwd: '/',
+    portable: false,
+    strict: false,
+    onwarn: (code, message) => {
+      pack.emit('error', new Error(`${code}: ${message}`));
+    },
+    onWriteEntry: (entry: WriteEntry) => {
+      const absolute = entry.absolute;
+      const match = bySource.find(({ source }) => absolute === source.sourcePath || absolute.startsWith(`${source.sourcePath}/`));
+      if (!match) throw new Error(`entry ${absolute} is outside every archive root`);
+      const rest = absolute.slice(match.source.sourcePath.length);
+      const isDir = entry.type === 'Directory';
+      entry.path = `${match.source.archivePath}${rest}${isDir ? '/' : ''}`;
+      if (entry.type === 'Link' && entry.linkpath) {
+        const target = `/${entry.linkpath}`;
+        const linkRoot = bySource.find(({ source }) => target.startsWith(`${source.sourcePath}/`));
+        if (!linkRoot) throw new Error(`hard link ${absolute} points outside every archive root`);
+        entry.linkpath = `${linkRoot.source.archivePath}${target.slice(linkRoot.source.sourcePath.length)}`;
+      }
+      const type = normalizeType(entry.type ?? '');
+      if (!type) throw new Error(`cannot archive ${absolute}: unsupported type ${String(entry.type)}`);
+      match.tally.add(type, entry.path, type === 'File' ? (entry.stat?.size ?? 0) : 0);
+    },
+  });
+
+  let tarBytes = 0;
+  let lastReport = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      tarBytes += chunk.length;
+      if (opts.onProgress && tarBytes - lastReport >= 4 * 1024 * 1024) {
+        lastReport = tarBytes;
+        opts.onProgress(tarBytes);
+      }
+      cb(null, chunk);
+    },
+  });
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const fh = await open(partial, 'wx', 0o600);
+  // Hash what is written, as it is written: no second pass over the archive.
+  const sink = new Writable({
+    writev(chunks, cb) {
+      const buffers = chunks.map((c) => c.chunk as Buffer);
+      for (const b of buffers) {
+        hash.update(b);
+        bytes += b.length;
+      }
+      fh.writev(buffers).then(() => cb(), cb);
+    },
+    final(cb) {
+      fh.sync().then(() => cb(), cb);
+    },
+  });
+
+  // Relative to cwd "/": node-tar resolves each entry's absolute path, which onWriteEntry maps to its archive path.
+  for (const s of opts.sources) pack.add(s.sourcePath.replace(/^\/+/, ''));
+  pack.end();
+  const tarStream = Readable.from(pack, { objectMode: false }).pipe(counter);
+  const result = (): WriteArchiveResult => ({
+    bytes,
+    sha256: hash.copy().digest('hex'),
+    tarBytes,
+    roots: tallies.map((t) => ({ archivePath: normalizeArchivePath(t.source.archivePath), tally: t.tally })),
+  });
+  try {
+    await opts.compressor.run(tarStream, sink, opts.signal);
+    await fh.close();
+    await opts.beforeCommit?.(result());
+    await rename(partial, opts.outFile);
+    await syncDir(dirname(opts.outFile));
+  } catch (err) {
+    pack.removeAllListeners('data');
+    await fh.close().catch(() => undefined);
+    await rm(partial, { force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') throw new DiskFullError(opts.outFile, { cause: err });
+    throw err;
+  }
+  opts.onProgress?.(tarBytes);
+  return result();
+}

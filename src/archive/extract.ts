@@ -1,0 +1,173 @@
+/**
+ * One pass over an archive that writes each root into its own destination (a
+ * staging folder beside the restore target) and each dump to its own file.
+ * Only files, folders and links are written; callers inspect the archive with
+ * {@link scanArchive} first, and entries this pass finds unsafe anyway (absolute,
+ * `..`, outside a root, through a symlink, links leaving their root) are refused
+ * rather than written.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod, lchown, link, lutimes, mkdir, symlink, utimes } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
+import { Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { Parser, type ReadEntry } from 'tar';
+import { normalizeArchivePath, normalizeType, rootOf } from './listing.js';
+
+export interface ExtractTarget {
+  /** Root prefix in the archive. */
+  archivePath: string;
+  /** Folder roots: the folder the root's contents go into (created; must not exist). Dumps: the file to write. */
+  destination: string;
+  kind: 'folder' | 'file';
+}
+
+export interface ExtractResult {
+  files: number;
+  bytes: number;
+  /** Entries not written, and why. */
+  refused: string[];
+}
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+export async function extractRoots(opts: {
+  archivePath: string;
+  targets: readonly ExtractTarget[];
+  signal?: AbortSignal;
+  onProgress?: (bytesRead: number) => void;
+}): Promise<ExtractResult> {
+  const result: ExtractResult = { files: 0, bytes: 0, refused: [] };
+  const symlinks = new Set<string>();
+  const dirs: Array<{ path: string; mode: number; mtime?: Date; uid?: number; gid?: number }> = [];
+  // Entries are written one at a time, in archive order, so a hard link always finds its target.
+  let chain: Promise<void> = Promise.resolve();
+  let failure: unknown;
+
+  for (const t of opts.targets) {
+    if (t.kind === 'folder') await mkdir(t.destination, { mode: 0o700 });
+    else await mkdir(dirname(t.destination), { recursive: true, mode: 0o700 });
+  }
+
+  const destinationOf = (target: ExtractTarget, archivePath: string) => {
+    const rest = normalizeArchivePath(archivePath).slice(target.archivePath.length);
+    return target.kind === 'file' ? target.destination : join(target.destination, rest);
+  };
+
+  const write = async (entry: ReadEntry): Promise<void> => {
+    const path = normalizeArchivePath(entry.path);
+    const type = normalizeType(entry.type);
+    const target = rootOf(opts.targets, path);
+    const refuse = (why: string) => {
+      result.refused.push(`"${entry.path}": ${why}`);
+      entry.resume();
+    };
+    if (!target) return void entry.resume();
+    if (!type) return refuse(`${entry.type} entries are not restored`);
+    if (path.startsWith('/') || path.split('/').includes('..')) return refuse('unsafe path');
+    for (const s of symlinks) if (path.startsWith(`${s}/`)) return refuse(`lies under the symlink ${s}`);
+    const dest = destinationOf(target, path);
+    if (target.kind === 'file') {
+      if (type !== 'File') return refuse('a dump must be a plain file');
+      await writeFileEntry(entry, dest);
+      return;
+    }
+    switch (type) {
+      case 'Directory':
+        await mkdir(dest, { recursive: true, mode: 0o700 });
+        dirs.push({ path: dest, mode: entry.mode ?? 0o755, ...(entry.mtime ? { mtime: entry.mtime } : {}), ...owner(entry) });
+        entry.resume();
+        return;
+      case 'File':
+        await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+        await writeFileEntry(entry, dest);
+        return;
+      case 'SymbolicLink': {
+        const linkTarget = entry.linkpath ?? '';
+        const resolved = posix.normalize(posix.join(posix.dirname(path), linkTarget));
+        if (linkTarget.startsWith('/') || !(resolved === target.archivePath || resolved.startsWith(`${target.archivePath}/`))) {
+          return refuse(`symlink to "${linkTarget}" leaves its root`);
+        }
+        await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+        await symlink(linkTarget, dest);
+        if (entry.mtime) await lutimes(dest, entry.mtime, entry.mtime);
+        if (isRoot && entry.uid !== undefined && entry.gid !== undefined) await lchown(dest, entry.uid, entry.gid);
+        symlinks.add(path);
+        entry.resume();
+        return;
+      }
+      case 'Link': {
+        const linkTarget = normalizeArchivePath(entry.linkpath ?? '');
+        if (rootOf(opts.targets, linkTarget) !== target || linkTarget.split('/').includes('..')) return refuse('hard link leaves its root');
+        await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+        await link(destinationOf(target, linkTarget), dest);
+        result.files += 1;
+        entry.resume();
+        return;
+      }
+    }
+  };
+
+  const writeFileEntry = async (entry: ReadEntry, dest: string) => {
+    await new Promise<void>((resolve, reject) => {
+      const ws = createWriteStream(dest, { flags: 'wx', mode: (entry.mode ?? 0o644) & 0o7777 });
+      ws.once('close', () => resolve());
+      ws.once('error', reject);
+      entry.pipe(ws);
+    });
+    await chmod(dest, (entry.mode ?? 0o644) & 0o7777);
+    if (entry.mtime) await utimes(dest, entry.mtime, entry.mtime);
+    if (isRoot && entry.uid !== undefined && entry.gid !== undefined) await lchown(dest, entry.uid, entry.gid);
+    result.files += 1;
+    result.bytes += entry.size ?? 0;
+  };
+
+  const parser = new Parser({
+    strict: true,
+    onReadEntry: (entry: ReadEntry) => {
+      entry.pause();
+      chain = chain.then(async () => {
+        if (failure) return void entry.resume();
+        try {
+          await write(entry);
+        } catch (err) {
+          failure ??= err;
+          entry.resume();
+        }
+      });
+    },
+  });
+  let read = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      read += chunk.length;
+      opts.onProgress?.(read);
+      cb(null, chunk);
+    },
+  });
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      if (parser.write(chunk)) cb();
+      else parser.once('drain', () => cb());
+    },
+    final(cb) {
+      parser.once('end', () => cb());
+      parser.end();
+    },
+  });
+  await pipeline(createReadStream(opts.archivePath), counter, createGunzip(), sink, ...(opts.signal ? [{ signal: opts.signal }] : []));
+  await chain;
+  if (failure) throw failure;
+  // Folder modes and times last, deepest first: writing their contents changed the times.
+  for (const d of dirs.reverse()) {
+    await chmod(d.path, d.mode & 0o7777);
+    if (isRoot && d.uid !== undefined && d.gid !== undefined) await lchown(d.path, d.uid, d.gid);
+    if (d.mtime) await utimes(d.path, d.mtime, d.mtime);
+  }
+  return result;
+}
+
+function owner(entry: ReadEntry): { uid?: number; gid?: number } {
+  return entry.uid !== undefined && entry.gid !== undefined ? { uid: entry.uid, gid: entry.gid } : {};
+}

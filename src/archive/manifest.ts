@@ -1,0 +1,103 @@
+/**
+ * The manifest written beside every archive (`<archive>.manifest.json`): what
+ * each root is and where it came from, entry counts, bytes, the archive's
+ * sha256, host, times, downtime and tool version. Restore trusts nothing it has
+ * not checked against it.
+ */
+import { open, readFile, rename } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { manifestName } from '../common/archive-names.js';
+
+export const MANIFEST_FORMAT = 'mcp-runbooks/backup-manifest@1';
+
+export interface EntryCounts {
+  files: number;
+  directories: number;
+  symlinks: number;
+  hardlinks: number;
+}
+
+/** One root of an archive: a folder (restored by folder swap) or a database dump. */
+export interface ManifestRoot {
+  /** Path prefix inside the archive: the original absolute path without its leading `/` (folders), or `mcp-runbooks/pg_dump/<db>.dump`. */
+  archivePath: string;
+  kind: 'folder' | 'pg_dump';
+  /** Absolute path the folder came from and is restored to. */
+  originalPath?: string;
+  /** Database the dump came from and is restored into. */
+  database?: string;
+  /** How it was captured: `stop` (owners stopped while copied), `online`, `pg_dump`. */
+  mode: 'stop' | 'online' | 'pg_dump';
+  services: string[];
+  entries: EntryCounts;
+  /** Bytes of file content. */
+  bytes: number;
+  /** Digest of the root's listing (`type path size` per entry, order-independent): the entries are the same ones. */
+  listingSha256: string;
+}
+
+export interface Downtime {
+  service: string;
+  stoppedAt: string;
+  startedAt: string;
+  seconds: number;
+}
+
+export interface BackupManifest {
+  format: typeof MANIFEST_FORMAT;
+  archive: string;
+  /** sha256 of the whole `.tar.gz` file. */
+  sha256: string;
+  /** Size of the `.tar.gz` file. */
+  bytes: number;
+  host: string;
+  kind: 'backup' | 'emergency';
+  reason?: string;
+  workflowId?: string;
+  createdAt: string;
+  finishedAt: string;
+  toolVersion: string;
+  compressor: string;
+  roots: ManifestRoot[];
+  totals: { entries: number; bytes: number };
+  downtime: Downtime[];
+  verification?: { verifiedAt: string; ok: boolean; problems: string[] };
+}
+
+export function manifestPath(backupDir: string, archive: string): string {
+  return join(backupDir, manifestName(archive));
+}
+
+export async function readManifest(path: string): Promise<BackupManifest> {
+  const m = JSON.parse(await readFile(path, 'utf8')) as BackupManifest;
+  if (m.format !== MANIFEST_FORMAT) throw new Error(`${path} is not an mcp-runbooks manifest (format ${String(m.format)})`);
+  return m;
+}
+
+/** Writes the manifest atomically (temp file, fsync, rename), mode 0600. */
+export async function writeManifest(path: string, manifest: BackupManifest): Promise<void> {
+  await writeFileDurably(path, `${JSON.stringify(manifest, null, 2)}\n`, 0o600);
+}
+
+/** Write, fsync, rename, fsync the folder: after a crash the file is either old or new, never torn. */
+export async function writeFileDurably(path: string, content: string, mode: number): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await open(tmp, 'w', mode);
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  await syncDir(dirname(path));
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Verifies a backup: the archive reads back whole, its sha256, size, entries and
+ * bytes match the manifest, nothing in it is unsafe to restore, and each
+ * database dump passes `pg_restore --list`. The one verifier the backup runbook,
+ * the maintenance runbooks and `mcp-runbooks backups verify` share.
+ */
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errorMessage } from '../common/errors.js';
+import { pgRestoreList } from '../postgres/tools.js';
+import { manifestPath, readManifest, writeManifest, type BackupManifest } from './manifest.js';
+import { scanArchive } from './scan.js';
+
+export const VERIFY_STATUSES = ['ok', 'failed', 'no-manifest'] as const;
+export type VerifyStatus = (typeof VERIFY_STATUSES)[number];
+
+export interface VerifyOutcome {
+  archive: string;
+  /** `ok`: matches its manifest; `failed`: does not, or does not read back; `no-manifest`: reads back, nothing to check it against. */
+  status: VerifyStatus;
+  problems: string[];
+  checkedAt: string;
+  sha256: string;
+  bytes: number;
+  entries: number;
+  fileBytes: number;
+  /** Entries in each dump's table of contents. */
+  dumps: Array<{ archivePath: string; tocEntries: number }>;
+}
+
+export interface VerifyOptions {
+  backupDir: string;
+  archive: string;
+  /** Store the outcome in the manifest's `verification`. @default true */
+  record?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (bytesRead: number, total: number) => void;
+}
+
+export async function verifyBackup(opts: VerifyOptions): Promise<VerifyOutcome> {
+  const archivePath = join(opts.backupDir, opts.archive);
+  let manifest: BackupManifest | undefined;
+  const problems: string[] = [];
+  try {
+    manifest = await readManifest(manifestPath(opts.backupDir, opts.archive));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') problems.push(`manifest unreadable: ${errorMessage(err)}`);
+  }
+  const temp = await mkdtemp(join(opts.backupDir, '.verify-'));
+  try {
+    try {
+      await access(archivePath);
+    } catch {
+      return failed(opts.archive, [`the archive ${archivePath} does not exist`]);
+    }
+    const scan = await scanArchive({
+      archivePath,
+      ...(manifest ? { manifest } : {}),
+      extractDumpsTo: temp,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
+    problems.push(...scan.problems, ...scan.unsafe.map((u) => `unsafe entry: ${u}`));
+    const dumps: VerifyOutcome['dumps'] = [];
+    for (const [root, file] of Object.entries(scan.dumps)) {
+      try {
+        const toc = await pgRestoreList(file, opts.signal);
+        if (toc.length === 0) problems.push(`${root}: pg_restore --list shows an empty dump`);
+        dumps.push({ archivePath: root, tocEntries: toc.length });
+      } catch (err) {
+        problems.push(`${root}: ${errorMessage(err)}`);
+      }
+    }
+    const dumpRoots = manifest?.roots.filter((r) => r.kind === 'pg_dump') ?? [];
+    for (const r of dumpRoots) if (!scan.dumps[r.archivePath]) problems.push(`${r.archivePath}: the dump is missing from the archive`);
+    const status: VerifyStatus = problems.length > 0 ? 'failed' : manifest ? 'ok' : 'no-manifest';
+    const outcome: VerifyOutcome = {
+      archive: opts.archive,
+      status,
+      problems,
+      checkedAt: new Date().toISOString(),
+      sha256: scan.sha256,
+      bytes: scan.bytes,
+      entries: scan.entries,
+      fileBytes: scan.fileBytes,
+      dumps,
+    };
+    if (manifest && opts.record !== false) {
+      await writeManifest(manifestPath(opts.backupDir, opts.archive), {
+        ...manifest,
+        verification: { verifiedAt: outcome.checkedAt, ok: status === 'ok', problems },
+      });
+    }
+    return outcome;
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+  }
+}
+
+function failed(archive: string, problems: string[]): VerifyOutcome {
+  return { archive, status: 'failed', problems, checkedAt: new Date().toISOString(), sha256: '', bytes: 0, entries: 0, fileBytes: 0, dumps: [] };
+}

@@ -1,0 +1,72 @@
+/**
+ * pg_dump / pg_restore, run as argv arrays. The password goes to the child only,
+ * through PGPASSWORD in its environment: never on the command line, never logged.
+ */
+import { stat } from 'node:fs/promises';
+import { execa } from 'execa';
+import type { PostgresConfig } from '../config/config.js';
+
+export class PgToolError extends Error {
+  override readonly name = 'PgToolError';
+  readonly tool: string;
+  readonly exitCode: number | undefined;
+  constructor(tool: string, exitCode: number | undefined, output: string) {
+    super(`${tool} failed${exitCode === undefined ? '' : ` (exit ${exitCode})`}: ${output.trim().split('\n').slice(-5).join(' | ') || 'no output'}`);
+    this.tool = tool;
+    this.exitCode = exitCode;
+  }
+}
+
+function connectionArgs(pg: PostgresConfig, database = pg.database): string[] {
+  return ['--host', pg.host, '--port', String(pg.port), '--username', pg.user, '--dbname', database, '--no-password'];
+}
+
+function childEnv(pg: PostgresConfig): Record<string, string> {
+  return { PGCONNECT_TIMEOUT: '10', PGAPPNAME: 'mcp-runbooks', ...(pg.password ? { PGPASSWORD: pg.password.reveal() } : {}) };
+}
+
+/** `pg_dump -Fc` of the configured database, online, into `outFile`. Reports the dump's growing size. */
+export async function pgDump(opts: { pg: PostgresConfig; outFile: string; signal?: AbortSignal; onProgress?: (bytes: number) => void }): Promise<number> {
+  const child = execa('pg_dump', ['--format=custom', '--file', opts.outFile, ...connectionArgs(opts.pg)], {
+    env: childEnv(opts.pg),
+    reject: false,
+    all: true,
+    ...(opts.signal ? { cancelSignal: opts.signal } : {}),
+  });
+  const timer = opts.onProgress
+    ? setInterval(() => {
+        stat(opts.outFile).then((s) => opts.onProgress?.(s.size), () => undefined);
+      }, 2000)
+    : undefined;
+  try {
+    const r = await child;
+    if (r.isCanceled && opts.signal?.aborted) throw opts.signal.reason;
+    if (r.exitCode !== 0) throw new PgToolError('pg_dump', r.exitCode, String(r.all ?? r.originalMessage ?? ''));
+  } finally {
+    if (timer) clearInterval(timer);
+  }
+  return (await stat(opts.outFile)).size;
+}
+
+/** `pg_restore --list`: the dump's table of contents; throws when the dump is unreadable. */
+export async function pgRestoreList(file: string, signal?: AbortSignal): Promise<string[]> {
+  const r = await execa('pg_restore', ['--list', file], { reject: false, all: true, ...(signal ? { cancelSignal: signal } : {}) });
+  if (r.exitCode !== 0) throw new PgToolError('pg_restore --list', r.exitCode, String(r.all ?? r.originalMessage ?? ''));
+  return String(r.stdout)
+    .split('\n')
+    .filter((l) => l && !l.startsWith(';'));
+}
+
+/**
+ * Restores a custom-format dump into the configured database in one
+ * transaction (`--clean --if-exists --single-transaction`): all or nothing.
+ */
+export async function pgRestore(opts: { pg: PostgresConfig; file: string; signal?: AbortSignal }): Promise<void> {
+  const r = await execa(
+    'pg_restore',
+    ['--clean', '--if-exists', '--single-transaction', '--no-owner', '--exit-on-error', ...connectionArgs(opts.pg), opts.file],
+    { env: childEnv(opts.pg), reject: false, all: true, ...(opts.signal ? { cancelSignal: opts.signal } : {}) },
+  );
+  if (r.isCanceled && opts.signal?.aborted) throw opts.signal.reason;
+  if (r.exitCode !== 0) throw new PgToolError('pg_restore', r.exitCode, String(r.all ?? r.originalMessage ?? ''));
+}
