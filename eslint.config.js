@@ -39,7 +39,7 @@ export default tseslint.config(
               message: 'Workflows import activities as types only: `import type`.',
             },
             {
-              group: ['**/config/**', '**/services/**', '**/dev/**', '**/metrics/**', '**/system/**', '**/postgres/**', '**/temporal/**', '**/client/**'],
+              group: ['**/config/**', '**/services/**', '**/dev/**', '**/metrics/**', '**/system/**', '**/postgres/**', '**/temporal/**', '**/client/**', '**/archive/**', '**/report/**'],
               allowTypeImports: true,
               message: 'Workflows may import only src/common and other workflow files (types excepted).',
             },

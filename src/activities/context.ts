@@ -1,4 +1,5 @@
 import { activityInfo, cancellationSignal, getClient, heartbeat } from '@temporalio/activity';
+import { ACTIVITY_PROGRESS_SIGNAL, type StepProgress } from '../common/progress.js';
 
 /** The running activity's cancellation signal, or undefined when called outside an activity (tests). */
 export function activitySignal(): AbortSignal | undefined {
@@ -33,15 +34,6 @@ export function rethrowIfCancelled(err: unknown, signal: AbortSignal | undefined
   if (signal?.aborted) throw err;
 }
 
-/** The signal workflows with long steps handle to show host-side progress in their `progress` query. */
-export const ACTIVITY_PROGRESS_SIGNAL = 'activityProgress';
-
-export interface StepProgress {
-  step: string;
-  done: number;
-  total?: number;
-  unit: 'bytes' | 'items';
-}
 
 /**
  * Reports a long step's progress: a heartbeat every call, and at most every few

@@ -4,6 +4,9 @@
  */
 import type { Config } from '../config/config.js';
 import { createServiceManager, type ServiceManager } from '../services/index.js';
+import { createBackupActivities } from './backup.js';
+import { withHeartbeats } from './context.js';
+import { createRestoreActivities } from './restore.js';
 import { createServiceActivities } from './services.js';
 import { createSystemActivities } from './system.js';
 
@@ -15,10 +18,12 @@ export interface HostActivityDeps {
 
 export function createActivities(deps: HostActivityDeps) {
   const services = deps.services ?? createServiceManager(deps.config);
-  return {
+  return withHeartbeats({
     ...createServiceActivities({ services }),
     ...createSystemActivities({ config: deps.config }),
-  };
+    ...createBackupActivities({ config: deps.config }),
+    ...createRestoreActivities({ config: deps.config, services }),
+  });
 }
 
 export type HostActivities = ReturnType<typeof createActivities>;

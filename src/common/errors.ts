@@ -119,6 +119,8 @@ export const NON_RETRYABLE_ERROR_NAMES = [
   'UsageError',
   'ServiceNotConfiguredError',
   'UnknownHostError',
+  'RestoreRefusedError',
+  'DiskFullError',
 ] as const;
 
 /** Message of any thrown value, for logs and findings. */

@@ -8,23 +8,33 @@ import { NON_RETRYABLE_ERROR_NAMES } from '../common/errors.js';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_NAMES];
 
+/**
+ * Every host activity heartbeats every 5 s while it runs (see `withHeartbeats`),
+ * so a killed worker is noticed within the heartbeat timeout and the step is
+ * retried on the next worker that polls the host's queue.
+ */
+const HEARTBEAT = '20 seconds';
+
 export const ACTIVITY_PROFILES = {
   /** Reads and small actions. Gives up after 10 minutes, e.g. when no worker serves the host. */
   quick: {
-    startToCloseTimeout: '2 minutes',
+    startToCloseTimeout: '5 minutes',
     scheduleToCloseTimeout: '10 minutes',
+    heartbeatTimeout: HEARTBEAT,
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5, nonRetryableErrorTypes },
   },
-  /** Long steps (archives, dumps): they heartbeat, so a dead worker is noticed within 30 s. */
+  /** Long steps (snapshots, archives, dumps, extraction). */
   long: {
-    startToCloseTimeout: '4 hours',
-    heartbeatTimeout: '30 seconds',
-    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3, nonRetryableErrorTypes },
+    startToCloseTimeout: '6 hours',
+    heartbeatTimeout: HEARTBEAT,
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5, nonRetryableErrorTypes },
   },
-  /** Undo steps (restart a service): retried until they succeed. */
+  /** Steps that must happen once started (restart services, swap folders, undo): retried until they succeed. */
   critical: {
-    startToCloseTimeout: '2 minutes',
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 0, nonRetryableErrorTypes },
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: HEARTBEAT,
+    // No maximumAttempts: unlimited.
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
   },
 } as const satisfies Record<string, ActivityOptions>;
 

@@ -6,7 +6,7 @@
  * writes `run/<service>.pid` once ready and removes it on SIGTERM.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile, appendFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -172,7 +172,6 @@ async function filesystemService(): Promise<void> {
 
 async function complianceService(): Promise<void> {
   const cfg = await readConfig('mcp-compliance');
-  const audit = join(cfg.dataDir, 'audit.log');
   const check = async () => {
     try {
       const policies = JSON.parse(await readFile(join(cfg.dataDir, 'policies.json'), 'utf8')) as { policies: unknown[] };
@@ -181,11 +180,9 @@ async function complianceService(): Promise<void> {
       log('ERROR', `compliance check failed: ${(err as Error).message}`);
     }
   };
-  await appendFile(audit, `${new Date().toISOString()} service started (pid ${process.pid})\n`);
   await check();
   const timer = setInterval(() => void check(), cfg.checkIntervalSeconds * 1000);
   stoppers.push(() => clearInterval(timer));
-  stoppers.push(() => appendFile(audit, `${new Date().toISOString()} service stopped\n`));
 }
 
 async function postgresService(): Promise<void> {

@@ -1,0 +1,348 @@
+/**
+ * Disaster recovery activities. Nothing changes a service or a target folder
+ * until {@link inspectRestore} has checked the name, checksum, manifest, every
+ * entry and the free space. Folders are restored by extracting beside each
+ * target and swapping by rename, so a folder is always wholly old or wholly
+ * restored; the previous folder is kept until the post-recovery checks pass.
+ */
+import { createHash } from 'node:crypto';
+import { access, lstat, mkdir, readdir, rename, rm, statfs } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
+import { archiveNameProblem } from '../common/archive-names.js';
+import { errorMessage } from '../common/errors.js';
+import { finding, type Finding } from '../common/report.js';
+import type { Config } from '../config/config.js';
+import { extractRoots, type ExtractTarget } from '../archive/extract.js';
+import { manifestPath, readManifest, syncDir, type BackupManifest } from '../archive/manifest.js';
+import { scanArchive } from '../archive/scan.js';
+import { withPgClient } from '../postgres/client.js';
+import { pgDump, pgRestore } from '../postgres/tools.js';
+import type { ServiceManager } from '../services/index.js';
+import { runArgv } from '../services/run-argv.js';
+import { getMemoryStats } from '../system/memory-service.js';
+import { createBackupActivities, type ArchiveResult, type BackupPlan } from './backup.js';
+import { activitySignal, progressReporter } from './context.js';
+import { faultPoint } from './faults.js';
+import { createServiceActivities } from './services.js';
+
+/** Thrown when an archive must not be restored; nothing has been changed. Never retried. */
+export class RestoreRefusedError extends Error {
+  override readonly name = 'RestoreRefusedError';
+  readonly reasons: string[];
+  constructor(archive: string, reasons: string[]) {
+    super(`refusing to restore ${archive}: ${reasons.join('; ')}`);
+    this.reasons = reasons;
+  }
+}
+
+export interface RestoreRoot {
+  archivePath: string;
+  /** The folder restored (the backup's original path). */
+  target: string;
+  /** Where the archive's copy is extracted, beside the target. */
+  staging: string;
+  /** Where the current folder is kept during the recovery. */
+  previous: string;
+  /** Whether the target existed when the recovery was planned. */
+  existedBefore: boolean;
+  bytes: number;
+  files: number;
+}
+
+export interface RestorePlan {
+  archive: string;
+  sha256: string;
+  backupCreatedAt: string;
+  backupHost: string;
+  /** The archive was made on another host. */
+  fromOtherHost: boolean;
+  roots: RestoreRoot[];
+  dump?: { archivePath: string; database: string; file: string; emergencyFile: string };
+  /** Holds the extracted and emergency dumps. */
+  recoveryDir: string;
+  services: string[];
+  space: Array<{ path: string; neededBytes: number; availableBytes: number }>;
+  totals: { files: number; bytes: number };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface RestoreActivityDeps {
+  config: Config;
+  services: ServiceManager;
+}
+
+export function createRestoreActivities({ config, services }: RestoreActivityDeps) {
+  const backupDir = config.paths.backupDir;
+  const backup = createBackupActivities({ config });
+  const serviceOps = createServiceActivities({ services });
+  const folderSources = config.backup.sources.flatMap((s) => (s.mode === 'pg_dump' ? [] : [s.path]));
+
+  return {
+    /** Every check a recovery needs before it touches anything; throws {@link RestoreRefusedError} with the reasons. */
+    async inspectRestore(req: { archive: string; workflowId: string }): Promise<RestorePlan> {
+      const { archive } = req;
+      const refuse = (...reasons: string[]): never => {
+        throw new RestoreRefusedError(archive, reasons);
+      };
+      const nameProblem = archiveNameProblem(archive);
+      if (nameProblem) refuse(nameProblem);
+      const archivePath = join(backupDir, archive);
+      const st = await lstat(archivePath).catch(() => undefined);
+      if (!st?.isFile()) {
+        const available = (await readdir(backupDir).catch(() => [] as string[])).filter((f) => f.endsWith('.tar.gz')).sort().reverse().slice(0, 5);
+        refuse(`no archive "${archive}" in ${backupDir}${available.length ? ` (newest: ${available.join(', ')})` : ''}`);
+      }
+      let manifest: BackupManifest;
+      try {
+        manifest = await readManifest(manifestPath(backupDir, archive));
+      } catch (err) {
+        return refuse(`its manifest ${manifestPath(backupDir, archive)} is missing or unreadable (${errorMessage(err)}); an archive is restored only against its manifest`);
+      }
+      if (manifest.archive !== archive) refuse(`the manifest describes "${manifest.archive}", not "${archive}"`);
+
+      const signal = activitySignal();
+      const report = progressReporter(`inspect ${archive}`);
+      const scan = await scanArchive({ archivePath, manifest, ...(signal ? { signal } : {}), onProgress: (d, t) => report(d, t) });
+      if (scan.problems.length) refuse(`the archive does not match its manifest: ${scan.problems.join('; ')}`);
+      if (scan.unsafe.length) refuse(`unsafe entries: ${scan.unsafe.join('; ')}`);
+
+      const tag = createHash('sha256').update(req.workflowId).digest('hex').slice(0, 8);
+      const recoveryDir = join(backupDir, '.recovery', tag);
+      const roots: RestoreRoot[] = [];
+      let dump: RestorePlan['dump'];
+      const reasons: string[] = [];
+      for (const root of manifest.roots) {
+        if (root.kind === 'pg_dump') {
+          if (!config.postgres) reasons.push(`${root.archivePath} is a database dump but this host has no postgres section to restore it into`);
+          else dump = { archivePath: root.archivePath, database: config.postgres.database, file: join(recoveryDir, 'restore.dump'), emergencyFile: join(recoveryDir, 'emergency.dump') };
+          continue;
+        }
+        const target = root.originalPath ?? '';
+        if (!isAbsolute(target) || normalize(target) !== target || target.endsWith('/') || root.archivePath !== target.slice(1)) {
+          reasons.push(`root ${root.archivePath} has an inconsistent original path "${target}"`);
+          continue;
+        }
+        if (!folderSources.includes(target)) {
+          reasons.push(`${target} is not a backup source on this host (config backup.sources), so it is not restored here`);
+          continue;
+        }
+        if (target === backupDir || target.startsWith(`${backupDir}/`) || backupDir.startsWith(`${target}/`)) {
+          reasons.push(`${target} holds or lies in the backups folder`);
+          continue;
+        }
+        const parent = dirname(target);
+        const base = basename(target);
+        roots.push({
+          archivePath: root.archivePath,
+          target,
+          staging: join(parent, `.${base}.mcp-restore-${tag}`),
+          previous: join(parent, `.${base}.mcp-previous-${tag}`),
+          existedBefore: await exists(target),
+          bytes: root.bytes,
+          files: root.entries.files + root.entries.hardlinks,
+        });
+      }
+      if (reasons.length) refuse(...reasons);
+
+      // Free space: each root is extracted beside its target; dumps go to the recovery folder.
+      const margin = 1 + config.recovery.freeSpaceMarginPercent / 100;
+      const needs = new Map<string, number>();
+      for (const r of roots) {
+        const parent = dirname(r.target);
+        await mkdir(parent, { recursive: true });
+        needs.set(parent, (needs.get(parent) ?? 0) + r.bytes);
+      }
+      if (dump) {
+        const dumpBytes = manifest.roots.find((r) => r.kind === 'pg_dump')?.bytes ?? 0;
+        needs.set(backupDir, (needs.get(backupDir) ?? 0) + dumpBytes * 2);
+      }
+      const space: RestorePlan['space'] = [];
+      const byDevice = new Map<string, { path: string; needed: number; available: number }>();
+      for (const [path, bytes] of needs) {
+        const s = await statfs(path);
+        const st2 = await lstat(path);
+        const key = String(st2.dev);
+        const entry = byDevice.get(key) ?? { path, needed: 0, available: s.bavail * s.bsize };
+        entry.needed += Math.ceil(bytes * margin);
+        byDevice.set(key, entry);
+      }
+      for (const e of byDevice.values()) {
+        space.push({ path: e.path, neededBytes: e.needed, availableBytes: e.available });
+        if (e.needed > e.available) reasons.push(`not enough free space on the filesystem of ${e.path}: ${e.needed} bytes needed for staging, ${e.available} available`);
+      }
+      if (reasons.length) refuse(...reasons);
+
+      return {
+        archive,
+        sha256: manifest.sha256,
+        backupCreatedAt: manifest.createdAt,
+        backupHost: manifest.host,
+        fromOtherHost: manifest.host !== config.hostId,
+        roots,
+        ...(dump ? { dump } : {}),
+        recoveryDir,
+        services: [...services.services],
+        space,
+        totals: { files: roots.reduce((n, r) => n + r.files, 0), bytes: roots.reduce((n, r) => n + r.bytes, 0) },
+      };
+    },
+
+    /** Extracts every root into its staging folder and the dump into the recovery folder, while services still run. */
+    async extractForRestore(req: { plan: RestorePlan }): Promise<{ files: number; bytes: number; seconds: number }> {
+      const { plan } = req;
+      const t0 = Date.now();
+      for (const r of plan.roots) await rm(r.staging, { recursive: true, force: true });
+      await rm(plan.recoveryDir, { recursive: true, force: true });
+      await mkdir(plan.recoveryDir, { recursive: true, mode: 0o700 });
+      const targets: ExtractTarget[] = plan.roots.map((r) => ({ archivePath: r.archivePath, destination: r.staging, kind: 'folder' }));
+      if (plan.dump) targets.push({ archivePath: plan.dump.archivePath, destination: plan.dump.file, kind: 'file' });
+      const signal = activitySignal();
+      const report = progressReporter(`extract ${plan.archive}`);
+      const result = await extractRoots({ archivePath: join(backupDir, plan.archive), targets, ...(signal ? { signal } : {}), onProgress: (n) => report(n) });
+      if (result.refused.length) {
+        for (const r of plan.roots) await rm(r.staging, { recursive: true, force: true });
+        throw new RestoreRefusedError(plan.archive, result.refused);
+      }
+      return { files: result.files, bytes: result.bytes, seconds: (Date.now() - t0) / 1000 };
+    },
+
+    /** Dumps the current database (services stopped) so a failed recovery can put it back. */
+    async dumpCurrentDatabase(req: { plan: RestorePlan }): Promise<{ bytes: number }> {
+      if (!req.plan.dump || !config.postgres) return { bytes: 0 };
+      const signal = activitySignal();
+      await mkdir(req.plan.recoveryDir, { recursive: true, mode: 0o700 });
+      const bytes = await pgDump({ pg: config.postgres, outFile: req.plan.dump.emergencyFile, ...(signal ? { signal } : {}), onProgress: progressReporter('pg_dump (emergency)') });
+      return { bytes };
+    },
+
+    /**
+     * Puts the staging folder in the target's place: target -> previous, staging
+     * -> target. Idempotent from any point, so a retry after a killed worker finishes the swap.
+     */
+    async swapRoot(req: { root: RestoreRoot }): Promise<'swapped' | 'already swapped'> {
+      const r = req.root;
+      const [t, s, p] = await Promise.all([exists(r.target), exists(r.staging), exists(r.previous)]);
+      const parent = dirname(r.target);
+      if (!s) {
+        if (t && (p || !r.existedBefore)) return 'already swapped';
+        throw new Error(`cannot swap ${r.target}: its staging folder ${r.staging} is missing`);
+      }
+      if (t && !p) {
+        await rename(r.target, r.previous);
+        await syncDir(parent);
+        await faultPoint(config, 'restore.swap', activitySignal());
+      } else if (t && p) {
+        throw new Error(`cannot swap ${r.target}: both it and ${r.previous} exist next to the staging folder`);
+      }
+      await rename(r.staging, r.target);
+      await syncDir(parent);
+      return 'swapped';
+    },
+
+    /** Puts the previous folder back (the restored one is removed). Idempotent. */
+    async undoSwap(req: { root: RestoreRoot }): Promise<'restored previous' | 'nothing to undo'> {
+      const r = req.root;
+      const parent = dirname(r.target);
+      const discard = join(parent, `.${basename(r.target)}.mcp-discard-${basename(r.previous).split('-').pop() ?? 'x'}`);
+      let undone = false;
+      if (await exists(r.previous)) {
+        if (await exists(r.target)) await rename(r.target, discard);
+        await rename(r.previous, r.target);
+        undone = true;
+      } else if (!r.existedBefore && (await exists(r.target)) && !(await exists(r.staging))) {
+        await rename(r.target, discard);
+        undone = true;
+      }
+      await syncDir(parent);
+      await rm(discard, { recursive: true, force: true });
+      await rm(r.staging, { recursive: true, force: true });
+      return undone ? 'restored previous' : 'nothing to undo';
+    },
+
+    /** Restores a dump into the configured database in one transaction. */
+    async restoreDatabase(req: { file: string }): Promise<void> {
+      if (!config.postgres) throw new Error('no postgres section in the host config');
+      const signal = activitySignal();
+      await access(req.file);
+      await pgRestore({ pg: config.postgres, file: req.file, ...(signal ? { signal } : {}) });
+    },
+
+    /** After a recovery: each service active, the memory service answers, the database answers, the configured validate command passes. */
+    async postRecoveryChecks(): Promise<Finding[]> {
+      const findings = await serviceOps.checkServices();
+      try {
+        const stats = await getMemoryStats(config.memoryService.url, config.memoryService.timeoutSeconds * 1000);
+        findings.push(finding('memory.get_stats', 'ok', `memory service answers: ${stats.size} memories`, { ...stats }));
+      } catch (err) {
+        findings.push(finding('memory.get_stats', 'fail', `memory service does not answer: ${errorMessage(err)}`, { url: config.memoryService.url }));
+      }
+      if (config.postgres) {
+        try {
+          await withPgClient(config.postgres, (c) => c.query('SELECT 1'));
+          findings.push(finding('postgres.select1', 'ok', `database ${config.postgres.database} answers SELECT 1`, { database: config.postgres.database }));
+        } catch (err) {
+          findings.push(finding('postgres.select1', 'fail', `database ${config.postgres.database} does not answer: ${errorMessage(err)}`, { database: config.postgres.database }));
+        }
+      }
+      if (config.recovery.validateCommand) {
+        const argv = config.recovery.validateCommand;
+        try {
+          const r = await runArgv(argv, { service: 'recovery', action: 'validate', timeoutMs: 120_000, signal: activitySignal() });
+          findings.push(
+            r.exitCode === 0
+              ? finding('config.validate', 'ok', `${argv[0] ?? ''} passed`, { argv })
+              : finding('config.validate', 'fail', `${argv[0] ?? ''} failed (exit ${r.exitCode}): ${r.output.trim().split('\n').slice(-3).join(' | ')}`, { argv, exitCode: r.exitCode }),
+          );
+        } catch (err) {
+          findings.push(finding('config.validate', 'fail', `validate command could not run: ${errorMessage(err)}`, { argv }));
+        }
+      }
+      return findings;
+    },
+
+    /**
+     * The emergency backup: a normal archive of the state before the recovery,
+     * read from the preserved previous folders and the emergency dump, made after
+     * the services are back so it adds no downtime.
+     */
+    async archivePreviousState(req: { plan: RestorePlan; workflowId: string }): Promise<ArchiveResult | undefined> {
+      const base = await backup.planBackup();
+      const sources = req.plan.roots.filter((r) => r.existedBefore);
+      const readFrom: Record<string, string> = {};
+      for (const r of sources) readFrom[r.archivePath] = r.previous;
+      const hasDump = Boolean(req.plan.dump && (await exists(req.plan.dump.emergencyFile)));
+      if (!sources.length && !hasDump) return undefined;
+      const plan: BackupPlan = {
+        ...base,
+        sources: sources.map((r) => ({ archivePath: r.archivePath, originalPath: r.target, stagingPath: r.previous, mode: 'stop', services: [] })),
+        stopGroups: [],
+        missing: [],
+        estimatedBytes: sources.reduce((n, r) => n + r.bytes, 0),
+      };
+      if (hasDump && req.plan.dump) {
+        plan.dump = { archivePath: req.plan.dump.archivePath, stagingPath: req.plan.dump.emergencyFile, database: req.plan.dump.database };
+        readFrom[req.plan.dump.archivePath] = req.plan.dump.emergencyFile;
+      } else {
+        delete plan.dump;
+      }
+      return backup.createArchive({ plan, workflowId: req.workflowId, reason: `state before recovery from ${req.plan.archive}`, downtime: [], kind: 'emergency', readFrom });
+    },
+
+    /** Removes the previous folders, leftover staging and the recovery folder. */
+    async cleanupRecovery(req: { plan: RestorePlan; keepPrevious?: boolean }): Promise<void> {
+      for (const r of req.plan.roots) {
+        if (!req.keepPrevious) await rm(r.previous, { recursive: true, force: true });
+        await rm(r.staging, { recursive: true, force: true });
+      }
+      await rm(req.plan.recoveryDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { ApplicationFailure } from '@temporalio/workflow';
+import type { BackupListing } from '../activities/backup.js';
+import { archiveNameProblem } from '../common/archive-names.js';
+import { buildReport, finding, type Finding, type RunbookReport } from '../common/report.js';
+import { hostActivities } from './activity-profiles.js';
+import { withHostLock } from './host-lease.js';
+import { trackProgress } from './progress.js';
+import { failureMessage, inputObject, routeToHost } from './shared.js';
+
+/** Archives in a host's backups folder, newest first (read-only, no lock). */
+export async function listBackups(input: { hostId?: string } = {}): Promise<{ hostId: string; backups: BackupListing[] }> {
+  const { hostId } = inputObject(input, 'listBackups');
+  const route = await routeToHost(hostId);
+  return { hostId: route.hostId, backups: await hostActivities(route.taskQueue).listBackups() };
+}
+
+export interface VerifyBackupsInput {
+  hostId?: string;
+  /** Archive names; omit (or `all: true`) for every archive. */
+  archives?: string[];
+  all?: boolean;
+}
+
+/**
+ * Verifies archives with the same verifier the backup runbook uses: read back
+ * whole, checksum, entries and bytes against the manifest, dumps with
+ * `pg_restore --list`. Takes the host lock, so retention cannot delete an
+ * archive while it is read. One finding per archive.
+ */
+export async function verifyBackups(input: VerifyBackupsInput = {}): Promise<RunbookReport> {
+  const startedAt = new Date();
+  const args = inputObject(input, 'verifyBackups');
+  for (const name of args.archives ?? []) {
+    const problem = archiveNameProblem(name);
+    if (problem) throw ApplicationFailure.nonRetryable(`input.archives: ${problem}`, 'InvalidInput');
+  }
+  const progress = trackProgress('verifyBackups');
+  const route = await routeToHost(args.hostId);
+  return withHostLock(route.hostId, 'verifyBackups', progress, async () => {
+    const host = hostActivities(route.taskQueue, 'quick');
+    const long = hostActivities(route.taskQueue, 'long');
+    const names = args.archives?.length && !args.all ? args.archives : (await host.listBackups()).map((b) => b.archive);
+    const findings: Finding[] = [];
+    for (const archive of names) {
+      progress.set('verify', archive);
+      try {
+        const v = await long.verifyBackup({ archive });
+        findings.push(
+          v.status === 'ok'
+            ? finding(`backup.verify.${archive}`, 'ok', `${archive} reads back whole and matches its manifest`, { entries: v.entries, bytes: v.bytes, sha256: v.sha256 })
+            : v.status === 'no-manifest'
+              ? finding(`backup.verify.${archive}`, 'warn', `${archive} reads back whole but has no manifest to check it against`, { entries: v.entries, bytes: v.bytes })
+              : finding(`backup.verify.${archive}`, 'fail', `${archive}: ${v.problems.join('; ')}`, { problems: v.problems }),
+        );
+      } catch (err) {
+        findings.push(finding(`backup.verify.${archive}`, 'fail', `${archive} could not be verified: ${failureMessage(err)}`, {}));
+      }
+    }
+    if (names.length === 0) findings.push(finding('backup.verify', 'warn', 'no archives in the backups folder', {}));
+    return buildReport({ runbook: 'verifyBackups', hostId: route.hostId, startedAt, finishedAt: new Date(), findings });
+  });
+}

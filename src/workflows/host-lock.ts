@@ -1,0 +1,83 @@
+/**
+ * `hostLock`: one per host (`mcp-runbooks.host-lock.<hostId>`). Grants leases
+ * in request order, one at a time; takes a lease back when its holder closes
+ * without releasing it (failed, terminated, timed out), so a host never stays
+ * locked; ends when idle; continues as new before its history grows large.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  getExternalWorkflowHandle,
+  setHandler,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { LOCK_SIGNALS, LOCK_STATE_QUERY, type HostLockState, type LeaseRequest } from '../common/host-lock.js';
+import { orchestrator } from './activity-profiles.js';
+
+export const requestLeaseSignal = defineSignal<[LeaseRequest]>(LOCK_SIGNALS.request);
+export const releaseLeaseSignal = defineSignal<[{ leaseId: string }]>(LOCK_SIGNALS.release);
+export const withdrawLeaseSignal = defineSignal<[{ workflowId: string; runId: string }]>(LOCK_SIGNALS.withdraw);
+export const leaseGrantedSignal = defineSignal<[{ leaseId: string; hostId: string }]>(LOCK_SIGNALS.granted);
+export const lockStateQuery = defineQuery<HostLockState>(LOCK_STATE_QUERY);
+
+/** How often a held lease's holder is checked for being still open. */
+const HOLDER_CHECK = '30 seconds';
+/** An idle lock ends after this; the next request starts a new run. */
+const IDLE = '2 minutes';
+
+export async function hostLock(input: { hostId: string; state?: HostLockState }): Promise<void> {
+  const state: HostLockState = input.state ?? { hostId: input.hostId, queue: [], granted: 0, revoked: 0 };
+  const same = (a: { workflowId: string; runId: string }, b: { workflowId: string; runId: string }) => a.workflowId === b.workflowId && a.runId === b.runId;
+
+  setHandler(requestLeaseSignal, (req) => {
+    if (state.holder && same(state.holder, req)) return;
+    if (!state.queue.some((q) => same(q, req))) state.queue.push(req);
+  });
+  setHandler(releaseLeaseSignal, ({ leaseId }) => {
+    if (state.holder?.leaseId === leaseId) delete state.holder;
+  });
+  setHandler(withdrawLeaseSignal, (who) => {
+    state.queue = state.queue.filter((q) => !same(q, who));
+    if (state.holder && same(state.holder, who)) delete state.holder;
+  });
+  setHandler(lockStateQuery, () => state);
+
+  for (;;) {
+    while (!state.holder && state.queue.length > 0) {
+      const next = state.queue.shift()!;
+      const leaseId = uuid4();
+      try {
+        await getExternalWorkflowHandle(next.workflowId, next.runId).signal(leaseGrantedSignal, { leaseId, hostId: state.hostId });
+        state.holder = { ...next, leaseId, grantedAt: new Date().toISOString() };
+        state.granted += 1;
+      } catch {
+        // The requester closed while it waited: skip it.
+      }
+    }
+    if (!state.holder) {
+      const requested = await condition(() => state.queue.length > 0, IDLE);
+      if (!requested) {
+        await condition(allHandlersFinished);
+        if (state.queue.length === 0) return;
+      }
+      continue;
+    }
+    const holder = state.holder;
+    const released = await condition(() => state.holder !== holder, HOLDER_CHECK);
+    if (!released && state.holder === holder) {
+      const open = await orchestrator.workflowIsOpen({ workflowId: holder.workflowId, runId: holder.runId });
+      if (!open && state.holder === holder) {
+        delete state.holder;
+        state.revoked += 1;
+      }
+    }
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 2000) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof hostLock>({ hostId: state.hostId, state });
+    }
+  }
+}

@@ -1,0 +1,30 @@
+/** Hash-compared snapshots of real folders. */
+import { createHash } from 'node:crypto';
+import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+
+/** Every entry under `root`: files by sha256 and mode, links by target, folders by mode. */
+export async function treeHashes(root: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  let entries;
+  try {
+    entries = await readdir(root, { recursive: true, withFileTypes: true });
+  } catch {
+    return { '(missing)': root };
+  }
+  for (const e of entries) {
+    const p = join(e.parentPath, e.name);
+    const st = await lstat(p);
+    const rel = relative(root, p);
+    if (st.isSymbolicLink()) out[rel] = `link ${await readlink(p)}`;
+    else if (st.isDirectory()) out[rel] = `dir ${(st.mode & 0o777).toString(8)}`;
+    else out[rel] = `file ${(st.mode & 0o777).toString(8)} ${createHash('sha256').update(await readFile(p)).digest('hex')}`;
+  }
+  return out;
+}
+
+export async function treesOf(paths: readonly string[]): Promise<Record<string, Record<string, string>>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const p of paths) out[p] = await treeHashes(p);
+  return out;
+}
