@@ -4,7 +4,11 @@
  * reported `fail` findings or an operation failed; 2 bad configuration or usage.
  */
 import { Command, CommanderError, Option } from 'commander';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { LogLevel } from '@temporalio/worker';
+import type { RestorePlan } from './activities/restore.js';
+import type { RunbookReport } from './common/report.js';
+import type { RecoveryResult } from './workflows/disaster-recovery.js';
 import { ConfigError, UsageError, errorMessage } from './common/errors.js';
 import type { Config } from './config/config.js';
 import { isRunbookName, RUNBOOKS } from './runbooks.js';
@@ -108,32 +112,240 @@ program
     out('worker stopped');
   });
 
+interface Connected {
+  config: Config;
+  client: Client;
+  hostId: string;
+}
+
+/** Loads config, connects, resolves the host and checks that workers poll its queues. */
+async function connected(cmd: Command, host: string | undefined, fn: (c: Connected) => Promise<void>): Promise<void> {
+  await installRuntime(cmd, 'WARN');
+  const config = await load(cmd);
+  const { missingWorkers, resolveHostForClient } = await import('./client/run-runbook.js');
+  const { connectClient } = await import('./temporal/connection.js');
+  const hostId = resolveHostForClient(config, host);
+  const client = await connectClient(config.temporal);
+  try {
+    const missing = await missingWorkers(client, config, hostId);
+    if (missing.length) {
+      for (const m of missing) err(m);
+      process.exitCode = 1;
+      return;
+    }
+    await fn({ config, client, hostId });
+  } finally {
+    await client.connection.close();
+  }
+}
+
+/** Awaits a workflow's result; a failed workflow prints its reason and sets exit code 1. */
+async function resultOf<T>(handle: WorkflowHandle): Promise<T | undefined> {
+  const { WorkflowFailedError } = await import('@temporalio/client');
+  try {
+    return (await handle.result()) as T;
+  } catch (e) {
+    if (e instanceof WorkflowFailedError) {
+      err(`${handle.workflowId} failed: ${e.cause?.message ?? e.message}`);
+      process.exitCode = 1;
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+async function follow(handle: WorkflowHandle, quiet: boolean): Promise<void> {
+  if (quiet) return;
+  const { watchProgress } = await import('./client/progress.js');
+  void watchProgress(handle, { onUpdate: (line) => err(`  ${line}`) }).catch(() => undefined);
+}
+
 program
   .command('run')
   .description(`run a runbook and print its report (${Object.keys(RUNBOOKS).join(', ')})`)
   .argument('<runbook>', 'runbook name')
   .option('--host <id>', 'host to run it on (default: this config\'s host)')
+  .option('--reason <text>', 'backup: recorded in the manifest')
+  .option('--dry-run', 'backup: report the plan, change nothing')
   .option('--json', 'print the report as JSON')
-  .action(async (runbook: string, opts: { host?: string; json?: boolean }, cmd: Command) => {
+  .action(async (runbook: string, opts: { host?: string; reason?: string; dryRun?: boolean; json?: boolean }, cmd: Command) => {
     if (!isRunbookName(runbook)) throw new UsageError(`unknown runbook "${runbook}" (known: ${Object.keys(RUNBOOKS).join(', ')})`);
+    const def = RUNBOOKS[runbook];
+    const accepts = def.options as readonly string[];
+    for (const [flag, key] of [['--reason', 'reason'], ['--dry-run', 'dryRun']] as const) {
+      if (opts[key] !== undefined && !accepts.includes(key)) throw new UsageError(`${flag} does not apply to ${runbook}`);
+    }
+    await connected(cmd, opts.host, async ({ config, client, hostId }) => {
+      const { startRunbook } = await import('./client/run-runbook.js');
+      const { renderReportText } = await import('./report/render-text.js');
+      const handle = await startRunbook({
+        client,
+        config,
+        runbook,
+        hostId,
+        input: { ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.dryRun ? { dryRun: true } : {}) },
+      });
+      if (!opts.json) err(`${runbook} on ${hostId}: ${handle.workflowId}`);
+      await follow(handle, Boolean(opts.json));
+      const report = await resultOf<RunbookReport>(handle);
+      if (!report) return;
+      out(opts.json ? JSON.stringify(report, null, 2) : `${handle.workflowId}\n${renderReportText(report).trimEnd()}`);
+      process.exitCode = report.summary.fail > 0 ? 1 : 0;
+    });
+  });
+
+program
+  .command('recover')
+  .description('restore a host from a backup archive (asks for approval unless --yes)')
+  .argument('<archive>', 'archive name in the host\'s backups folder, e.g. mcp_backup_20261124_020000.tar.gz')
+  .option('--host <id>', 'host to restore (default: this config\'s host)')
+  .option('--yes', 'approve at once, without asking')
+  .option('--dry-run', 'inspect the archive and show the plan; change nothing')
+  .option('--approval-timeout <minutes>', 'how long the workflow waits for approval', '60')
+  .option('--json', 'print the result as JSON')
+  .action(async (archive: string, opts: { host?: string; yes?: boolean; dryRun?: boolean; approvalTimeout: string; json?: boolean }, cmd: Command) => {
+    const { archiveNameProblem } = await import('./common/archive-names.js');
+    const problem = archiveNameProblem(archive);
+    if (problem) throw new UsageError(problem);
+    const minutes = Number(opts.approvalTimeout);
+    if (!(minutes > 0 && minutes <= 10080)) throw new UsageError(`--approval-timeout: expected minutes from 1 to 10080, found "${opts.approvalTimeout}"`);
+    await connected(cmd, opts.host, async ({ config, client, hostId }) => {
+      const { startRecovery } = await import('./client/operations.js');
+      const { watchProgress } = await import('./client/progress.js');
+      const { renderReportText } = await import('./report/render-text.js');
+      const handle = await startRecovery(client, config, { archive, hostId, approve: Boolean(opts.yes), dryRun: Boolean(opts.dryRun), approvalTimeoutMinutes: minutes });
+      if (!opts.json) err(`disasterRecovery of ${hostId} from ${archive}: ${handle.workflowId}`);
+      if (!opts.yes && !opts.dryRun) {
+        const p = await watchProgress(handle, { onUpdate: (line) => opts.json || err(`  ${line}`), until: (x) => x.phase === 'awaiting approval' });
+        if (p?.phase === 'awaiting approval') {
+          const plan = await handle.query<RestorePlan | null>('plan');
+          if (plan) {
+            err(`\n${archive} (made ${plan.backupCreatedAt} on ${plan.backupHost}) passed every check. Restoring will:`);
+            err(`  stop ${plan.services.join(', ')}`);
+            for (const r of plan.roots) err(`  replace ${r.target} (${r.files} files, ${r.bytes} bytes)`);
+            if (plan.dump) err(`  restore database ${plan.dump.database} from the dump`);
+            err('  keep the current state as an emergency archive; roll everything back if any step or check fails');
+          }
+          if (process.stdin.isTTY) {
+            const { createInterface } = await import('node:readline/promises');
+            const rl = createInterface({ input: process.stdin, output: process.stderr });
+            const answer = (await rl.question(`Restore ${hostId} from ${archive}? Type "yes" to go on: `)).trim();
+            rl.close();
+            const { userInfo } = await import('node:os');
+            const by = userInfo().username;
+            if (answer === 'yes') await handle.executeUpdate('approve', { args: [{ by }] });
+            else {
+              await handle.executeUpdate('reject', { args: [{ by }] });
+              err('rejected: nothing was changed');
+            }
+          } else {
+            err(`\nWaiting for approval (up to ${minutes} minutes). Approve with either:`);
+            err(`  mcp-runbooks approve ${handle.workflowId}`);
+            err(`  temporal workflow update execute --name approve --workflow-id ${handle.workflowId} --input '{"by": "<you>"}'`);
+            return;
+          }
+        }
+      }
+      void watchProgress(handle, { onUpdate: (line) => opts.json || err(`  ${line}`) }).catch(() => undefined);
+      const result = await resultOf<RecoveryResult>(handle);
+      if (!result) return;
+      if (opts.json) out(JSON.stringify(result, null, 2));
+      else {
+        out(`${handle.workflowId}: ${result.outcome}`);
+        if (result.plan && result.outcome === 'dry-run') for (const r of result.plan.roots) out(`  would replace ${r.target} (${r.files} files, ${r.bytes} bytes)`);
+        if (result.emergencyBackup) out(`  previous state archived as ${result.emergencyBackup.archive}`);
+        for (const d of result.downtime) out(`  ${d.service} down ${d.seconds}s`);
+        out(renderReportText(result).trimEnd());
+      }
+      process.exitCode = result.summary.fail > 0 ? 1 : 0;
+    });
+  });
+
+program
+  .command('approve')
+  .description('approve (or --reject) a disasterRecovery that waits for approval')
+  .argument('<workflow-id>', 'the recovery\'s workflow id')
+  .option('--reject', 'decline: the recovery ends having changed nothing')
+  .option('--by <name>', 'who decides, for the record')
+  .action(async (workflowId: string, opts: { reject?: boolean; by?: string }, cmd: Command) => {
     await installRuntime(cmd, 'WARN');
     const config = await load(cmd);
-    const { missingWorkers, resolveHostForClient, runRunbook } = await import('./client/run-runbook.js');
     const { connectClient } = await import('./temporal/connection.js');
-    const { renderReportText } = await import('./report/render-text.js');
-    const hostId = resolveHostForClient(config, opts.host);
+    const { userInfo } = await import('node:os');
     const client = await connectClient(config.temporal);
     try {
-      const missing = await missingWorkers(client, config, hostId);
-      if (missing.length) {
-        for (const m of missing) err(m);
-        process.exitCode = 1;
-        return;
+      const r = await client.workflow.getHandle(workflowId).executeUpdate<{ approved: boolean; by?: string }, [{ by: string }]>(opts.reject ? 'reject' : 'approve', {
+        args: [{ by: opts.by ?? userInfo().username }],
+      });
+      out(`${workflowId}: ${r.approved ? 'approved' : 'rejected'}${r.by ? ` by ${r.by}` : ''}`);
+    } finally {
+      await client.connection.close();
+    }
+  });
+
+const backups = program.command('backups').description('list and verify backup archives on a host');
+
+backups
+  .command('list')
+  .description('archives with age, size, kind and verification')
+  .option('--host <id>', 'host (default: this config\'s host)')
+  .option('--json', 'print as JSON')
+  .action(async (opts: { host?: string; json?: boolean }, cmd: Command) => {
+    await connected(cmd, opts.host, async ({ config, client, hostId }) => {
+      const { listBackupsOn } = await import('./client/operations.js');
+      const list = await listBackupsOn(client, config, hostId);
+      if (opts.json) return void out(JSON.stringify(list, null, 2));
+      if (!list.length) return void out(`no archives on ${hostId}`);
+      const age = (s: number) => (s < 3600 ? `${Math.round(s / 60)}m` : s < 172800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`);
+      const size = (n: number) => (n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
+      out(`${'archive'.padEnd(36)} ${'age'.padStart(5)} ${'size'.padStart(11)}  ${'kind'.padEnd(9)} verified`);
+      for (const b of list) {
+        const v = b.verified ? (b.verified.ok ? `yes ${b.verified.at}` : `FAILED ${b.verified.at}`) : b.hasManifest ? 'not yet' : 'no manifest';
+        out(`${b.archive.padEnd(36)} ${age(b.ageSeconds).padStart(5)} ${size(b.bytes).padStart(11)}  ${b.kind.padEnd(9)} ${v}`);
       }
-      if (!opts.json) err(`running ${runbook} on ${hostId} ...`);
-      const { workflowId, report } = await runRunbook({ client, config, runbook, hostId });
-      out(opts.json ? JSON.stringify(report, null, 2) : `${workflowId}\n${renderReportText(report).trimEnd()}`);
+    });
+  });
+
+backups
+  .command('verify')
+  .description('read archives back whole and check them against their manifests')
+  .argument('[archive]', 'archive name')
+  .option('--all', 'every archive')
+  .option('--host <id>', 'host (default: this config\'s host)')
+  .option('--json', 'print the report as JSON')
+  .action(async (archive: string | undefined, opts: { all?: boolean; host?: string; json?: boolean }, cmd: Command) => {
+    if (!archive && !opts.all) throw new UsageError('name an archive or pass --all');
+    if (archive && opts.all) throw new UsageError('name an archive or pass --all, not both');
+    await connected(cmd, opts.host, async ({ config, client, hostId }) => {
+      const { verifyBackupsOn } = await import('./client/operations.js');
+      const { renderReportText } = await import('./report/render-text.js');
+      const handle = await verifyBackupsOn(client, config, hostId, archive ? [archive] : 'all');
+      await follow(handle, Boolean(opts.json));
+      const report = await resultOf<RunbookReport>(handle);
+      if (!report) return;
+      out(opts.json ? JSON.stringify(report, null, 2) : renderReportText(report).trimEnd());
       process.exitCode = report.summary.fail > 0 ? 1 : 0;
+    });
+  });
+
+program
+  .command('status')
+  .description('who holds each host\'s lock, and who waits')
+  .option('--json', 'print as JSON')
+  .action(async (opts: { json?: boolean }, cmd: Command) => {
+    await installRuntime(cmd, 'WARN');
+    const config = await load(cmd);
+    const { connectClient } = await import('./temporal/connection.js');
+    const { hostLockStatus } = await import('./client/operations.js');
+    const client = await connectClient(config.temporal);
+    try {
+      const status = await hostLockStatus(client, config);
+      if (opts.json) return void out(JSON.stringify(status, null, 2));
+      for (const s of status) {
+        const h = s.state?.holder;
+        out(h ? `${s.hostId}: held by ${h.runbook} ${h.workflowId} since ${h.grantedAt}` : `${s.hostId}: free`);
+        for (const q of s.state?.queue ?? []) out(`  waiting: ${q.runbook} ${q.workflowId} since ${q.requestedAt}`);
+      }
     } finally {
       await client.connection.close();
     }

@@ -8,6 +8,8 @@ export interface RunbookDefinition {
   description: string;
   /** Workflow execution timeout. */
   executionTimeout: string;
+  /** Input fields beyond `hostId` that `mcp-runbooks run` may pass. */
+  options: ReadonlyArray<'reason' | 'dryRun'>;
 }
 
 export const RUNBOOKS = {
@@ -16,6 +18,14 @@ export const RUNBOOKS = {
     idPrefix: 'health-check',
     description: 'every service active, disk and memory under their thresholds (read-only)',
     executionTimeout: '15 minutes',
+    options: [],
+  },
+  backup: {
+    workflowType: 'backup',
+    idPrefix: 'backup',
+    description: 'snapshot (stopping only the owners of stop-mode folders), archive, verify, prune',
+    executionTimeout: '24 hours',
+    options: ['reason', 'dryRun'],
   },
 } as const satisfies Record<string, RunbookDefinition>;
 

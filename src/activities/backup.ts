@@ -161,7 +161,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       const at = new Date(Math.floor(from.getTime() / 1000) * 1000 + i * 1000);
       const name = archiveName(at);
       const taken = await Promise.all(
-        [name, manifestName(name), `${name}.partial`, join('.staging', name.slice(0, -ARCHIVE_SUFFIX.length))].map((f) => exists(join(backupDir, f))),
+        [...[name, manifestName(name), `${name}.partial`].map((f) => join(backupDir, f)), join(config.backup.stagingDir, name.slice(0, -ARCHIVE_SUFFIX.length))].map((f) => exists(f)),
       );
       if (!taken.some(Boolean)) return { name, at };
     }
@@ -201,7 +201,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
     async planBackup(): Promise<BackupPlan> {
       await ensureBackupDir();
       const { name, at } = await freshName(new Date());
-      const stagingDir = join(backupDir, '.staging', name.slice(0, -ARCHIVE_SUFFIX.length));
+      const stagingDir = join(config.backup.stagingDir, name.slice(0, -ARCHIVE_SUFFIX.length));
       const sources: PlannedSource[] = [];
       const missing: string[] = [];
       let dump: PlannedDump | undefined;
@@ -243,6 +243,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       const { source } = req;
       const t0 = Date.now();
       const signal = activitySignal();
+      await mkdir(config.backup.stagingDir, { recursive: true, mode: 0o700 });
       await rm(source.stagingPath, { recursive: true, force: true });
       await mkdir(dirname(source.stagingPath), { recursive: true, mode: 0o700 });
       const report = progressReporter(`snapshot ${source.originalPath}`);
@@ -375,7 +376,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
         await rm(manifestPath(backupDir, r.name), { force: true });
       }
       // Staging and verification leftovers of runs that were killed and never cleaned up.
-      for (const dir of [join(backupDir, '.staging'), backupDir]) {
+      for (const dir of [config.backup.stagingDir, backupDir]) {
         const entries = await readdir(dir).catch(() => [] as string[]);
         for (const e of entries) {
           if (dir === backupDir && !e.startsWith('.verify-') && !e.endsWith('.partial')) continue;

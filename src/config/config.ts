@@ -58,6 +58,8 @@ export type BackupSource =
 
 export interface BackupConfig {
   sources: BackupSource[];
+  /** Snapshots are copied here, then archived. */
+  stagingDir: string;
   compression: { program: 'auto' | 'pigz' | 'gzip'; level: number };
 }
 

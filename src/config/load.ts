@@ -296,7 +296,7 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
     },
     thresholds: p.thresholds,
     retention: p.retention,
-    backup: { sources: [], compression: p.backup.compression },
+    backup: { sources: [], stagingDir: '', compression: p.backup.compression },
     recovery: {
       freeSpaceMarginPercent: p.recovery.freeSpaceMarginPercent,
       ...(p.recovery.validateCommand ? { validateCommand: p.recovery.validateCommand } : {}),
@@ -314,6 +314,7 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
     const { password: _ref, ...rest } = p.postgres;
     config.postgres = password ? { ...rest, password } : rest;
   }
+  config.backup.stagingDir = p.backup.stagingDir ? abs(p.backup.stagingDir) : join(config.paths.backupDir, '.staging');
   config.backup.sources = resolveBackupSources(p, config, abs, issues);
   if (p.sandbox) {
     config.sandbox = {
@@ -373,6 +374,9 @@ function resolveBackupSources(p: ParsedConfig, config: Config, abs: (path: strin
         expected: `a folder that neither holds nor lies in the backups folder ${backupDir}`,
         found: `"${src.path}" (an archive would contain the archives)`,
       });
+    }
+    if (inside(config.backup.stagingDir, src.path)) {
+      issues.push({ path: 'backup.stagingDir', expected: 'a folder outside every backup source', found: `"${config.backup.stagingDir}" inside "${src.path}"` });
     }
     if (src.mode === 'stop') {
       src.services.forEach((svc, j) => {

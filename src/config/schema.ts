@@ -166,6 +166,8 @@ export const configSchema = z
       .strictObject({
         /** @default the seed's folders (config, installer, memory service, memory_db, memory_backups, reports) and a pg_dump when `postgres` is set */
         sources: z.array(backupSourceSchema).min(1, { error: 'at least one backup source' }).optional(),
+        /** Where snapshots are copied before archiving. @default `<backupDir>/.staging` */
+        stagingDir: pathString.optional(),
         compression: z
           .strictObject({
             /** `auto` uses pigz when installed, else Node's zlib. */

@@ -1,4 +1,4 @@
-import { ApplicationFailure, condition, defineSignal, defineUpdate, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, defineQuery, defineSignal, defineUpdate, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ArchiveResult } from '../activities/backup.js';
 import type { RestorePlan } from '../activities/restore.js';
 import type { Downtime } from '../archive/manifest.js';
@@ -40,6 +40,8 @@ export const approveUpdate = defineUpdate<ApprovalResult, [ApprovalInput?]>('app
 export const approveSignal = defineSignal<[ApprovalInput?]>('approve');
 /** Declines a waiting recovery: it ends having changed nothing. */
 export const rejectUpdate = defineUpdate<ApprovalResult, [ApprovalInput?]>('reject');
+/** The inspected plan (what will be restored where), once the archive passed its checks. */
+export const planQuery = defineQuery<RestorePlan | null>('plan');
 
 export const RECOVERY_OUTCOMES = ['recovered', 'dry-run', 'not-approved', 'rejected'] as const;
 export type RecoveryOutcome = (typeof RECOVERY_OUTCOMES)[number];
@@ -96,6 +98,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
     },
   });
   setHandler(approveSignal, (a?: ApprovalInput) => void decide(true)(a));
+  setHandler(planQuery, () => null);
   setHandler(rejectUpdate, (a?: ApprovalInput) => decide(false)(a), {
     validator: (_a?: ApprovalInput) => {
       if (changing) throw new Error('too late to reject: the recovery is already changing the host');
@@ -129,6 +132,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
     } catch (err) {
       throw ApplicationFailure.nonRetryable(`${failureMessage(err)}. Nothing was changed.`, 'RestoreRefused');
     }
+    setHandler(planQuery, () => plan);
     findings.push(
       finding('recovery.inspect', 'ok', `${archive} matches its manifest and is safe to restore: ${plan.roots.length} folders${plan.dump ? ' and a database dump' : ''}`, {
         roots: plan.roots.map((r) => r.target),

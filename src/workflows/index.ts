@@ -1,7 +1,7 @@
 /** Every workflow the orchestrator worker registers. */
 export { healthCheck, type HealthCheckInput } from './health-check.js';
 export { backup, type BackupInput, type BackupResult } from './backup.js';
-export { disasterRecovery, approveUpdate, approveSignal, rejectUpdate, type DisasterRecoveryInput, type RecoveryResult } from './disaster-recovery.js';
+export { disasterRecovery, approveUpdate, approveSignal, rejectUpdate, planQuery, type DisasterRecoveryInput, type RecoveryResult } from './disaster-recovery.js';
 export { listBackups, verifyBackups, type VerifyBackupsInput } from './backups.js';
 export { hostLock, lockStateQuery } from './host-lock.js';
 export { progressQuery } from './progress.js';

@@ -1,0 +1,70 @@
+/** Client-side operations behind the CLI: recovery, backup listing and verification, host lock status. */
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { hostLockWorkflowId, LOCK_STATE_QUERY, type HostLockState } from '../common/host-lock.js';
+import type { RunbookReport } from '../common/report.js';
+import type { Config } from '../config/config.js';
+import type { BackupListing } from '../activities/backup.js';
+import { compactTime } from './run-runbook.js';
+
+function start(client: Client, config: Config, type: string, id: string, input: unknown, timeout: string): Promise<WorkflowHandle> {
+  return client.workflow.start(type, {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: `${id}-${compactTime(new Date())}`,
+    args: [input],
+    workflowExecutionTimeout: timeout,
+  });
+}
+
+export interface RecoveryRequest {
+  archive: string;
+  hostId: string;
+  approve?: boolean;
+  dryRun?: boolean;
+  approvalTimeoutMinutes?: number;
+}
+
+export function startRecovery(client: Client, config: Config, req: RecoveryRequest): Promise<WorkflowHandle> {
+  const input = {
+    backup: req.archive,
+    hostId: req.hostId,
+    ...(req.approve ? { approve: true } : {}),
+    ...(req.dryRun ? { dryRun: true } : {}),
+    ...(req.approvalTimeoutMinutes ? { approvalTimeoutMinutes: req.approvalTimeoutMinutes } : {}),
+  };
+  return start(client, config, 'disasterRecovery', `recover-${req.hostId}`, input, '7 days');
+}
+
+export async function listBackupsOn(client: Client, config: Config, hostId: string): Promise<BackupListing[]> {
+  const handle = await start(client, config, 'listBackups', `list-backups-${hostId}`, { hostId }, '10 minutes');
+  const r = (await handle.result()) as { backups: BackupListing[] };
+  return r.backups;
+}
+
+export async function verifyBackupsOn(client: Client, config: Config, hostId: string, archives: string[] | 'all'): Promise<WorkflowHandle> {
+  const input = archives === 'all' ? { hostId, all: true } : { hostId, archives };
+  return start(client, config, 'verifyBackups', `verify-backups-${hostId}`, input, '24 hours');
+}
+
+export interface HostLockStatus {
+  hostId: string;
+  /** Undefined when no lock workflow runs: the host is free. */
+  state?: HostLockState;
+}
+
+export async function hostLockStatus(client: Client, config: Config): Promise<HostLockStatus[]> {
+  return Promise.all(
+    config.hosts.map(async (hostId): Promise<HostLockStatus> => {
+      const handle = client.workflow.getHandle(hostLockWorkflowId(hostId));
+      try {
+        const d = await handle.describe();
+        if (d.status.name !== 'RUNNING') return { hostId };
+        return { hostId, state: await handle.query<HostLockState>(LOCK_STATE_QUERY) };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return { hostId };
+        throw err;
+      }
+    }),
+  );
+}
+
+export type { RunbookReport };
