@@ -145,7 +145,8 @@ export async function scanArchive(opts: ScanOptions): Promise<ScanResult> {
   opts.onProgress?.(read, size);
 
   const sha256 = hash.digest('hex');
-  if (manifest && read === size && sha256 !== manifest.sha256) problems.push(`sha256 is ${sha256}, the manifest says ${manifest.sha256}`);
+  if (manifest && read === size && sha256 !== manifest.sha256) problems.unshift(`sha256 is ${sha256}, the manifest says ${manifest.sha256}`);
+  const readable = !problems.some((p) => p.startsWith('the archive does not read back whole') || p.startsWith('tar: '));
 
   let entries = unrooted.count;
   let fileBytes = unrooted.bytes;
@@ -153,6 +154,8 @@ export async function scanArchive(opts: ScanOptions): Promise<ScanResult> {
     const t = tallies.get(root)!;
     entries += t.count;
     fileBytes += t.bytes;
+    // An archive that does not read back has no meaningful per-root counts.
+    if (!readable) continue;
     const want = root.entries;
     const got = t.entries;
     if (got.files !== want.files || got.directories !== want.directories || got.symlinks !== want.symlinks || got.hardlinks !== want.hardlinks) {
@@ -166,5 +169,12 @@ export async function scanArchive(opts: ScanOptions): Promise<ScanResult> {
       problems.push(`${root.archivePath}: the entries differ from the manifest's listing`);
     }
   }
-  return { sha256, bytes: size, entries, fileBytes, problems, unsafe, dumps };
+  return { sha256, bytes: size, entries, fileBytes, problems: collapse(problems), unsafe, dumps };
+}
+
+/** Repeated problems once, with a count: a corrupt stream repeats the same tar warning for every header. */
+function collapse(problems: string[]): string[] {
+  const counts = new Map<string, number>();
+  for (const p of problems) counts.set(p, (counts.get(p) ?? 0) + 1);
+  return [...counts].map(([p, n]) => (n > 1 ? `${p} (${n} times)` : p));
 }

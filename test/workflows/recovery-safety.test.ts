@@ -1,0 +1,187 @@
+/**
+ * Recovery refuses what it must not restore before touching anything, waits
+ * for approval, and rolls back when a post-recovery check fails.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, writeFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunbookProgress } from '../../src/common/progress.js';
+import { withPgClient } from '../../src/postgres/client.js';
+import { startWorker, type RunningWorker } from '../../src/worker.js';
+import type { BackupResult, RecoveryResult } from '../../src/workflows/index.js';
+import { writeCraftedArchive, type CraftedEntry } from '../helpers/crafted-archive.js';
+import { treesOf } from '../helpers/files.js';
+import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { assertReplays, testClient, testNativeConnection, workflowBundle } from '../helpers/temporal.js';
+
+let sbx: TestSandbox;
+let client: Client;
+let connection: NativeConnection;
+let worker: RunningWorker;
+let folders: string[];
+let good: string;
+let validateMarker: string;
+const handles: WorkflowHandle[] = [];
+
+const pids = async () => Promise.all(sbx.manager.services.map((s) => readFile(join(sbx.root, 'run', `${s}.pid`), 'utf8')));
+const rows = () => withPgClient(sbx.config.postgres!, async (c) => (await c.query('SELECT id, kind FROM mcp_events ORDER BY id')).rows);
+
+async function start(type: string, input: unknown): Promise<WorkflowHandle> {
+  const h = await client.workflow.start(type, { taskQueue: sbx.config.temporal.taskQueue, workflowId: `${type}-${Date.now()}-${handles.length}`, args: [input] });
+  handles.push(h);
+  return h;
+}
+
+async function failure(h: WorkflowHandle): Promise<string> {
+  const e = await h.result().catch((x: unknown) => x);
+  expect(e).toBeInstanceOf(WorkflowFailedError);
+  return String((e as WorkflowFailedError).cause?.message);
+}
+
+beforeAll(async () => {
+  const root = await import('node:fs/promises').then((f) => f.mkdtemp('/tmp/mcp-marker-'));
+  validateMarker = join(root, 'config-invalid');
+  sbx = await createTestSandbox({
+    hostId: 'safe-host',
+    extra: { recovery: { validateCommand: ['sh', '-c', 'test ! -e "$0"', validateMarker] } },
+  });
+  folders = sbx.config.backup.sources.flatMap((s) => (s.mode === 'pg_dump' ? [] : [s.path]));
+  client = await testClient();
+  connection = await testNativeConnection();
+  worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
+  const b = (await (await start('backup', { hostId: 'safe-host' })).result()) as BackupResult;
+  good = b.archive!.archive;
+});
+afterAll(async () => {
+  await worker?.shutdown();
+  await connection?.close();
+  await client?.connection.close();
+  await sbx?.cleanup();
+});
+
+describe('refused before anything is touched', () => {
+  it('a corrupted archive (one flipped byte)', async () => {
+    const name = 'mcp_backup_20200101_000001.tar.gz';
+    const bytes = await readFile(join(sbx.config.paths.backupDir, good));
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    await writeFile(join(sbx.config.paths.backupDir, name), bytes);
+    await writeFile(join(sbx.config.paths.backupDir, `${name}.manifest.json`), (await readFile(join(sbx.config.paths.backupDir, `${good}.manifest.json`), 'utf8')).replace(good, name));
+    const before = { pids: await pids(), trees: await treesOf(folders) };
+    const message = await failure(await start('disasterRecovery', { backup: name, hostId: 'safe-host', approve: true }));
+    expect(message).toContain(`refusing to restore ${name}: the archive does not match its manifest`);
+    expect(message).toContain('sha256');
+    expect(message).toContain('Nothing was changed.');
+    expect(await pids()).toEqual(before.pids);
+    expect(await treesOf(folders)).toEqual(before.trees);
+  });
+
+  const memDb = () => sbx.config.backup.sources.find((s) => s.mode === 'stop' && s.path.endsWith('memory_db')) as { path: string };
+  const crafted: Array<[string, (root: string) => CraftedEntry[], string, (root: string) => string]> = [
+    ['an absolute path', () => [{ path: '/tmp/mcp-evil-absolute', type: 'File', content: 'x' }], 'absolute path "/tmp/mcp-evil-absolute"', () => '/tmp/mcp-evil-absolute'],
+    ['a ".." path', (r) => [{ path: `${r}/../../../mcp-evil-dotdot`, type: 'File', content: 'x' }], 'path with ".."', (r) => join('/', r, '..', '..', '..', 'mcp-evil-dotdot')],
+    ['a symlink that leaves its root', (r) => [{ path: `${r}/escape`, type: 'SymbolicLink', linkpath: '../../../../../../etc' }], 'leaves its root', (r) => join('/', r, 'escape')],
+    ['a hard link that leaves its root', (r) => [{ path: `${r}/hard`, type: 'Link', linkpath: 'etc/passwd' }], 'hard link', (r) => join('/', r, 'hard')],
+    ['a device', (r) => [{ path: `${r}/null`, type: 'CharacterDevice' }], 'CharacterDevice entry', (r) => join('/', r, 'null')],
+    ['a FIFO', (r) => [{ path: `${r}/pipe`, type: 'FIFO' }], 'FIFO entry', (r) => join('/', r, 'pipe')],
+  ];
+  it.each(crafted)('a crafted archive with %s', async (_what, entries, reason, wouldWrite) => {
+    const root = memDb().path.slice(1);
+    const name = `mcp_backup_20200102_${String(crafted.findIndex((c) => c[0] === _what)).padStart(6, '0')}.tar.gz`;
+    await writeCraftedArchive(sbx.config.paths.backupDir, name, [{ archivePath: root, originalPath: memDb().path }], [
+      { path: `${root}/`, type: 'Directory' },
+      { path: `${root}/memories.json`, type: 'File', content: '{"memories":{}}' },
+      ...entries(root),
+    ]);
+    const before = { pids: await pids(), trees: await treesOf(folders) };
+    const message = await failure(await start('disasterRecovery', { backup: name, hostId: 'safe-host', approve: true }));
+    expect(message).toContain(`refusing to restore ${name}: unsafe entries:`);
+    expect(message).toContain(reason);
+    expect(await pids()).toEqual(before.pids);
+    expect(await treesOf(folders)).toEqual(before.trees);
+    expect(existsSync(wouldWrite(root))).toBe(false);
+  });
+
+  it.each([
+    ['a path', '../../etc/shadow', 'without "/"'],
+    ['a parent reference', 'mcp_backup_..tar.gz', 'must not contain ".."'],
+    ['not an archive', 'notes.txt', 'is not a .tar.gz archive'],
+  ])('a backup name that is %s fails at once', async (_what, backup, message) => {
+    expect(await failure(await start('disasterRecovery', { backup, hostId: 'safe-host' }))).toContain(message);
+  });
+
+  it('an archive without its manifest', async () => {
+    const name = 'mcp_backup_20200103_000000.tar.gz';
+    await writeFile(join(sbx.config.paths.backupDir, name), await readFile(join(sbx.config.paths.backupDir, good)));
+    expect(await failure(await start('disasterRecovery', { backup: name, hostId: 'safe-host', approve: true }))).toContain('manifest');
+  });
+
+  it('an archive that is not there names the newest ones that are', async () => {
+    expect(await failure(await start('disasterRecovery', { backup: 'mcp_backup_19990101_000000.tar.gz', hostId: 'safe-host' }))).toContain(`newest: ${good}`);
+  });
+});
+
+describe('approval', () => {
+  it('waits for the approve update, showing the plan and progress; then recovers', async () => {
+    const h = await start('disasterRecovery', { backup: good, hostId: 'safe-host' });
+    let p: RunbookProgress | undefined;
+    for (let i = 0; i < 100 && p?.phase !== 'awaiting approval'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      p = await h.query<RunbookProgress>('progress').catch(() => undefined);
+    }
+    expect(p?.phase).toBe('awaiting approval');
+    expect(p?.phases.map((x) => x.phase)).toEqual(['starting', 'waiting for the host lock', 'inspect', 'awaiting approval']);
+    const plan = await h.query<{ roots: Array<{ target: string }> }>('plan');
+    expect(plan.roots.map((r) => r.target).sort()).toEqual([...folders].sort());
+    const pidsBefore = await pids();
+    expect(await h.executeUpdate('approve', { args: [{ by: 'alice' }] })).toEqual({ approved: true, by: 'alice' });
+    const r = (await h.result()) as RecoveryResult;
+    expect(r.outcome).toBe('recovered');
+    expect(r.approvedBy).toBe('alice');
+    expect(await pids()).not.toEqual(pidsBefore);
+  });
+
+  it.each([
+    ['times out', { approvalTimeoutMinutes: 0.05 }, 'not-approved'],
+    ['is rejected', {}, 'rejected'],
+  ] as const)('ends having changed nothing when approval %s', async (_what, extra, outcome) => {
+    const before = { pids: await pids(), trees: await treesOf(folders) };
+    const h = await start('disasterRecovery', { backup: good, hostId: 'safe-host', ...extra });
+    if (outcome === 'rejected') {
+      for (let i = 0; i < 100; i++) {
+        const p = await h.query<RunbookProgress>('progress').catch(() => undefined);
+        if (p?.phase === 'awaiting approval') break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await h.executeUpdate('reject', { args: [{ by: 'bob' }] });
+    }
+    const r = (await h.result()) as RecoveryResult;
+    expect(r.outcome).toBe(outcome);
+    expect(await pids()).toEqual(before.pids);
+    expect(await treesOf(folders)).toEqual(before.trees);
+  });
+});
+
+describe('rollback', () => {
+  it('a failing post-recovery check puts folders, database and services back, and says what was rolled back', async () => {
+    await writeFile(join(sbx.config.paths.installRoot, 'memory_db', 'newer.json'), '{"newer": true}');
+    await withPgClient(sbx.config.postgres!, (c) => c.query("INSERT INTO mcp_events (kind) VALUES ('newer')"));
+    const before = { trees: await treesOf(folders), rows: await rows() };
+    await writeFile(validateMarker, 'the restored configuration is invalid');
+    try {
+      const message = await failure(await start('disasterRecovery', { backup: good, hostId: 'safe-host', approve: true }));
+      expect(message).toContain('post-recovery checks failed');
+      expect(message).toContain('Rolled back:');
+      expect(message).toContain(`put back ${join(sbx.config.paths.installRoot, 'memory_db')}`);
+      expect(message).toContain(`put back database ${sbx.config.postgres!.database}`);
+    } finally {
+      await rm(validateMarker, { force: true });
+    }
+    expect(await treesOf(folders)).toEqual(before.trees);
+    expect(await rows()).toEqual(before.rows);
+    for (const s of sbx.manager.services) expect((await sbx.manager.status(s)).state).toBe('active');
+    await assertReplays(...handles);
+  });
+});
