@@ -57,7 +57,7 @@ describe('usage and configuration errors exit 2 and start nothing', () => {
   it('--help and --version exit 0', async () => {
     const help = await runCli(['--help']);
     expect(help.exitCode).toBe(0);
-    for (const cmd of ['dev', 'worker', 'run', 'config']) expect(help.stdout).toContain(cmd);
+    for (const cmd of ['dev', 'worker', 'run', 'schedules', 'config']) expect(help.stdout).toContain(cmd);
     const version = await runCli(['--version']);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
