@@ -6,6 +6,7 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
 import { errorMessage } from '../common/errors.js';
 import type { Config } from '../config/config.js';
+import { listSchedules } from './list.js';
 import { diffSchedules, type ExistingSchedule, type ScheduleChange } from './diff.js';
 import { desiredSchedules, isOurs, readAppliedSpec, readMark, type DesiredSchedule } from './spec.js';
 
@@ -40,8 +41,8 @@ export function existingFrom(d: ScheduleDescription): ExistingSchedule {
  */
 export async function findExistingSchedules(client: Client, config: Pick<Config, 'temporal'>, desired: readonly DesiredSchedule[]): Promise<ExistingSchedule[]> {
   const ids = new Set(desired.map((d) => d.scheduleId));
-  for await (const s of client.schedule.list()) {
-    if (isOurs(readMark(s.memo), config.temporal.taskQueue)) ids.add(s.scheduleId);
+  for (const s of await listSchedules(client, config.temporal.namespace)) {
+    if (isOurs(s.mark, config.temporal.taskQueue)) ids.add(s.scheduleId);
   }
   const described = await Promise.all([...ids].map((id) => describeSchedule(client, id)));
   return described.filter((d): d is ScheduleDescription => d !== undefined).map(existingFrom);

@@ -24,7 +24,7 @@ export function renderChanges(changes: readonly AppliedChange[], opts: { dryRun?
         detail = `${what} (${c.reason})`;
         break;
       case 'unchanged':
-        detail = c.existing?.paused ? `(${c.reason.replace(/^as declared; stays /, '')})` : '';
+        detail = c.existing?.paused ? `(paused${c.existing.note ? `: "${c.existing.note}"` : ''})` : '';
         break;
       default:
         detail = `(${c.reason})`;

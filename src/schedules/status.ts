@@ -12,6 +12,7 @@ import type { Client, ScheduleDescription } from '@temporalio/client';
 import type { Config } from '../config/config.js';
 import { describeSchedule } from './apply.js';
 import { formatDuration } from './duration.js';
+import { listSchedules } from './list.js';
 import { desiredSchedules, isOurs, readAppliedSpec, readMark } from './spec.js';
 
 /** Who manages a schedule, seen from one config. */
@@ -79,10 +80,13 @@ export async function scheduleStatuses(opts: ScheduleStatusOptions): Promise<Sch
   const taskQueue = opts.config.temporal.taskQueue;
   const declared = new Set(desiredSchedules(opts.config).filter((d) => d.enabled).map((d) => d.scheduleId));
   const ids = new Set(declared);
-  for await (const s of opts.client.schedule.list()) {
-    if (opts.includeOthers || isOurs(readMark(s.memo), taskQueue)) ids.add(s.scheduleId);
+  for (const s of await listSchedules(opts.client, opts.config.temporal.namespace)) {
+    if (opts.includeOthers || isOurs(s.mark, taskQueue)) ids.add(s.scheduleId);
   }
-  const described = await Promise.all([...ids].map((id) => describeSchedule(opts.client, id)));
+  // Another program's schedule may not be readable with our data converter: it is left out, not fatal.
+  const described = await Promise.all(
+    [...ids].map((id) => describeSchedule(opts.client, id).catch((err: unknown) => (declared.has(id) ? Promise.reject(err) : undefined))),
+  );
   const statuses = await Promise.all(
     described
       .filter((d): d is ScheduleDescription => d !== undefined)

@@ -3,6 +3,7 @@
  * is not ours, a pause survives an update, trigger and backfill start runbooks
  * that complete on a real worker, and a schedule fires by itself.
  */
+import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -13,6 +14,7 @@ import type { RunbookReport } from '../../src/common/report.js';
 import type { Config } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/load.js';
 import { applySchedules, planSchedules } from '../../src/schedules/apply.js';
+import { listSchedules } from '../../src/schedules/list.js';
 import { scheduleStatuses } from '../../src/schedules/status.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';
 import { runCli, spawnCliUntil } from '../helpers/cli.js';
@@ -49,7 +51,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   // Whatever a failed test left behind: every schedule of this file's task queue.
-  for await (const s of client.schedule.list()) {
+  for (const s of await listSchedules(client, 'default')) {
     if (s.scheduleId.startsWith(`${tq}.`)) await client.schedule.getHandle(s.scheduleId).delete().catch(() => undefined);
   }
   await worker?.shutdown();
@@ -73,8 +75,7 @@ const describeSchedule = (scheduleId: string) => client.schedule.getHandle(sched
 /** Waits until the (eventually consistent) schedule listing shows these ids. */
 async function untilListed(ids: string[]): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const listed = new Set<string>();
-    for await (const s of client.schedule.list()) listed.add(s.scheduleId);
+    const listed = new Set((await listSchedules(client, 'default')).map((s) => s.scheduleId));
     if (ids.every((x) => listed.has(x))) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -163,8 +164,23 @@ describe('schedules apply', () => {
     // One foreign schedule with an id this config declares, one with an id of our form that it does not.
     const clash = await client.schedule.create({ scheduleId: id(C), spec: { cronExpressions: [YEARLY_4AM] }, action, policies: { catchupWindow: '1m' } });
     const other = await client.schedule.create({ scheduleId: id(B), spec: { cronExpressions: [YEARLY_4AM] }, action, policies: { catchupWindow: '1m' } });
+    // And one whose memo another program encrypted under our memo key: it must not break listing
+    // (the SDK's own schedule.list() throws on it).
+    const sealedId = `${tq}.sealed`;
+    await client.workflowService.createSchedule({
+      namespace: 'default',
+      scheduleId: sealedId,
+      requestId: randomUUID(),
+      schedule: {
+        spec: { cronString: [YEARLY_4AM] },
+        action: { startWorkflow: { workflowId: 'sealed', workflowType: { name: 'healthCheck' }, taskQueue: { name: tq } } },
+        state: { paused: true },
+      },
+      memo: { fields: { mcpRunbooks: { metadata: { encoding: Buffer.from('binary/encrypted') }, data: Buffer.from([1, 2, 3]) } } },
+    });
+    const sealed = client.schedule.getHandle(sealedId);
     try {
-      await untilListed([id(B), id(C)]);
+      await untilListed([id(B), id(C), sealedId]);
       const before = await Promise.all([clash.describe(), other.describe()]);
       const v = await withSchedules([{ runbook: 'health-check', host: C, cron: YEARLY_3AM }]);
 
@@ -188,10 +204,13 @@ describe('schedules apply', () => {
         expect(d.memo ?? {}).toEqual({});
       }
       const list = await runCli(['--config', v.path, 'schedules', 'list', '--all']);
+      expect(list.exitCode, list.all).toBe(0);
       expect(list.stdout).toContain(`${id(B)}  healthCheck, foreign: not managed by mcp-runbooks`);
+      expect((await client.workflowService.describeSchedule({ namespace: 'default', scheduleId: sealedId })).schedule?.state?.paused).toBe(true);
     } finally {
       await clash.delete();
       await other.delete();
+      await sealed.delete();
     }
   });
 });
