@@ -165,6 +165,15 @@ async function withScheduleClient<T>(config: Config, fn: (client: Client, s: typ
   }
 }
 
+/** The `--overlap` option, e.g. `buffer-all`. */
+async function overlapOption(value: string | undefined): Promise<Schedules.OverlapPolicy | undefined> {
+  if (value === undefined) return undefined;
+  const { parseOverlapPolicy, OVERLAP_POLICIES } = await import('./schedules/index.js');
+  const overlap = parseOverlapPolicy(value);
+  if (!overlap) throw new UsageError(`--overlap: expected one of ${OVERLAP_POLICIES.map((p) => p.toLowerCase().replaceAll('_', '-')).join(', ')}, found "${value}"`);
+  return overlap;
+}
+
 const schedules = program
   .command('schedules')
   .description('Temporal Schedules declared in config: apply, list, pause, unpause, trigger, backfill, delete');
@@ -222,16 +231,22 @@ schedules
 
 schedules
   .command('trigger')
-  .description('start the schedule\'s runbook now (with its overlap policy) and print the workflow id')
+  .description('start the schedule\'s runbook now and print the workflow id; a run still running makes it skip (overlap policy)')
   .argument('<id>', 'schedule id, <runbook>.<host>, or <runbook> for this host')
-  .action(async (id: string, _opts: unknown, cmd: Command) => {
+  .option('--overlap <policy>', 'overlap policy for this run (default: the schedule\'s); allow-all starts it beside a running one')
+  .action(async (id: string, opts: { overlap?: string }, cmd: Command) => {
     const config = await load(cmd);
-    const r = await withScheduleClient(config, (client, s) => s.triggerSchedule(client, config, id));
+    const overlap = await overlapOption(opts.overlap);
+    const r = await withScheduleClient(config, (client, s) => s.triggerSchedule(client, config, id, overlap ? { overlap } : {}));
     if (r.workflowId) {
       out(`triggered ${r.scheduleId}: started ${r.workflowId}`);
       out(`  result: temporal workflow result --workflow-id ${r.workflowId}`);
     } else {
-      err(r.skipped ? `triggered ${r.scheduleId}: skipped by the overlap policy, a run is still running` : `triggered ${r.scheduleId}: no run reported yet; see \`mcp-runbooks schedules list\``);
+      err(
+        r.skipped
+          ? `triggered ${r.scheduleId}: skipped, a run is still running (overlap ${r.overlap}; --overlap allow-all starts one beside it)`
+          : `triggered ${r.scheduleId}: no run reported yet; see \`mcp-runbooks schedules list\``,
+      );
       process.exitCode = 1;
     }
   });
@@ -245,9 +260,7 @@ schedules
   .option('--overlap <policy>', 'overlap policy for these runs (default: the schedule\'s); buffer-all runs each one in turn')
   .action(async (id: string, opts: { from: string; to: string; overlap?: string }, cmd: Command) => {
     const config = await load(cmd);
-    const { parseOverlapPolicy, OVERLAP_POLICIES } = await import('./schedules/index.js');
-    const overlap = opts.overlap === undefined ? undefined : parseOverlapPolicy(opts.overlap);
-    if (opts.overlap !== undefined && !overlap) throw new UsageError(`--overlap: expected one of ${OVERLAP_POLICIES.join(', ')}, found "${opts.overlap}"`);
+    const overlap = await overlapOption(opts.overlap);
     const from = new Date(opts.from);
     const to = new Date(opts.to);
     const r = await withScheduleClient(config, (client, s) => s.backfillSchedule(client, config, id, { from, to, ...(overlap ? { overlap } : {}) }));

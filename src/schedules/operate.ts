@@ -59,6 +59,8 @@ export async function unpauseSchedule(client: Client, config: OperateConfig, id:
 
 export interface TriggerResult {
   scheduleId: string;
+  /** The policy the trigger ran with. */
+  overlap: OverlapPolicy;
   /** The workflow the trigger started, once the schedule reports it. */
   workflowId?: string;
   runId?: string;
@@ -67,25 +69,35 @@ export interface TriggerResult {
 }
 
 /**
- * Starts the schedule's runbook now (with the schedule's overlap policy) and
- * waits up to `waitMs` for the schedule to report the run it started.
+ * Starts the schedule's runbook now and waits up to `waitMs` for the schedule
+ * to report the run it started, or that it skipped it. The overlap policy is
+ * the schedule's unless given: the SDK's default for a trigger is ALLOW_ALL,
+ * which would start a second backup beside a running one, and a run started
+ * that way is not even tracked as running for later overlap checks.
  */
-export async function triggerSchedule(client: Client, config: OperateConfig, id: string, waitMs = 15_000): Promise<TriggerResult> {
+export async function triggerSchedule(
+  client: Client,
+  config: OperateConfig,
+  id: string,
+  opts: { overlap?: OverlapPolicy; waitMs?: number } = {},
+): Promise<TriggerResult> {
   const own = await ownSchedule(client, config, id);
+  const overlap = opts.overlap ?? own.description.policies.overlap ?? 'SKIP';
   const before = own.description.info;
   const seen = new Set(before.recentActions.map((a) => a.action.workflow.workflowId));
-  await own.handle.trigger();
-  const deadline = Date.now() + waitMs;
+  await own.handle.trigger(overlap);
+  const deadline = Date.now() + (opts.waitMs ?? 15_000);
   while (Date.now() < deadline) {
     const now = (await own.handle.describe()).info;
     const started = now.recentActions.find((a) => !seen.has(a.action.workflow.workflowId));
     if (started) {
-      return { scheduleId: own.scheduleId, workflowId: started.action.workflow.workflowId, runId: started.action.workflow.firstExecutionRunId, skipped: false };
+      const { workflowId, firstExecutionRunId: runId } = started.action.workflow;
+      return { scheduleId: own.scheduleId, overlap, workflowId, runId, skipped: false };
     }
-    if (now.numActionsSkippedOverlap > before.numActionsSkippedOverlap) return { scheduleId: own.scheduleId, skipped: true };
+    if (now.numActionsSkippedOverlap > before.numActionsSkippedOverlap) return { scheduleId: own.scheduleId, overlap, skipped: true };
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { scheduleId: own.scheduleId, skipped: false };
+  return { scheduleId: own.scheduleId, overlap, skipped: false };
 }
 
 export interface BackfillOptions {

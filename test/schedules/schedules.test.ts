@@ -15,6 +15,7 @@ import type { Config } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/load.js';
 import { applySchedules, planSchedules } from '../../src/schedules/apply.js';
 import { listSchedules } from '../../src/schedules/list.js';
+import { triggerSchedule } from '../../src/schedules/operate.js';
 import { scheduleStatuses } from '../../src/schedules/status.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';
 import { runCli, spawnCliUntil } from '../helpers/cli.js';
@@ -263,6 +264,31 @@ describe('runs started by a schedule', () => {
       expect(bad.stderr).toContain('--from (2025-01-02T00:00:00.000Z) must be before --to (2025-01-01T00:00:00.000Z)');
     } finally {
       await client.schedule.getHandle(id(A)).delete();
+    }
+  });
+
+  it('a run due while the previous one still runs is skipped, and counted', async () => {
+    // No host worker serves sched-b: its health check waits for one and keeps running.
+    const v = await withSchedules([{ runbook: 'health-check', host: B, cron: YEARLY_3AM }]);
+    await applySchedules({ client, config: v.config });
+    let stuck: string | undefined;
+    try {
+      const first = await triggerSchedule(client, v.config, `health-check.${B}`);
+      expect(first).toMatchObject({ overlap: 'SKIP', skipped: false });
+      stuck = first.workflowId;
+      expect(stuck).toMatch(SCHEDULED_ID(B));
+
+      const r = await runCli(['--config', v.path, 'schedules', 'trigger', `health-check.${B}`]);
+      expect(r.exitCode, r.all).toBe(1);
+      expect(r.stderr).toContain(`triggered ${id(B)}: skipped, a run is still running (overlap SKIP`);
+
+      const [status] = await scheduleStatuses({ client, config: v.config });
+      expect(status).toMatchObject({ scheduleId: id(B), actionsTaken: 1, skippedOverlap: 1, missedCatchupWindow: 0, running: 1 });
+      expect(status!.recentRuns.map((x) => [x.workflowId, x.outcome])).toEqual([[stuck, 'RUNNING']]);
+      expect(status!.lastSuccessAt).toBeUndefined();
+    } finally {
+      if (stuck) await client.workflow.getHandle(stuck).terminate('test done');
+      await client.schedule.getHandle(id(B)).delete();
     }
   });
 
