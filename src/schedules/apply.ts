@@ -54,11 +54,13 @@ export async function planSchedules(client: Client, config: Pick<Config, 'tempor
   return diffSchedules(desired, await findExistingSchedules(client, config, desired), config.temporal.taskQueue);
 }
 
+/** A planned change and, after an apply, whether carrying it out failed. */
 export interface AppliedChange extends ScheduleChange {
   /** Set when carrying out the change failed. */
   error?: string;
 }
 
+/** Options of {@link applySchedules}. */
 export interface ApplySchedulesOptions {
   client: Client;
   config: Pick<Config, 'temporal' | 'schedules'>;
