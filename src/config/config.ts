@@ -1,4 +1,6 @@
 /** The resolved configuration every part of mcp-runbooks receives. */
+import type { RunbookName } from '../runbooks.js';
+import type { OverlapPolicy } from '../schedules/overlap.js';
 import type { CommandTemplates } from './schema.js';
 import { Secret } from './secret.js';
 
@@ -81,6 +83,26 @@ export interface SandboxConfig {
   createDatabase: boolean;
 }
 
+/** One schedule as declared: a seed default or a `schedules` entry, every field filled in. */
+export interface ScheduleConfig {
+  runbook: RunbookName;
+  hostId: string;
+  /** 5-field cron expression; exactly one of `cron` and `every` is set. */
+  cron?: string;
+  /** Interval such as `15m`. */
+  every?: string;
+  /** Canonical IANA name. */
+  timezone: string;
+  jitter: string;
+  overlap: OverlapPolicy;
+  catchupWindow: string;
+  pauseOnFailure: boolean;
+  /** `false`: the schedule must not exist; `schedules apply` deletes it. */
+  enabled: boolean;
+  /** `seed`: a default from the seed guide; `config`: declared or overridden in the config file. */
+  origin: 'seed' | 'config';
+}
+
 export interface Config {
   /** Where the config came from: a file path or `built-in sandbox`. */
   source: string;
@@ -101,6 +123,8 @@ export interface Config {
   metrics: { host: string; port: number };
   dev: { dataDir: string; temporalPort: number; uiPort: number };
   sandbox?: SandboxConfig;
+  /** Every declared schedule (seed defaults merged with `schedules`), disabled ones included. */
+  schedules: ScheduleConfig[];
 }
 
 /** A copy of the config that is safe to print: a secret shows only where it came from. */

@@ -10,9 +10,10 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../common/errors.js';
-import { HOST_ID_PATTERN } from '../common/task-queues.js';
+import { HOST_ID_PATTERN, pickHost } from '../common/task-queues.js';
 import { sandboxConfigObject } from '../dev/sandbox/layout.js';
 import type { BackupSource, Config, ServiceConfig, TemporalConfig, TlsConfig } from './config.js';
+import { resolveSchedules } from './schedules.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
 import { Secret } from './secret.js';
 
@@ -281,10 +282,19 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
   const apiKey = secret(p.temporal.apiKey, 'temporal.apiKey');
   if (apiKey) temporal.apiKey = apiKey;
 
+  const hosts = p.hosts ?? [hostId];
+  const schedules = resolveSchedules({
+    entries: p.schedules,
+    defaultSchedules: p.defaultSchedules,
+    hosts,
+    defaultHost: pickHost(hosts, hostId) ?? hostId,
+  });
+  issues.push(...schedules.issues);
+
   const config: Config = {
     source: ctx.source,
     hostId,
-    hosts: p.hosts ?? [hostId],
+    hosts,
     temporal,
     paths: {
       installRoot,
@@ -308,6 +318,7 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
     worker: p.worker,
     metrics: p.metrics,
     dev: { dataDir, temporalPort: p.dev.temporalPort, uiPort: p.dev.uiPort },
+    schedules: schedules.schedules,
   };
   if (p.postgres) {
     const password = secret(p.postgres.password, 'postgres.password');

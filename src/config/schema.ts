@@ -6,6 +6,12 @@
 import { z } from 'zod';
 import { SEED_PATHS, SEED_SERVICES } from '../common/seed.js';
 import { HOST_ID_PATTERN, DEFAULT_TASK_QUEUE } from '../common/task-queues.js';
+import { isRunbookName } from '../runbooks.js';
+import { CRON_EXPECTED, cronProblem } from '../schedules/cron.js';
+import { parseDuration } from '../schedules/duration.js';
+import { OVERLAP_POLICIES, parseOverlapPolicy } from '../schedules/overlap.js';
+import { canonicalTimeZone } from '../schedules/timezone.js';
+import { runbookExpected } from './schedules.js';
 
 export { SEED_PATHS, SEED_SERVICES };
 
@@ -114,6 +120,51 @@ const tlsSchema = z.union([
     clientKeyFile: pathString.optional(),
   }),
 ]);
+
+/** A duration such as `30s`, `15m`, `1h`, `1d`, at least `minMs`. */
+function durationSchema(minMs: number, expected: string) {
+  return z.string({ error: expected }).refine((v) => (parseDuration(v) ?? -1) >= minMs, { error: expected });
+}
+
+const cronSchema = z.string({ error: CRON_EXPECTED }).superRefine((value, ctx) => {
+  const problem = cronProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${CRON_EXPECTED} (here: ${problem})`, input: value });
+});
+
+/**
+ * One schedule: a runbook on a host at the times of `cron` or `every`. Fields left
+ * out come from the seed's schedule for the runbook, if it has one, else from
+ * `SCHEDULE_FIELD_DEFAULTS`. Runbook and host are checked against `RUNBOOKS` and
+ * `hosts` when the config is resolved.
+ */
+const scheduleEntrySchema = z.strictObject({
+  /** Runbook name, as in `mcp-runbooks run <runbook>`. */
+  runbook: z.string({ error: runbookExpected() }).refine((name): boolean => isRunbookName(name), { error: runbookExpected() }),
+  /** Host the runbook is about. @default this config's host (else the first of `hosts`) */
+  host: hostIdSchema.optional(),
+  /** 5-field cron expression, read in `timezone`. @default the seed's time for the runbook */
+  cron: cronSchema.optional(),
+  /** Fixed interval instead of `cron`, e.g. `15m`; runs at multiples of it since the Unix epoch. */
+  every: durationSchema(1000, 'an interval of at least 1s: a whole number and s, m, h or d, e.g. "15m"').optional(),
+  /** IANA time zone of `cron`. @default UTC */
+  timezone: z
+    .string({ error: 'an IANA time zone name, e.g. UTC or Europe/Berlin' })
+    .refine((v) => canonicalTimeZone(v) !== undefined, { error: 'an IANA time zone name, e.g. UTC or Europe/Berlin' })
+    .optional(),
+  /** Each run starts up to this much later, at random (spreads a fleet's load). @default 0s */
+  jitter: durationSchema(0, 'a duration: a whole number and s, m, h or d, e.g. "30s" or "0s"').optional(),
+  /** What happens when a run is due while the previous one still runs. @default SKIP */
+  overlap: z
+    .string({ error: `an overlap policy: one of ${OVERLAP_POLICIES.join(', ')}` })
+    .refine((v) => parseOverlapPolicy(v) !== undefined, { error: `an overlap policy: one of ${OVERLAP_POLICIES.join(', ')}` })
+    .optional(),
+  /** How late a run missed while Temporal was unavailable may still start. @default 1d for backup, 1h for maintenance, else 1m */
+  catchupWindow: durationSchema(10_000, 'a catch-up window of at least 10s (Temporal\'s minimum), e.g. "1h"').optional(),
+  /** Pause the schedule when a run fails or times out (an operator unpauses it). @default false */
+  pauseOnFailure: z.boolean({ error: 'true or false' }).optional(),
+  /** `false` removes the schedule (e.g. to switch off a seed default); pause it instead to keep it. @default true */
+  enabled: z.boolean({ error: 'true or false' }).optional(),
+});
 
 export const configSchema = z
   .strictObject({
@@ -237,6 +288,10 @@ export const configSchema = z
         uiPort: port.default(8233),
       })
       .prefault({}),
+    /** Declare the seed's schedules (backup, daily, weekly, monthly) on every host, for the runbooks this version has. @default true */
+    defaultSchedules: z.boolean({ error: 'true or false' }).default(true),
+    /** Schedules, added to the seed's or overriding one with the same runbook and host. @default [] */
+    schedules: z.array(scheduleEntrySchema, { error: 'a list of schedules, e.g. [{runbook: health-check, every: 15m}]' }).default([]),
     sandbox: z
       .strictObject({
         /** @default `<dev.dataDir>/sandbox` */
@@ -262,3 +317,4 @@ export const configSchema = z
 export type ParsedConfig = z.output<typeof configSchema>;
 export type SecretRef = z.output<typeof secretRefSchema>;
 export type CommandTemplates = z.output<typeof commandTemplates>;
+export type ScheduleEntry = z.output<typeof scheduleEntrySchema>;

@@ -1,7 +1,8 @@
 /**
  * `mcp-runbooks dev`: the whole system on one machine. Embedded Temporal (unless
- * an address is configured), the sandbox fleet, a worker with role `all`, one
- * health check printed; then it stays up until stopped and stops what it started.
+ * an address is configured), the sandbox fleet, a worker with role `all`, the
+ * config's schedules applied, one health check printed; then it stays up until
+ * stopped and stops what it started.
  */
 import { connectClient } from '../temporal/connection.js';
 import type { Config } from '../config/config.js';
@@ -10,6 +11,7 @@ import { startWorker, type RunningWorker } from '../worker.js';
 import { runRunbook } from '../client/run-runbook.js';
 import type { RunbookReport } from '../common/report.js';
 import { renderReportText } from '../report/render-text.js';
+import { applySchedules, renderChanges } from '../schedules/index.js';
 import { startDevServer, type DevServer } from './dev-server.js';
 import { findTemporalBinary } from './temporal-binary.js';
 import { provisionSandbox } from './sandbox/provision.js';
@@ -80,6 +82,11 @@ export async function runDev(opts: DevOptions): Promise<DevResult> {
 
     const client = await connectClient(config.temporal);
     cleanups.push({ what: 'client', run: () => client.connection.close() });
+    // Dev mode applies the config's schedules, as `worker --apply-schedules` does.
+    out('applying schedules ...');
+    for (const line of renderChanges(await applySchedules({ client, config }))) out(line);
+    throwIfStopped(opts.stop);
+
     out('running health check ...');
     const { workflowId, report } = await runRunbook({ client, config, runbook: 'health-check', hostId: config.hostId });
     result.report = report;
@@ -90,6 +97,7 @@ export async function runDev(opts: DevOptions): Promise<DevResult> {
       out('');
       out('Up. Try, in another terminal:');
       out('  npx mcp-runbooks run health-check');
+      out('  npx mcp-runbooks schedules list');
       out(`  temporal workflow list --address ${config.temporal.address ?? ''}`);
       out('Press Ctrl-C to stop everything started here.');
       await new Promise<void>((resolve) => {

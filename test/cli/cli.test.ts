@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunbookReport } from '../../src/common/report.js';
+import { RUNBOOKS } from '../../src/runbooks.js';
 import { freePort, isPortFree } from '../../src/dev/ports.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';
 import { cliEnv, runCli } from '../helpers/cli.js';
@@ -39,7 +40,10 @@ describe('usage and configuration errors exit 2 and start nothing', () => {
   });
 
   it.each([
-    [['run', 'defrag'], 'unknown runbook "defrag" (known: health-check)'],
+    [['run', 'defrag'], `unknown runbook "defrag" (known: ${Object.keys(RUNBOOKS).join(', ')})`],
+    [['run', 'health-check', '--reason', 'x'], '--reason does not apply to health-check'],
+    [['recover', '../x.tar.gz'], 'must be a plain archive name'],
+    [['backups', 'verify'], 'name an archive or pass --all'],
     [['worker', '--role', 'boss'], "argument 'boss' is invalid"],
     [['frobnicate'], "unknown command 'frobnicate'"],
   ])('%j', async (args, message) => {
@@ -57,7 +61,7 @@ describe('usage and configuration errors exit 2 and start nothing', () => {
   it('--help and --version exit 0', async () => {
     const help = await runCli(['--help']);
     expect(help.exitCode).toBe(0);
-    for (const cmd of ['dev', 'worker', 'run', 'config']) expect(help.stdout).toContain(cmd);
+    for (const cmd of ['dev', 'worker', 'run', 'schedules', 'config']) expect(help.stdout).toContain(cmd);
     const version = await runCli(['--version']);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });

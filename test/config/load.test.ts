@@ -59,6 +59,22 @@ describe('seed defaults', () => {
     expect(c.metrics).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(c.hosts).toEqual([c.hostId]);
     expect(c.sandbox).toBeUndefined();
+    // The seed's tar -czf list, with the memory service's folders copied while it is stopped.
+    expect(c.backup.sources).toEqual([
+      { mode: 'online', path: '/etc/kilocode/mcp' },
+      { mode: 'online', path: '/opt/kilocode/mcp-servers/kilocode-mcp-installer' },
+      { mode: 'online', path: '/opt/kilocode/mcp-servers/mcp-memory-service' },
+      { mode: 'stop', path: '/opt/kilocode/mcp-servers/memory_db', services: ['mcp-memory'] },
+      { mode: 'stop', path: '/opt/kilocode/mcp-servers/memory_backups', services: ['mcp-memory'] },
+      { mode: 'online', path: '/opt/kilocode/mcp-servers/reports' },
+    ]);
+    expect(c.backup.stagingDir).toBe('/opt/kilocode/mcp-servers/backups/.staging');
+    expect(c.backup.compression).toEqual({ program: 'auto', level: 6 });
+  });
+
+  it('with a postgres section the database is dumped online too', async () => {
+    const c = loadConfig({ path: await file({ postgres: {} }), env: {} });
+    expect(c.backup.sources.at(-1)).toEqual({ mode: 'pg_dump', database: 'mcp_db' });
   });
 
   it('without --config or MCP_RUNBOOKS_CONFIG it is the built-in sandbox under ./.data', () => {
@@ -151,6 +167,30 @@ const BAD: Array<[string, unknown, { path: string; expected: string; found: stri
   ['half an mTLS pair', { temporal: { tls: { clientCertFile: '/c.pem' } } }, { path: 'temporal.tls', expected: 'clientCertFile and clientKeyFile together', found: 'only clientCertFile' }],
   ['a secret from an unset variable', { postgres: { password: { env: 'NO_SUCH_VAR' } } }, { path: 'postgres.password.env', expected: 'environment variable NO_SUCH_VAR to be set', found: 'it unset or empty' }],
   ['a secret file that does not exist', { postgres: { password: { file: '/nonexistent/pg.pass' } } }, { path: 'postgres.password.file', expected: 'a readable file', found: 'ENOENT reading /nonexistent/pg.pass' }],
+  [
+    'a stop-mode source owned by an unknown service',
+    { backup: { sources: [{ mode: 'stop', path: '/srv/data', services: ['mcp-nope'] }] } },
+    { path: 'backup.sources[0].services[0]', expected: 'a configured service', found: '"mcp-nope"' },
+  ],
+  [
+    'a source that holds the backups folder (the seed copied backups into themselves)',
+    { backup: { sources: [{ mode: 'online', path: '/opt/kilocode/mcp-servers' }] } },
+    { path: 'backup.sources[0].path', expected: 'neither holds nor lies in the backups folder', found: '"/opt/kilocode/mcp-servers"' },
+  ],
+  [
+    'overlapping sources',
+    { backup: { sources: [{ mode: 'online', path: '/srv/a' }, { mode: 'online', path: '/srv/a/b' }] } },
+    { path: 'backup.sources[1].path', expected: 'does not overlap another source', found: '"/srv/a/b" overlaps "/srv/a"' },
+  ],
+  ['a pg_dump source without a postgres section', { backup: { sources: [{ mode: 'pg_dump' }] } }, { path: 'backup.sources[0].mode', expected: 'a postgres section', found: 'no postgres section' }],
+  ['an unknown backup mode', { backup: { sources: [{ mode: 'rsync', path: '/x' }] } }, { path: 'backup.sources[0].mode', expected: 'a backup source', found: '"rsync"' }],
+  ['a gzip level out of range', { backup: { compression: { level: 12 } } }, { path: 'backup.compression.level', expected: 'a gzip level from 1 to 9', found: 'number 12' }],
+  [
+    'a staging folder inside a source',
+    { backup: { stagingDir: '/opt/kilocode/mcp-servers/memory_db/tmp' } },
+    { path: 'backup.stagingDir', expected: 'outside every backup source', found: 'inside "/opt/kilocode/mcp-servers/memory_db"' },
+  ],
+  ['an unknown fault point', { faultInjection: { pauseAt: ['backup.everything'], markerDir: '/tmp' } }, { path: 'faultInjection.pauseAt[0]', expected: 'one of backup.snapshot', found: '"backup.everything"' }],
   ['a YAML list instead of a mapping', '- a\n- b\n', { path: '(file)', expected: 'a YAML mapping of settings', found: 'a list of 2' }],
   ['broken YAML', 'services: [mcp-memory\n', { path: '(file)', expected: 'valid YAML', found: 'a syntax error at line' }],
 ];

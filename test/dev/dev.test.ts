@@ -52,6 +52,8 @@ describe('dev', () => {
     expect(r.stdout).toContain(`Temporal Web UI: http://127.0.0.1:${ports.ui}`);
     expect(r.stdout).toContain('sandbox services started: mcp-filesystem, mcp-postgres, mcp-memory, mcp-compliance');
     expect(r.stdout).toContain('sandbox database: created');
+    // Dev mode applies the sandbox's schedules and prints the diff.
+    expect(r.stdout).toMatch(/\+ create\s+mcp-runbooks\.health-check\.local health-check on local: every 15m/);
     for (const s of ['mcp-filesystem', 'mcp-postgres', 'mcp-memory', 'mcp-compliance']) {
       expect(r.stdout).toMatch(new RegExp(`ok\\s+service\\.${s}\\s+${s} is active`));
     }
@@ -74,6 +76,8 @@ describe('dev', () => {
     const r = await runCli(['--config', configPath, 'dev', '--once'], { timeout: 120_000 });
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toContain('sandbox services already running (left running on exit)');
+    // The history survived, and so did the schedule: applying again changes nothing.
+    expect(r.stdout).toMatch(/= unchanged\s+mcp-runbooks\.health-check\.local/);
     expect(r.stdout).toContain('summary:');
     expect(await isPortFree('127.0.0.1', ports.temporal)).toBe(true);
   }, 150_000);

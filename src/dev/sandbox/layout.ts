@@ -106,5 +106,8 @@ export function sandboxConfigObject(opts: SandboxConfigOptions): Record<string, 
       ],
     },
     sandbox: { root: opts.root, memoryPort, createDatabase: opts.createDatabase ?? true },
+    // The seed's schedules (defaultSchedules) switch on as their runbooks land; a
+    // health check every 15 minutes shows schedules at work in the dev UI meanwhile.
+    schedules: [{ runbook: 'health-check', every: '15m' }],
   };
 }

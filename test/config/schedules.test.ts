@@ -1,0 +1,183 @@
+/** Declared schedules: seed defaults, entries merged over them, and errors that name the field. */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { ConfigError } from '../../src/common/errors.js';
+import { loadConfig } from '../../src/config/load.js';
+import { resolveSchedules } from '../../src/config/schedules.js';
+import { RUNBOOKS } from '../../src/runbooks.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'mcp-config-schedules-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+async function file(content: unknown): Promise<string> {
+  const path = join(dir, `s${n++}.yaml`);
+  await writeFile(path, stringify(content));
+  return path;
+}
+
+/** A registry as it will be once the seed's runbooks land. */
+const WITH_SEED_RUNBOOKS = {
+  ...RUNBOOKS,
+  backup: { workflowType: 'backup', idPrefix: 'backup', description: '', executionTimeout: '4 hours', options: [] },
+  daily: { workflowType: 'dailyMaintenance', idPrefix: 'daily', description: '', executionTimeout: '1 hour', options: [] },
+  weekly: { workflowType: 'weeklyMaintenance', idPrefix: 'weekly', description: '', executionTimeout: '2 hours', options: [] },
+  monthly: { workflowType: 'monthlyMaintenance', idPrefix: 'monthly', description: '', executionTimeout: '2 hours', options: [] },
+};
+
+describe('seed defaults', () => {
+  it('are declared only for runbooks this version has, so each switches on when its runbook lands', () => {
+    const now = resolveSchedules({ entries: [], defaultSchedules: true, hosts: ['db-1'], defaultHost: 'db-1' });
+    expect(now.schedules.filter((s) => s.origin === 'seed').map((s) => s.runbook)).toEqual(
+      ['backup', 'daily', 'weekly', 'monthly'].filter((r) => Object.hasOwn(RUNBOOKS, r)),
+    );
+    const later = resolveSchedules({ entries: [], defaultSchedules: true, hosts: ['db-1', 'db-2'], defaultHost: 'db-1', runbooks: WITH_SEED_RUNBOOKS });
+    expect(later.issues).toEqual([]);
+    expect(later.schedules.map((s) => [s.runbook, s.hostId, s.cron, s.catchupWindow])).toEqual([
+      ['backup', 'db-1', '0 2 * * *', '1d'],
+      ['backup', 'db-2', '0 2 * * *', '1d'],
+      ['daily', 'db-1', '0 2 * * *', '1h'],
+      ['daily', 'db-2', '0 2 * * *', '1h'],
+      ['weekly', 'db-1', '0 3 * * 0', '1h'],
+      ['weekly', 'db-2', '0 3 * * 0', '1h'],
+      ['monthly', 'db-1', '0 4 1 * *', '1h'],
+      ['monthly', 'db-2', '0 4 1 * *', '1h'],
+    ]);
+    for (const s of later.schedules) expect(s).toMatchObject({ timezone: 'UTC', overlap: 'SKIP', jitter: '0s', pauseOnFailure: false, enabled: true, origin: 'seed' });
+  });
+
+  it('an entry overrides the default for its runbook and host field by field; enabled: false switches one off', () => {
+    const r = resolveSchedules({
+      entries: [
+        { runbook: 'backup', host: 'db-2', cron: '30 1 * * *', timezone: 'Europe/Berlin' },
+        { runbook: 'weekly', enabled: false },
+      ],
+      defaultSchedules: true,
+      hosts: ['db-1', 'db-2'],
+      defaultHost: 'db-1',
+      runbooks: WITH_SEED_RUNBOOKS,
+    });
+    expect(r.issues).toEqual([]);
+    const find = (runbook: string, hostId: string) => r.schedules.find((s) => (s.runbook as string) === runbook && s.hostId === hostId);
+    const backup2 = find('backup', 'db-2');
+    expect(backup2).toMatchObject({ cron: '30 1 * * *', timezone: 'Europe/Berlin', catchupWindow: '1d', origin: 'config' });
+    expect(find('weekly', 'db-1')).toMatchObject({ enabled: false, cron: '0 3 * * 0' });
+    expect(find('weekly', 'db-2')).toMatchObject({ enabled: true });
+    expect(r.schedules).toHaveLength(8);
+  });
+
+  it('defaultSchedules: false declares only the entries', () => {
+    const r = resolveSchedules({
+      entries: [{ runbook: 'health-check', every: '15m' }],
+      defaultSchedules: false,
+      hosts: ['db-1'],
+      defaultHost: 'db-1',
+      runbooks: WITH_SEED_RUNBOOKS,
+    });
+    expect(r.schedules).toEqual([
+      {
+        runbook: 'health-check',
+        hostId: 'db-1',
+        every: '15m',
+        timezone: 'UTC',
+        jitter: '0s',
+        overlap: 'SKIP',
+        catchupWindow: '1m',
+        pauseOnFailure: false,
+        enabled: true,
+        origin: 'config',
+      },
+    ]);
+  });
+});
+
+describe('schedules in a config file', () => {
+  it('are read with every field; time zone and overlap policy are normalised', async () => {
+    const c = loadConfig({
+      path: await file({
+        hostId: 'a',
+        hosts: ['a', 'b'],
+        schedules: [
+          { runbook: 'health-check', every: '5s' },
+          { runbook: 'health-check', host: 'b', cron: '0 6 * * mon-fri', timezone: 'europe/berlin', overlap: 'buffer-one', jitter: '30s', catchupWindow: '2h', pauseOnFailure: true },
+        ],
+      }),
+      env: {},
+    });
+    expect(c.schedules.filter((s) => s.origin === 'config')).toEqual([
+      expect.objectContaining({ runbook: 'health-check', hostId: 'a', every: '5s', timezone: 'UTC', overlap: 'SKIP', catchupWindow: '1m' }),
+      expect.objectContaining({
+        runbook: 'health-check',
+        hostId: 'b',
+        cron: '0 6 * * mon-fri',
+        timezone: 'Europe/Berlin',
+        overlap: 'BUFFER_ONE',
+        jitter: '30s',
+        catchupWindow: '2h',
+        pauseOnFailure: true,
+      }),
+    ]);
+  });
+
+  it('the built-in sandbox declares a health check every 15 minutes, besides the seed defaults', () => {
+    const c = loadConfig({ env: {}, cwd: dir });
+    expect(c.schedules.filter((s) => s.origin === 'config')).toEqual([expect.objectContaining({ runbook: 'health-check', hostId: 'local', every: '15m' })]);
+  });
+});
+
+const BAD: Array<[string, unknown, { path: string; expected: string; found: string }]> = [
+  [
+    'a cron minute out of range',
+    { schedules: [{ runbook: 'health-check', every: '1h' }, { runbook: 'health-check', host: 'x', cron: '61 * * * *' }], hosts: ['h', 'x'], hostId: 'h' },
+    { path: 'schedules[1].cron', expected: 'a 5-field cron expression "minute hour day-of-month month day-of-week"', found: '"61 * * * *"' },
+  ],
+  ['a cron with 6 fields', { schedules: [{ runbook: 'health-check', cron: '0 0 2 * * *' }] }, { path: 'schedules[0].cron', expected: '6 fields instead of 5', found: '"0 0 2 * * *"' }],
+  [
+    'a cron that Temporal would read differently from cron',
+    { schedules: [{ runbook: 'health-check', cron: '0 4 1 * 0' }] },
+    { path: 'schedules[0].cron', expected: 'day-of-month and day-of-week are both restricted', found: '"0 4 1 * 0"' },
+  ],
+  ['an unknown runbook', { schedules: [{ runbook: 'defrag', every: '1h' }] }, { path: 'schedules[0].runbook', expected: 'a runbook this version has (health-check', found: '"defrag"' }],
+  ['an unknown host', { hostId: 'db-1', schedules: [{ runbook: 'health-check', host: 'db-9', every: '1h' }] }, { path: 'schedules[0].host', expected: 'a host listed in "hosts" (db-1)', found: '"db-9"' }],
+  ['a bad time zone', { schedules: [{ runbook: 'health-check', cron: '0 2 * * *', timezone: 'Mars/Olympus' }] }, { path: 'schedules[0].timezone', expected: 'an IANA time zone name', found: '"Mars/Olympus"' }],
+  ['an offset instead of a zone', { schedules: [{ runbook: 'health-check', cron: '0 2 * * *', timezone: '+01:00' }] }, { path: 'schedules[0].timezone', expected: 'an IANA time zone name', found: '"+01:00"' }],
+  ['neither cron nor every', { schedules: [{ runbook: 'health-check' }] }, { path: 'schedules[0].cron', expected: 'a cron or an every ("health-check" has no default schedule)', found: 'neither' }],
+  ['both cron and every', { schedules: [{ runbook: 'health-check', cron: '0 2 * * *', every: '1h' }] }, { path: 'schedules[0].every', expected: 'either cron or every, not both', found: 'every "1h" beside cron "0 2 * * *"' }],
+  ['an interval without a unit', { schedules: [{ runbook: 'health-check', every: '300' }] }, { path: 'schedules[0].every', expected: 'an interval of at least 1s', found: '"300"' }],
+  ['a catch-up window under Temporal\'s minimum', { schedules: [{ runbook: 'health-check', every: '1h', catchupWindow: '5s' }] }, { path: 'schedules[0].catchupWindow', expected: 'at least 10s', found: '"5s"' }],
+  ['an unknown overlap policy', { schedules: [{ runbook: 'health-check', every: '1h', overlap: 'sometimes' }] }, { path: 'schedules[0].overlap', expected: 'an overlap policy: one of SKIP, BUFFER_ONE', found: '"sometimes"' }],
+  ['a misspelt field', { schedules: [{ runbook: 'health-check', every: '1h', timzone: 'UTC' }] }, { path: 'schedules[0].timzone', expected: 'no such field', found: 'unknown field "timzone"' }],
+  [
+    'two entries for one runbook and host',
+    { schedules: [{ runbook: 'health-check', every: '1h' }, { runbook: 'health-check', cron: '0 2 * * *' }] },
+    { path: 'schedules[1]', expected: 'one entry per runbook and host (schedules[0] already declares health-check on', found: 'a second health-check on' },
+  ],
+  ['schedules that are not a list', { schedules: { runbook: 'health-check' } }, { path: 'schedules', expected: 'a list of schedules', found: 'a mapping with "runbook"' }],
+];
+
+describe('a bad schedule is refused at load with the field, what was expected and what was found', () => {
+  it.each(BAD)('%s', async (_name, content, want) => {
+    const path = await file(content);
+    let error: unknown;
+    try {
+      loadConfig({ path, env: {} });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = (error as ConfigError).issues;
+    const issue = issues.find((i) => i.path === want.path);
+    expect(issue, `issues: ${JSON.stringify(issues)}`).toBeDefined();
+    expect(issue!.expected).toContain(want.expected);
+    expect(issue!.found).toContain(want.found);
+    expect((error as ConfigError).message).toContain(`${want.path}: expected`);
+  });
+});
