@@ -9,6 +9,7 @@ import type { LogLevel } from '@temporalio/worker';
 import type { RestorePlan } from './activities/restore.js';
 import type { RunbookReport } from './common/report.js';
 import type { RecoveryResult } from './workflows/disaster-recovery.js';
+import type { BackupResult } from './workflows/backup.js';
 import { ConfigError, UsageError, errorMessage } from './common/errors.js';
 import type { Config } from './config/config.js';
 import type * as Schedules from './schedules/index.js';
@@ -203,7 +204,15 @@ program
       await follow(handle, Boolean(opts.json));
       const report = await resultOf<RunbookReport>(handle);
       if (!report) return;
-      out(opts.json ? JSON.stringify(report, null, 2) : `${handle.workflowId}\n${renderReportText(report).trimEnd()}`);
+      if (opts.json) out(JSON.stringify(report, null, 2));
+      else {
+        out(handle.workflowId);
+        const b = report as Partial<BackupResult>;
+        if (b.archive) out(`archive: ${b.archive.path} (${b.archive.bytes} bytes, sha256 ${b.archive.sha256})`);
+        for (const d of b.downtime ?? []) out(`downtime: ${d.service} ${d.seconds}s`);
+        if (b.durations) out(`took: snapshot ${b.durations.snapshotSeconds}s, archive ${b.durations.archiveSeconds}s, verify ${b.durations.verifySeconds}s, total ${b.durations.totalSeconds}s`);
+        out(renderReportText(report).trimEnd());
+      }
       process.exitCode = report.summary.fail > 0 ? 1 : 0;
     });
   });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import type { RunbookProgress } from '../../src/common/progress.js';
 import type { BackupResult, RecoveryResult } from '../../src/workflows/index.js';
 import { spawnCliUntil, type RunningCli } from '../helpers/cli.js';
 import { treesOf } from '../helpers/files.js';
@@ -78,6 +79,12 @@ describe('a worker killed mid-runbook', () => {
     const w = await worker(['backup.snapshot']);
     const handle = await startBackup('snapshot');
     await reached('backup.snapshot');
+    // The progress query shows the phase and the host-side bytes copied so far.
+    const progress = await handle.query<RunbookProgress>('progress');
+    expect(progress.phase).toBe('snapshot');
+    expect(progress.detail).toMatch(/stopped\)$/);
+    expect(progress.step).toMatchObject({ unit: 'bytes', step: expect.stringMatching(/^snapshot \//) as unknown });
+    expect(progress.step!.done).toBeGreaterThan(0);
     const down = Object.entries(await states()).filter(([, s]) => s !== 'active');
     expect(down.length, 'killed while services were stopped').toBeGreaterThan(0);
     await kill(w);

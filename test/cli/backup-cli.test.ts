@@ -1,0 +1,120 @@
+/** Backup and recovery from the CLI, as a subprocess, against a real worker. */
+import type { NativeConnection } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorker, type RunningWorker } from '../../src/worker.js';
+import { execa } from 'execa';
+import { CLI, cliEnv, runCli } from '../helpers/cli.js';
+import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { testNativeConnection, workflowBundle } from '../helpers/temporal.js';
+
+let sbx: TestSandbox;
+let connection: NativeConnection;
+let worker: RunningWorker;
+let archive: string;
+
+beforeAll(async () => {
+  sbx = await createTestSandbox({ hostId: 'cli-backup' });
+  connection = await testNativeConnection();
+  worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
+});
+afterAll(async () => {
+  await worker?.shutdown();
+  await connection?.close();
+  await sbx?.cleanup();
+});
+
+const cli = (...args: string[]) => runCli(['--config', sbx.configPath, ...args]);
+
+describe('mcp-runbooks run backup / backups / recover / approve / status', () => {
+  it('run backup --dry-run reports the plan and writes nothing', async () => {
+    const r = await cli('run', 'backup', '--dry-run', '--json');
+    expect(r.exitCode, r.all).toBe(0);
+    const report = JSON.parse(r.stdout) as { dryRun: boolean; plan: { stopGroups: Array<{ services: string[] }> }; archive?: unknown };
+    expect(report.dryRun).toBe(true);
+    expect(report.archive).toBeUndefined();
+    expect(report.plan.stopGroups.flatMap((g) => g.services).sort()).toEqual(['mcp-compliance', 'mcp-filesystem', 'mcp-memory']);
+    expect((await cli('backups', 'list')).stdout).toContain('no archives on cli-backup');
+  });
+
+  it('run backup prints progress, the archive, downtime per service and the report', async () => {
+    const r = await cli('run', 'backup', '--reason', 'before upgrade');
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stderr).toContain('backup on cli-backup: backup-cli-backup-');
+    expect(r.stderr).toMatch(/snapshot|archive|verify/);
+    archive = /archive: .*\/(mcp_backup_\d{8}_\d{6}\.tar\.gz)/.exec(r.stdout)![1]!;
+    expect(r.stdout).toMatch(/downtime: mcp-memory \d+(\.\d)?s/);
+    expect(r.stdout).toContain('ok    backup.verify');
+  });
+
+  it('backups list shows age, size, kind and verification; verify checks one or all', async () => {
+    const list = await cli('backups', 'list');
+    expect(list.stdout).toMatch(new RegExp(`${archive}\\s+\\d+m\\s+[\\d.]+ KiB\\s+backup\\s+yes `));
+    const one = await cli('backups', 'verify', archive);
+    expect(one.exitCode, one.all).toBe(0);
+    expect(one.stdout).toContain(`${archive} reads back whole and matches its manifest`);
+    const all = await cli('backups', 'verify', '--all', '--json');
+    expect(JSON.parse(all.stdout)).toMatchObject({ summary: { ok: 1, fail: 0 } });
+  });
+
+  it('recover --dry-run shows what would be replaced and changes nothing', async () => {
+    const r = await cli('recover', archive, '--dry-run');
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain(': dry-run');
+    expect(r.stdout).toContain(`would replace ${sbx.config.paths.configDir}`);
+  });
+
+  it('recover without a terminal waits for approval and says how to give it; approve finishes it; status shows the holder meanwhile', async () => {
+    const r = await cli('recover', archive);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stderr).toContain('passed every check. Restoring will:');
+    expect(r.stderr).toContain(`replace ${sbx.config.paths.configDir}`);
+    const id = /mcp-runbooks approve (recover-cli-backup-\S+)/.exec(r.stderr)![1]!;
+    expect(r.stderr).toContain(`temporal workflow update execute --name approve --workflow-id ${id}`);
+    expect((await cli('status')).stdout).toContain(`cli-backup: held by disasterRecovery ${id}`);
+    const approved = await cli('approve', id, '--by', 'carol');
+    expect(approved.stdout).toContain(`${id}: approved by carol`);
+    for (let i = 0; i < 100 && !(await cli('status')).stdout.includes('cli-backup: free'); i++) await new Promise((res) => setTimeout(res, 300));
+    expect((await cli('status')).stdout).toContain('cli-backup: free');
+  });
+
+  it('recover --yes restores at once and prints downtime and checks', async () => {
+    const r = await cli('recover', archive, '--yes');
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain(': recovered');
+    expect(r.stdout).toContain('previous state archived as mcp_backup_');
+    expect(r.stdout).toMatch(/mcp-memory down \d/);
+    expect(r.stdout).toContain('ok    postgres.select1');
+  });
+
+  it('a refused archive prints the reason and exits 1', async () => {
+    const r = await cli('recover', 'mcp_backup_19990101_000000.tar.gz', '--yes');
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('refusing to restore mcp_backup_19990101_000000.tar.gz: no archive');
+  });
+
+  it('recover on a terminal asks, and an answer other than "yes" rejects with nothing changed', async () => {
+    // Python's pty module gives the CLI a real terminal (argv, no shell).
+    const child = execa('python3', ['-c', 'import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)', process.execPath, CLI, '--config', sbx.configPath, 'recover', archive], {
+      env: cliEnv(),
+      extendEnv: false,
+      stdin: 'pipe',
+      all: true,
+      reject: false,
+      timeout: 90_000,
+    });
+    let output = '';
+    let answered = false;
+    child.all.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!answered && output.includes('Type "yes" to go on:')) {
+        answered = true;
+        child.stdin.write('no\n');
+      }
+    });
+    const r = await child;
+    expect(answered, output).toBe(true);
+    expect(r.exitCode, output).toBe(0);
+    expect(output).toContain('rejected: nothing was changed');
+    expect(output).toContain(': rejected');
+  });
+});
