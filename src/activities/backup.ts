@@ -32,8 +32,12 @@ export interface PlannedSource {
   /** Path inside the archive: the original path without its leading `/`. */
   archivePath: string;
   originalPath: string;
-  /** Where the snapshot is copied in staging. */
-  stagingPath: string;
+  /**
+   * Where the archive reads the source from: its staging copy (stop mode, copied
+   * while the owners are stopped) or the live folder itself (online mode: a copy
+   * would be just as live, and cost a pass over the data).
+   */
+  archiveFrom: string;
   mode: 'stop' | 'online';
   services: string[];
 }
@@ -220,7 +224,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
         sources.push({
           archivePath,
           originalPath: src.path,
-          stagingPath: join(stagingDir, 'root', archivePath),
+          archiveFrom: src.mode === 'stop' ? join(stagingDir, 'root', archivePath) : src.path,
           mode: src.mode,
           services: src.mode === 'stop' ? src.services : [],
         });
@@ -238,16 +242,17 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       };
     },
 
-    /** Copies one source into staging (any earlier partial copy is removed first). */
+    /** Copies one stop-mode source into staging (any earlier partial copy is removed first). */
     async snapshotSource(req: { source: PlannedSource }): Promise<SnapshotResult> {
       const { source } = req;
+      if (source.archiveFrom === source.originalPath) throw new Error(`${source.originalPath} is archived live; it has no staging copy`);
       const t0 = Date.now();
       const signal = activitySignal();
       await mkdir(config.backup.stagingDir, { recursive: true, mode: 0o700 });
-      await rm(source.stagingPath, { recursive: true, force: true });
-      await mkdir(dirname(source.stagingPath), { recursive: true, mode: 0o700 });
+      await rm(source.archiveFrom, { recursive: true, force: true });
+      await mkdir(dirname(source.archiveFrom), { recursive: true, mode: 0o700 });
       const report = progressReporter(`snapshot ${source.originalPath}`);
-      const copied = await copyTree(source.originalPath, source.stagingPath, { ...(signal ? { signal } : {}), onProgress: report });
+      const copied = await copyTree(source.originalPath, source.archiveFrom, { ...(signal ? { signal } : {}), onProgress: report, concurrency: 16 });
       if (source.mode === 'stop') await faultPoint(config, 'backup.snapshot', signal);
       return { archivePath: source.archivePath, files: copied.files, bytes: copied.bytes, skipped: copied.skipped, seconds: (Date.now() - t0) / 1000 };
     },
@@ -303,7 +308,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       await ensureBackupDir();
       const signal = activitySignal() ?? new AbortController().signal;
       const compressor = await pickCompressor(config.backup.compression.program, config.backup.compression.level);
-      const sources: ArchiveSource[] = plan.sources.map((s) => ({ archivePath: s.archivePath, sourcePath: req.readFrom?.[s.archivePath] ?? s.stagingPath }));
+      const sources: ArchiveSource[] = plan.sources.map((s) => ({ archivePath: s.archivePath, sourcePath: req.readFrom?.[s.archivePath] ?? s.archiveFrom }));
       if (plan.dump) sources.push({ archivePath: plan.dump.archivePath, sourcePath: req.readFrom?.[plan.dump.archivePath] ?? plan.dump.stagingPath });
       const report = progressReporter('archive', 'bytes', plan.estimatedBytes);
       const result = await writeArchive({

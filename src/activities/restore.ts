@@ -322,7 +322,7 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       if (!sources.length && !hasDump) return undefined;
       const plan: BackupPlan = {
         ...base,
-        sources: sources.map((r) => ({ archivePath: r.archivePath, originalPath: r.target, stagingPath: r.previous, mode: 'stop', services: [] })),
+        sources: sources.map((r) => ({ archivePath: r.archivePath, originalPath: r.target, archiveFrom: r.previous, mode: 'stop', services: [] })),
         stopGroups: [],
         missing: [],
         estimatedBytes: sources.reduce((n, r) => n + r.bytes, 0),

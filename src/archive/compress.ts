@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { createGunzip, createGzip } from 'node:zlib';
 import { execa } from 'execa';
 
 export const COMPRESSORS = ['auto', 'pigz', 'gzip'] as const;
@@ -59,6 +59,41 @@ export async function pickCompressor(choice: CompressorChoice, level: number): P
     async run(input, output, signal) {
       const gzip = createGzip({ level });
       await pump(input, gzip, gzip, output, signal, async () => undefined, () => gzip.destroy());
+    },
+  };
+}
+
+/**
+ * gunzip for reading archives back: `pigz -dc` (decompression in its own
+ * process, beside our parsing) when installed, else Node's zlib.
+ */
+export async function pickDecompressor(choice: CompressorChoice = 'auto'): Promise<Compressor> {
+  const usePigz = choice === 'pigz' || (choice === 'auto' && (await hasPigz()));
+  if (usePigz) {
+    return {
+      name: 'pigz -dc',
+      async run(input, output, signal) {
+        const child = execa('pigz', ['-dc'], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, cancelSignal: signal, reject: false });
+        await pump(
+          input,
+          child.stdin,
+          child.stdout,
+          output,
+          signal,
+          async () => {
+            const r = await child;
+            if (r.exitCode !== 0 && !signal.aborted) throw new Error(`gzip data does not decompress: ${String(r.stderr).trim().replace(/^pigz: /, '') || `pigz exit ${String(r.exitCode)}`}`);
+          },
+          () => child.kill('SIGKILL'),
+        );
+      },
+    };
+  }
+  return {
+    name: 'zlib',
+    async run(input, output, signal) {
+      const gunzip = createGunzip();
+      await pump(input, gunzip, gunzip, output, signal, async () => undefined, () => gunzip.destroy());
     },
   };
 }

@@ -6,13 +6,13 @@
  * `..`, outside a root, through a symlink, links leaving their root) are refused
  * rather than written.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { chmod, lchown, link, lutimes, mkdir, symlink, utimes } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { Transform, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
+import { pickDecompressor } from './compress.js';
+import { readInto } from './read-into.js';
 import { normalizeArchivePath, normalizeType, rootOf } from './listing.js';
 
 export interface ExtractTarget {
@@ -156,7 +156,8 @@ export async function extractRoots(opts: {
       parser.end();
     },
   });
-  await pipeline(createReadStream(opts.archivePath), counter, createGunzip(), sink, ...(opts.signal ? [{ signal: opts.signal }] : []));
+  const gunzip = await pickDecompressor();
+  await gunzip.run(readInto(opts.archivePath, counter), sink, opts.signal ?? new AbortController().signal);
   await chain;
   if (failure) throw failure;
   // Folder modes and times last, deepest first: writing their contents changed the times.

@@ -5,13 +5,13 @@
  * restore's pre-flight both use this one implementation.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import { Transform, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
+import { pickDecompressor } from './compress.js';
+import { readInto } from './read-into.js';
 import { normalizeArchivePath, normalizeType, rootOf, RootTally } from './listing.js';
 import type { BackupManifest, ManifestRoot } from './manifest.js';
 
@@ -136,7 +136,8 @@ export async function scanArchive(opts: ScanOptions): Promise<ScanResult> {
     },
   });
   try {
-    await pipeline(createReadStream(opts.archivePath), hasher, createGunzip(), parserSink, ...(opts.signal ? [{ signal: opts.signal }] : []));
+    const gunzip = await pickDecompressor();
+    await gunzip.run(readInto(opts.archivePath, hasher), parserSink, opts.signal ?? new AbortController().signal);
   } catch (err) {
     if (opts.signal?.aborted) throw err;
     problems.push(`the archive does not read back whole: ${(err as Error).message}`);

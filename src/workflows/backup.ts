@@ -87,8 +87,7 @@ export async function backup(input: BackupInput = {}): Promise<BackupResult> {
     saga.add('remove staging', () => critical.removeStaging({ stagingDir: plan.stagingDir }));
     try {
       const tSnap = Date.now();
-      progress.set('snapshot', 'online sources');
-      for (const source of plan.sources.filter((s) => s.mode === 'online')) await long.snapshotSource({ source });
+      // Online sources need no snapshot: the archive reads them live, after the services are back.
       if (plan.dump) {
         progress.set('snapshot', `pg_dump ${plan.dump.database}`);
         await long.dumpDatabase({ dump: plan.dump });
@@ -117,7 +116,7 @@ export async function backup(input: BackupInput = {}): Promise<BackupResult> {
       }
       const tArch = Date.now();
       findings.push(
-        finding('backup.snapshot', 'ok', `snapshot of ${plan.sources.length} folders${plan.dump ? ' and the database' : ''} taken`, {
+        finding('backup.snapshot', 'ok', `snapshot of ${plan.sources.filter((s) => s.mode === 'stop').length} stop-mode folders${plan.dump ? ' and the database' : ''} taken; ${plan.sources.filter((s) => s.mode === 'online').length} online folders are read live`, {
           downtime: downtime.map((d) => ({ service: d.service, seconds: d.seconds })),
         }),
       );
