@@ -53,8 +53,8 @@ export async function benchBackup(): Promise<Record<string, unknown>> {
     const root = config.paths.installRoot;
     log('writing the data set ...');
     const dataset = await writeDataset([
-      { dir: join(root, 'memory_db'), smallTextFiles: 3000, smallTextBytes: 24_000, randomFiles: 8, randomBytes: 6 * MB, semiFiles: 4, semiBytes: 8 * MB },
-      { dir: join(root, 'filesystem_data'), smallTextFiles: 2500, smallTextBytes: 40_000, randomFiles: 16, randomBytes: 6 * MB, semiFiles: 6, semiBytes: 10 * MB },
+      { dir: join(root, 'memory_db'), smallTextFiles: 3000, smallTextBytes: 24_000, randomFiles: 12, randomBytes: 6 * MB, semiFiles: 4, semiBytes: 8 * MB },
+      { dir: join(root, 'filesystem_data'), smallTextFiles: 2500, smallTextBytes: 40_000, randomFiles: 22, randomBytes: 6 * MB, semiFiles: 6, semiBytes: 10 * MB },
       { dir: join(root, 'compliance_data'), smallTextFiles: 800, smallTextBytes: 50_000, randomFiles: 0, randomBytes: 0, semiFiles: 0, semiBytes: 0 },
       { dir: join(root, 'reports'), smallTextFiles: 600, smallTextBytes: 80_000, randomFiles: 0, randomBytes: 0, semiFiles: 0, semiBytes: 0 },
       { dir: join(root, 'kilocode-mcp-installer'), smallTextFiles: 50, smallTextBytes: 5_000, randomFiles: 6, randomBytes: 5 * MB, semiFiles: 0, semiBytes: 0 },
