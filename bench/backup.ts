@@ -41,7 +41,7 @@ export async function benchBackup(): Promise<Record<string, unknown>> {
   const server = await startDevServer({ binary, dataDir: join(dir, 'temporal'), port: 0, namespace: 'default', persist: false });
   const obj = sandboxConfigObject({ root: join(dir, 'sandbox'), memoryPort: await freePort(), database: `mcp_bench_${randomUUID().replaceAll('-', '').slice(0, 10)}` });
   obj.temporal = { address: server.address, taskQueue: 'bench' };
-  obj.metrics = { port: 0 };
+  obj.metrics = { port: 0, sdkPort: 0 };
   await writeFile(join(dir, 'config.yaml'), stringify(obj));
   const config = loadConfig({ path: join(dir, 'config.yaml'), env: {} });
   const manager = createServiceManager(config);

@@ -39,9 +39,11 @@ async function load(cmd: Command, extra: { hostId?: string } = {}): Promise<Conf
   return loadConfig({ ...(g.config ? { path: g.config } : {}), env: process.env, ...extra });
 }
 
-async function installRuntime(cmd: Command, fallback: LogLevel): Promise<void> {
+async function installRuntime(cmd: Command, fallback: LogLevel, sdkMetricsPort = 0): Promise<string | undefined> {
   const { installRuntime } = await import('./temporal/runtime.js');
-  installRuntime(globals(cmd).logLevel ?? fallback);
+  const address = sdkMetricsPort > 0 ? `127.0.0.1:${sdkMetricsPort}` : undefined;
+  installRuntime(globals(cmd).logLevel ?? fallback, address ? { sdkMetricsAddress: address } : {});
+  return address ? `http://${address}/metrics` : undefined;
 }
 
 /**
@@ -79,11 +81,11 @@ program
   .option('--once', 'exit after the first health check report')
   .option('--json', 'print the report as JSON')
   .action(async (opts: { once?: boolean; json?: boolean }, cmd: Command) => {
-    await installRuntime(cmd, 'WARN');
     const config = await load(cmd);
+    const sdkMetricsUrl = await installRuntime(cmd, 'WARN', config.metrics.sdkPort);
     const { runDev } = await import('./dev/dev.js');
     const stop = stopSignal((s) => out(`\n${s}: stopping ...`));
-    await runDev({ config, env: process.env, once: Boolean(opts.once), json: Boolean(opts.json), stop, out });
+    await runDev({ config, env: process.env, once: Boolean(opts.once), json: Boolean(opts.json), stop, out, ...(sdkMetricsUrl ? { sdkMetricsUrl } : {}) });
   });
 
 program
@@ -96,15 +98,15 @@ program
     if (opts.applySchedules && opts.role === 'host') {
       throw new UsageError('--apply-schedules needs --role orchestrator or all: schedules start workflows, which a host worker does not run');
     }
-    await installRuntime(cmd, 'INFO');
     const config = await load(cmd, opts.hostId ? { hostId: opts.hostId } : {});
+    const sdkMetricsUrl = await installRuntime(cmd, 'INFO', config.metrics.sdkPort);
     const { startWorker } = await import('./worker.js');
-    const worker = await startWorker({ config, role: opts.role });
+    const worker = await startWorker({ config, role: opts.role, ...(sdkMetricsUrl ? { sdkMetricsUrl } : {}) });
     out(`mcp-runbooks ${VERSION} worker: role ${worker.role}, host ${worker.hostId}`);
     out(`config: ${config.source}`);
     out(`temporal: ${config.temporal.address ?? '127.0.0.1:7233'} namespace ${config.temporal.namespace}`);
     out(`task queues: ${worker.taskQueues.join(', ')}`);
-    if (worker.metrics) out(`metrics: ${worker.metrics.url}/metrics`);
+    if (worker.metrics) out(`metrics: ${worker.metrics.url}/metrics${sdkMetricsUrl ? ` (with the SDK's from ${sdkMetricsUrl})` : ''}`);
     if (opts.applySchedules) {
       // A failed apply is reported, not fatal: the worker still serves the runs already scheduled.
       try {

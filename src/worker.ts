@@ -9,9 +9,13 @@ import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/w
 import { createActivities, createOrchestratorActivities } from './activities/index.js';
 import { hostTaskQueue } from './common/task-queues.js';
 import type { Config } from './config/config.js';
-import { createWorkerMetrics } from './metrics/registry.js';
+import { Client } from '@temporalio/client';
+import { activityMetricsInterceptor } from './metrics/activity-interceptor.js';
+import { backupProbe, every, memoryProbe, scheduleProbe, serviceProbe, type Probe } from './metrics/probes.js';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics/registry.js';
+import { runbookSinks } from './metrics/runbook-sink.js';
 import { startMetricsServer, type MetricsServer } from './metrics/server.js';
-import type { ServiceManager } from './services/index.js';
+import { createServiceManager, type ServiceManager } from './services/index.js';
 import { connectWorker } from './temporal/connection.js';
 
 import type { WorkerRole } from './common/roles.js';
@@ -34,6 +38,10 @@ export interface StartWorkerOptions {
   serveMetrics?: boolean;
   /** Replace the service manager the config describes (tests). */
   services?: ServiceManager;
+  /** The SDK runtime's Prometheus endpoint, merged into `/metrics` (set when the runtime exports metrics). */
+  sdkMetricsUrl?: string;
+  /** Run the periodic probes (services, backups, memory service, schedules). @default true */
+  probes?: boolean;
 }
 
 export interface RunningWorker {
@@ -42,6 +50,8 @@ export interface RunningWorker {
   taskQueues: string[];
   identities: string[];
   metrics?: MetricsServer;
+  /** This process's metric objects (tests read them). */
+  registry: WorkerMetrics;
   /** Settles when every worker in this process has stopped; rejects if one failed. */
   done: Promise<void>;
   /** Graceful shutdown: stop polling, let in-flight activities finish within the grace time, close. */
@@ -65,16 +75,24 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
 
   // The HTTP endpoints come first: a busy port must fail before any Worker holds the connection.
   const metrics = createWorkerMetrics({ role, hostId: config.hostId });
+  const interceptors = { activity: [activityMetricsInterceptor(metrics)] };
+  const services = opts.services ?? createServiceManager(config);
+  const allRunning = () => workers.length > 0 && workers.every((w) => w.getState() === 'RUNNING');
+  metrics.setReadiness(allRunning);
   const readiness = () => {
     const states = workers.map((w, i) => `${taskQueues[i]}: ${w.getState()}`);
-    const ready = workers.length > 0 && workers.every((w) => w.getState() === 'RUNNING');
-    metrics.ready.set(ready ? 1 : 0);
-    return { ready, detail: states.join('\n') || 'starting' };
+    return { ready: allRunning(), detail: states.join('\n') || 'starting' };
   };
   let server: MetricsServer | undefined;
   try {
     if (opts.serveMetrics !== false) {
-      server = await startMetricsServer({ host: config.metrics.host, port: config.metrics.port, registry: metrics.registry, readiness });
+      server = await startMetricsServer({
+        host: config.metrics.host,
+        port: config.metrics.port,
+        registry: metrics.registry,
+        readiness,
+        ...(opts.sdkMetricsUrl ? { sdkMetricsUrl: opts.sdkMetricsUrl } : {}),
+      });
     }
     if (role === 'orchestrator' || role === 'all') {
       const identity = `orchestrator@${where}`;
@@ -85,6 +103,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
           taskQueue: config.temporal.taskQueue,
           ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
           activities: createOrchestratorActivities({ config }),
+          sinks: runbookSinks(metrics),
+          interceptors,
         }),
       );
       taskQueues.push(config.temporal.taskQueue);
@@ -98,7 +118,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
           ...common,
           identity,
           taskQueue,
-          activities: createActivities({ config, ...(opts.services ? { services: opts.services } : {}) }),
+          activities: createActivities({ config, services }),
+          interceptors,
         }),
       );
       taskQueues.push(taskQueue);
@@ -111,6 +132,19 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     throw err;
   }
 
+  const probes: Probe[] = [];
+  if (opts.probes !== false) {
+    if (role === 'host' || role === 'all') {
+      probes.push(every(config.metrics.probeSeconds, serviceProbe(config, services, metrics)));
+      probes.push(every(config.metrics.backupProbeSeconds, backupProbe(config, metrics)));
+      if (services.services.includes('mcp-memory')) probes.push(every(config.metrics.probeSeconds, memoryProbe(config, metrics)));
+    }
+    if ((role === 'orchestrator' || role === 'all') && config.schedules.length > 0) {
+      const client = new Client({ connection, namespace: config.temporal.namespace });
+      probes.push(every(config.metrics.scheduleProbeSeconds, scheduleProbe(config, client, metrics)));
+    }
+  }
+
   const runs = workers.map((w) => w.run());
   const done = (async () => {
     try {
@@ -119,6 +153,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     } finally {
+      for (const p of probes) p.stop();
       await server?.close();
       if (ownConnection) await connection.close();
     }
@@ -133,6 +168,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     taskQueues,
     identities,
     ...(server ? { metrics: server } : {}),
+    registry: metrics,
     done,
     async shutdown() {
       for (const w of workers) {

@@ -120,7 +120,7 @@ export interface Config {
   memoryService: { url: string; timeoutSeconds: number };
   postgres?: PostgresConfig;
   worker: { shutdownGraceSeconds: number; shutdownForceSeconds: number };
-  metrics: { host: string; port: number };
+  metrics: { host: string; port: number; sdkPort: number; probeSeconds: number; backupProbeSeconds: number; scheduleProbeSeconds: number };
   dev: { dataDir: string; temporalPort: number; uiPort: number };
   sandbox?: SandboxConfig;
   /** Every declared schedule (seed defaults merged with `schedules`), disabled ones included. */

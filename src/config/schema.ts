@@ -276,6 +276,14 @@ export const configSchema = z
         host: nonEmpty.default('127.0.0.1'),
         /** 0 picks a free port. @default 9464 */
         port: port.default(9464),
+        /** Where the Temporal SDK's own metrics are served (127.0.0.1 only), and merged into /metrics; 0 turns them off. @default 9465 */
+        sdkPort: port.default(9465),
+        /** How often a host worker probes its services and memory service. @default 15 */
+        probeSeconds: positiveSeconds.default(15),
+        /** How often a host worker reads its backups folder. @default 60 */
+        backupProbeSeconds: positiveSeconds.default(60),
+        /** How often an orchestrator reads its schedules' counts from Temporal. @default 120 */
+        scheduleProbeSeconds: positiveSeconds.default(120),
       })
       .prefault({}),
     dev: z

@@ -27,6 +27,8 @@ export interface DevOptions {
   /** Aborted on SIGINT/SIGTERM. */
   stop: AbortSignal;
   out: (line: string) => void;
+  /** The SDK runtime's metrics endpoint, merged into the worker's /metrics. */
+  sdkMetricsUrl?: string;
 }
 
 export interface DevResult {
@@ -74,7 +76,7 @@ export async function runDev(opts: DevOptions): Promise<DevResult> {
     }
     throwIfStopped(opts.stop);
 
-    const worker: RunningWorker = await startWorker({ config, role: 'all' });
+    const worker: RunningWorker = await startWorker({ config, role: 'all', ...(opts.sdkMetricsUrl ? { sdkMetricsUrl: opts.sdkMetricsUrl } : {}) });
     cleanups.push({ what: 'worker', run: () => worker.shutdown() });
     out(`worker: role all, host ${worker.hostId}, task queues ${worker.taskQueues.join(', ')}`);
     if (worker.metrics) out(`metrics: ${worker.metrics.url}/metrics (also /healthz, /readyz)`);

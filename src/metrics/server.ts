@@ -17,6 +17,19 @@ export interface MetricsServerOptions {
   registry: Registry;
   /** Readiness: `ready` false answers 503 with the detail. */
   readiness: () => { ready: boolean; detail: string };
+  /** The Temporal SDK's own Prometheus endpoint; its metrics are appended to ours. */
+  sdkMetricsUrl?: string;
+}
+
+/** The SDK's metrics text, or a comment saying why it is missing: /metrics never fails because of it. */
+async function sdkMetrics(url: string): Promise<string> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    if (!res.ok) return `# Temporal SDK metrics unavailable: HTTP ${res.status} from ${url}\n`;
+    return await res.text();
+  } catch (err) {
+    return `# Temporal SDK metrics unavailable: ${(err as Error).message}\n`;
+  }
 }
 
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
@@ -27,9 +40,8 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
       return;
     }
     if (path === '/metrics') {
-      opts.registry
-        .metrics()
-        .then((body) => res.writeHead(200, { 'content-type': opts.registry.contentType }).end(body))
+      Promise.all([opts.registry.metrics(), opts.sdkMetricsUrl ? sdkMetrics(opts.sdkMetricsUrl) : ''])
+        .then(([ours, sdk]) => res.writeHead(200, { 'content-type': opts.registry.contentType }).end(sdk ? `${ours}\n${sdk}` : ours))
         .catch((err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(err)}\n`));
       return;
     }

@@ -7,6 +7,7 @@ import { buildReport, finding, type Finding, type RunbookReport } from '../commo
 import { hostActivities } from './activity-profiles.js';
 import { withHostLock } from './host-lease.js';
 import { trackProgress } from './progress.js';
+import { measured } from './outcome.js';
 import { Compensations } from './saga.js';
 import { failureMessage, inputObject, routeToHost } from './shared.js';
 
@@ -105,121 +106,125 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
     },
   });
 
-  const route = await routeToHost(args.hostId);
-  const workflowId = workflowInfo().workflowId;
-  const findings: Finding[] = [];
-  const downtime: Downtime[] = [];
-  let checks: Finding[] = [];
-  const result = (outcome: RecoveryOutcome, extra: Partial<RecoveryResult> = {}): RecoveryResult => ({
-    ...buildReport({ runbook: 'disasterRecovery', hostId: route.hostId, startedAt, finishedAt: new Date(), findings }),
-    outcome,
-    archive,
-    downtime,
-    checks,
-    ...(decidedBy ? { approvedBy: decidedBy } : {}),
-    ...extra,
-  });
+  let knownHost = typeof args.hostId === 'string' ? args.hostId : 'unknown';
+  return measured('disasterRecovery', () => knownHost, async () => {
+    const route = await routeToHost(args.hostId);
+    knownHost = route.hostId;
+    const workflowId = workflowInfo().workflowId;
+    const findings: Finding[] = [];
+    const downtime: Downtime[] = [];
+    let checks: Finding[] = [];
+    const result = (outcome: RecoveryOutcome, extra: Partial<RecoveryResult> = {}): RecoveryResult => ({
+      ...buildReport({ runbook: 'disasterRecovery', hostId: route.hostId, startedAt, finishedAt: new Date(), findings }),
+      outcome,
+      archive,
+      downtime,
+      checks,
+      ...(decidedBy ? { approvedBy: decidedBy } : {}),
+      ...extra,
+    });
 
-  return withHostLock(route.hostId, 'disasterRecovery', progress, async () => {
-    const host = hostActivities(route.taskQueue, 'quick');
-    const long = hostActivities(route.taskQueue, 'long');
-    const critical = hostActivities(route.taskQueue, 'critical');
+    return withHostLock(route.hostId, 'disasterRecovery', progress, async () => {
+      const host = hostActivities(route.taskQueue, 'quick');
+      const long = hostActivities(route.taskQueue, 'long');
+      const critical = hostActivities(route.taskQueue, 'critical');
 
-    progress.set('inspect', archive);
-    let plan: RestorePlan;
-    try {
-      plan = await long.inspectRestore({ archive, workflowId });
-    } catch (err) {
-      throw ApplicationFailure.nonRetryable(`${failureMessage(err)}. Nothing was changed.`, 'RestoreRefused');
-    }
-    setHandler(planQuery, () => plan);
-    findings.push(
-      finding('recovery.inspect', 'ok', `${archive} matches its manifest and is safe to restore: ${plan.roots.length} folders${plan.dump ? ' and a database dump' : ''}`, {
-        roots: plan.roots.map((r) => r.target),
-        fromOtherHost: plan.fromOtherHost,
-      }),
-    );
-    if (plan.fromOtherHost) findings.push(finding('recovery.host', 'warn', `${archive} was made on host ${plan.backupHost}, not ${route.hostId}`, {}));
-    if (args.dryRun) return result('dry-run', { plan });
-
-    if (!approved) {
-      progress.set('awaiting approval', `approve with the "approve" update within ${timeoutMinutes} minutes`);
-      const decided = await condition(() => approved || rejected, `${timeoutMinutes} minutes`);
-      if (!decided || rejected) {
-        findings.push(finding('recovery.approval', 'warn', decided ? `rejected${decidedBy ? ` by ${decidedBy}` : ''}; nothing was changed` : `not approved within ${timeoutMinutes} minutes; nothing was changed`, {}));
-        return result(decided ? 'rejected' : 'not-approved', { plan });
+      progress.set('inspect', archive);
+      let plan: RestorePlan;
+      try {
+        plan = await long.inspectRestore({ archive, workflowId });
+      } catch (err) {
+        throw ApplicationFailure.nonRetryable(`${failureMessage(err)}. Nothing was changed.`, 'RestoreRefused');
       }
-    }
-    changing = true;
-
-    const saga = new Compensations();
-    try {
-      saga.add('remove staging and recovery files', () => critical.cleanupRecovery({ plan, keepPrevious: true }));
-      progress.set('extract', `${plan.totals.files} files, ${plan.totals.bytes} bytes beside their targets`);
-      await long.extractForRestore({ plan });
-
-      progress.set('stop services');
-      const states = await host.serviceStates({});
-      const running = states.filter((s) => s.state === 'active').map((s) => s.service);
-      saga.add(`start ${running.join(', ') || 'no services'}`, () => Promise.all(running.map((service) => critical.startServices({ services: [service] }))));
-      const stopped = await host.stopServices({ services: running });
-
-      if (plan.dump) {
-        progress.set('emergency dump', plan.dump.database);
-        await long.dumpCurrentDatabase({ plan });
-      }
-      progress.set('swap');
-      for (const root of plan.roots) {
-        saga.add(`put back ${root.target}`, () => critical.undoSwap({ root }));
-        await critical.swapRoot({ root });
-      }
-      if (plan.dump) {
-        const dump = plan.dump;
-        progress.set('restore database', dump.database);
-        saga.add(`put back database ${dump.database}`, () => critical.restoreDatabase({ file: dump.emergencyFile }));
-        await long.restoreDatabase({ file: dump.file });
-      }
-
-      progress.set('start services');
-      saga.add('stop services before rolling back', () => host.stopServices({ services: plan.services }));
-      const started = await host.startServices({ services: plan.services });
-      for (const s of stopped) {
-        const up = started.find((x) => x.service === s.service);
-        if (up) downtime.push({ service: s.service, stoppedAt: s.at, startedAt: up.at, seconds: seconds(s.at, up.at) });
-      }
-
-      progress.set('post-recovery checks');
-      checks = await host.postRecoveryChecks();
-      const failed = checks.filter((c) => c.status === 'fail');
-      if (failed.length) throw ApplicationFailure.nonRetryable(`post-recovery checks failed: ${failed.map((f) => f.message).join('; ')}`, 'RecoveryCheckFailed');
-      findings.push(finding('recovery.restore', 'ok', `restored ${plan.roots.length} folders${plan.dump ? ` and database ${plan.dump.database}` : ''} from ${archive}`, {}));
-      findings.push(...checks);
-    } catch (err) {
-      progress.set('rolling back', failureMessage(err));
-      const undone = await saga.run();
-      if (isCancellation(err)) throw err;
-      const list = undone.map((u) => `${u.step}${u.ok ? '' : ` (FAILED: ${u.error ?? ''})`}`).join('; ');
-      throw ApplicationFailure.nonRetryable(`recovery from ${archive} failed: ${failureMessage(err)}. Rolled back: ${list || 'nothing had changed'}`, 'RecoveryFailed', {
-        undone,
-        checks,
-      });
-    }
-
-    // Recovered. Keep the state it replaced as a normal archive, then drop the preserved folders.
-    progress.set('emergency backup', 'archiving the previous state');
-    let emergencyBackup: ArchiveResult | undefined;
-    try {
-      emergencyBackup = await long.archivePreviousState({ plan, workflowId });
-      await host.cleanupRecovery({ plan });
-      if (emergencyBackup) findings.push(finding('recovery.emergency-backup', 'ok', `previous state archived as ${emergencyBackup.archive}`, { archive: emergencyBackup.archive }));
-    } catch (err) {
+      setHandler(planQuery, () => plan);
       findings.push(
-        finding('recovery.emergency-backup', 'warn', `could not archive the previous state (${failureMessage(err)}); the previous folders are kept beside their targets`, {
-          previous: plan.roots.map((r) => r.previous),
+        finding('recovery.inspect', 'ok', `${archive} matches its manifest and is safe to restore: ${plan.roots.length} folders${plan.dump ? ' and a database dump' : ''}`, {
+          roots: plan.roots.map((r) => r.target),
+          fromOtherHost: plan.fromOtherHost,
         }),
       );
-    }
-    progress.set('done');
-    return result('recovered', { plan, ...(emergencyBackup ? { emergencyBackup } : {}) });
+      if (plan.fromOtherHost) findings.push(finding('recovery.host', 'warn', `${archive} was made on host ${plan.backupHost}, not ${route.hostId}`, {}));
+      if (args.dryRun) return result('dry-run', { plan });
+
+      if (!approved) {
+        progress.set('awaiting approval', `approve with the "approve" update within ${timeoutMinutes} minutes`);
+        const decided = await condition(() => approved || rejected, `${timeoutMinutes} minutes`);
+        if (!decided || rejected) {
+          findings.push(finding('recovery.approval', 'warn', decided ? `rejected${decidedBy ? ` by ${decidedBy}` : ''}; nothing was changed` : `not approved within ${timeoutMinutes} minutes; nothing was changed`, {}));
+          return result(decided ? 'rejected' : 'not-approved', { plan });
+        }
+      }
+      changing = true;
+
+      const saga = new Compensations();
+      try {
+        saga.add('remove staging and recovery files', () => critical.cleanupRecovery({ plan, keepPrevious: true }));
+        progress.set('extract', `${plan.totals.files} files, ${plan.totals.bytes} bytes beside their targets`);
+        await long.extractForRestore({ plan });
+
+        progress.set('stop services');
+        const states = await host.serviceStates({});
+        const running = states.filter((s) => s.state === 'active').map((s) => s.service);
+        saga.add(`start ${running.join(', ') || 'no services'}`, () => Promise.all(running.map((service) => critical.startServices({ services: [service] }))));
+        const stopped = await host.stopServices({ services: running });
+
+        if (plan.dump) {
+          progress.set('emergency dump', plan.dump.database);
+          await long.dumpCurrentDatabase({ plan });
+        }
+        progress.set('swap');
+        for (const root of plan.roots) {
+          saga.add(`put back ${root.target}`, () => critical.undoSwap({ root }));
+          await critical.swapRoot({ root });
+        }
+        if (plan.dump) {
+          const dump = plan.dump;
+          progress.set('restore database', dump.database);
+          saga.add(`put back database ${dump.database}`, () => critical.restoreDatabase({ file: dump.emergencyFile }));
+          await long.restoreDatabase({ file: dump.file });
+        }
+
+        progress.set('start services');
+        saga.add('stop services before rolling back', () => host.stopServices({ services: plan.services }));
+        const started = await host.startServices({ services: plan.services });
+        for (const s of stopped) {
+          const up = started.find((x) => x.service === s.service);
+          if (up) downtime.push({ service: s.service, stoppedAt: s.at, startedAt: up.at, seconds: seconds(s.at, up.at) });
+        }
+
+        progress.set('post-recovery checks');
+        checks = await host.postRecoveryChecks();
+        const failed = checks.filter((c) => c.status === 'fail');
+        if (failed.length) throw ApplicationFailure.nonRetryable(`post-recovery checks failed: ${failed.map((f) => f.message).join('; ')}`, 'RecoveryCheckFailed');
+        findings.push(finding('recovery.restore', 'ok', `restored ${plan.roots.length} folders${plan.dump ? ` and database ${plan.dump.database}` : ''} from ${archive}`, {}));
+        findings.push(...checks);
+      } catch (err) {
+        progress.set('rolling back', failureMessage(err));
+        const undone = await saga.run();
+        if (isCancellation(err)) throw err;
+        const list = undone.map((u) => `${u.step}${u.ok ? '' : ` (FAILED: ${u.error ?? ''})`}`).join('; ');
+        throw ApplicationFailure.nonRetryable(`recovery from ${archive} failed: ${failureMessage(err)}. Rolled back: ${list || 'nothing had changed'}`, 'RecoveryFailed', {
+          undone,
+          checks,
+        });
+      }
+
+      // Recovered. Keep the state it replaced as a normal archive, then drop the preserved folders.
+      progress.set('emergency backup', 'archiving the previous state');
+      let emergencyBackup: ArchiveResult | undefined;
+      try {
+        emergencyBackup = await long.archivePreviousState({ plan, workflowId });
+        await host.cleanupRecovery({ plan });
+        if (emergencyBackup) findings.push(finding('recovery.emergency-backup', 'ok', `previous state archived as ${emergencyBackup.archive}`, { archive: emergencyBackup.archive }));
+      } catch (err) {
+        findings.push(
+          finding('recovery.emergency-backup', 'warn', `could not archive the previous state (${failureMessage(err)}); the previous folders are kept beside their targets`, {
+            previous: plan.roots.map((r) => r.previous),
+          }),
+        );
+      }
+      progress.set('done');
+      return result('recovered', { plan, ...(emergencyBackup ? { emergencyBackup } : {}) });
+    });
   });
 }

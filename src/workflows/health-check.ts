@@ -1,5 +1,6 @@
 import { buildReport, type RunbookReport } from '../common/report.js';
 import { hostActivities } from './activity-profiles.js';
+import { measured } from './outcome.js';
 import { inputObject, routeToHost, runChecks } from './shared.js';
 
 /** Input of {@link healthCheck}; JSON, secret-free. */
@@ -16,12 +17,14 @@ export interface HealthCheckInput {
 export async function healthCheck(input: HealthCheckInput = {}): Promise<RunbookReport> {
   const startedAt = new Date();
   const { hostId } = inputObject(input, 'healthCheck');
-  const route = await routeToHost(hostId);
-  const host = hostActivities(route.taskQueue);
-  const findings = await runChecks({
-    services: () => host.checkServices(),
-    'system.disk': () => host.checkDisk(),
-    'system.memory': () => host.checkMemory(),
+  return measured('healthCheck', () => hostId ?? 'unknown', async () => {
+    const route = await routeToHost(hostId);
+    const host = hostActivities(route.taskQueue);
+    const findings = await runChecks({
+      services: () => host.checkServices(),
+      'system.disk': () => host.checkDisk(),
+      'system.memory': () => host.checkMemory(),
+    });
+    return buildReport({ runbook: 'healthCheck', hostId: route.hostId, startedAt, finishedAt: new Date(), findings });
   });
-  return buildReport({ runbook: 'healthCheck', hostId: route.hostId, startedAt, finishedAt: new Date(), findings });
 }

@@ -56,7 +56,7 @@ describe('seed defaults', () => {
       commands: {},
     });
     expect(c.temporal).toEqual({ namespace: 'default', taskQueue: 'mcp-runbooks' });
-    expect(c.metrics).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(c.metrics).toEqual({ host: '127.0.0.1', port: 9464, sdkPort: 9465, probeSeconds: 15, backupProbeSeconds: 60, scheduleProbeSeconds: 120 });
     expect(c.hosts).toEqual([c.hostId]);
     expect(c.sandbox).toBeUndefined();
     // The seed's tar -czf list, with the memory service's folders copied while it is stopped.

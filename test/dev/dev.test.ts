@@ -22,18 +22,18 @@ import { inject } from 'vitest';
 
 let dir: string;
 let configPath: string;
-let ports: { temporal: number; ui: number; metrics: number; memory: number };
+let ports: { temporal: number; ui: number; metrics: number; sdk: number; memory: number };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mcp-dev-'));
-  ports = { temporal: await freePort(), ui: await freePort(), metrics: await freePort(), memory: await freePort() };
+  ports = { temporal: await freePort(), ui: await freePort(), metrics: await freePort(), sdk: await freePort(), memory: await freePort() };
   const obj = sandboxConfigObject({
     root: join(dir, 'sandbox'),
     memoryPort: ports.memory,
     database: `mcp_test_dev_${randomUUID().replaceAll('-', '').slice(0, 10)}`,
   });
   obj.dev = { dataDir: join(dir, 'data'), temporalPort: ports.temporal, uiPort: ports.ui };
-  obj.metrics = { port: ports.metrics };
+  obj.metrics = { port: ports.metrics, sdkPort: ports.sdk };
   configPath = join(dir, 'dev.yaml');
   await writeFile(configPath, stringify(obj));
 });

@@ -45,7 +45,7 @@ export async function createTestSandbox(opts: TestSandboxOptions = {}): Promise<
     ...(opts.withTemporalAddress === false ? {} : { address: temporalAddress() }),
     taskQueue: opts.taskQueue ?? uniqueTaskQueue('test'),
   };
-  obj.metrics = { port: 0 };
+  obj.metrics = { port: 0, sdkPort: 0 };
   obj.worker = { shutdownGraceSeconds: 2, shutdownForceSeconds: 5 };
   if (opts.hosts) obj.hosts = opts.hosts;
   for (const [key, value] of Object.entries(opts.extra ?? {})) {

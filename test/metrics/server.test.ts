@@ -52,7 +52,7 @@ describe('worker HTTP endpoints', () => {
   it('a busy port is a clear error and no worker is left holding the connection', async () => {
     const port = Number(new URL(base).port);
     await expect(
-      startWorker({ config: { ...sbx.config, metrics: { host: '127.0.0.1', port } }, role: 'host', connection, workflowBundle: workflowBundle() }),
+      startWorker({ config: { ...sbx.config, metrics: { ...sbx.config.metrics, port } }, role: 'host', connection, workflowBundle: workflowBundle() }),
     ).rejects.toThrow(`metrics port 127.0.0.1:${port} is in use (set metrics.port)`);
   });
 
