@@ -1,8 +1,10 @@
 /** `npm run bench -- <name>`: runs one benchmark; its last stdout line is one JSON object. */
 import { benchBackup } from './backup.js';
+import { benchMetrics } from './metrics.js';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   backup: benchBackup,
+  metrics: benchMetrics,
 };
 
 const name = process.argv[2];
