@@ -4,7 +4,7 @@
  * the archive, apply retention. Each is idempotent, so a retry after a killed
  * worker redoes its step from the start.
  */
-import { access, chmod, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ARCHIVE_SUFFIX, archiveName, archiveTime, manifestName } from '../common/archive-names.js';
 import type { Config } from '../config/config.js';
@@ -27,6 +27,7 @@ import { pgDump } from '../postgres/tools.js';
 import { VERSION } from '../version.js';
 import { activitySignal, progressReporter } from './context.js';
 import { faultPoint } from './faults.js';
+import { exists } from '../system/fs.js';
 
 export interface PlannedSource {
   /** Path inside the archive: the original path without its leading `/`. */
@@ -124,14 +125,6 @@ export function stopGroups(sources: readonly PlannedSource[]): StopGroup[] {
   return groups;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function treeBytes(path: string): Promise<number> {
   let total = 0;

@@ -24,6 +24,7 @@ import { createBackupActivities, type ArchiveResult, type BackupPlan } from './b
 import { activitySignal, progressReporter } from './context.js';
 import { faultPoint } from './faults.js';
 import { createServiceActivities } from './services.js';
+import { exists } from '../system/fs.js';
 
 /** Thrown when an archive must not be restored; nothing has been changed. Never retried. */
 export class RestoreRefusedError extends Error {
@@ -65,14 +66,6 @@ export interface RestorePlan {
   totals: { files: number; bytes: number };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export interface RestoreActivityDeps {
   config: Config;

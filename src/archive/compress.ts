@@ -28,31 +28,7 @@ export async function pickCompressor(choice: CompressorChoice, level: number): P
   const usePigz = choice === 'pigz' || (choice === 'auto' && (await hasPigz()));
   if (usePigz) {
     const threads = Math.max(1, availableParallelism());
-    return {
-      name: `pigz -p ${threads} -${level}`,
-      async run(input, output, signal) {
-        const child = execa('pigz', ['-c', `-${level}`, '-p', String(threads)], {
-          stdin: 'pipe',
-          stdout: 'pipe',
-          stderr: 'pipe',
-          buffer: { stdout: false, stderr: true },
-          cancelSignal: signal,
-          reject: false,
-        });
-        await pump(
-          input,
-          child.stdin,
-          child.stdout,
-          output,
-          signal,
-          async () => {
-            const r = await child;
-            if (r.exitCode !== 0 && !signal.aborted) throw new Error(`pigz failed (exit ${String(r.exitCode)}): ${String(r.stderr).trim()}`);
-          },
-          () => child.kill('SIGKILL'),
-        );
-      },
-    };
+    return pigz(`pigz -p ${threads} -${level}`, ['-c', `-${level}`, '-p', String(threads)], (code, stderr) => `pigz failed (exit ${code}): ${stderr}`);
   }
   return {
     name: `zlib -${level}`,
@@ -70,30 +46,35 @@ export async function pickCompressor(choice: CompressorChoice, level: number): P
 export async function pickDecompressor(choice: CompressorChoice = 'auto'): Promise<Compressor> {
   const usePigz = choice === 'pigz' || (choice === 'auto' && (await hasPigz()));
   if (usePigz) {
-    return {
-      name: 'pigz -dc',
-      async run(input, output, signal) {
-        const child = execa('pigz', ['-dc'], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, cancelSignal: signal, reject: false });
-        await pump(
-          input,
-          child.stdin,
-          child.stdout,
-          output,
-          signal,
-          async () => {
-            const r = await child;
-            if (r.exitCode !== 0 && !signal.aborted) throw new Error(`gzip data does not decompress: ${String(r.stderr).trim().replace(/^pigz: /, '') || `pigz exit ${String(r.exitCode)}`}`);
-          },
-          () => child.kill('SIGKILL'),
-        );
-      },
-    };
+    return pigz('pigz -dc', ['-dc'], (code, stderr) => `gzip data does not decompress: ${stderr.replace(/^pigz: /, '') || `pigz exit ${code}`}`);
   }
   return {
     name: 'zlib',
     async run(input, output, signal) {
       const gunzip = createGunzip();
       await pump(input, gunzip, gunzip, output, signal, async () => undefined, () => gunzip.destroy());
+    },
+  };
+}
+
+/** pigz as a pipe stage; a non-zero exit fails the pipe with `failure(exit code, stderr)`. */
+function pigz(name: string, args: string[], failure: (code: string, stderr: string) => string): Compressor {
+  return {
+    name,
+    async run(input, output, signal) {
+      const child = execa('pigz', args, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, cancelSignal: signal, reject: false });
+      await pump(
+        input,
+        child.stdin,
+        child.stdout,
+        output,
+        signal,
+        async () => {
+          const r = await child;
+          if (r.exitCode !== 0 && !signal.aborted) throw new Error(failure(String(r.exitCode), String(r.stderr).trim()));
+        },
+        () => child.kill('SIGKILL'),
+      );
     },
   };
 }

@@ -9,9 +9,10 @@
 import { createWriteStream } from 'node:fs';
 import { chmod, lchown, link, lutimes, mkdir, symlink, utimes } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import { Transform, Writable } from 'node:stream';
+import { Transform } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
 import { pickDecompressor } from './compress.js';
+import { parserSink } from './parser-sink.js';
 import { readInto } from './read-into.js';
 import { normalizeArchivePath, normalizeType, rootOf } from './listing.js';
 
@@ -146,16 +147,7 @@ export async function extractRoots(opts: {
       cb(null, chunk);
     },
   });
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      if (parser.write(chunk)) cb();
-      else parser.once('drain', () => cb());
-    },
-    final(cb) {
-      parser.once('end', () => cb());
-      parser.end();
-    },
-  });
+  const sink = parserSink(parser);
   const gunzip = await pickDecompressor();
   await gunzip.run(readInto(opts.archivePath, counter), sink, opts.signal ?? new AbortController().signal);
   await chain;

@@ -8,9 +8,10 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
-import { Transform, Writable } from 'node:stream';
+import { Transform } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
 import { pickDecompressor } from './compress.js';
+import { parserSink } from './parser-sink.js';
 import { readInto } from './read-into.js';
 import { normalizeArchivePath, normalizeType, rootOf, RootTally } from './listing.js';
 import type { BackupManifest, ManifestRoot } from './manifest.js';
@@ -124,20 +125,10 @@ export async function scanArchive(opts: ScanOptions): Promise<ScanResult> {
       problems.push(`tar: ${code} ${message}`);
     },
   });
-  // The parser is a Minipass stream; wrap it so the pipeline waits until it has seen the end.
-  const parserSink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      if (parser.write(chunk)) cb();
-      else parser.once('drain', () => cb());
-    },
-    final(cb) {
-      parser.once('end', () => cb());
-      parser.end();
-    },
-  });
+  const sinkToParser = parserSink(parser);
   try {
     const gunzip = await pickDecompressor();
-    await gunzip.run(readInto(opts.archivePath, hasher), parserSink, opts.signal ?? new AbortController().signal);
+    await gunzip.run(readInto(opts.archivePath, hasher), sinkToParser, opts.signal ?? new AbortController().signal);
   } catch (err) {
     if (opts.signal?.aborted) throw err;
     problems.push(`the archive does not read back whole: ${(err as Error).message}`);

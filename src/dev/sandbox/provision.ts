@@ -4,12 +4,13 @@
  * when one answers. Data files that exist are kept; config files are rewritten
  * from the current config so ports and database names follow it.
  */
-import { mkdir, writeFile, access, chmod, rename } from 'node:fs/promises';
+import { mkdir, writeFile, chmod, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../../config/config.js';
 import { errorMessage } from '../../common/errors.js';
 import { quoteIdent, withPgClient } from '../../postgres/client.js';
 import { sandboxLayout, type SandboxLayout } from './layout.js';
+import { exists } from '../../system/fs.js';
 
 /** Folders of the seed's install root (backup sources, reports, backups) plus the services' data. */
 export const SANDBOX_INSTALL_FOLDERS = [
@@ -158,14 +159,6 @@ export async function dropSandboxDatabase(config: Config): Promise<void> {
   );
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function writeAtomic(path: string, content: string, mode: number): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
