@@ -4,18 +4,15 @@ import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorker, type RunningWorker } from '../../src/worker.js';
-import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { testClient, testNativeConnection, workflowBundle } from '../helpers/temporal.js';
+import { startTestHost, type TestHost } from '../helpers/host.js';
+import type { TestSandbox } from '../helpers/sandbox.js';
 import { sandboxLayout } from '../../src/dev/sandbox/layout.js';
 
+let host: TestHost;
 let sbx: TestSandbox;
 let client: Client;
-let connection: NativeConnection;
-let worker: RunningWorker;
 let small: string;
 
 beforeAll(async () => {
@@ -23,20 +20,20 @@ beforeAll(async () => {
   small = await mkdtemp(join(tmpdir(), 'mcp-small-'));
   await execa('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', small]);
   const staging = await mkdtemp(join(tmpdir(), 'mcp-staging-'));
-  sbx = await createTestSandbox({ hostId: 'full-host', extra: { paths: { backupDir: small }, backup: { stagingDir: staging } } });
-  const layout = sandboxLayout(sbx.root);
-  await mkdir(join(layout.installRoot, 'memory_db'), { recursive: true });
-  // Incompressible data: the archive cannot fit in 256 KiB.
-  await writeFile(join(layout.installRoot, 'memory_db', 'big.bin'), randomBytes(2 * 1024 * 1024));
-  client = await testClient();
-  connection = await testNativeConnection();
-  worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
+  host = await startTestHost({
+    hostId: 'full-host',
+    extra: { paths: { backupDir: small }, backup: { stagingDir: staging } },
+    // Incompressible data: the archive cannot fit in 256 KiB.
+    prepare: async (s) => {
+      const layout = sandboxLayout(s.root);
+      await mkdir(join(layout.installRoot, 'memory_db'), { recursive: true });
+      await writeFile(join(layout.installRoot, 'memory_db', 'big.bin'), randomBytes(2 * 1024 * 1024));
+    },
+  });
+  ({ sbx, client } = host);
 });
 afterAll(async () => {
-  await worker?.shutdown();
-  await connection?.close();
-  await client?.connection.close();
-  await sbx?.cleanup();
+  await host?.close();
   if (small) await execa('umount', [small], { reject: false });
 });
 

@@ -2,37 +2,30 @@
 import { appendFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest, manifestPath } from '../../src/archive/manifest.js';
 import { withPgClient } from '../../src/postgres/client.js';
-import { startWorker, type RunningWorker } from '../../src/worker.js';
 import type { BackupResult, RecoveryResult } from '../../src/workflows/index.js';
 import { treesOf } from '../helpers/files.js';
-import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { assertReplays, testClient, testNativeConnection, workflowBundle } from '../helpers/temporal.js';
+import { startTestHost, type TestHost } from '../helpers/host.js';
+import type { TestSandbox } from '../helpers/sandbox.js';
+import { assertReplays } from '../helpers/temporal.js';
 
+let host: TestHost;
 let sbx: TestSandbox;
 let client: Client;
-let connection: NativeConnection;
-let worker: RunningWorker;
 let folders: string[];
 
 const rows = () =>
   withPgClient(sbx.config.postgres!, async (c) => (await c.query<{ id: string; kind: string }>('SELECT id, kind FROM mcp_events ORDER BY id')).rows);
 
 beforeAll(async () => {
-  sbx = await createTestSandbox({ hostId: 'br-host' });
+  host = await startTestHost({ hostId: 'br-host' });
+  ({ sbx, client } = host);
   folders = sbx.config.backup.sources.flatMap((s) => (s.mode === 'pg_dump' ? [] : [s.path]));
-  client = await testClient();
-  connection = await testNativeConnection();
-  worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
 });
 afterAll(async () => {
-  await worker?.shutdown();
-  await connection?.close();
-  await client?.connection.close();
-  await sbx?.cleanup();
+  await host?.close();
 });
 
 const handles: WorkflowHandle[] = [];

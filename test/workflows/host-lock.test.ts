@@ -1,31 +1,24 @@
 /** Backup, recovery and other locked runbooks on one host never interleave. */
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostLockStatus } from '../../src/client/operations.js';
 import type { RunbookProgress } from '../../src/common/progress.js';
-import { startWorker, type RunningWorker } from '../../src/worker.js';
 import type { BackupResult } from '../../src/workflows/index.js';
 import { runCli } from '../helpers/cli.js';
-import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { assertReplays, testClient, testNativeConnection, workflowBundle } from '../helpers/temporal.js';
+import { startTestHost, type TestHost } from '../helpers/host.js';
+import type { TestSandbox } from '../helpers/sandbox.js';
+import { assertReplays } from '../helpers/temporal.js';
 
+let host: TestHost;
 let sbx: TestSandbox;
 let client: Client;
-let connection: NativeConnection;
-let worker: RunningWorker;
 
 beforeAll(async () => {
-  sbx = await createTestSandbox({ hostId: 'lock-host' });
-  client = await testClient();
-  connection = await testNativeConnection();
-  worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
+  host = await startTestHost({ hostId: 'lock-host' });
+  ({ sbx, client } = host);
 });
 afterAll(async () => {
-  await worker?.shutdown();
-  await connection?.close();
-  await client?.connection.close();
-  await sbx?.cleanup();
+  await host?.close();
 });
 
 function start(type: string, input: unknown, tag: string): Promise<WorkflowHandle> {
