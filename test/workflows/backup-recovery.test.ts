@@ -76,4 +76,27 @@ describe('backup then disaster recovery', () => {
 
     await assertReplays(...handles);
   }, 180_000);
+
+  it('retention deletes archives older than 30 days, with their manifests; backup_manifest.txt lists what is kept', async () => {
+    // (Never deleting the newest verified archive is covered by the retention unit tests: after a
+    // backup, that archive is the one just verified.)
+    const dir = sbx.config.paths.backupDir;
+    const { readdir, copyFile, readFile: read } = await import('node:fs/promises');
+    const source = (await readdir(dir)).find((f) => f.endsWith('.tar.gz'))!;
+    const manifest = JSON.parse(await read(join(dir, `${source}.manifest.json`), 'utf8')) as Record<string, unknown>;
+    for (const name of ['mcp_backup_20200101_000000.tar.gz', 'mcp_backup_20200201_000000.tar.gz']) {
+      await copyFile(join(dir, source), join(dir, name));
+      await writeFile(join(dir, `${name}.manifest.json`), JSON.stringify({ ...manifest, archive: name }));
+    }
+    const handle = await client.workflow.start('backup', { taskQueue: sbx.config.temporal.taskQueue, workflowId: `retention-${Date.now()}`, args: [{ hostId: 'br-host' }] });
+    handles.push(handle);
+    const b = (await handle.result()) as BackupResult;
+    expect(b.retention?.removed.sort()).toEqual(['mcp_backup_20200101_000000.tar.gz', 'mcp_backup_20200201_000000.tar.gz']);
+    const after = await readdir(dir);
+    expect(after.filter((f) => f.startsWith('mcp_backup_2020'))).toEqual([]);
+    const listing = await read(join(dir, 'backup_manifest.txt'), 'utf8');
+    expect(listing).toContain(`${b.archive!.archive}\t`);
+    expect(listing).toMatch(new RegExp(`${b.archive!.archive}\\t\\d+\\t\\S+\\tbackup\\tverified `));
+    expect(listing).not.toContain('mcp_backup_2020');
+  }, 120_000);
 });

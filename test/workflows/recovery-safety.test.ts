@@ -112,6 +112,23 @@ describe('refused before anything is touched', () => {
     expect(await failure(await start('disasterRecovery', { backup, hostId: 'safe-host' }))).toContain(message);
   });
 
+  it('not enough free space beside a target', async () => {
+    // The same host with a margin no disk can meet: only this worker polls while the test runs.
+    await worker.shutdown();
+    const tight = { ...sbx.config, recovery: { ...sbx.config.recovery, freeSpaceMarginPercent: 1e15 } };
+    const w = await startWorker({ config: tight, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
+    try {
+      const before = await pids();
+      const message = await failure(await start('disasterRecovery', { backup: good, hostId: 'safe-host', approve: true }));
+      expect(message).toContain('not enough free space on the filesystem of');
+      expect(message).toContain('bytes needed for staging');
+      expect(await pids()).toEqual(before);
+    } finally {
+      await w.shutdown();
+      worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
+    }
+  });
+
   it('an archive without its manifest', async () => {
     const name = 'mcp_backup_20200103_000000.tar.gz';
     await writeFile(join(sbx.config.paths.backupDir, name), await readFile(join(sbx.config.paths.backupDir, good)));
