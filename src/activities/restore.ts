@@ -149,8 +149,9 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       const margin = 1 + config.recovery.freeSpaceMarginPercent / 100;
       const needs = new Map<string, number>();
       for (const r of roots) {
-        const parent = dirname(r.target);
-        await mkdir(parent, { recursive: true });
+        // The nearest folder that exists: inspection creates nothing.
+        let parent = dirname(r.target);
+        while (!(await exists(parent)) && dirname(parent) !== parent) parent = dirname(parent);
         needs.set(parent, (needs.get(parent) ?? 0) + r.bytes);
       }
       if (dump) {
@@ -195,6 +196,7 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       for (const r of plan.roots) await rm(r.staging, { recursive: true, force: true });
       await rm(plan.recoveryDir, { recursive: true, force: true });
       await mkdir(plan.recoveryDir, { recursive: true, mode: 0o700 });
+      for (const r of plan.roots) await mkdir(dirname(r.staging), { recursive: true });
       const targets: ExtractTarget[] = plan.roots.map((r) => ({ archivePath: r.archivePath, destination: r.staging, kind: 'folder' }));
       if (plan.dump) targets.push({ archivePath: plan.dump.archivePath, destination: plan.dump.file, kind: 'file' });
       const signal = activitySignal();
