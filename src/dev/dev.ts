@@ -99,6 +99,8 @@ export async function runDev(opts: DevOptions): Promise<DevResult> {
       out('');
       out('Up. Try, in another terminal:');
       out('  npx mcp-runbooks run health-check');
+      out('  npx mcp-runbooks run backup && npx mcp-runbooks backups list');
+      out('  npx mcp-runbooks recover <archive from the list>');
       out('  npx mcp-runbooks schedules list');
       out(`  temporal workflow list --address ${config.temporal.address ?? ''}`);
       out('Press Ctrl-C to stop everything started here.');
