@@ -202,7 +202,11 @@ const maintenanceSchema = z.strictObject({
       /** Install pending updates without asking. Off: weekly maintenance only reports them, unless an operator approves. @default false */
       allowUpgrades: z.boolean({ error: 'true or false' }).default(false),
       /** How long weekly maintenance waits for an operator's `approve` when updates are pending; 0 does not wait. @default 0 */
-      upgradeApprovalTimeoutMinutes: wholeNumber(0, 1440, 'minutes').default(0),
+      upgradeApprovalTimeoutMinutes: z
+        .number({ error: 'a number of minutes from 0 to 1440' })
+        .min(0, { error: 'a number of minutes from 0 to 1440' })
+        .max(1440, { error: 'a number of minutes from 0 to 1440' })
+        .default(0),
       /** Refreshes the package lists before they are read; `false` reads them as they are. @default ["apt-get", "update", "-qq"] */
       refreshCommand: z.union([argvTemplate, z.literal(false)], { error: 'an argv array, or false' }).default(['apt-get', 'update', '-qq']),
       /** Prints pending updates as `apt list --upgradable` does. @default ["apt", "list", "--upgradable"] */

@@ -65,7 +65,7 @@ export async function weeklyMaintenance(input: MaintenanceInput = {}): Promise<M
     }
     waiting = true;
     progress.set('awaiting upgrade approval', `${what}; approve with \`mcp-runbooks approve <workflow id>\` within ${policy.approvalTimeoutMinutes} minutes`);
-    const answered = await condition(() => decided !== undefined, `${policy.approvalTimeoutMinutes} minutes`);
+    const answered = await condition(() => decided !== undefined, Math.round(policy.approvalTimeoutMinutes * 60_000));
     waiting = false;
     if (!answered || !decided) {
       return finding('packages.upgrade', 'ok', `${what} not installed: no approval within ${policy.approvalTimeoutMinutes} minutes`, { pending, security, installed: false, approval: 'timed out' });

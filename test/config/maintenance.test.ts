@@ -69,7 +69,7 @@ describe('maintenance config', () => {
     [{ logs: { errorPatterns: ['(unclosed'] } }, 'maintenance.logs.errorPatterns[0]', 'a regular expression, e.g. "error" or "fail(ed|ure)"', '"(unclosed"'],
     [{ logs: { maxAgeDays: 0 } }, 'maintenance.logs.maxAgeDays', 'a number of days > 0', 'number 0'],
     [{ packages: { allowUpgrades: 'yes' } }, 'maintenance.packages.allowUpgrades', 'true or false', '"yes"'],
-    [{ packages: { upgradeApprovalTimeoutMinutes: 2000 } }, 'maintenance.packages.upgradeApprovalTimeoutMinutes', 'a whole number of minutes from 0 to 1440', 'number 2000'],
+    [{ packages: { upgradeApprovalTimeoutMinutes: 2000 } }, 'maintenance.packages.upgradeApprovalTimeoutMinutes', 'a number of minutes from 0 to 1440', 'number 2000'],
     [{ packages: { upgradeCommand: 'apt-get upgrade -y' } }, 'maintenance.packages.upgradeCommand', 'an argv array of strings, e.g. ["systemctl", "start", "{service}"]', '"apt-get upgrade -y"'],
     [{ tempFiles: { prefix: '../mcp_' } }, 'maintenance.tempFiles.prefix', 'a file name prefix without "/"', '"../mcp_"'],
     [{ security: { certificateWarnDays: 5, certificateFailDays: 7 } }, 'maintenance.security.certificateFailDays', 'fewer days than certificateWarnDays (5)', 'number 7'],
