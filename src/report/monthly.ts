@@ -6,6 +6,7 @@
  */
 import type { Finding, FindingStatus, RunbookReport } from '../common/report.js';
 import { renderReportText } from './render-text.js';
+import { age } from '../common/words.js';
 
 export const MONTHLY_REPORT_FORMAT = 'mcp-runbooks.monthly-report/1';
 
@@ -70,9 +71,13 @@ export function recommendationFor(f: Finding): string {
       return `Look at ${f.check}: ${detail}`;
     case 'backup':
       if (kind === 'verify') return `Take a new backup and delete the damaged archive: ${detail}`;
-      return `Check that backups run (mcp-runbooks schedules list): ${detail}`;
+      return num(d.count) === 0 || d.count === undefined
+        ? `Take a backup (mcp-runbooks run backup) and check that the backup schedule runs (mcp-runbooks schedules list): ${detail}`
+        : `Check that the backup schedule runs (mcp-runbooks schedules list): ${detail}`;
     case 'packages':
-      if (kind === 'security') return `Install the pending security updates in a maintenance window (approve the weekly run's upgrade, or run it by hand): ${detail}`;
+      if (kind === 'security') {
+        return `Install the ${num(d.security) ?? ''} pending security updates in a maintenance window: approve a weekly run's upgrade (mcp-runbooks approve <workflow id>) or run apt-get upgrade by hand`.replace('the  pending', 'the pending');
+      }
       if (kind === 'upgrade') return `Finish the package upgrade by hand and read apt's output: ${detail}`;
       return `Look at package updates: ${detail}`;
     case 'postgres':
@@ -89,8 +94,16 @@ export function recommendationFor(f: Finding): string {
     case 'temp':
       return `Clean up the temp folders by hand: ${detail}`;
     case 'security':
-      if (kind === 'audit') return `Install and enable auditd so security events are recorded: ${detail}`;
-      if (kind === 'user') return `Review the service account: ${detail}`;
+      if (kind === 'audit') {
+        return d.installed === false
+          ? 'Install the auditd package and enable its service: nothing records security events on this host now'
+          : `Enable the audit subsystem persistently so security events are recorded: ${detail}`;
+      }
+      if (kind === 'user') {
+        return d.exists === false
+          ? `Create the service account ${str(d.user) ?? ''} and run the services as it, or set maintenance.security.serviceUser to the account they run as`
+          : `Review the service account: ${detail}`;
+      }
       if (kind === 'permissions') {
         return f.status === 'fail'
           ? `Remove world write permission (chmod o-w) from: ${detail}`
@@ -232,7 +245,7 @@ export function renderMonthlyReportText(m: MonthlyReport, report: RunbookReport)
     line(s.securityUpdates?.status, `Security updates: ${s.securityUpdates?.message ?? 'not checked'}`),
     '',
     'Backup Status',
-    line(m.backups?.status, m.backups?.latest ? `Latest backup: ${m.backups.latest} (${m.backups.latestAgeHours ?? '?'} h old)` : `Latest backup: ${m.backups?.message ?? 'not checked'}`),
+    line(m.backups?.status, m.backups?.latest ? `Latest backup: ${m.backups.latest} (${m.backups.latestAgeHours === undefined ? 'age unknown' : `${age(m.backups.latestAgeHours)} old`})` : `Latest backup: ${m.backups?.message ?? 'not checked'}`),
     line(undefined, `Backup count: ${m.backups?.count ?? 'unknown'}`),
     '',
     'Recommendations',

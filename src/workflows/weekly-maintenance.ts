@@ -4,6 +4,7 @@ import { finding, type Finding } from '../common/report.js';
 import type { ApprovalInput, ApprovalResult } from './disaster-recovery.js';
 import { runMaintenance, type MaintenanceContext, type MaintenanceInput, type MaintenanceReport } from './maintenance.js';
 import { verifyArchives } from './verify-archives.js';
+import { count } from '../common/words.js';
 
 /** Steps of {@link weeklyMaintenance}, in order (seed 4.2). */
 export const WEEKLY_STEPS = ['packages.updates', 'logs.errors', 'postgres', 'memory.stats', 'temp.cleanup', 'backup.verify', 'packages.upgrade'] as const;
@@ -58,7 +59,7 @@ export async function weeklyMaintenance(input: MaintenanceInput = {}): Promise<M
     if (!check?.listed) return [];
     const { pending, security, policy } = check;
     if (pending === 0) return finding('packages.upgrade', 'ok', 'nothing to install: no updates pending', { pending: 0 });
-    const what = `${pending} updates (${security} security)`;
+    const what = `${count(pending, 'update')} (${security} security)`;
     if (policy.allowUpgrades) return long.upgradePackages({ by: 'maintenance.packages.allowUpgrades' });
     if (policy.approvalTimeoutMinutes <= 0) {
       return finding('packages.upgrade', 'ok', `${what} not installed: this host only reports (set maintenance.packages.allowUpgrades, or upgradeApprovalTimeoutMinutes to wait for an operator's approval)`, { pending, security, installed: false });

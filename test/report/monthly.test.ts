@@ -12,7 +12,7 @@ const findings: Finding[] = [
   finding('system.cpu', 'ok', 'CPU 3%', { usedPercent: 3, cores: 4, sampleMs: 1000 }),
   finding('system.load', 'ok', 'load', { one: 0.5, five: 0.4, fifteen: 0.3 }),
   finding('security.certificate.ssl.crt', 'warn', '/etc/kilocode/mcp/security/ssl.crt (CN=x) expires in 12 days', { path: '/etc/kilocode/mcp/security/ssl.crt', daysLeft: 12, validTo: '2026-12-06T00:00:00.000Z', subject: 'CN=x' }),
-  finding('security.permissions', 'fail', '1 world-writable entries: /opt/x (0666)', { scanned: 40, totals: { worldWritable: 1, notAllowed: 0 } }),
+  finding('security.permissions', 'fail', '1 world-writable entry: /opt/x (0666)', { scanned: 40, totals: { worldWritable: 1, notAllowed: 0 } }),
   finding('backup.status', 'ok', '3 archives', { count: 3, newest: 'mcp_backup_20261101_020000.tar.gz', newestAgeHours: 2 }),
 ];
 const report = buildReport({ runbook: 'monthlyMaintenance', hostId: 'db-1', startedAt: new Date('2026-12-01T04:00:00Z'), finishedAt: new Date('2026-12-01T04:01:00Z'), findings });

@@ -61,7 +61,7 @@ describe('monthlyMaintenance', () => {
     expect(by(report, 'security.user')).toMatchObject({ status: 'warn', message: 'service user mcp-service does not exist on this host (maintenance.security.serviceUser)' });
     const perms = by(report, 'security.permissions');
     expect(perms).toMatchObject({ status: 'fail', data: { totals: { worldWritable: 1, notAllowed: 0 } } });
-    expect(perms.message).toBe(`1 world-writable entries: ${shared} (0666)`);
+    expect(perms.message).toBe(`1 world-writable entry: ${shared} (0666)`);
     expect(by(report, 'security.certificate.ssl.crt')).toMatchObject({ status: 'ok', data: { subject: 'CN=monthly-host.sandbox.mcp-runbooks' } });
     expect(by(report, 'security.certificate.api.crt')).toMatchObject({ status: 'warn', data: { subject: 'CN=api.sandbox' } });
     expect(by(report, 'security.certificate.old-ca.crt')).toMatchObject({ status: 'fail', message: `${certs.expired} (CN=old-ca) expired on 2025-01-01T00:00:00.000Z` });
@@ -85,13 +85,13 @@ describe('monthlyMaintenance', () => {
     expect(json.security.users).toMatchObject({ user: 'mcp-service', exists: false });
     expect(json.usage.disk?.usedPercent).toBeGreaterThan(0);
     // Recommendations come from this run's findings: failures first.
-    expect(json.recommendations[0]).toMatch(/^Remove world write permission \(chmod o-w\) from: 1 world-writable entries: .*shared\.txt/);
+    expect(json.recommendations[0]).toMatch(/^Remove world write permission \(chmod o-w\) from: 1 world-writable entry: .*shared\.txt/);
     expect(json.recommendations.join('\n')).toContain(`Renew or replace the certificate: ${certs.expired} (CN=old-ca) expired`);
     expect(json.recommendations.join('\n')).toContain('Create the service account mcp-service');
     const text = await readFile(files.text, 'utf8');
     expect(text).toMatch(/^MCP Monthly Maintenance Report\nHost: monthly-host {4}Month: \d{4}-\d{2}/);
     expect(text).toContain('  FAIL  SSL certificate: ');
-    expect(text).toContain(`  FAIL  Permissions: 1 world-writable entries: ${shared} (0666)`);
+    expect(text).toContain(`  FAIL  Permissions: 1 world-writable entry: ${shared} (0666)`);
     expect(report.summary.fail).toBe(2);
     await assertReplays(handle);
   }, 120_000);

@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { finding, type Finding } from '../../common/report.js';
 import type { Config } from '../../config/config.js';
 import type { BackupListing } from '../backup.js';
+import { age, count } from '../../common/words.js';
 
 export interface MaintenanceBackupDeps {
   config: Pick<Config, 'paths' | 'maintenance'>;
@@ -34,7 +35,7 @@ export function createMaintenanceBackupActivities({ config, listBackups }: Maint
         ...(newest ? { newest: newest.archive, newestCreatedAt: newest.createdAt, newestAgeHours: hours(newest.ageSeconds), newestVerified: newest.verified ?? null } : {}),
       };
       if (!newest) return finding('backup.status', 'warn', `no backup archives in ${dir}`, data);
-      const summary = `${list.length} archives in ${dir}; newest ${newest.archive}, ${hours(newest.ageSeconds)} h old`;
+      const summary = `${count(list.length, 'archive')} in ${dir}; newest ${newest.archive}, ${age(newest.ageSeconds / 3600)} old`;
       if (newest.ageSeconds > maxAgeHours * 3600) return finding('backup.status', 'warn', `${summary}: older than ${maxAgeHours} h (is the backup schedule running?)`, data);
       if (newest.verified && !newest.verified.ok) return finding('backup.status', 'warn', `${summary}: its last verification failed (${newest.verified.problems.join('; ')})`, data);
       return finding('backup.status', 'ok', summary, data);

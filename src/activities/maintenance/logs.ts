@@ -8,6 +8,7 @@ import { lastLines, runCommand } from '../../maintenance/run-command.js';
 import { countErrorLines, errorMatchers, readScanMarker, scanWindowStart, writeScanMarker } from '../../maintenance/log-errors.js';
 import type { ServiceManager } from '../../services/index.js';
 import { activitySignal, rethrowIfCancelled } from '../context.js';
+import { count } from '../../common/words.js';
 
 export interface MaintenanceLogDeps {
   config: Pick<Config, 'services' | 'maintenance'>;
@@ -52,7 +53,7 @@ export function createMaintenanceLogActivities({ config, services, logrotate = '
       if (r.exitCode !== 0 || errors.length) {
         return finding('logs.rotate', 'fail', `${logrotate} ${file} ${r.exitCode !== 0 ? `exited with code ${String(r.exitCode)}` : 'reported errors'}: ${errors.join(' | ') || lastLines(output)}`, full);
       }
-      return finding('logs.rotate', 'ok', `rotated ${rotated.length} of ${considered.length} log files with ${file}`, full);
+      return finding('logs.rotate', 'ok', `rotated ${rotated.length} of ${count(considered.length, 'log file')} with ${file}`, full);
     },
 
     /**
@@ -82,8 +83,8 @@ export function createMaintenanceLogActivities({ config, services, logrotate = '
           const data = { service: name, since: since.toISOString(), until: until.toISOString(), patterns: logs.errorPatterns, ...c };
           out.push(
             c.count > 0
-              ? finding(check, 'warn', `${c.count} error lines in ${name}'s log since ${since.toISOString()} (see ${where})`, data)
-              : finding(check, 'ok', `no error lines in ${name}'s log since ${since.toISOString()} (${c.lines} lines read)`, data),
+              ? finding(check, 'warn', `${count(c.count, 'error line')} in ${name}'s log since ${since.toISOString()} (see ${where})`, data)
+              : finding(check, 'ok', `no error lines in ${name}'s log since ${since.toISOString()} (${count(c.lines, 'line')} read)`, data),
           );
         } catch (err) {
           rethrowIfCancelled(err, signal);

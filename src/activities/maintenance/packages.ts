@@ -8,6 +8,7 @@ import type { Config } from '../../config/config.js';
 import { parsePendingUpdates, type PendingUpdate } from '../../maintenance/packages.js';
 import { lastLines, runCommand } from '../../maintenance/run-command.js';
 import { activitySignal } from '../context.js';
+import { count } from '../../common/words.js';
 
 export interface MaintenancePackageDeps {
   config: Pick<Config, 'maintenance'>;
@@ -66,13 +67,13 @@ export function createMaintenancePackageActivities({ config }: MaintenancePackag
         ...(refreshProblem ? { refreshProblem } : {}),
         packages: l.updates.slice(0, 200).map((u) => ({ name: u.name, version: u.version, ...(u.from ? { from: u.from } : {}), origins: u.origins, security: u.security })),
       };
-      const count = `${l.updates.length} package updates pending${l.updates.length ? `: ${names(l.updates, 10)}` : ''}`;
+      const pending = `${count(l.updates.length, 'package update')} pending${l.updates.length ? `: ${names(l.updates, 10)}` : ''}`;
       const findings: Finding[] = [
         refreshProblem
-          ? finding('packages.updates', 'warn', `package lists could not be refreshed (${refreshProblem}); ${count} according to the lists as they are`, data)
-          : finding('packages.updates', 'ok', count, data),
+          ? finding('packages.updates', 'warn', `package lists could not be refreshed (${refreshProblem}); ${pending} according to the lists as they are`, data)
+          : finding('packages.updates', 'ok', pending, data),
         security.length
-          ? finding('packages.security', 'warn', `${security.length} security updates pending: ${names(security, 10)}`, {
+          ? finding('packages.security', 'warn', `${count(security.length, 'security update')} pending: ${names(security, 10)}`, {
               security: security.length,
               packages: security.slice(0, 200).map((u) => ({ name: u.name, version: u.version, origins: u.origins })),
             })

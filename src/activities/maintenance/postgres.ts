@@ -5,6 +5,7 @@ import type { Config } from '../../config/config.js';
 import { withPgClient } from '../../postgres/client.js';
 import { connectionUsage, serverVersionNum, slowQueries, statStatementsColumns, statStatementsState, vacuumAnalyze } from '../../postgres/maintenance.js';
 import { activitySignal, rethrowIfCancelled } from '../context.js';
+import { count } from '../../common/words.js';
 
 export interface MaintenancePostgresDeps {
   config: Pick<Config, 'postgres' | 'thresholds' | 'maintenance'>;
@@ -43,7 +44,7 @@ export function createMaintenancePostgresActivities({ config }: MaintenancePostg
             const data = { ...base, extension: true, extensionVersion: state.extensionVersion, columns: statStatementsColumns(version), count: slow.total, queries: slow.queries };
             out.push(
               slow.total > 0
-                ? finding('postgres.slow-queries', 'warn', `${slow.total} statements in ${pg.database} take more than ${m.slowQueryMs} ms on average; slowest: ${slow.queries[0]!.meanMs} ms ${slow.queries[0]!.query.slice(0, 80)}`, data)
+                ? finding('postgres.slow-queries', 'warn', `${count(slow.total, 'statement')} in ${pg.database} ${slow.total === 1 ? 'takes' : 'take'} more than ${m.slowQueryMs} ms on average; slowest: ${slow.queries[0]!.meanMs} ms ${slow.queries[0]!.query.slice(0, 80)}`, data)
                 : finding('postgres.slow-queries', 'ok', `no statement in ${pg.database} takes more than ${m.slowQueryMs} ms on average`, data),
             );
           }
@@ -72,7 +73,7 @@ export function createMaintenancePostgresActivities({ config }: MaintenancePostg
         const r = await vacuumAnalyze(pg, { timeoutMinutes: m.vacuumTimeoutMinutes, ...(signal ? { signal } : {}) });
         const text = `${r.command} of ${r.database} took ${r.seconds}s; dead rows ${r.deadRowsBefore} -> ${r.deadRowsAfter}, size ${r.sizeBefore} -> ${r.sizeAfter} bytes`;
         return r.skipped.length
-          ? finding('postgres.vacuum', 'warn', `${text}; ${r.skipped.length} tables skipped (${r.skipped[0]})`, { ...r, skipped: r.skipped.slice(0, 20), skippedCount: r.skipped.length })
+          ? finding('postgres.vacuum', 'warn', `${text}; ${count(r.skipped.length, 'table')} skipped (${r.skipped[0]})`, { ...r, skipped: r.skipped.slice(0, 20), skippedCount: r.skipped.length })
           : finding('postgres.vacuum', 'ok', text, { ...r });
       } catch (err) {
         rethrowIfCancelled(err, signal);

@@ -14,6 +14,7 @@ import { readCertificates } from '../../maintenance/certificates.js';
 import { octal, scanPermissions } from '../../maintenance/permissions.js';
 import { lastLines, runCommand } from '../../maintenance/run-command.js';
 import { activitySignal, progressReporter, rethrowIfCancelled } from '../context.js';
+import { count } from '../../common/words.js';
 
 export interface MaintenanceSecurityDeps {
   config: Pick<Config, 'maintenance'>;
@@ -106,12 +107,12 @@ export function createMaintenanceSecurityActivities({ config, getent = 'getent' 
           errors: r.errors.slice(0, 20),
         };
         const list = (xs: typeof r.worldWritable) => xs.slice(0, 5).map((x) => `${x.path} (${x.mode})`).join(', ');
-        if (r.totals.worldWritable) return finding('security.permissions', 'fail', `${r.totals.worldWritable} world-writable entries: ${list(r.worldWritable)}${r.totals.notAllowed ? `; ${r.totals.notAllowed} more with modes outside the allowed set` : ''}`, data);
-        if (r.totals.notAllowed) return finding('security.permissions', 'warn', `${r.totals.notAllowed} entries with modes outside the allowed set: ${list(r.notAllowed)}`, data);
+        if (r.totals.worldWritable) return finding('security.permissions', 'fail', `${count(r.totals.worldWritable, 'world-writable entry', 'world-writable entries')}: ${list(r.worldWritable)}${r.totals.notAllowed ? `; ${r.totals.notAllowed} more with modes outside the allowed set` : ''}`, data);
+        if (r.totals.notAllowed) return finding('security.permissions', 'warn', `${count(r.totals.notAllowed, 'entry', 'entries')} with a mode outside the allowed set: ${list(r.notAllowed)}`, data);
         if (r.missingRoots.length || r.errors.length) {
           return finding('security.permissions', 'warn', `${r.missingRoots.length ? `missing: ${r.missingRoots.join(', ')}` : ''}${r.missingRoots.length && r.errors.length ? '; ' : ''}${r.errors.length ? `${r.errors.length} unreadable (${r.errors[0]!.path}: ${r.errors[0]!.error})` : ''}; ${r.scanned} entries checked`, data);
         }
-        return finding('security.permissions', 'ok', `${r.scanned} files and folders under ${r.roots.join(', ')} have allowed modes`, data);
+        return finding('security.permissions', 'ok', `${count(r.scanned, 'file or folder', 'files and folders')} under ${r.roots.join(', ')}: every mode allowed`, data);
       } catch (err) {
         rethrowIfCancelled(err, signal);
         return finding('security.permissions', 'fail', `permission scan failed: ${errorMessage(err)}`, { roots: s.permissionRoots });

@@ -6,6 +6,7 @@ import { removeOldFilesUnder } from '../../maintenance/old-files.js';
 import { cpuUsage, loadAverage } from '../../system/cpu.js';
 import { diskUsage, type DiskUsage } from '../../system/disk.js';
 import { activitySignal, progressReporter, rethrowIfCancelled } from '../context.js';
+import { count } from '../../common/words.js';
 
 export interface MaintenanceSystemDeps {
   config: Pick<Config, 'paths' | 'thresholds' | 'maintenance'>;
@@ -66,7 +67,7 @@ export function createMaintenanceSystemActivities({ config, procRoot = '/proc', 
           errors: r.errors.slice(0, 20),
           ...(after ? { usedPercentAfter: after.usedPercent } : {}),
         };
-        const what = `${r.removed.length} log files older than ${maxAgeDays} days removed from ${logDir}, ${r.bytes} bytes freed${after ? ` (disk now ${after.usedPercent}%)` : ''}`;
+        const what = `${count(r.removed.length, 'log file')} older than ${count(maxAgeDays, 'day')} removed from ${logDir}, ${r.bytes} bytes freed${after ? ` (disk now ${after.usedPercent}%)` : ''}`;
         return [
           diskFinding,
           r.errors.length

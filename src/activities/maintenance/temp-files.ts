@@ -4,6 +4,7 @@ import { finding, type Finding } from '../../common/report.js';
 import type { Config } from '../../config/config.js';
 import { removeOldEntriesIn, type CleanupResult } from '../../maintenance/old-files.js';
 import { activitySignal, rethrowIfCancelled } from '../context.js';
+import { count } from '../../common/words.js';
 
 export interface MaintenanceTempDeps {
   config: Pick<Config, 'paths' | 'maintenance'>;
@@ -38,7 +39,7 @@ export function createMaintenanceTempActivities({ config }: MaintenanceTempDeps)
       const removed = perDir.reduce((n, d) => n + d.removed, 0);
       const bytes = perDir.reduce((n, d) => n + d.bytes, 0);
       const data = { prefix, maxAgeHours, removed, freedBytes: bytes, dirs: perDir };
-      const text = `${removed} ${prefix}* entries older than ${maxAgeHours} h removed from ${config.paths.tempDirs.join(', ')} (${bytes} bytes)`;
+      const text = `${count(removed, `${prefix}* entry`, `${prefix}* entries`)} older than ${maxAgeHours} h removed from ${config.paths.tempDirs.join(', ')} (${bytes} bytes)`;
       return problems.length ? finding('temp.cleanup', 'warn', `${text}; ${problems.slice(0, 3).join('; ')}`, data) : finding('temp.cleanup', 'ok', text, data);
     },
   };

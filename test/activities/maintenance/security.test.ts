@@ -109,11 +109,11 @@ describe('permissions', () => {
     expect(await security().checkPermissions()).toMatchObject({ status: 'ok', data: { scanned: 3 } });
     await writeFile(join(dir, 'tree', 'group.txt'), 'g');
     await chmod(join(dir, 'tree', 'group.txt'), 0o664);
-    expect(await security().checkPermissions()).toMatchObject({ status: 'warn', message: `1 entries with modes outside the allowed set: ${join(dir, 'tree', 'group.txt')} (0664)` });
+    expect(await security().checkPermissions()).toMatchObject({ status: 'warn', message: `1 entry with a mode outside the allowed set: ${join(dir, 'tree', 'group.txt')} (0664)` });
     await writeFile(join(dir, 'tree', 'sub', 'world.txt'), 'w');
     await chmod(join(dir, 'tree', 'sub', 'world.txt'), 0o666);
     const f = await security().checkPermissions();
     expect(f.status).toBe('fail');
-    expect(f.message).toBe(`1 world-writable entries: ${join(dir, 'tree', 'sub', 'world.txt')} (0666); 1 more with modes outside the allowed set`);
+    expect(f.message).toBe(`1 world-writable entry: ${join(dir, 'tree', 'sub', 'world.txt')} (0666); 1 more with modes outside the allowed set`);
   });
 });
