@@ -15,12 +15,14 @@ export interface GroupEntry {
   members: string[];
 }
 
+/** One `getent passwd` line; undefined when it is not one. */
 export function parsePasswdLine(line: string): PasswdEntry | undefined {
   const f = line.trim().split(':');
   if (f.length < 7) return undefined;
   return { name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), gecos: f[4]!, home: f[5]!, shell: f[6]! };
 }
 
+/** `getent group` output: name, gid and members of each group. */
 export function parseGroupLines(text: string): GroupEntry[] {
   return text
     .split('\n')

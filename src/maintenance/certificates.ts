@@ -26,6 +26,7 @@ export function parseCertificates(content: Buffer): X509Certificate[] {
   }
 }
 
+/** Subject, issuer, validity and whole days left of one certificate at `now`. */
 export function describeCertificate(cert: X509Certificate, now: Date): CertificateInfo {
   const validTo = new Date(cert.validTo);
   return {

@@ -18,6 +18,7 @@ export function errorMatchers(patterns: readonly string[]): RegExp[] {
   return patterns.map((p) => new RegExp(p, 'i'));
 }
 
+/** How many lines match any of the matchers, when the first and last were written, and where. */
 export function countErrorLines(lines: readonly LogLine[], matchers: readonly RegExp[]): ErrorLineCount {
   const out: ErrorLineCount = { count: 0, lines: lines.length, sources: [] };
   for (const l of lines) {
@@ -45,6 +46,7 @@ export interface ScanMarker {
   since: string;
 }
 
+/** The marker, or undefined when there is none or it is damaged (the next scan then reads the first-scan window). */
 export async function readScanMarker(path: string): Promise<ScanMarker | undefined> {
   try {
     const m = JSON.parse(await readFile(path, 'utf8')) as Partial<ScanMarker>;
@@ -62,6 +64,7 @@ export function scanWindowStart(marker: ScanMarker | undefined, workflowId: stri
   return new Date(marker.workflowId === workflowId ? marker.since : marker.scannedUntil);
 }
 
+/** Writes the marker atomically (temporary file, rename). */
 export async function writeScanMarker(path: string, marker: ScanMarker): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o750 });
   const tmp = `${path}.tmp-${process.pid}`;

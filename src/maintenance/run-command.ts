@@ -23,6 +23,7 @@ export interface RunCommandOptions {
   env?: Record<string, string>;
 }
 
+/** Runs `argv` with a timeout and `LC_ALL=C`; resolves whatever the exit code (see {@link CommandOutcome}). */
 export async function runCommand(argv: readonly string[], opts: RunCommandOptions): Promise<CommandOutcome> {
   const [file, ...args] = argv;
   if (!file) throw new TypeError('empty argv');

@@ -34,6 +34,7 @@ export interface StatStatementsState {
   preloaded: boolean;
 }
 
+/** Whether pg_stat_statements can be read in this database: extension created, library preloaded. */
 export async function statStatementsState(c: pg.Client): Promise<StatStatementsState> {
   const ext = await c.query<{ schema: string; version: string }>(
     'SELECT n.nspname AS schema, e.extversion AS version FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = $1',
@@ -114,6 +115,7 @@ export interface ConnectionUsage {
   byDatabase: Record<string, number>;
 }
 
+/** Client connections of the whole server against `max_connections`, by state and database. */
 export async function connectionUsage(c: pg.Client): Promise<ConnectionUsage> {
   const settings = await c.query<{ max: string; reserved: string }>(
     "SELECT current_setting('max_connections') AS max, current_setting('superuser_reserved_connections') AS reserved",

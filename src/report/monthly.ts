@@ -8,8 +8,10 @@ import type { Finding, FindingStatus, RunbookReport } from '../common/report.js'
 import { renderReportText } from './render-text.js';
 import { age } from '../common/words.js';
 
+/** `format` of the `.json` report file; changes when its shape does. */
 export const MONTHLY_REPORT_FORMAT = 'mcp-runbooks.monthly-report/1';
 
+/** The monthly report file's content: the seed's sections, recommendations, and every finding. */
 export interface MonthlyReport {
   format: typeof MONTHLY_REPORT_FORMAT;
   title: string;
@@ -123,6 +125,7 @@ export function recommendations(findings: readonly Finding[]): string[] {
   return bad.map(recommendationFor);
 }
 
+/** The seed's sections read from a monthly run's findings; a section whose check did not run is left out. */
 export function buildMonthlyReport(report: RunbookReport, workflowId: string): MonthlyReport {
   const by = (check: string) => report.findings.find((f) => f.check === check);
   const prefixed = (prefix: string) => report.findings.filter((f) => f.check.startsWith(prefix));

@@ -59,6 +59,7 @@ export function parseLoadavg(text: string): LoadAverage {
   return { one: Number(m[1]), five: Number(m[2]), fifteen: Number(m[3]), runnable: Number(m[4]), entities: Number(m[5]) };
 }
 
+/** The load averages from /proc/loadavg. */
 export async function loadAverage(procRoot = '/proc'): Promise<LoadAverage> {
   return parseLoadavg(await readFile(`${procRoot}/loadavg`, 'utf8'));
 }

@@ -26,6 +26,7 @@ export interface MaintenanceActivityDeps {
   procRoot?: string;
 }
 
+/** Every maintenance activity of a host, from its config, service manager and the backup listing. */
 export function createMaintenanceActivities({ config, services, listBackups, procRoot }: MaintenanceActivityDeps) {
   return {
     ...createMaintenanceServiceActivities({ services }),
