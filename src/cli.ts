@@ -288,9 +288,9 @@ program
 
 program
   .command('approve')
-  .description('approve (or --reject) a disasterRecovery that waits for approval')
-  .argument('<workflow-id>', 'the recovery\'s workflow id')
-  .option('--reject', 'decline: the recovery ends having changed nothing')
+  .description('approve (or --reject) a disasterRecovery, or a weekly run\'s package upgrade, that waits for approval')
+  .argument('<workflow-id>', 'the waiting workflow\'s id')
+  .option('--reject', 'decline: the run ends having changed nothing')
   .option('--by <name>', 'who decides, for the record')
   .action(async (workflowId: string, opts: { reject?: boolean; by?: string }, cmd: Command) => {
     await installRuntime(cmd, 'WARN');

@@ -27,6 +27,29 @@ export const RUNBOOKS = {
     executionTimeout: '24 hours',
     options: ['reason', 'dryRun'],
   },
+  daily: {
+    workflowType: 'dailyMaintenance',
+    idPrefix: 'daily',
+    description: 'seed 4.1: services (a stopped one is started), disk (old logs deleted above the threshold), memory, backups on hand, log rotation',
+    // Up to 6 hours waiting for the host lock (e.g. behind the 02:00 backup), then minutes of work.
+    executionTimeout: '8 hours',
+    options: [],
+  },
+  weekly: {
+    workflowType: 'weeklyMaintenance',
+    idPrefix: 'weekly',
+    description: 'seed 4.2: package updates (installed only when allowed or approved), log errors, PostgreSQL slow queries and connections, memory service, temp files, every backup verified',
+    // Lock wait, archive verification, and up to a day waiting for an upgrade approval.
+    executionTimeout: '36 hours',
+    options: [],
+  },
+  monthly: {
+    workflowType: 'monthlyMaintenance',
+    idPrefix: 'monthly',
+    description: 'seed 4.3: security review, VACUUM ANALYZE, memory consolidation, system snapshot; writes reports/monthly-report-YYYYMM.txt and .json',
+    executionTimeout: '12 hours',
+    options: [],
+  },
 } as const satisfies Record<string, RunbookDefinition>;
 
 export type RunbookName = keyof typeof RUNBOOKS;

@@ -6,6 +6,7 @@ import type { Config } from '../config/config.js';
 import { createServiceManager, type ServiceManager } from '../services/index.js';
 import { createBackupActivities } from './backup.js';
 import { withHeartbeats } from './context.js';
+import { createMaintenanceActivities } from './maintenance/index.js';
 import { createRestoreActivities } from './restore.js';
 import { createServiceActivities } from './services.js';
 import { createSystemActivities } from './system.js';
@@ -18,11 +19,13 @@ export interface HostActivityDeps {
 
 export function createActivities(deps: HostActivityDeps) {
   const services = deps.services ?? createServiceManager(deps.config);
+  const backup = createBackupActivities({ config: deps.config });
   return withHeartbeats({
     ...createServiceActivities({ services }),
     ...createSystemActivities({ config: deps.config }),
-    ...createBackupActivities({ config: deps.config }),
+    ...backup,
     ...createRestoreActivities({ config: deps.config, services }),
+    ...createMaintenanceActivities({ config: deps.config, services, listBackups: backup.listBackups }),
   });
 }
 

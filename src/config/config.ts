@@ -77,6 +77,44 @@ export interface RetentionConfig {
   keepMonthly?: number;
 }
 
+/** Daily, weekly and monthly maintenance, resolved: absolute paths, modes as numbers. */
+export interface MaintenanceConfig {
+  /** Maintenance's own state (time of the last log scan). */
+  stateDir: string;
+  logs: {
+    maxAgeDays: number;
+    logrotateConfig: string;
+    logrotateStateFile?: string;
+    forceRotation: boolean;
+    /** Case-insensitive regular expressions. */
+    errorPatterns: string[];
+    firstScanDays: number;
+  };
+  backups: { maxAgeHours: number };
+  tempFiles: { prefix: string; maxAgeHours: number };
+  postgres: { slowQueryMs: number; slowQueryLimit: number; vacuumTimeoutMinutes: number };
+  security: {
+    serviceUser: string;
+    /** Permission bits (e.g. 0o644), including setuid/setgid/sticky when given. */
+    allowedFileModes: number[];
+    allowedDirModes: number[];
+    permissionRoots: string[];
+    certificates: string[];
+    certificateWarnDays: number;
+    certificateFailDays: number;
+    auditStatusCommand: string[];
+  };
+  packages: {
+    allowUpgrades: boolean;
+    upgradeApprovalTimeoutMinutes: number;
+    /** Absent: the lists are read as they are. */
+    refreshCommand?: string[];
+    listCommand: string[];
+    upgradeCommand: string[];
+    timeoutMinutes: number;
+  };
+}
+
 export interface SandboxConfig {
   root: string;
   memoryPort: number;
@@ -114,6 +152,7 @@ export interface Config {
   retention: RetentionConfig;
   backup: BackupConfig;
   recovery: RecoveryConfig;
+  maintenance: MaintenanceConfig;
   faultInjection?: { pauseAt: string[]; markerDir: string };
   services: ServiceConfig[];
   serviceManager: ServiceManagerConfig;

@@ -10,9 +10,10 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../common/errors.js';
+import { SEED_MAINTENANCE } from '../common/seed.js';
 import { HOST_ID_PATTERN, pickHost } from '../common/task-queues.js';
 import { sandboxConfigObject } from '../dev/sandbox/layout.js';
-import type { BackupSource, Config, ServiceConfig, TemporalConfig, TlsConfig } from './config.js';
+import type { BackupSource, Config, MaintenanceConfig, ServiceConfig, TemporalConfig, TlsConfig } from './config.js';
 import { resolveSchedules } from './schedules.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
 import { Secret } from './secret.js';
@@ -311,6 +312,7 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
       freeSpaceMarginPercent: p.recovery.freeSpaceMarginPercent,
       ...(p.recovery.validateCommand ? { validateCommand: p.recovery.validateCommand } : {}),
     },
+    maintenance: resolveMaintenance(p, installRoot, abs(p.paths.configDir), abs, issues),
     ...(p.faultInjection ? { faultInjection: { pauseAt: p.faultInjection.pauseAt, markerDir: abs(p.faultInjection.markerDir) } } : {}),
     services,
     serviceManager: p.serviceManager,
@@ -404,6 +406,42 @@ function resolveBackupSources(p: ParsedConfig, config: Config, abs: (path: strin
     });
   });
   return sources;
+}
+
+/** Maintenance settings with absolute paths and numeric modes; the certificate thresholds must be ordered. */
+function resolveMaintenance(p: ParsedConfig, installRoot: string, configDir: string, abs: (path: string) => string, issues: ConfigIssue[]): MaintenanceConfig {
+  const m = p.maintenance;
+  if (m.security.certificateFailDays >= m.security.certificateWarnDays) {
+    issues.push({
+      path: 'maintenance.security.certificateFailDays',
+      expected: `fewer days than certificateWarnDays (${m.security.certificateWarnDays})`,
+      found: `number ${m.security.certificateFailDays}`,
+    });
+  }
+  const mode = (octal: string) => Number.parseInt(octal, 8);
+  const { refreshCommand, ...packages } = m.packages;
+  return {
+    stateDir: m.stateDir ? abs(m.stateDir) : join(installRoot, 'maintenance'),
+    logs: {
+      maxAgeDays: m.logs.maxAgeDays,
+      logrotateConfig: abs(m.logs.logrotateConfig),
+      ...(m.logs.logrotateStateFile ? { logrotateStateFile: abs(m.logs.logrotateStateFile) } : {}),
+      forceRotation: m.logs.forceRotation,
+      errorPatterns: m.logs.errorPatterns,
+      firstScanDays: m.logs.firstScanDays,
+    },
+    backups: m.backups,
+    tempFiles: m.tempFiles,
+    postgres: m.postgres,
+    security: {
+      ...m.security,
+      allowedFileModes: m.security.allowedFileModes.map(mode),
+      allowedDirModes: m.security.allowedDirModes.map(mode),
+      permissionRoots: (m.security.permissionRoots ?? [installRoot, configDir]).map(abs),
+      certificates: (m.security.certificates ?? [join(configDir, SEED_MAINTENANCE.certificate)]).map(abs),
+    },
+    packages: { ...packages, ...(refreshCommand ? { refreshCommand } : {}) },
+  };
 }
 
 /** The machine's short hostname, made into a valid host id. */

@@ -4,7 +4,7 @@
  * retention, disk 80 %, memory 85 %, database connections 80 %.
  */
 import { z } from 'zod';
-import { SEED_PATHS, SEED_SERVICES } from '../common/seed.js';
+import { SEED_MAINTENANCE, SEED_PATHS, SEED_SERVICES } from '../common/seed.js';
 import { HOST_ID_PATTERN, DEFAULT_TASK_QUEUE } from '../common/task-queues.js';
 import { isRunbookName } from '../runbooks.js';
 import { CRON_EXPECTED, cronProblem } from '../schedules/cron.js';
@@ -13,7 +13,7 @@ import { OVERLAP_POLICIES, parseOverlapPolicy } from '../schedules/overlap.js';
 import { canonicalTimeZone } from '../schedules/timezone.js';
 import { runbookExpected } from './schedules.js';
 
-export { SEED_PATHS, SEED_SERVICES };
+export { SEED_MAINTENANCE, SEED_PATHS, SEED_SERVICES };
 
 const nonEmpty = z.string().min(1, { error: 'a non-empty string' });
 const pathString = nonEmpty;
@@ -107,6 +107,117 @@ const backupSourceSchema = z.discriminatedUnion(
   ],
   { error: 'a backup source: {mode: stop, path, services}, {mode: online, path} or {mode: pg_dump}' },
 );
+
+const positiveNumber = (what: string) => z.number({ error: `a number of ${what} > 0` }).positive({ error: `a number of ${what} > 0` });
+const wholeNumber = (min: number, max: number, what: string) => {
+  const expected = `a whole number of ${what} from ${min} to ${max}`;
+  return z.number({ error: expected }).int({ error: expected }).min(min, { error: expected }).max(max, { error: expected });
+};
+
+const MODE_EXPECTED = 'a permission mode as 3 or 4 octal digits in quotes, e.g. "644" or "0750"';
+const permissionMode = z.string({ error: MODE_EXPECTED }).regex(/^0?[0-7]{3}$|^[0-7]{4}$/, { error: MODE_EXPECTED });
+
+const PATTERN_EXPECTED = 'a regular expression, e.g. "error" or "fail(ed|ure)"';
+const errorPattern = z.string({ error: PATTERN_EXPECTED }).min(1, { error: PATTERN_EXPECTED }).refine(
+  (v) => {
+    try {
+      new RegExp(v, 'i');
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: PATTERN_EXPECTED },
+);
+
+/**
+ * The daily, weekly and monthly maintenance runbooks (seed section 4). Every
+ * default is the seed's value; paths are relative to the config file.
+ */
+const maintenanceSchema = z.strictObject({
+  /** Where maintenance keeps its own state (the time of the last log scan). @default `<installRoot>/maintenance` */
+  stateDir: pathString.optional(),
+  logs: z
+    .strictObject({
+      /** Above `thresholds.diskPercent`, daily maintenance deletes `*.log` files under `paths.logDir` older than this. @default 7 */
+      maxAgeDays: positiveNumber('days').default(SEED_MAINTENANCE.logMaxAgeDays),
+      /** logrotate configuration daily maintenance rotates with; a missing file is a `warn`. @default /etc/logrotate.d/kilocode-mcp */
+      logrotateConfig: pathString.default(SEED_MAINTENANCE.logrotateConfig),
+      /** logrotate's state file (`--state`). @default logrotate's own, /var/lib/logrotate/status */
+      logrotateStateFile: pathString.optional(),
+      /** Rotate even when logrotate's own schedule says not yet (`--force`, the seed's `logrotate -f`). @default true */
+      forceRotation: z.boolean({ error: 'true or false' }).default(true),
+      /** Case-insensitive regular expressions; a log line matching one counts as an error line. @default ["error", "failed"] */
+      errorPatterns: z.array(errorPattern, { error: 'a list of regular expressions' }).min(1, { error: 'at least one pattern' }).default([...SEED_MAINTENANCE.errorPatterns]),
+      /** The first weekly error scan reads this far back; later ones read from where the previous scan stopped. @default 7 */
+      firstScanDays: positiveNumber('days').default(7),
+    })
+    .prefault({}),
+  backups: z
+    .strictObject({
+      /** Daily maintenance warns when the newest archive is older than this (a daily backup plus slack). @default 26 */
+      maxAgeHours: positiveNumber('hours').default(26),
+    })
+    .prefault({}),
+  tempFiles: z
+    .strictObject({
+      /** Weekly maintenance removes files with this name prefix from the top level of each of `paths.tempDirs`. @default mcp_ */
+      prefix: z.string({ error: 'a file name prefix without "/"' }).regex(/^[^/\0]+$/, { error: 'a file name prefix without "/"' }).default(SEED_MAINTENANCE.tempFilePrefix),
+      /** Only files last modified longer ago than this. @default 24 */
+      maxAgeHours: positiveNumber('hours').default(SEED_MAINTENANCE.tempFileMaxAgeHours),
+    })
+    .prefault({}),
+  postgres: z
+    .strictObject({
+      /** A statement whose mean execution time is above this is a slow query. @default 1000 */
+      slowQueryMs: positiveNumber('milliseconds').default(SEED_MAINTENANCE.slowQueryMs),
+      /** At most this many slow queries (slowest first) are listed in the report. @default 10 */
+      slowQueryLimit: wholeNumber(1, 100, 'queries').default(10),
+      /** Statement timeout of the monthly VACUUM ANALYZE; the other queries use `postgres.statementTimeoutSeconds`. @default 240 */
+      vacuumTimeoutMinutes: positiveNumber('minutes').default(240),
+    })
+    .prefault({}),
+  security: z
+    .strictObject({
+      /** The account the services run as; its groups and shell are reviewed monthly. @default mcp-service */
+      serviceUser: nonEmpty.default(SEED_MAINTENANCE.serviceUser),
+      /** A file's mode may grant nothing beyond one of these (640 is within 644). @default ["644", "600", "755", "750"] */
+      allowedFileModes: z.array(permissionMode, { error: 'a list of permission modes' }).min(1, { error: 'at least one mode' }).default([...SEED_MAINTENANCE.allowedFileModes]),
+      /** A folder's mode may grant nothing beyond one of these (700 is within 750). @default ["755", "750"] */
+      allowedDirModes: z.array(permissionMode, { error: 'a list of permission modes' }).min(1, { error: 'at least one mode' }).default([...SEED_MAINTENANCE.allowedDirModes]),
+      /** Trees whose files and folders are checked. @default [paths.installRoot, paths.configDir] */
+      permissionRoots: z.array(pathString, { error: 'a list of paths' }).optional(),
+      /** PEM certificate files whose expiry is checked. @default [`<paths.configDir>/security/ssl.crt`] */
+      certificates: z.array(pathString, { error: 'a list of paths' }).optional(),
+      /** A certificate expiring within this many days is a `warn`. @default 30 */
+      certificateWarnDays: positiveNumber('days').default(30),
+      /** Within this many days (or expired) it is a `fail`. @default 7 */
+      certificateFailDays: positiveNumber('days').default(7),
+      /** argv printing the audit subsystem's state (`enabled 0|1|2`). @default ["auditctl", "-s"] */
+      auditStatusCommand: argvTemplate.default(['auditctl', '-s']),
+    })
+    .prefault({}),
+  packages: z
+    .strictObject({
+      /** Install pending updates without asking. Off: weekly maintenance only reports them, unless an operator approves. @default false */
+      allowUpgrades: z.boolean({ error: 'true or false' }).default(false),
+      /** How long weekly maintenance waits for an operator's `approve` when updates are pending; 0 does not wait. @default 0 */
+      upgradeApprovalTimeoutMinutes: z
+        .number({ error: 'a number of minutes from 0 to 1440' })
+        .min(0, { error: 'a number of minutes from 0 to 1440' })
+        .max(1440, { error: 'a number of minutes from 0 to 1440' })
+        .default(0),
+      /** Refreshes the package lists before they are read; `false` reads them as they are. @default ["apt-get", "update", "-qq"] */
+      refreshCommand: z.union([argvTemplate, z.literal(false)], { error: 'an argv array, or false' }).default(['apt-get', 'update', '-qq']),
+      /** Prints pending updates as `apt list --upgradable` does. @default ["apt", "list", "--upgradable"] */
+      listCommand: argvTemplate.default(['apt', 'list', '--upgradable']),
+      /** Installs them, run only when allowed or approved. @default ["apt-get", "upgrade", "--yes", "--quiet", "-o", "Dpkg::Options::=--force-confold"] */
+      upgradeCommand: argvTemplate.default(['apt-get', 'upgrade', '--yes', '--quiet', '-o', 'Dpkg::Options::=--force-confold']),
+      /** Time limit of each package command. @default 30 */
+      timeoutMinutes: positiveNumber('minutes').default(30),
+    })
+    .prefault({}),
+});
 
 /** Points where a fault test can make an activity stop and wait to be killed. */
 export const FAULT_POINTS = ['backup.snapshot', 'backup.archive', 'restore.swap'] as const;
@@ -236,6 +347,8 @@ export const configSchema = z
         freeSpaceMarginPercent: z.number({ error: 'a percentage >= 0' }).min(0, { error: 'a percentage >= 0' }).default(10),
       })
       .prefault({}),
+    /** Daily, weekly and monthly maintenance (seed section 4). */
+    maintenance: maintenanceSchema.prefault({}),
     /** Fault tests only: activities stop at these points and wait to be killed. */
     faultInjection: z
       .strictObject({
@@ -326,3 +439,4 @@ export type ParsedConfig = z.output<typeof configSchema>;
 export type SecretRef = z.output<typeof secretRefSchema>;
 export type CommandTemplates = z.output<typeof commandTemplates>;
 export type ScheduleEntry = z.output<typeof scheduleEntrySchema>;
+export type ParsedMaintenance = z.output<typeof maintenanceSchema>;

@@ -6,7 +6,7 @@
 import { ServiceCommandError } from '../common/errors.js';
 import type { ServiceConfig } from '../config/config.js';
 import type { CommandTemplates } from '../config/schema.js';
-import { readLogSince } from './log-files.js';
+import { readLogFamilySince } from './log-files.js';
 import { assertConfigured, type CallOptions, type LogLine, type ServiceManager, type ServiceStatus } from './manager.js';
 import { expandTemplate, runArgv } from './run-argv.js';
 
@@ -73,7 +73,7 @@ export class CommandServiceManager implements ServiceManager {
   async logsSince(service: string, since: Date, opts: CallOptions = {}): Promise<LogLine[]> {
     assertConfigured(service, this.services);
     const files = this.#byName.get(service)?.logFiles ?? [];
-    const all = await Promise.all(files.map((f) => readLogSince(f, since, opts.signal)));
+    const all = await Promise.all(files.map((f) => readLogFamilySince(f, since, opts.signal)));
     return all.flat();
   }
 }

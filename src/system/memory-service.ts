@@ -16,7 +16,12 @@ async function getJson(url: string, timeoutMs: number, init: RequestInit = {}): 
   try {
     res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
-    const why = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000}s` : (err as Error).message;
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, ...) is in its cause.
+    const code = (err as { cause?: { code?: unknown } }).cause?.code;
+    const why =
+      err instanceof Error && err.name === 'TimeoutError'
+        ? `no answer within ${timeoutMs / 1000}s`
+        : `${(err as Error).message}${typeof code === 'string' ? ` (${code})` : ''}`;
     throw new MemoryServiceError(`${url}: ${why}`, { cause: err });
   }
   if (!res.ok) throw new MemoryServiceError(`${url}: HTTP ${res.status}`);

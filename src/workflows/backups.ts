@@ -1,12 +1,13 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { BackupListing } from '../activities/backup.js';
 import { archiveNameProblem } from '../common/archive-names.js';
-import { buildReport, finding, type Finding, type RunbookReport } from '../common/report.js';
+import { buildReport, type RunbookReport } from '../common/report.js';
 import { hostActivities } from './activity-profiles.js';
 import { withHostLock } from './host-lease.js';
 import { measured } from './outcome.js';
 import { trackProgress } from './progress.js';
-import { failureMessage, inputObject, routeToHost } from './shared.js';
+import { inputObject, routeToHost } from './shared.js';
+import { verifyArchives } from './verify-archives.js';
 
 /** Archives in a host's backups folder, newest first (read-only, no lock). */
 export async function listBackups(input: { hostId?: string } = {}): Promise<{ hostId: string; backups: BackupListing[] }> {
@@ -44,23 +45,7 @@ export async function verifyBackups(input: VerifyBackupsInput = {}): Promise<Run
       const host = hostActivities(route.taskQueue, 'quick');
       const long = hostActivities(route.taskQueue, 'long');
       const names = args.archives?.length && !args.all ? args.archives : (await host.listBackups()).map((b) => b.archive);
-      const findings: Finding[] = [];
-      for (const archive of names) {
-        progress.set('verify', archive);
-        try {
-          const v = await long.verifyBackup({ archive });
-          findings.push(
-            v.status === 'ok'
-              ? finding(`backup.verify.${archive}`, 'ok', `${archive} reads back whole and matches its manifest`, { entries: v.entries, bytes: v.bytes, sha256: v.sha256 })
-              : v.status === 'no-manifest'
-                ? finding(`backup.verify.${archive}`, 'warn', `${archive} reads back whole but has no manifest to check it against`, { entries: v.entries, bytes: v.bytes })
-                : finding(`backup.verify.${archive}`, 'fail', `${archive}: ${v.problems.join('; ')}`, { problems: v.problems }),
-          );
-        } catch (err) {
-          findings.push(finding(`backup.verify.${archive}`, 'fail', `${archive} could not be verified: ${failureMessage(err)}`, {}));
-        }
-      }
-      if (names.length === 0) findings.push(finding('backup.verify', 'warn', 'no archives in the backups folder', {}));
+      const findings = await verifyArchives(long, names, progress);
       return buildReport({ runbook: 'verifyBackups', hostId: route.hostId, startedAt, finishedAt: new Date(), findings });
     });
   });

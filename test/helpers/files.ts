@@ -28,3 +28,10 @@ export async function treesOf(paths: readonly string[]): Promise<Record<string, 
   for (const p of paths) out[p] = await treeHashes(p);
   return out;
 }
+
+/** Sets a file's (or, with `link`, a symbolic link's own) modification time to `hours` ago. */
+export async function makeOld(path: string, hours: number, opts: { link?: boolean } = {}): Promise<void> {
+  const { lutimes, utimes } = await import('node:fs/promises');
+  const t = new Date(Date.now() - hours * 3_600_000);
+  await (opts.link ? lutimes(path, t, t) : utimes(path, t, t));
+}

@@ -24,19 +24,28 @@ export interface SandboxLayout {
   reportsDir: string;
   runDir: string;
   tempDirs: string[];
+  /** The sandbox's logrotate file for its service logs, and logrotate's state file. */
+  logrotateConfig: string;
+  logrotateState: string;
+  /** A self-signed certificate made at provisioning, where the seed keeps its TLS certificate. */
+  certificate: string;
 }
 
 export function sandboxLayout(root: string): SandboxLayout {
   const installRoot = join(root, 'opt', 'kilocode', 'mcp-servers');
+  const configDir = join(root, 'etc', 'kilocode', 'mcp');
   return {
     root,
-    configDir: join(root, 'etc', 'kilocode', 'mcp'),
+    configDir,
     installRoot,
     logDir: join(root, 'var', 'log', 'kilocode', 'mcp'),
     backupDir: join(installRoot, 'backups'),
     reportsDir: join(installRoot, 'reports'),
     runDir: join(root, 'run'),
     tempDirs: [join(root, 'tmp'), join(root, 'var', 'tmp')],
+    logrotateConfig: join(root, 'etc', 'logrotate.d', 'kilocode-mcp'),
+    logrotateState: join(root, 'var', 'lib', 'logrotate', 'status'),
+    certificate: join(configDir, 'security', 'ssl.crt'),
   };
 }
 
@@ -104,6 +113,15 @@ export function sandboxConfigObject(opts: SandboxConfigOptions): Record<string, 
         { mode: 'stop', path: join(layout.installRoot, 'compliance_data'), services: ['mcp-compliance'] },
         { mode: 'pg_dump' },
       ],
+    },
+    maintenance: {
+      logs: { logrotateConfig: layout.logrotateConfig, logrotateStateFile: layout.logrotateState },
+      packages: {
+        // The sandbox reads this machine's pending updates but never changes its package lists or
+        // packages: no `apt-get update`, and an approved upgrade is only apt-get's simulation.
+        refreshCommand: false,
+        upgradeCommand: ['apt-get', '--simulate', 'upgrade'],
+      },
     },
     sandbox: { root: opts.root, memoryPort, createDatabase: opts.createDatabase ?? true },
     // The seed's schedules (defaultSchedules) switch on as their runbooks land; a

@@ -5,7 +5,8 @@
  * from the current config so ports and database names follow it.
  */
 import { mkdir, writeFile, chmod, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { execa } from 'execa';
 import type { Config } from '../../config/config.js';
 import { errorMessage } from '../../common/errors.js';
 import { quoteIdent, withPgClient } from '../../postgres/client.js';
@@ -40,6 +41,8 @@ export interface ProvisionResult {
   /** Paths created by this call (folders and data files). */
   created: string[];
   database: { name: string; state: DatabaseState; detail: string };
+  /** The sandbox's TLS certificate: made now, already there, or not made (no openssl). */
+  certificate: { path: string; state: 'created' | 'exists' | 'unavailable'; detail: string };
 }
 
 export function serviceConfigPath(layout: SandboxLayout, service: string): string {
@@ -60,6 +63,8 @@ export async function provisionSandbox(config: Config): Promise<ProvisionResult>
     layout.logDir,
     layout.runDir,
     ...layout.tempDirs,
+    dirname(layout.logrotateConfig),
+    dirname(layout.logrotateState),
   ];
   for (const dir of dirs) {
     if (!(await exists(dir))) created.push(dir);
@@ -111,8 +116,46 @@ export async function provisionSandbox(config: Config): Promise<ProvisionResult>
     created.push(path);
   }
 
+  // logrotate ignores a configuration file that group or others may write.
+  await writeAtomic(layout.logrotateConfig, logrotateConfig(layout.logDir), 0o644);
+  const certificate = await provisionCertificate(layout.certificate, config.hostId);
+  if (certificate.state === 'created') created.push(certificate.path);
+
   const database = await provisionDatabase(config);
-  return { root: layout.root, created, database };
+  return { root: layout.root, created, database, certificate };
+}
+
+/**
+ * The sandbox's logrotate file: its service logs, copied then truncated
+ * (the services keep their log open), a week of copies, older ones compressed.
+ */
+export function logrotateConfig(logDir: string): string {
+  return `# mcp-runbooks sandbox: rotated by daily maintenance (logrotate --force --state ...)
+${join(logDir, '*.log')} {
+    daily
+    rotate 7
+    missingok
+    notifempty
+    compress
+    delaycompress
+    copytruncate
+}
+`;
+}
+
+/** A self-signed certificate for a year, made with openssl (the checks read it in-process, without openssl). */
+async function provisionCertificate(path: string, hostId: string): Promise<ProvisionResult['certificate']> {
+  if (await exists(path)) return { path, state: 'exists', detail: path };
+  const key = path.replace(/\.crt$/, '') + '.key';
+  const r = await execa(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', path, '-days', '365', '-subj', `/CN=${hostId}.sandbox.mcp-runbooks`],
+    { reject: false, all: true, stdin: 'ignore', timeout: 30_000 },
+  );
+  if (r.exitCode !== 0) return { path, state: 'unavailable', detail: `openssl could not make a certificate: ${r.shortMessage ?? ''}`.trim() };
+  await chmod(key, 0o600);
+  await chmod(path, 0o644);
+  return { path, state: 'created', detail: `${path} (self-signed, 365 days)` };
 }
 
 async function provisionDatabase(config: Config): Promise<ProvisionResult['database']> {
@@ -134,6 +177,11 @@ async function provisionDatabase(config: Config): Promise<ProvisionResult['datab
       await c.query(
         'CREATE TABLE IF NOT EXISTS mcp_events (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), kind text NOT NULL, detail jsonb NOT NULL DEFAULT \'{}\')',
       );
+      // Slow queries are read from pg_stat_statements when the server preloads it.
+      const preload = await c.query<{ v: string }>("SELECT current_setting('shared_preload_libraries') AS v");
+      if ((preload.rows[0]?.v ?? '').split(',').map((x) => x.trim()).includes('pg_stat_statements')) {
+        await c.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+      }
       const r = await c.query<{ n: string }>('SELECT count(*) AS n FROM mcp_events');
       if (r.rows[0]?.n === '0') {
         await c.query("INSERT INTO mcp_events (kind, detail) VALUES ('provisioned', $1), ('memory.stored', $2)", [

@@ -1,0 +1,55 @@
+/** Runs one argv (never a shell string) for a maintenance check, and says plainly what happened. */
+import { execa } from 'execa';
+
+export interface CommandOutcome {
+  argv: string[];
+  /** undefined when the program did not run or did not exit by itself. */
+  exitCode: number | undefined;
+  stdout: string;
+  /** stdout and stderr, interleaved. */
+  output: string;
+  /** The program is not installed (ENOENT). */
+  notFound: boolean;
+  timedOut: boolean;
+  /** Why the program could not run, when it could not. */
+  error?: string;
+}
+
+export interface RunCommandOptions {
+  timeoutMs: number;
+  /** The activity's cancellation signal; a cancelled run throws the signal's reason. */
+  signal?: AbortSignal | undefined;
+  /** Added to the worker's environment (e.g. `LC_ALL=C` for parsable output). */
+  env?: Record<string, string>;
+}
+
+/** Runs `argv` with a timeout and `LC_ALL=C`; resolves whatever the exit code (see {@link CommandOutcome}). */
+export async function runCommand(argv: readonly string[], opts: RunCommandOptions): Promise<CommandOutcome> {
+  const [file, ...args] = argv;
+  if (!file) throw new TypeError('empty argv');
+  const r = await execa(file, args, {
+    reject: false,
+    all: true,
+    stdin: 'ignore',
+    timeout: opts.timeoutMs,
+    forceKillAfterDelay: 5000,
+    env: { LC_ALL: 'C', ...opts.env },
+    ...(opts.signal ? { cancelSignal: opts.signal } : {}),
+  });
+  if (r.isCanceled && opts.signal?.aborted) throw opts.signal.reason;
+  const code = (r as { code?: string }).code;
+  return {
+    argv: [...argv],
+    exitCode: r.exitCode,
+    stdout: typeof r.stdout === 'string' ? r.stdout : '',
+    output: typeof r.all === 'string' ? r.all : '',
+    notFound: code === 'ENOENT',
+    timedOut: r.timedOut,
+    ...(r.failed && r.exitCode === undefined ? { error: r.shortMessage } : {}),
+  };
+}
+
+/** The last lines of a command's output, on one line, for a finding's message. */
+export function lastLines(text: string, n = 5): string {
+  return text.trim().split('\n').slice(-n).join(' | ');
+}

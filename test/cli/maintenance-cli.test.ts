@@ -1,0 +1,109 @@
+/** `mcp-runbooks run daily|weekly|monthly` and `approve` as an operator runs them, against a real worker. */
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
+import type { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRunbook } from '../../src/client/run-runbook.js';
+import type { RunbookProgress } from '../../src/common/progress.js';
+import { PACKAGE_ROOT } from '../../src/dev/sandbox/layout.js';
+import { startWorker, type RunningWorker } from '../../src/worker.js';
+import type { MaintenanceReport } from '../../src/workflows/index.js';
+import { runCli } from '../helpers/cli.js';
+import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { testClient, testNativeConnection, workflowBundle } from '../helpers/temporal.js';
+
+let sbx: TestSandbox;
+let client: Client;
+let connection: NativeConnection;
+let worker: RunningWorker;
+
+beforeAll(async () => {
+  sbx = await createTestSandbox({ hostId: 'cli-maint', extra: { thresholds: { diskPercent: 99, memoryPercent: 99 } } });
+  client = await testClient();
+  connection = await testNativeConnection();
+  worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
+});
+afterAll(async () => {
+  await worker?.shutdown();
+  await connection?.close();
+  await client?.connection.close();
+  await sbx?.cleanup();
+});
+const cli = (...args: string[]) => runCli(['--config', sbx.configPath, ...args]);
+
+describe('mcp-runbooks run daily|weekly|monthly', () => {
+  it('run daily --json prints the report; exit 0 without a fail finding', async () => {
+    const r = await cli('run', 'daily', '--json');
+    expect(r.exitCode, r.all).toBe(0);
+    const report = JSON.parse(r.stdout) as MaintenanceReport;
+    expect(report).toMatchObject({ runbook: 'dailyMaintenance', hostId: 'cli-maint', summary: { fail: 0 } });
+    expect(report.steps.map((s) => s.step)).toEqual(['services', 'system.disk', 'system.memory', 'backup.status', 'logs.rotate']);
+  });
+
+  it('run daily with a service that cannot start: the report in text, FAIL named, exit 1', async () => {
+    await sbx.manager.stop('mcp-memory');
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(sbx.config.sandbox!.memoryPort, '127.0.0.1', r));
+    let r;
+    try {
+      r = await cli('run', 'daily');
+    } finally {
+      await new Promise<void>((res) => blocker.close(() => res()));
+      await sbx.manager.start('mcp-memory');
+    }
+    expect(r.exitCode, r.all).toBe(1);
+    expect(r.stderr).toMatch(/daily on cli-maint: daily-cli-maint-\d{8}T/);
+    // Progress from the query, step by step.
+    expect(r.stderr).toContain('services (step 1 of 5)');
+    expect(r.stdout).toMatch(/dailyMaintenance on host cli-maint/);
+    expect(r.stdout).toMatch(/FAIL {2}service\.mcp-memory +mcp-memory was inactive and did not start/);
+    expect(r.stdout).toMatch(/summary: \d+ ok, \d+ warn, 1 fail; failed: service\.mcp-memory/);
+  });
+
+  it('run monthly writes the report file (its paths in the JSON report); the exit code follows the fail findings', async () => {
+    const r = await cli('run', 'monthly', '--json');
+    const report = JSON.parse(r.stdout) as MaintenanceReport;
+    expect(r.exitCode, r.stderr).toBe(report.summary.fail > 0 ? 1 : 0);
+    expect(report.reportFiles?.text).toMatch(/reports\/monthly-report-\d{6}\.txt$/);
+    expect(await readFile(report.reportFiles!.text, 'utf8')).toMatch(/^MCP Monthly Maintenance Report\n/);
+  });
+
+  it('run weekly --dry-run is refused: maintenance takes no such option', async () => {
+    const r = await cli('run', 'weekly', '--dry-run');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('--dry-run does not apply to weekly');
+  });
+});
+
+describe('mcp-runbooks approve (weekly upgrade; apt stand-in: a real apt-get upgrade would change this machine)', () => {
+  it('approves the upgrade a waiting weekly run asks for', async () => {
+    const state = join(tmpdir(), `mcp-apt-cli-${Date.now()}`);
+    const standIn = (...args: string[]) => [process.execPath, join(PACKAGE_ROOT, 'test', 'fixtures', 'apt-stand-in.mjs'), state, ...args];
+    const w = await createTestSandbox({
+      hostId: 'cli-weekly',
+      start: false,
+      extra: { maintenance: { packages: { refreshCommand: false, listCommand: standIn('list'), upgradeCommand: standIn('upgrade'), upgradeApprovalTimeoutMinutes: 10 } } },
+    });
+    const ww = await startWorker({ config: w.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
+    try {
+      const handle = await startRunbook({ client, config: w.config, runbook: 'weekly', hostId: 'cli-weekly' });
+      for (let i = 0; i < 300; i++) {
+        const p = await handle.query<RunbookProgress>('progress').catch(() => undefined);
+        if (p?.phase === 'awaiting upgrade approval') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const r = await runCli(['--config', w.configPath, 'approve', handle.workflowId, '--by', 'carol']);
+      expect(r.exitCode, r.all).toBe(0);
+      expect(r.stdout).toBe(`${handle.workflowId}: approved by carol`);
+      const report = (await handle.result()) as MaintenanceReport;
+      expect(report.findings.find((f) => f.check === 'packages.upgrade')).toMatchObject({ status: 'ok', message: 'updates installed (approved by carol); 0 still pending' });
+    } finally {
+      await ww.shutdown();
+      await w.cleanup();
+      await rm(state, { force: true });
+    }
+  }, 90_000);
+});
