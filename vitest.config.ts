@@ -10,5 +10,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,
+    // Most test time is waiting (heartbeat timeouts, subprocesses, Temporal): run files side by side.
+    maxWorkers: 3,
   },
 });

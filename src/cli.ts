@@ -127,6 +127,8 @@ program
     });
     await worker.done;
     out('worker stopped');
+    // Whatever else is still pending (a probe's command, an idle socket) must not keep a stopped worker alive.
+    process.exit(0);
   });
 
 interface Connected {

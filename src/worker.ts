@@ -134,12 +134,13 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
 
   const probes: Probe[] = [];
   if (opts.probes !== false) {
+    const { probeSeconds, backupProbeSeconds, scheduleProbeSeconds } = config.metrics;
     if (role === 'host' || role === 'all') {
-      probes.push(every(config.metrics.probeSeconds, serviceProbe(config, services, metrics)));
-      probes.push(every(config.metrics.backupProbeSeconds, backupProbe(config, metrics)));
-      if (services.services.includes('mcp-memory')) probes.push(every(config.metrics.probeSeconds, memoryProbe(config, metrics)));
+      if (probeSeconds > 0) probes.push(every(probeSeconds, serviceProbe(config, services, metrics)));
+      if (backupProbeSeconds > 0) probes.push(every(backupProbeSeconds, backupProbe(config, metrics)));
+      if (probeSeconds > 0 && services.services.includes('mcp-memory')) probes.push(every(probeSeconds, memoryProbe(config, metrics)));
     }
-    if ((role === 'orchestrator' || role === 'all') && config.schedules.length > 0) {
+    if ((role === 'orchestrator' || role === 'all') && config.schedules.length > 0 && scheduleProbeSeconds > 0) {
       const client = new Client({ connection, namespace: config.temporal.namespace });
       probes.push(every(config.metrics.scheduleProbeSeconds, scheduleProbe(config, client, metrics)));
     }

@@ -27,6 +27,7 @@ const port = z
   .min(0, { error: 'a port number from 0 to 65535' })
   .max(65535, { error: 'a port number from 0 to 65535' });
 const positiveSeconds = z.number({ error: 'a number of seconds > 0' }).positive({ error: 'a number of seconds > 0' });
+const probeSeconds = z.number({ error: 'a number of seconds >= 0 (0: off)' }).min(0, { error: 'a number of seconds >= 0 (0: off)' });
 
 export const hostIdSchema = z
   .string({ error: 'a host id (letters, digits, ".", "_", "-"; at most 63 characters)' })
@@ -391,12 +392,12 @@ export const configSchema = z
         port: port.default(9464),
         /** Where the Temporal SDK's own metrics are served (127.0.0.1 only), and merged into /metrics; 0 turns them off. @default 9465 */
         sdkPort: port.default(9465),
-        /** How often a host worker probes its services and memory service. @default 15 */
-        probeSeconds: positiveSeconds.default(15),
-        /** How often a host worker reads its backups folder. @default 60 */
-        backupProbeSeconds: positiveSeconds.default(60),
-        /** How often an orchestrator reads its schedules' counts from Temporal. @default 120 */
-        scheduleProbeSeconds: positiveSeconds.default(120),
+        /** How often a host worker probes its services and memory service; 0 turns the probes off. @default 15 */
+        probeSeconds: probeSeconds.default(15),
+        /** How often a host worker reads its backups folder; 0 turns it off. @default 60 */
+        backupProbeSeconds: probeSeconds.default(60),
+        /** How often an orchestrator reads its schedules' counts from Temporal; 0 turns it off. @default 120 */
+        scheduleProbeSeconds: probeSeconds.default(120),
       })
       .prefault({}),
     dev: z

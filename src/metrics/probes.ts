@@ -18,31 +18,35 @@ export interface Probe {
   stop(): void;
 }
 
-/** Runs `fn` now and then every `seconds` after each run ends. */
-export function every(seconds: number, fn: () => Promise<void>): Probe {
+/**
+ * Runs `fn` now and then every `seconds` after each run ends. `stop()` aborts
+ * the signal `fn` gets, so an in-flight probe (a status command) never holds
+ * up a worker's exit.
+ */
+export function every(seconds: number, fn: (signal: AbortSignal) => Promise<void>): Probe {
   let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
+  const controller = new AbortController();
   const loop = async () => {
     try {
-      await fn();
+      await fn(controller.signal);
     } catch {
       // A probe that fails shows in its own metric (e.g. mcp_memory_up 0); it never stops the worker.
     }
-    if (!stopped) timer = setTimeout(() => void loop(), seconds * 1000).unref();
+    if (!controller.signal.aborted) timer = setTimeout(() => void loop(), seconds * 1000).unref();
   };
   void loop();
   return {
-    run: fn,
+    run: () => fn(controller.signal),
     stop() {
-      stopped = true;
+      controller.abort();
       if (timer) clearTimeout(timer);
     },
   };
 }
 
-export function serviceProbe(config: Config, services: ServiceManager, m: WorkerMetrics): () => Promise<void> {
+export function serviceProbe(config: Config, services: ServiceManager, m: WorkerMetrics): (signal: AbortSignal) => Promise<void> {
   let last = Date.now();
-  return async () => {
+  return async (signal) => {
     const now = Date.now();
     const elapsed = (now - last) / 1000;
     last = now;
@@ -50,8 +54,9 @@ export function serviceProbe(config: Config, services: ServiceManager, m: Worker
       services.services.map(async (service) => {
         let up = 0;
         try {
-          up = (await services.status(service)).state === 'active' ? 1 : 0;
+          up = (await services.status(service, { signal })).state === 'active' ? 1 : 0;
         } catch {
+          if (signal.aborted) return;
           up = 0;
         }
         const labels = { host: config.hostId, service };

@@ -24,6 +24,8 @@ beforeAll(async () => {
   marker = join(sbx.root, 'status-started');
   // Rebuild the sandbox config with a status command for mcp-compliance that hangs the first time.
   const obj = parse(await readFile(sbx.configPath, 'utf8')) as Record<string, unknown>;
+  // No probes: the only status call for mcp-compliance is the health check's, the one that hangs.
+  obj.metrics = { ...(obj.metrics as Record<string, unknown>), probeSeconds: 0 };
   obj.services = [
     'mcp-filesystem',
     'mcp-postgres',
