@@ -92,11 +92,9 @@ export async function backup(input: BackupInput = {}): Promise<BackupResult> {
       try {
         const tSnap = Date.now();
         // Online sources need no snapshot: the archive reads them live, after the services are back.
-        if (plan.dump) {
-          progress.set('snapshot', `pg_dump ${plan.dump.database}`);
-          await long.dumpDatabase({ dump: plan.dump });
-        }
-        for (const group of plan.stopGroups) {
+        // The dump and each stop group run side by side: a group's services are stopped only for
+        // its own folders, and no group waits for another's copy.
+        const snapshotGroup = async (group: (typeof plan.stopGroups)[number]) => {
           progress.set('snapshot', `stopping ${group.services.join(', ')}`);
           const states = await host.serviceStates({ services: group.services });
           const running = states.filter((s) => s.state === 'active').map((s) => s.service);
@@ -117,7 +115,14 @@ export async function backup(input: BackupInput = {}): Promise<BackupResult> {
             const up = started.find((x) => x.service === s.service);
             if (up) downtime.push({ service: s.service, stoppedAt: s.at, startedAt: up.at, seconds: seconds(Date.parse(s.at), Date.parse(up.at)) });
           }
-        }
+        };
+        const snapshots = await Promise.allSettled([
+          ...(plan.dump ? [long.dumpDatabase({ dump: plan.dump })] : []),
+          ...plan.stopGroups.map(snapshotGroup),
+        ]);
+        // Every part has settled before any failure is handled: no copy is still running when compensation starts.
+        const failed = snapshots.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
         const tArch = Date.now();
         findings.push(
           finding('backup.snapshot', 'ok', `snapshot of ${plan.sources.filter((s) => s.mode === 'stop').length} stop-mode folders${plan.dump ? ' and the database' : ''} taken; ${plan.sources.filter((s) => s.mode === 'online').length} online folders are read live`, {

@@ -27,10 +27,11 @@ export function trackProgress(runbook: string): ProgressTracker {
   });
   return {
     set(phase, detail) {
+      // A host step's progress belongs to its phase; parts of one phase may run side by side.
+      if (phase !== progress.phase) delete progress.step;
       progress.phase = phase;
       if (detail === undefined) delete progress.detail;
       else progress.detail = detail;
-      delete progress.step;
       progress.updatedAt = now();
       progress.phases.push({ phase, at: progress.updatedAt, ...(detail ? { detail } : {}) });
     },

@@ -82,7 +82,6 @@ describe('a worker killed mid-runbook', () => {
     // The progress query shows the phase and the host-side bytes copied so far.
     const progress = await handle.query<RunbookProgress>('progress');
     expect(progress.phase).toBe('snapshot');
-    expect(progress.detail).toMatch(/stopped\)$/);
     expect(progress.step).toMatchObject({ unit: 'bytes', step: expect.stringMatching(/^snapshot \//) as unknown });
     expect(progress.step!.done).toBeGreaterThan(0);
     const down = Object.entries(await states()).filter(([, s]) => s !== 'active');
