@@ -104,8 +104,13 @@ describe('weeklyMaintenance', () => {
     for (const s of ['mcp-postgres', 'mcp-memory', 'mcp-compliance']) expect(by(report, `logs.errors.${s}`).status).toBe('ok');
 
     const slow = by(report, 'postgres.slow-queries');
-    expect(slow).toMatchObject({ status: 'warn', data: { count: 1, thresholdMs: 200, columns: { mean: 'mean_exec_time' } } });
-    expect((slow.data.queries as Array<{ query: string; calls: number; meanMs: number }>)[0]).toMatchObject({ query: 'SELECT pg_sleep($1)', calls: 2 });
+    // Provisioning's own CREATE TABLE / CREATE EXTENSION can pass 200 ms on a busy machine, so the
+    // pg_sleep statement is looked up by its text, and every statement listed must really be slow.
+    expect(slow).toMatchObject({ status: 'warn', data: { thresholdMs: 200, columns: { mean: 'mean_exec_time' } } });
+    const listed = slow.data.queries as Array<{ query: string; calls: number; meanMs: number }>;
+    expect(slow.data.count).toBe(listed.length);
+    expect(listed.find((q) => q.query === 'SELECT pg_sleep($1)')).toMatchObject({ calls: 2 });
+    for (const q of listed) expect(q.meanMs).toBeGreaterThan(200);
     expect(by(report, 'postgres.connections')).toMatchObject({ status: 'ok', data: { thresholdPercent: 99 } });
     expect(by(report, 'postgres.connections').data.connections).toBeGreaterThanOrEqual(1);
 
