@@ -105,6 +105,8 @@ export async function benchBackup(): Promise<Record<string, unknown>> {
     })) as RecoveryResult;
     const oursRestore = Date.now() - q0;
     const oursRestoreDown = Math.max(...recovery.downtime.map((d) => d.seconds)) * 1000;
+    // Services are back once the last one started; the emergency archive of the old state is written after that.
+    const oursRestoreUp = Math.max(...recovery.downtime.map((d) => Date.parse(d.startedAt))) - q0;
 
     const result = {
       bench: 'backup',
@@ -119,12 +121,15 @@ export async function benchBackup(): Promise<Record<string, unknown>> {
         steps_s: backup.durations,
         restore_total_s: secs(oursRestore),
         restore_downtime_s: secs(oursRestoreDown),
+        restore_until_up_s: secs(oursRestoreUp),
+        restore_steps_s: recovery.durations,
         archive_bytes: backup.archive?.bytes,
       },
       total_ratio: Math.round((oursTotal / seedTotal) * 1000) / 1000,
       downtime_ratio: Math.round((oursDown / sDown) * 1000) / 1000,
       restore_ratio: Math.round((oursRestore / seedRestore) * 1000) / 1000,
       restore_downtime_ratio: Math.round((oursRestoreDown / seedRestore) * 1000) / 1000,
+      restore_until_up_ratio: Math.round((oursRestoreUp / seedRestore) * 1000) / 1000,
       targets: { total_ratio: 1.2, downtime_ratio: 0.25 },
     };
     log('');
@@ -132,6 +137,7 @@ export async function benchBackup(): Promise<Record<string, unknown>> {
     log(`backup total   ${secs(seedTotal).toFixed(2).padStart(8)}s ${secs(oursTotal).toFixed(2).padStart(8)}s  ${result.total_ratio}  (target <= 1.2)`);
     log(`downtime       ${secs(sDown).toFixed(2).padStart(8)}s ${secs(oursDown).toFixed(2).padStart(8)}s  ${result.downtime_ratio}  (target <= 0.25; ours: the longest single service)`);
     log(`restore total  ${secs(seedRestore).toFixed(2).padStart(8)}s ${secs(oursRestore).toFixed(2).padStart(8)}s  ${result.restore_ratio}`);
+    log(`restore up at  ${secs(seedRestore).toFixed(2).padStart(8)}s ${secs(oursRestoreUp).toFixed(2).padStart(8)}s  ${result.restore_until_up_ratio}  (ours: start of the workflow to the last service started)`);
     log(`restore down   ${secs(seedRestore).toFixed(2).padStart(8)}s ${secs(oursRestoreDown).toFixed(2).padStart(8)}s  ${result.restore_downtime_ratio}`);
     return result;
   } finally {

@@ -8,7 +8,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { LogLevel } from '@temporalio/worker';
 import type { RestorePlan } from './activities/restore.js';
 import type { RunbookReport } from './common/report.js';
-import type { RecoveryResult } from './workflows/disaster-recovery.js';
+import type { RecoveryDurations, RecoveryResult } from './workflows/disaster-recovery.js';
 import type { BackupResult } from './workflows/backup.js';
 import { ConfigError, UsageError, errorMessage } from './common/errors.js';
 import type { Config } from './config/config.js';
@@ -23,6 +23,19 @@ import { WORKER_ROLES, type WorkerRole } from './common/roles.js';
 const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
+
+/** "inspect 3.1s, extract 4.2s, restore (services down) 2.5s, …": only the steps that ran. */
+function recoveryDurationsText(d: RecoveryDurations): string {
+  const parts: Array<[string, number | undefined]> = [
+    ['inspect', d.inspectSeconds],
+    ['waiting for approval', d.approvalWaitSeconds],
+    ['extract', d.extractSeconds],
+    ['restore (services down)', d.restoreSeconds],
+    ['emergency archive', d.emergencyBackupSeconds],
+    ['total', d.totalSeconds],
+  ];
+  return parts.flatMap(([name, s]) => (s === undefined ? [] : [`${name} ${s}s`])).join(', ');
+}
 
 interface GlobalOptions {
   config?: string;
@@ -282,6 +295,7 @@ program
         if (result.plan && result.outcome === 'dry-run') for (const r of result.plan.roots) out(`  would replace ${r.target} (${r.files} files, ${r.bytes} bytes)`);
         if (result.emergencyBackup) out(`  previous state archived as ${result.emergencyBackup.archive}`);
         for (const d of result.downtime) out(`  ${d.service} down ${d.seconds}s`);
+        if (result.durations) out(`  took: ${recoveryDurationsText(result.durations)}`);
         out(renderReportText(result).trimEnd());
       }
       process.exitCode = result.summary.fail > 0 ? 1 : 0;

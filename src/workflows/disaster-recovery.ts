@@ -57,6 +57,17 @@ export interface RecoveryResult extends RunbookReport {
   downtime: Downtime[];
   /** Post-recovery checks. */
   checks: Finding[];
+  /** Where the time went, in seconds: only the steps that ran. `restoreSeconds` runs from the first stop to the last start. */
+  durations: RecoveryDurations;
+}
+
+export interface RecoveryDurations {
+  inspectSeconds?: number;
+  approvalWaitSeconds?: number;
+  extractSeconds?: number;
+  restoreSeconds?: number;
+  emergencyBackupSeconds?: number;
+  totalSeconds: number;
 }
 
 const seconds = (from: string, to: string) => Math.round((Date.parse(to) - Date.parse(from)) / 100) / 10;
@@ -114,12 +125,23 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
     const findings: Finding[] = [];
     const downtime: Downtime[] = [];
     let checks: Finding[] = [];
+    const durations: Omit<RecoveryDurations, 'totalSeconds'> = {};
+    /** Runs one step and records its workflow-clock duration (deterministic on replay). */
+    const timed = async <T>(key: keyof typeof durations, step: () => Promise<T>): Promise<T> => {
+      const t0 = Date.now();
+      try {
+        return await step();
+      } finally {
+        durations[key] = Math.round((Date.now() - t0) / 100) / 10;
+      }
+    };
     const result = (outcome: RecoveryOutcome, extra: Partial<RecoveryResult> = {}): RecoveryResult => ({
       ...buildReport({ runbook: 'disasterRecovery', hostId: route.hostId, startedAt, finishedAt: new Date(), findings }),
       outcome,
       archive,
       downtime,
       checks,
+      durations: { ...durations, totalSeconds: Math.round((Date.now() - startedAt.getTime()) / 100) / 10 },
       ...(decidedBy ? { approvedBy: decidedBy } : {}),
       ...extra,
     });
@@ -132,7 +154,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
       progress.set('inspect', archive);
       let plan: RestorePlan;
       try {
-        plan = await long.inspectRestore({ archive, workflowId });
+        plan = await timed('inspectSeconds', () => long.inspectRestore({ archive, workflowId }));
       } catch (err) {
         throw ApplicationFailure.nonRetryable(`${failureMessage(err)}. Nothing was changed.`, 'RestoreRefused');
       }
@@ -148,7 +170,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
 
       if (!approved) {
         progress.set('awaiting approval', `approve with the "approve" update within ${timeoutMinutes} minutes`);
-        const decided = await condition(() => approved || rejected, `${timeoutMinutes} minutes`);
+        const decided = await timed('approvalWaitSeconds', () => condition(() => approved || rejected, `${timeoutMinutes} minutes`));
         if (!decided || rejected) {
           findings.push(finding('recovery.approval', 'warn', decided ? `rejected${decidedBy ? ` by ${decidedBy}` : ''}; nothing was changed` : `not approved within ${timeoutMinutes} minutes; nothing was changed`, {}));
           return result(decided ? 'rejected' : 'not-approved', { plan });
@@ -160,7 +182,8 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
       try {
         saga.add('remove staging and recovery files', () => critical.cleanupRecovery({ plan, keepPrevious: true }));
         progress.set('extract', `${plan.totals.files} files, ${plan.totals.bytes} bytes beside their targets`);
-        await long.extractForRestore({ plan });
+        await timed('extractSeconds', () => long.extractForRestore({ plan }));
+        const restoreStarted = Date.now();
 
         progress.set('stop services');
         const states = await host.serviceStates({});
@@ -187,6 +210,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
         progress.set('start services');
         saga.add('stop services before rolling back', () => host.stopServices({ services: plan.services }));
         const started = await host.startServices({ services: plan.services });
+        durations.restoreSeconds = Math.round((Date.now() - restoreStarted) / 100) / 10;
         for (const s of stopped) {
           const up = started.find((x) => x.service === s.service);
           if (up) downtime.push({ service: s.service, stoppedAt: s.at, startedAt: up.at, seconds: seconds(s.at, up.at) });
@@ -213,7 +237,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
       progress.set('emergency backup', 'archiving the previous state');
       let emergencyBackup: ArchiveResult | undefined;
       try {
-        emergencyBackup = await long.archivePreviousState({ plan, workflowId });
+        emergencyBackup = await timed('emergencyBackupSeconds', () => long.archivePreviousState({ plan, workflowId }));
         await host.cleanupRecovery({ plan });
         if (emergencyBackup) findings.push(finding('recovery.emergency-backup', 'ok', `previous state archived as ${emergencyBackup.archive}`, { archive: emergencyBackup.archive }));
       } catch (err) {

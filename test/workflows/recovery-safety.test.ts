@@ -158,6 +158,12 @@ describe('approval', () => {
     expect(r.outcome).toBe('recovered');
     expect(r.approvedBy).toBe('alice');
     expect(await pids()).not.toEqual(pidsBefore);
+    // Every step that ran has its duration; the wait for alice is counted apart from the work.
+    expect(Object.keys(r.durations).sort()).toEqual(['approvalWaitSeconds', 'emergencyBackupSeconds', 'extractSeconds', 'inspectSeconds', 'restoreSeconds', 'totalSeconds']);
+    const d = r.durations;
+    expect(d.approvalWaitSeconds).toBeGreaterThan(0);
+    expect(d.totalSeconds).toBeGreaterThanOrEqual(d.inspectSeconds! + d.approvalWaitSeconds! + d.extractSeconds! + d.restoreSeconds! + d.emergencyBackupSeconds! - 0.5);
+    expect(d.restoreSeconds).toBeGreaterThanOrEqual(Math.max(...r.downtime.map((x) => x.seconds)) - 0.2);
   });
 
   it.each([
@@ -176,6 +182,7 @@ describe('approval', () => {
     }
     const r = (await h.result()) as RecoveryResult;
     expect(r.outcome).toBe(outcome);
+    expect(Object.keys(r.durations).sort()).toEqual(['approvalWaitSeconds', 'inspectSeconds', 'totalSeconds']);
     expect(await pids()).toEqual(before.pids);
     expect(await treesOf(folders)).toEqual(before.trees);
   });
