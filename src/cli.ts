@@ -172,11 +172,14 @@ async function connected(cmd: Command, host: string | undefined, fn: (c: Connect
 }
 
 /** Awaits a workflow's result; a failed workflow prints its reason and sets exit code 1. */
-async function resultOf<T>(handle: WorkflowHandle): Promise<T | undefined> {
+async function resultOf<T>(handle: WorkflowHandle, afterClose?: () => Promise<void>): Promise<T | undefined> {
   const { WorkflowFailedError } = await import('@temporalio/client');
   try {
-    return (await handle.result()) as T;
+    const result = (await handle.result()) as T;
+    await afterClose?.();
+    return result;
   } catch (e) {
+    await afterClose?.();
     if (e instanceof WorkflowFailedError) {
       err(`${handle.workflowId} failed: ${e.cause?.message ?? e.message}`);
       process.exitCode = 1;
@@ -186,10 +189,11 @@ async function resultOf<T>(handle: WorkflowHandle): Promise<T | undefined> {
   }
 }
 
-async function follow(handle: WorkflowHandle, quiet: boolean): Promise<void> {
-  if (quiet) return;
-  const { watchProgress } = await import('./client/progress.js');
-  void watchProgress(handle, { onUpdate: (line) => err(`  ${line}`) }).catch(() => undefined);
+/** Waits for a workflow's result while printing its progress on stderr; every phase is printed before the result returns. */
+async function resultWithProgress<T>(handle: WorkflowHandle, quiet: boolean, shownPhases = 0): Promise<T | undefined> {
+  if (quiet) return resultOf<T>(handle);
+  const { followProgress } = await import('./client/progress.js');
+  return resultOf<T>(handle, followProgress(handle, (line) => err(`  ${line}`), { shownPhases }));
 }
 
 program
@@ -218,8 +222,7 @@ program
         input: { ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.dryRun ? { dryRun: true } : {}) },
       });
       if (!opts.json) err(`${runbook} on ${hostId}: ${handle.workflowId}`);
-      await follow(handle, Boolean(opts.json));
-      const report = await resultOf<RunbookReport>(handle);
+      const report = await resultWithProgress<RunbookReport>(handle, Boolean(opts.json));
       if (!report) return;
       if (opts.json) out(JSON.stringify(report, null, 2));
       else {
@@ -255,8 +258,10 @@ program
       const { renderReportText } = await import('./report/render-text.js');
       const handle = await startRecovery(client, config, { archive, hostId, approve: Boolean(opts.yes), dryRun: Boolean(opts.dryRun), approvalTimeoutMinutes: minutes });
       if (!opts.json) err(`disasterRecovery of ${hostId} from ${archive}: ${handle.workflowId}`);
+      let shownPhases = 0;
       if (!opts.yes && !opts.dryRun) {
         const p = await watchProgress(handle, { onUpdate: (line) => opts.json || err(`  ${line}`), until: (x) => x.phase === 'awaiting approval' });
+        shownPhases = p?.phases.length ?? 0;
         if (p?.phase === 'awaiting approval') {
           const plan = await handle.query<RestorePlan | null>('plan');
           if (plan) {
@@ -286,8 +291,7 @@ program
           }
         }
       }
-      void watchProgress(handle, { onUpdate: (line) => opts.json || err(`  ${line}`) }).catch(() => undefined);
-      const result = await resultOf<RecoveryResult>(handle);
+      const result = await resultWithProgress<RecoveryResult>(handle, Boolean(opts.json), shownPhases);
       if (!result) return;
       if (opts.json) out(JSON.stringify(result, null, 2));
       else {
@@ -361,8 +365,7 @@ backups
       const { verifyBackupsOn } = await import('./client/operations.js');
       const { renderReportText } = await import('./report/render-text.js');
       const handle = await verifyBackupsOn(client, config, hostId, archive ? [archive] : 'all');
-      await follow(handle, Boolean(opts.json));
-      const report = await resultOf<RunbookReport>(handle);
+      const report = await resultWithProgress<RunbookReport>(handle, Boolean(opts.json));
       if (!report) return;
       out(opts.json ? JSON.stringify(report, null, 2) : renderReportText(report).trimEnd());
       process.exitCode = report.summary.fail > 0 ? 1 : 0;
