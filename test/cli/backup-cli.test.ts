@@ -40,7 +40,9 @@ describe('mcp-runbooks run backup / backups / recover / approve / status', () =>
     const r = await cli('run', 'backup', '--reason', 'before upgrade');
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stderr).toContain('backup on cli-backup: backup-cli-backup-');
-    expect(r.stderr).toMatch(/snapshot|archive|verify/);
+    // Every phase, once and in order, however fast each was.
+    const phases = r.stderr.split('\n').filter((l) => /^ {2}\S/.test(l)).map((l) => l.trim().split(' ')[0]);
+    expect([...new Set(phases)]).toEqual(['starting', 'waiting', 'plan', 'snapshot', 'archive', 'verify', 'retention', 'done']);
     archive = /archive: .*\/(mcp_backup_\d{8}_\d{6}\.tar\.gz)/.exec(r.stdout)![1]!;
     expect(r.stdout).toMatch(/downtime: mcp-memory \d+(\.\d)?s/);
     expect(r.stdout).toContain('ok    backup.verify');
