@@ -45,6 +45,24 @@ export async function extractRoots(opts: {
   // Entries are written one at a time, in archive order, so a hard link always finds its target.
   let chain: Promise<void> = Promise.resolve();
   let failure: unknown;
+  // A file's mode, times and owner are set beside the next entries' writes (its bytes are on disk
+  // by then); at most this many at once, all finished before folders get theirs.
+  const MAX_PENDING = 64;
+  const pending = new Set<Promise<void>>();
+  const defer = async (step: () => Promise<void>) => {
+    const p: Promise<void> = step()
+      .catch((err: unknown) => void (failure ??= err))
+      .finally(() => pending.delete(p));
+    pending.add(p);
+    if (pending.size >= MAX_PENDING) await Promise.race(pending);
+  };
+  // Folders this pass made (or found made), so each file does not ask again.
+  const made = new Set<string>();
+  const ensureDir = async (path: string) => {
+    if (made.has(path)) return;
+    await mkdir(path, { recursive: true, mode: 0o700 });
+    made.add(path);
+  };
 
   for (const t of opts.targets) {
     if (t.kind === 'folder') await mkdir(t.destination, { mode: 0o700 });
@@ -76,12 +94,12 @@ export async function extractRoots(opts: {
     }
     switch (type) {
       case 'Directory':
-        await mkdir(dest, { recursive: true, mode: 0o700 });
+        await ensureDir(dest);
         dirs.push({ path: dest, mode: entry.mode ?? 0o755, ...(entry.mtime ? { mtime: entry.mtime } : {}), ...owner(entry) });
         entry.resume();
         return;
       case 'File':
-        await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+        await ensureDir(dirname(dest));
         await writeFileEntry(entry, dest);
         return;
       case 'SymbolicLink': {
@@ -90,7 +108,7 @@ export async function extractRoots(opts: {
         if (linkTarget.startsWith('/') || !(resolved === target.archivePath || resolved.startsWith(`${target.archivePath}/`))) {
           return refuse(`symlink to "${linkTarget}" leaves its root`);
         }
-        await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+        await ensureDir(dirname(dest));
         await symlink(linkTarget, dest);
         if (entry.mtime) await lutimes(dest, entry.mtime, entry.mtime);
         if (isRoot && entry.uid !== undefined && entry.gid !== undefined) await lchown(dest, entry.uid, entry.gid);
@@ -101,7 +119,7 @@ export async function extractRoots(opts: {
       case 'Link': {
         const linkTarget = normalizeArchivePath(entry.linkpath ?? '');
         if (rootOf(opts.targets, linkTarget) !== target || linkTarget.split('/').includes('..')) return refuse('hard link leaves its root');
-        await mkdir(dirname(dest), { recursive: true, mode: 0o700 });
+        await ensureDir(dirname(dest));
         await link(destinationOf(target, linkTarget), dest);
         result.files += 1;
         entry.resume();
@@ -117,11 +135,14 @@ export async function extractRoots(opts: {
       ws.once('error', reject);
       entry.pipe(ws);
     });
-    await chmod(dest, (entry.mode ?? 0o644) & 0o7777);
-    if (entry.mtime) await utimes(dest, entry.mtime, entry.mtime);
-    if (isRoot && entry.uid !== undefined && entry.gid !== undefined) await lchown(dest, entry.uid, entry.gid);
     result.files += 1;
     result.bytes += entry.size ?? 0;
+    const { mode, mtime, uid, gid } = entry;
+    await defer(async () => {
+      await chmod(dest, (mode ?? 0o644) & 0o7777);
+      if (mtime) await utimes(dest, mtime, mtime);
+      if (isRoot && uid !== undefined && gid !== undefined) await lchown(dest, uid, gid);
+    });
   };
 
   const parser = new Parser({
@@ -151,6 +172,7 @@ export async function extractRoots(opts: {
   const gunzip = await pickDecompressor();
   await gunzip.run(readInto(opts.archivePath, counter), sink, opts.signal ?? new AbortController().signal);
   await chain;
+  await Promise.all(pending);
   if (failure) throw failure;
   // Folder modes and times last, deepest first: writing their contents changed the times.
   for (const d of dirs.reverse()) {
