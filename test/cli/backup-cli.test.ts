@@ -1,27 +1,19 @@
 /** Backup and recovery from the CLI, as a subprocess, against a real worker. */
-import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWorker, type RunningWorker } from '../../src/worker.js';
 import { execa } from 'execa';
 import { CLI, cliEnv, runCli } from '../helpers/cli.js';
-import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { testNativeConnection, workflowBundle } from '../helpers/temporal.js';
+import { startTestHost, type TestHost } from '../helpers/host.js';
+import type { TestSandbox } from '../helpers/sandbox.js';
 
+let host: TestHost;
 let sbx: TestSandbox;
-let connection: NativeConnection;
-let worker: RunningWorker;
 let archive: string;
 
 beforeAll(async () => {
-  sbx = await createTestSandbox({ hostId: 'cli-backup' });
-  connection = await testNativeConnection();
-  worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
+  host = await startTestHost({ hostId: 'cli-backup' });
+  sbx = host.sbx;
 });
-afterAll(async () => {
-  await worker?.shutdown();
-  await connection?.close();
-  await sbx?.cleanup();
-});
+afterAll(() => host?.close());
 
 const cli = (...args: string[]) => runCli(['--config', sbx.configPath, ...args]);
 

@@ -1,30 +1,22 @@
 /** The CLI as a subprocess: exit codes, messages, and runbooks against a real worker. */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunbookReport } from '../../src/common/report.js';
 import { RUNBOOKS } from '../../src/runbooks.js';
 import { freePort, isPortFree } from '../../src/dev/ports.js';
-import { startWorker, type RunningWorker } from '../../src/worker.js';
 import { cliEnv, runCli } from '../helpers/cli.js';
-import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { testNativeConnection, workflowBundle } from '../helpers/temporal.js';
+import { startTestHost, type TestHost } from '../helpers/host.js';
+import type { TestSandbox } from '../helpers/sandbox.js';
 
+let host: TestHost;
 let sbx: TestSandbox;
-let connection: NativeConnection;
-let worker: RunningWorker;
 
 beforeAll(async () => {
-  sbx = await createTestSandbox({ hostId: 'cli-host', extra: { thresholds: { diskPercent: 99, memoryPercent: 99 } } });
-  connection = await testNativeConnection();
-  worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
+  host = await startTestHost({ hostId: 'cli-host', extra: { thresholds: { diskPercent: 99, memoryPercent: 99 } } });
+  sbx = host.sbx;
 });
-afterAll(async () => {
-  await worker?.shutdown();
-  await connection?.close();
-  await sbx?.cleanup();
-});
+afterAll(() => host?.close());
 
 describe('usage and configuration errors exit 2 and start nothing', () => {
   it('a bad config file: the message names the field; the worker never binds its port', async () => {

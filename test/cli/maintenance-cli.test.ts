@@ -9,29 +9,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRunbook } from '../../src/client/run-runbook.js';
 import type { RunbookProgress } from '../../src/common/progress.js';
 import { PACKAGE_ROOT } from '../../src/dev/sandbox/layout.js';
-import { startWorker, type RunningWorker } from '../../src/worker.js';
+import { startWorker } from '../../src/worker.js';
 import type { MaintenanceReport } from '../../src/workflows/index.js';
 import { runCli } from '../helpers/cli.js';
+import { startTestHost, type TestHost } from '../helpers/host.js';
 import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { testClient, testNativeConnection, workflowBundle } from '../helpers/temporal.js';
+import { workflowBundle } from '../helpers/temporal.js';
 
+let host: TestHost;
 let sbx: TestSandbox;
 let client: Client;
 let connection: NativeConnection;
-let worker: RunningWorker;
 
 beforeAll(async () => {
-  sbx = await createTestSandbox({ hostId: 'cli-maint', extra: { thresholds: { diskPercent: 99, memoryPercent: 99 } } });
-  client = await testClient();
-  connection = await testNativeConnection();
-  worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
+  host = await startTestHost({ hostId: 'cli-maint', extra: { thresholds: { diskPercent: 99, memoryPercent: 99 } } });
+  ({ sbx, client, connection } = host);
 });
-afterAll(async () => {
-  await worker?.shutdown();
-  await connection?.close();
-  await client?.connection.close();
-  await sbx?.cleanup();
-});
+afterAll(() => host?.close());
 const cli = (...args: string[]) => runCli(['--config', sbx.configPath, ...args]);
 
 describe('mcp-runbooks run daily|weekly|monthly', () => {

@@ -4,32 +4,22 @@
  * ended between two polls.
  */
 import type { Client } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { followProgress } from '../../src/client/progress.js';
 import { startRunbook } from '../../src/client/run-runbook.js';
 import type { RunbookProgress } from '../../src/common/progress.js';
-import { startWorker, type RunningWorker } from '../../src/worker.js';
-import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { testClient, testNativeConnection, workflowBundle } from '../helpers/temporal.js';
+import { startTestHost, type TestHost } from '../helpers/host.js';
+import type { TestSandbox } from '../helpers/sandbox.js';
 
+let host: TestHost;
 let sbx: TestSandbox;
 let client: Client;
-let connection: NativeConnection;
-let worker: RunningWorker;
 
 beforeAll(async () => {
-  sbx = await createTestSandbox({ hostId: 'progress-host', extra: { thresholds: { diskPercent: 99, memoryPercent: 99 } } });
-  client = await testClient();
-  connection = await testNativeConnection();
-  worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
+  host = await startTestHost({ hostId: 'progress-host', extra: { thresholds: { diskPercent: 99, memoryPercent: 99 } } });
+  ({ sbx, client } = host);
 });
-afterAll(async () => {
-  await worker?.shutdown();
-  await connection?.close();
-  await client?.connection.close();
-  await sbx?.cleanup();
-});
+afterAll(() => host?.close());
 
 const asLine = (p: { phase: string; detail?: string }) => `${p.phase}${p.detail ? ` (${p.detail})` : ''}`;
 

@@ -16,20 +16,24 @@ export interface TestHost {
 
 export async function startTestHost(opts: TestSandboxOptions & { serveMetrics?: boolean; prepare?: (sbx: TestSandbox) => Promise<void> } = {}): Promise<TestHost> {
   const sbx = await createTestSandbox(opts);
-  await opts.prepare?.(sbx);
-  const client = await testClient();
-  const connection = await testNativeConnection();
-  const worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: opts.serveMetrics ?? false });
-  return {
-    sbx,
-    client,
-    connection,
-    worker,
-    async close() {
-      await worker.shutdown();
-      await connection.close();
-      await client.connection.close();
-      await sbx.cleanup();
-    },
+  let client: Client | undefined;
+  let connection: NativeConnection | undefined;
+  let worker: RunningWorker | undefined;
+  // Also used when setup fails half way, so nothing it started outlives the test file.
+  const close = async () => {
+    await worker?.shutdown();
+    await connection?.close();
+    await client?.connection.close();
+    await sbx.cleanup();
   };
+  try {
+    await opts.prepare?.(sbx);
+    client = await testClient();
+    connection = await testNativeConnection();
+    worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: opts.serveMetrics ?? false });
+    return { sbx, client, connection, worker, close };
+  } catch (err) {
+    await close().catch(() => undefined);
+    throw err;
+  }
 }

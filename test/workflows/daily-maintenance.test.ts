@@ -4,38 +4,31 @@ import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRunbook } from '../../src/client/run-runbook.js';
 import type { RunbookProgress } from '../../src/common/progress.js';
-import { startWorker, type RunningWorker } from '../../src/worker.js';
 import type { BackupResult, MaintenanceReport } from '../../src/workflows/index.js';
 import { DAILY_STEPS } from '../../src/workflows/index.js';
 import { makeOld } from '../helpers/files.js';
-import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { assertReplays, testClient, testNativeConnection, workflowBundle } from '../helpers/temporal.js';
+import { startTestHost, type TestHost } from '../helpers/host.js';
+import type { TestSandbox } from '../helpers/sandbox.js';
+import { assertReplays } from '../helpers/temporal.js';
 
+let host: TestHost;
 let sbx: TestSandbox;
 let client: Client;
-let connection: NativeConnection;
-let worker: RunningWorker;
 let outside: string;
 const handles: WorkflowHandle[] = [];
 
 beforeAll(async () => {
   // A 1 % disk threshold: the disk is "full", so the old-log cleanup runs for real.
-  sbx = await createTestSandbox({ hostId: 'daily-host', extra: { thresholds: { diskPercent: 1, memoryPercent: 99 } } });
+  host = await startTestHost({ hostId: 'daily-host', extra: { thresholds: { diskPercent: 1, memoryPercent: 99 } } });
+  ({ sbx, client } = host);
   outside = await mkdtemp(join(tmpdir(), 'mcp-daily-outside-'));
-  client = await testClient();
-  connection = await testNativeConnection();
-  worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
 });
 afterAll(async () => {
-  await worker?.shutdown();
-  await connection?.close();
-  await client?.connection.close();
-  await sbx?.cleanup();
-  await rm(outside, { recursive: true, force: true });
+  await host?.close();
+  if (outside) await rm(outside, { recursive: true, force: true });
 });
 
 async function daily(): Promise<{ handle: WorkflowHandle; report: MaintenanceReport }> {

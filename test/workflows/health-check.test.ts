@@ -3,28 +3,22 @@ import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRunbook, startRunbook } from '../../src/client/run-runbook.js';
 import type { RunbookReport } from '../../src/common/report.js';
-import { startWorker, type RunningWorker } from '../../src/worker.js';
+import { startWorker } from '../../src/worker.js';
+import { startTestHost, type TestHost } from '../helpers/host.js';
 import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { assertReplays, testClient, testNativeConnection, workflowBundle } from '../helpers/temporal.js';
+import { assertReplays, workflowBundle } from '../helpers/temporal.js';
 import type { NativeConnection } from '@temporalio/worker';
 
+let host: TestHost;
 let sbx: TestSandbox;
 let client: Client;
 let connection: NativeConnection;
-let worker: RunningWorker;
 
 beforeAll(async () => {
-  sbx = await createTestSandbox({ hostId: 'hc-host', extra: { thresholds: { diskPercent: 99, memoryPercent: 99 } } });
-  client = await testClient();
-  connection = await testNativeConnection();
-  worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle() });
+  host = await startTestHost({ hostId: 'hc-host', extra: { thresholds: { diskPercent: 99, memoryPercent: 99 } } });
+  ({ sbx, client, connection } = host);
 });
-afterAll(async () => {
-  await worker?.shutdown();
-  await connection?.close();
-  await client?.connection.close();
-  await sbx?.cleanup();
-});
+afterAll(() => host?.close());
 
 describe('healthCheck', () => {
   it('reports every service, disk and memory of the host', async () => {
