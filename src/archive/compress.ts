@@ -7,6 +7,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { execa } from 'execa';
+import { childEnv } from '../config/secret.js';
 
 export const COMPRESSORS = ['auto', 'pigz', 'gzip'] as const;
 export type CompressorChoice = (typeof COMPRESSORS)[number];
@@ -62,7 +63,7 @@ function pigz(name: string, args: string[], failure: (code: string, stderr: stri
   return {
     name,
     async run(input, output, signal) {
-      const child = execa('pigz', args, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, cancelSignal: signal, reject: false });
+      const child = execa('pigz', args, { env: childEnv(), extendEnv: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, cancelSignal: signal, reject: false });
       await pump(
         input,
         child.stdin,

@@ -1,5 +1,6 @@
 /** Runs one argv (never a shell string) for a maintenance check, and says plainly what happened. */
 import { execa } from 'execa';
+import { childEnv } from '../config/secret.js';
 
 export interface CommandOutcome {
   argv: string[];
@@ -19,7 +20,7 @@ export interface RunCommandOptions {
   timeoutMs: number;
   /** The activity's cancellation signal; a cancelled run throws the signal's reason. */
   signal?: AbortSignal | undefined;
-  /** Added to the worker's environment (e.g. `LC_ALL=C` for parsable output). */
+  /** Added to the worker's environment, which is passed on without its secrets (e.g. `LC_ALL=C` for parsable output). */
   env?: Record<string, string>;
 }
 
@@ -33,7 +34,8 @@ export async function runCommand(argv: readonly string[], opts: RunCommandOption
     stdin: 'ignore',
     timeout: opts.timeoutMs,
     forceKillAfterDelay: 5000,
-    env: { LC_ALL: 'C', ...opts.env },
+    env: childEnv({ LC_ALL: 'C', ...opts.env }),
+    extendEnv: false,
     ...(opts.signal ? { cancelSignal: opts.signal } : {}),
   });
   if (r.isCanceled && opts.signal?.aborted) throw opts.signal.reason;

@@ -5,6 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { PostgresConfig } from '../config/config.js';
+import { childEnv } from '../config/secret.js';
 
 export class PgToolError extends Error {
   override readonly name = 'PgToolError';
@@ -21,14 +22,16 @@ function connectionArgs(pg: PostgresConfig, database = pg.database): string[] {
   return ['--host', pg.host, '--port', String(pg.port), '--username', pg.user, '--dbname', database, '--no-password'];
 }
 
-function childEnv(pg: PostgresConfig): Record<string, string> {
-  return { PGCONNECT_TIMEOUT: '10', PGAPPNAME: 'mcp-runbooks', ...(pg.password ? { PGPASSWORD: pg.password.reveal() } : {}) };
+/** The worker's environment without its secrets, plus this database's connection settings (the password only here). */
+function pgEnv(pg: PostgresConfig): Record<string, string> {
+  return childEnv({ PGCONNECT_TIMEOUT: '10', PGAPPNAME: 'mcp-runbooks', ...(pg.password ? { PGPASSWORD: pg.password.reveal() } : {}) });
 }
 
 /** `pg_dump -Fc` of the configured database, online, into `outFile`. Reports the dump's growing size. */
 export async function pgDump(opts: { pg: PostgresConfig; outFile: string; signal?: AbortSignal; onProgress?: (bytes: number) => void }): Promise<number> {
   const child = execa('pg_dump', ['--format=custom', '--file', opts.outFile, ...connectionArgs(opts.pg)], {
-    env: childEnv(opts.pg),
+    env: pgEnv(opts.pg),
+    extendEnv: false,
     reject: false,
     all: true,
     ...(opts.signal ? { cancelSignal: opts.signal } : {}),
@@ -50,7 +53,7 @@ export async function pgDump(opts: { pg: PostgresConfig; outFile: string; signal
 
 /** `pg_restore --list`: the dump's table of contents; throws when the dump is unreadable. */
 export async function pgRestoreList(file: string, signal?: AbortSignal): Promise<string[]> {
-  const r = await execa('pg_restore', ['--list', file], { reject: false, all: true, ...(signal ? { cancelSignal: signal } : {}) });
+  const r = await execa('pg_restore', ['--list', file], { env: childEnv(), extendEnv: false, reject: false, all: true, ...(signal ? { cancelSignal: signal } : {}) });
   if (r.exitCode !== 0) throw new PgToolError('pg_restore --list', r.exitCode, String(r.all ?? r.originalMessage ?? ''));
   return String(r.stdout)
     .split('\n')
@@ -65,7 +68,8 @@ export async function pgRestore(opts: { pg: PostgresConfig; file: string; signal
   const r = await execa(
     'pg_restore',
     ['--clean', '--if-exists', '--single-transaction', '--no-owner', '--exit-on-error', ...connectionArgs(opts.pg), opts.file],
-    { env: childEnv(opts.pg), reject: false, all: true, ...(opts.signal ? { cancelSignal: opts.signal } : {}) },
+    { env: pgEnv(opts.pg),
+    extendEnv: false, reject: false, all: true, ...(opts.signal ? { cancelSignal: opts.signal } : {}) },
   );
   if (r.isCanceled && opts.signal?.aborted) throw opts.signal.reason;
   if (r.exitCode !== 0) throw new PgToolError('pg_restore', r.exitCode, String(r.all ?? r.originalMessage ?? ''));

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { ServiceCommandError } from '../common/errors.js';
+import { childEnv } from '../config/secret.js';
 
 export interface ArgvResult {
   exitCode: number;
@@ -25,7 +26,9 @@ export async function runArgv(
     timeout: ctx.timeoutMs,
     forceKillAfterDelay: 2000,
     ...(ctx.signal ? { cancelSignal: ctx.signal } : {}),
-    ...(ctx.env ? { env: ctx.env } : {}),
+    // The worker's environment without its secrets: service commands never see the API key or DB password.
+    env: childEnv(ctx.env),
+    extendEnv: false,
   });
   const output = typeof result.all === 'string' ? result.all : '';
   // Cancellation is not a command failure: let the caller's abort reason (an activity's CancelledFailure) through.
