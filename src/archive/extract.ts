@@ -119,6 +119,7 @@ export async function extractRoots(opts: {
       case 'Link': {
         const linkTarget = normalizeArchivePath(entry.linkpath ?? '');
         if (rootOf(opts.targets, linkTarget) !== target || linkTarget.split('/').includes('..')) return refuse('hard link leaves its root');
+        for (const s of symlinks) if (linkTarget.startsWith(`${s}/`)) return refuse(`hard link goes through the symlink ${s}`);
         await ensureDir(dirname(dest));
         await link(destinationOf(target, linkTarget), dest);
         result.files += 1;

@@ -86,3 +86,39 @@ export function rootOf<T extends { archivePath: string }>(roots: readonly T[], a
   }
   return best;
 }
+
+/** Symlinks nested deeper than this are refused, as the kernel refuses them (ELOOP). */
+const MAX_LINK_DEPTH = 40;
+
+/**
+ * Where an archive path really leads once extracted: every component that is one
+ * of the archive's own symlinks is replaced by that link's target, as the kernel
+ * follows it. Spelling alone is not enough: with `sub/a -> ..`, the path
+ * `sub/a/..` is the root's parent, not `sub`. Undefined when the path climbs above
+ * the archive's top, meets an absolute link, or nests links deeper than 40.
+ */
+export function resolveThroughLinks(path: string, links: ReadonlyMap<string, string>, depth = 0): string | undefined {
+  if (depth > MAX_LINK_DEPTH) return undefined;
+  const out: string[] = [];
+  for (const part of path.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (out.length === 0) return undefined;
+      out.pop();
+      continue;
+    }
+    out.push(part);
+    const target = links.get(out.join('/'));
+    if (target === undefined) continue;
+    if (target.startsWith('/')) return undefined;
+    const resolved = resolveThroughLinks([...out.slice(0, -1), target].join('/'), links, depth + 1);
+    if (resolved === undefined) return undefined;
+    out.splice(0, out.length, ...(resolved === '' ? [] : resolved.split('/')));
+  }
+  return out.join('/');
+}
+
+/** Whether `path` is `root` or lies under it (archive paths, no trailing slash). */
+export function isWithin(root: string, path: string): boolean {
+  return path === root || path.startsWith(`${root}/`);
+}

@@ -13,7 +13,7 @@ import { Parser, type ReadEntry } from 'tar';
 import { pickDecompressor } from './compress.js';
 import { parserSink } from './parser-sink.js';
 import { readInto } from './read-into.js';
-import { normalizeArchivePath, normalizeType, rootOf, RootTally } from './listing.js';
+import { isWithin, normalizeArchivePath, normalizeType, resolveThroughLinks, rootOf, RootTally } from './listing.js';
 import type { BackupManifest, ManifestRoot } from './manifest.js';
 
 export interface ScanOptions {
@@ -59,6 +59,11 @@ export async function scanArchive(opts: ScanOptions): Promise<ScanResult> {
   const size = (await stat(opts.archivePath)).size;
   if (manifest && size !== manifest.bytes) problems.push(`size is ${size} bytes, the manifest says ${manifest.bytes}`);
 
+  // Every symlink, and every hard link with its root, for the checks that need the whole archive (below).
+  const symlinks = new Map<string, string>();
+  const symlinkRoots = new Map<string, ManifestRoot>();
+  const hardlinks: Array<{ path: string; target: string }> = [];
+
   const onEntry = (entry: ReadEntry) => {
     const path = entry.path;
     const type = normalizeType(entry.type);
@@ -69,6 +74,17 @@ export async function scanArchive(opts: ScanOptions): Promise<ScanResult> {
     const root = rootOf(roots, path);
     if (!root && manifest) refuse(`entry ${where} is outside every root in the manifest`);
     if (!type) refuse(`${entry.type} entry ${where}: only files, folders and links are restored`);
+    const parent = posix
+      .dirname(normalizeArchivePath(path))
+      .split('/')
+      .filter((p) => p && p !== '.')
+      .join('/');
+    if (!segments.includes('..') && resolveThroughLinks(parent, symlinks) !== parent) refuse(`entry ${where} lies under a symlink`);
+    if (type === 'SymbolicLink' && root) {
+      symlinks.set(normalizeArchivePath(path), entry.linkpath ?? '');
+      symlinkRoots.set(normalizeArchivePath(path), root);
+    }
+    if (type === 'Link' && root && entry.linkpath) hardlinks.push({ path, target: normalizeArchivePath(entry.linkpath) });
     if (type === 'SymbolicLink') {
       const target = entry.linkpath ?? '';
       if (target.startsWith('/')) refuse(`symlink ${where} points to the absolute path "${target}"`);
@@ -135,6 +151,20 @@ export async function scanArchive(opts: ScanOptions): Promise<ScanResult> {
   }
   await Promise.allSettled(pendingWrites);
   opts.onProgress?.(read, size);
+
+  // Links judged by where they really lead, with every symlink of the archive in place:
+  // a chain such as `sub/a -> ..` then `esc -> sub/a/..` is spelled inside its root but is not.
+  for (const [path, target] of symlinks) {
+    const root = symlinkRoots.get(path)!;
+    const resolved = resolveThroughLinks(path, symlinks);
+    if (!target.startsWith('/') && (resolved === undefined || !isWithin(root.archivePath, resolved))) {
+      refuse(`symlink "${path}" -> "${target}" leads outside its root ${root.archivePath} through the archive's other symlinks`);
+    }
+  }
+  for (const h of hardlinks) {
+    const dir = posix.dirname(h.target);
+    if (!h.target.split('/').includes('..') && resolveThroughLinks(dir, symlinks) !== dir) refuse(`hard link "${h.path}" -> "${h.target}" goes through a symlink`);
+  }
 
   const sha256 = hash.digest('hex');
   if (manifest && read === size && sha256 !== manifest.sha256) problems.unshift(`sha256 is ${sha256}, the manifest says ${manifest.sha256}`);

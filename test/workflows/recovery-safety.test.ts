@@ -86,6 +86,27 @@ describe('refused before anything is touched', () => {
     ['a hard link that leaves its root', (r) => [{ path: `${r}/hard`, type: 'Link', linkpath: 'etc/passwd' }], 'hard link', (r) => join('/', r, 'hard')],
     ['a device', (r) => [{ path: `${r}/null`, type: 'CharacterDevice' }], 'CharacterDevice entry', (r) => join('/', r, 'null')],
     ['a FIFO', (r) => [{ path: `${r}/pipe`, type: 'FIFO' }], 'FIFO entry', (r) => join('/', r, 'pipe')],
+    [
+      'a chain of symlinks, each spelled inside its root, that leads outside',
+      (r) => [
+        { path: `${r}/sub/`, type: 'Directory' },
+        { path: `${r}/sub/a`, type: 'SymbolicLink', linkpath: '..' },
+        { path: `${r}/esc`, type: 'SymbolicLink', linkpath: 'sub/a/..' },
+        { path: `${r}/h`, type: 'Link', linkpath: `${r}/esc/outside-secret.txt` },
+      ],
+      '/esc" -> "sub/a/.." leads outside its root',
+      (r) => join('/', r, 'esc'),
+    ],
+    [
+      'a hard link through a symlink',
+      (r) => [
+        { path: `${r}/sub/`, type: 'Directory' },
+        { path: `${r}/lnk`, type: 'SymbolicLink', linkpath: 'sub' },
+        { path: `${r}/h`, type: 'Link', linkpath: `${r}/lnk/x` },
+      ],
+      'goes through a symlink',
+      (r) => join('/', r, 'h'),
+    ],
   ];
   it.each(crafted)('a crafted archive with %s', async (_what, entries, reason, wouldWrite) => {
     const root = memDb().path.slice(1);
