@@ -27,6 +27,11 @@ import { createServiceActivities } from './services.js';
 import { exists } from '../system/fs.js';
 
 /** Thrown when an archive must not be restored; nothing has been changed. Never retried. */
+/** The host is in a state a recovery must not guess about; retrying cannot help, an operator must look. */
+export class RecoveryStateError extends Error {
+  override readonly name = 'RecoveryStateError';
+}
+
 export class RestoreRefusedError extends Error {
   override readonly name = 'RestoreRefusedError';
   readonly reasons: string[];
@@ -80,7 +85,7 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
 
   return {
     /** Every check a recovery needs before it touches anything; throws {@link RestoreRefusedError} with the reasons. */
-    async inspectRestore(req: { archive: string; workflowId: string }): Promise<RestorePlan> {
+    async inspectRestore(req: { archive: string; workflowId: string; runId?: string }): Promise<RestorePlan> {
       const { archive } = req;
       const refuse = (...reasons: string[]): never => {
         throw new RestoreRefusedError(archive, reasons);
@@ -107,7 +112,8 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       if (scan.problems.length) refuse(`the archive does not match its manifest: ${scan.problems.join('; ')}`);
       if (scan.unsafe.length) refuse(`unsafe entries: ${scan.unsafe.join('; ')}`);
 
-      const tag = createHash('sha256').update(req.workflowId).digest('hex').slice(0, 8);
+      // One tag per run: a second run with the same workflow id (a fixed id, a reset) never meets the first one's folders.
+      const tag = createHash('sha256').update(req.runId ?? req.workflowId).digest('hex').slice(0, 8);
       const recoveryDir = join(backupDir, '.recovery', tag);
       const roots: RestoreRoot[] = [];
       let dump: RestorePlan['dump'];
@@ -142,6 +148,10 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
           bytes: root.bytes,
           files: root.entries.files + root.entries.hardlinks,
         });
+      }
+      // Folders an earlier, interrupted recovery kept (previous state, staging) are never overwritten or guessed about.
+      for (const p of [...roots.flatMap((r) => [r.staging, r.previous]), recoveryDir]) {
+        if (await exists(p)) reasons.push(`${p} already exists (left by an earlier recovery?): check it, then move it away`);
       }
       if (reasons.length) refuse(...reasons);
 
@@ -201,7 +211,13 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       if (plan.dump) targets.push({ archivePath: plan.dump.archivePath, destination: plan.dump.file, kind: 'file' });
       const signal = activitySignal();
       const report = progressReporter(`extract ${plan.archive}`);
-      const result = await extractRoots({ archivePath: join(backupDir, plan.archive), targets, ...(signal ? { signal } : {}), onProgress: (n) => report(n) });
+      const result = await extractRoots({
+        archivePath: join(backupDir, plan.archive),
+        targets,
+        expectSha256: plan.sha256,
+        ...(signal ? { signal } : {}),
+        onProgress: (n) => report(n),
+      });
       if (result.refused.length) {
         for (const r of plan.roots) await rm(r.staging, { recursive: true, force: true });
         throw new RestoreRefusedError(plan.archive, result.refused);
@@ -228,14 +244,14 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       const parent = dirname(r.target);
       if (!s) {
         if (t && (p || !r.existedBefore)) return 'already swapped';
-        throw new Error(`cannot swap ${r.target}: its staging folder ${r.staging} is missing`);
+        throw new RecoveryStateError(`cannot swap ${r.target}: its staging folder ${r.staging} is missing`);
       }
       if (t && !p) {
         await rename(r.target, r.previous);
         await syncDir(parent);
         await faultPoint(config, 'restore.swap', activitySignal());
       } else if (t && p) {
-        throw new Error(`cannot swap ${r.target}: both it and ${r.previous} exist next to the staging folder`);
+        throw new RecoveryStateError(`cannot swap ${r.target}: both it and ${r.previous} exist next to the staging folder`);
       }
       await rename(r.staging, r.target);
       await syncDir(parent);

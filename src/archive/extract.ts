@@ -6,6 +6,7 @@
  * `..`, outside a root, through a symlink, links leaving their root) are refused
  * rather than written.
  */
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, lchown, link, lutimes, mkdir, symlink, utimes } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
@@ -38,6 +39,8 @@ export async function extractRoots(opts: {
   targets: readonly ExtractTarget[];
   signal?: AbortSignal;
   onProgress?: (bytesRead: number) => void;
+  /** The archive's sha256 when it was inspected: a different file is refused after the pass (callers drop what was written). */
+  expectSha256?: string;
 }): Promise<ExtractResult> {
   const result: ExtractResult = { files: 0, bytes: 0, refused: [] };
   const symlinks = new Set<string>();
@@ -162,9 +165,11 @@ export async function extractRoots(opts: {
     },
   });
   let read = 0;
+  const hash = createHash('sha256');
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       read += chunk.length;
+      hash.update(chunk);
       opts.onProgress?.(read);
       cb(null, chunk);
     },
@@ -175,6 +180,11 @@ export async function extractRoots(opts: {
   await chain;
   await Promise.all(pending);
   if (failure) throw failure;
+  const sha256 = hash.digest('hex');
+  if (opts.expectSha256 && sha256 !== opts.expectSha256) {
+    result.refused.push(`the archive changed since it was inspected: sha256 is now ${sha256}, it was ${opts.expectSha256}`);
+    return result;
+  }
   // Folder modes and times last, deepest first: writing their contents changed the times.
   for (const d of dirs.reverse()) {
     await chmod(d.path, d.mode & 0o7777);

@@ -120,6 +120,7 @@ export const NON_RETRYABLE_ERROR_NAMES = [
   'ServiceNotConfiguredError',
   'UnknownHostError',
   'RestoreRefusedError',
+  'RecoveryStateError',
   'DiskFullError',
 ] as const;
 

@@ -9,7 +9,7 @@ import { withHostLock } from './host-lease.js';
 import { trackProgress } from './progress.js';
 import { measured } from './outcome.js';
 import { Compensations } from './saga.js';
-import { failureMessage, inputObject, routeToHost } from './shared.js';
+import { failedWith, failureMessage, inputObject, routeToHost } from './shared.js';
 
 /** Input of {@link disasterRecovery}; JSON, secret-free. */
 export interface DisasterRecoveryInput {
@@ -154,9 +154,10 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
       progress.set('inspect', archive);
       let plan: RestorePlan;
       try {
-        plan = await timed('inspectSeconds', () => long.inspectRestore({ archive, workflowId }));
+        plan = await timed('inspectSeconds', () => long.inspectRestore({ archive, workflowId, runId: workflowInfo().runId }));
       } catch (err) {
-        throw ApplicationFailure.nonRetryable(`${failureMessage(err)}. Nothing was changed.`, 'RestoreRefused');
+        if (isCancellation(err)) throw err;
+        throw ApplicationFailure.nonRetryable(`${failureMessage(err)}. Nothing was changed.`, failedWith(err, 'RestoreRefusedError') ? 'RestoreRefused' : 'RecoveryInspectFailed');
       }
       setHandler(planQuery, () => plan);
       findings.push(

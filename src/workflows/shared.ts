@@ -11,6 +11,13 @@ export function failureMessage(err: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Whether an activity failed with the given error type (its `name`, e.g. `RestoreRefusedError`). */
+export function failedWith(err: unknown, type: string): boolean {
+  let e: unknown = err;
+  while (e instanceof ActivityFailure && e.cause) e = e.cause;
+  return e instanceof ApplicationFailure && e.type === type;
+}
+
 /** Where the host's activities run; an unknown host fails the workflow at once with a clear message. */
 export async function routeToHost(hostId: string | undefined): Promise<HostRoute> {
   if (hostId !== undefined && typeof hostId !== 'string') {

@@ -3,11 +3,13 @@
  * for approval, and rolls back when a post-recovery check fails.
  */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, readdir, writeFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRestoreActivities } from '../../src/activities/restore.js';
 import type { RunbookProgress } from '../../src/common/progress.js';
 import { withPgClient } from '../../src/postgres/client.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';
@@ -148,6 +150,43 @@ describe('refused before anything is touched', () => {
       await w.shutdown();
       worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
     }
+  });
+
+  it('inspection (the activity, on the real archive) refuses when an earlier recovery left its folders, naming them', async () => {
+    const inspect = (runId: string) => createRestoreActivities({ config: sbx.config, services: sbx.manager }).inspectRestore({ archive: good, workflowId: 'w', runId });
+    const plan = await inspect('run-1');
+    const leftover = plan.roots[0]!.previous;
+    await mkdir(leftover);
+    try {
+      await expect(inspect('run-1')).rejects.toThrow(`${leftover} already exists (left by an earlier recovery?): check it, then move it away`);
+      // Another run has folders of its own.
+      expect((await inspect('run-2')).roots[0]!.previous).not.toBe(leftover);
+    } finally {
+      await rm(leftover, { recursive: true, force: true });
+    }
+  });
+
+  it('an archive replaced while the recovery waited for approval is refused after extraction, before any service stops', async () => {
+    const name = 'mcp_backup_20200104_000000.tar.gz';
+    const dir = sbx.config.paths.backupDir;
+    const original = await readFile(join(dir, good));
+    await writeFile(join(dir, name), original, { mode: 0o600 });
+    await writeFile(join(dir, `${name}.manifest.json`), (await readFile(join(dir, `${good}.manifest.json`), 'utf8')).replace(good, name));
+    const before = { pids: await pids(), trees: await treesOf(folders) };
+    const h = await start('disasterRecovery', { backup: name, hostId: 'safe-host' });
+    for (let i = 0; (await h.query<RunbookProgress>('progress').catch(() => undefined))?.phase !== 'awaiting approval'; i++) {
+      if (i > 200) throw new Error('never reached "awaiting approval"');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // The same entries, compressed again: it still reads back, but it is not the file that was inspected.
+    await writeFile(join(dir, name), gzipSync(gunzipSync(original), { level: 1 }), { mode: 0o600 });
+    await h.executeUpdate('approve', { args: [{ by: 'test' }] });
+    const message = await failure(h);
+    expect(message).toContain(`refusing to restore ${name}: the archive changed since it was inspected: sha256 is now`);
+    expect(await pids()).toEqual(before.pids);
+    expect(await treesOf(folders)).toEqual(before.trees);
+    const beside = (await Promise.all([...new Set(folders.map((f) => dirname(f)))].map((d) => readdir(d)))).flat();
+    expect(beside.filter((n) => n.includes('.mcp-restore-'))).toEqual([]);
   });
 
   it('an archive without its manifest', async () => {
