@@ -4,7 +4,7 @@
  * sha256, host, times, downtime and tool version. Restore trusts nothing it has
  * not checked against it.
  */
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { manifestName } from '../common/archive-names.js';
 
@@ -84,12 +84,18 @@ export async function writeFileDurably(path: string, content: string, mode: numb
   const tmp = `${path}.tmp-${process.pid}`;
   const fh = await open(tmp, 'w', mode);
   try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    try {
+      await fh.writeFile(content);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    // A full disk must not leave a half-written temporary file behind.
+    await rm(tmp, { force: true });
+    throw err;
   }
-  await rename(tmp, path);
   await syncDir(dirname(path));
 }
 
