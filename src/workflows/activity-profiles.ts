@@ -36,6 +36,18 @@ export const ACTIVITY_PROFILES = {
     // No maximumAttempts: unlimited.
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
   },
+  /**
+   * Undo steps of a saga. Retried like `critical`, but within a bound: undos run one
+   * after another, so one that can never succeed (a service that will not start, a
+   * database that refuses the dump) must end as FAILED in the rollback report rather
+   * than hold back the undos after it, and the host lock, forever.
+   */
+  undo: {
+    startToCloseTimeout: '30 minutes',
+    scheduleToCloseTimeout: '1 hour',
+    heartbeatTimeout: HEARTBEAT,
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
+  },
 } as const satisfies Record<string, ActivityOptions>;
 
 export type ActivityProfile = keyof typeof ACTIVITY_PROFILES;

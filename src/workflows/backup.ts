@@ -56,6 +56,7 @@ export async function backup(input: BackupInput = {}): Promise<BackupResult> {
       const host = hostActivities(route.taskQueue, 'quick');
       const long = hostActivities(route.taskQueue, 'long');
       const critical = hostActivities(route.taskQueue, 'critical');
+      const undo = hostActivities(route.taskQueue, 'undo');
       const findings: Finding[] = [];
       const downtime: Downtime[] = [];
 
@@ -88,7 +89,7 @@ export async function backup(input: BackupInput = {}): Promise<BackupResult> {
       }
 
       const saga = new Compensations();
-      saga.add('remove staging', () => critical.removeStaging({ stagingDir: plan.stagingDir }));
+      saga.add('remove staging', () => undo.removeStaging({ stagingDir: plan.stagingDir }));
       try {
         const tSnap = Date.now();
         // Online sources need no snapshot: the archive reads them live, after the services are back.
@@ -100,7 +101,7 @@ export async function backup(input: BackupInput = {}): Promise<BackupResult> {
           const running = states.filter((s) => s.state === 'active').map((s) => s.service);
           // The restart is registered before the stop: whatever happens next, they come back.
           const forget = saga.add(`restart ${running.join(', ')}`, () =>
-            Promise.all(running.map((service) => critical.startServices({ services: [service] }))),
+            Promise.all(running.map((service) => undo.startServices({ services: [service] }))),
           );
           const stopped = await host.stopServices({ services: running });
           for (const archivePath of group.sources) {

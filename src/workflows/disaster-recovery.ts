@@ -150,6 +150,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
       const host = hostActivities(route.taskQueue, 'quick');
       const long = hostActivities(route.taskQueue, 'long');
       const critical = hostActivities(route.taskQueue, 'critical');
+      const undo = hostActivities(route.taskQueue, 'undo');
 
       progress.set('inspect', archive);
       let plan: RestorePlan;
@@ -181,7 +182,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
 
       const saga = new Compensations();
       try {
-        saga.add('remove staging and recovery files', () => critical.cleanupRecovery({ plan, keepPrevious: true }));
+        saga.add('remove staging and recovery files', () => undo.cleanupRecovery({ plan, keepPrevious: true }));
         progress.set('extract', `${plan.totals.files} files, ${plan.totals.bytes} bytes beside their targets`);
         await timed('extractSeconds', () => long.extractForRestore({ plan }));
         const restoreStarted = Date.now();
@@ -189,7 +190,7 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
         progress.set('stop services');
         const states = await host.serviceStates({});
         const running = states.filter((s) => s.state === 'active').map((s) => s.service);
-        saga.add(`start ${running.join(', ') || 'no services'}`, () => Promise.all(running.map((service) => critical.startServices({ services: [service] }))));
+        saga.add(`start ${running.join(', ') || 'no services'}`, () => Promise.all(running.map((service) => undo.startServices({ services: [service] }))));
         const stopped = await host.stopServices({ services: running });
 
         if (plan.dump) {
@@ -198,18 +199,18 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
         }
         progress.set('swap');
         for (const root of plan.roots) {
-          saga.add(`put back ${root.target}`, () => critical.undoSwap({ root }));
+          saga.add(`put back ${root.target}`, () => undo.undoSwap({ root }));
           await critical.swapRoot({ root });
         }
         if (plan.dump) {
           const dump = plan.dump;
           progress.set('restore database', dump.database);
-          saga.add(`put back database ${dump.database}`, () => critical.restoreDatabase({ file: dump.emergencyFile }));
+          saga.add(`put back database ${dump.database}`, () => undo.restoreDatabase({ file: dump.emergencyFile }));
           await long.restoreDatabase({ file: dump.file });
         }
 
         progress.set('start services');
-        saga.add('stop services before rolling back', () => host.stopServices({ services: plan.services }));
+        saga.add('stop services before rolling back', () => undo.stopServices({ services: plan.services }));
         const started = await host.startServices({ services: plan.services });
         durations.restoreSeconds = Math.round((Date.now() - restoreStarted) / 100) / 10;
         for (const s of stopped) {
