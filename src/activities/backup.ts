@@ -140,6 +140,19 @@ async function treeBytes(path: string): Promise<number> {
   return total;
 }
 
+/** A name no archive, manifest, partial file or staging folder uses yet, from `from` (UTC, to the second) on. */
+export async function freshArchiveName(config: Config, from: Date): Promise<{ name: string; at: Date }> {
+  const backupDir = config.paths.backupDir;
+  for (let i = 0; ; i++) {
+    const at = new Date(Math.floor(from.getTime() / 1000) * 1000 + i * 1000);
+    const name = archiveName(at);
+    const taken = await Promise.all(
+      [...[name, manifestName(name), `${name}.partial`].map((f) => join(backupDir, f)), join(config.backup.stagingDir, name.slice(0, -ARCHIVE_SUFFIX.length))].map((f) => exists(f)),
+    );
+    if (!taken.some(Boolean)) return { name, at };
+  }
+}
+
 export interface BackupActivityDeps {
   config: Config;
 }
@@ -152,17 +165,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
     await chmod(backupDir, 0o700);
   };
 
-  /** A name no archive, manifest, partial file or staging folder uses yet. */
-  const freshName = async (from: Date): Promise<{ name: string; at: Date }> => {
-    for (let i = 0; ; i++) {
-      const at = new Date(Math.floor(from.getTime() / 1000) * 1000 + i * 1000);
-      const name = archiveName(at);
-      const taken = await Promise.all(
-        [...[name, manifestName(name), `${name}.partial`].map((f) => join(backupDir, f)), join(config.backup.stagingDir, name.slice(0, -ARCHIVE_SUFFIX.length))].map((f) => exists(f)),
-      );
-      if (!taken.some(Boolean)) return { name, at };
-    }
-  };
+  const freshName = (from: Date) => freshArchiveName(config, from);
 
   const listArchives = async (): Promise<string[]> => {
     try {
@@ -275,8 +278,6 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       reason?: string;
       downtime: Downtime[];
       kind?: BackupManifest['kind'];
-      /** Read folders from here instead of staging (emergency archives of preserved folders): archivePath -> path. */
-      readFrom?: Record<string, string>;
     }): Promise<ArchiveResult> {
       const { plan } = req;
       const t0 = Date.now();
@@ -301,8 +302,8 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       await ensureBackupDir();
       const signal = activitySignal() ?? new AbortController().signal;
       const compressor = await pickCompressor(config.backup.compression.program, config.backup.compression.level);
-      const sources: ArchiveSource[] = plan.sources.map((s) => ({ archivePath: s.archivePath, sourcePath: req.readFrom?.[s.archivePath] ?? s.archiveFrom }));
-      if (plan.dump) sources.push({ archivePath: plan.dump.archivePath, sourcePath: req.readFrom?.[plan.dump.archivePath] ?? plan.dump.stagingPath });
+      const sources: ArchiveSource[] = plan.sources.map((s) => ({ archivePath: s.archivePath, sourcePath: s.archiveFrom }));
+      if (plan.dump) sources.push({ archivePath: plan.dump.archivePath, sourcePath: plan.dump.stagingPath });
       const report = progressReporter('archive', 'bytes', plan.estimatedBytes);
       const result = await writeArchive({
         sources,

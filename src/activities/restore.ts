@@ -6,21 +6,21 @@
  * restored; the previous folder is kept until the post-recovery checks pass.
  */
 import { createHash } from 'node:crypto';
-import { access, lstat, mkdir, readdir, rename, rm, statfs } from 'node:fs/promises';
+import { access, lstat, mkdir, readFile, readdir, rename, rm, statfs } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { archiveNameProblem } from '../common/archive-names.js';
 import { errorMessage } from '../common/errors.js';
 import { finding, type Finding } from '../common/report.js';
 import type { Config } from '../config/config.js';
 import { extractRoots, type ExtractTarget } from '../archive/extract.js';
-import { manifestPath, readManifest, syncDir, type BackupManifest } from '../archive/manifest.js';
+import { manifestPath, readManifest, syncDir, writeFileDurably, type BackupManifest } from '../archive/manifest.js';
 import { scanArchive } from '../archive/scan.js';
 import { withPgClient } from '../postgres/client.js';
 import { pgDump, pgRestore } from '../postgres/tools.js';
 import type { ServiceManager } from '../services/index.js';
 import { runArgv } from '../services/run-argv.js';
 import { getMemoryStats } from '../system/memory-service.js';
-import { createBackupActivities, type ArchiveResult, type BackupPlan } from './backup.js';
+import { createBackupActivities, freshArchiveName, type ArchiveResult, type BackupPlan } from './backup.js';
 import { activitySignal, progressReporter } from './context.js';
 import { faultPoint } from './faults.js';
 import { createServiceActivities } from './services.js';
@@ -325,26 +325,32 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
      * the services are back so it adds no downtime.
      */
     async archivePreviousState(req: { plan: RestorePlan; workflowId: string }): Promise<ArchiveResult | undefined> {
-      const base = await backup.planBackup();
       const sources = req.plan.roots.filter((r) => r.existedBefore);
-      const readFrom: Record<string, string> = {};
-      for (const r of sources) readFrom[r.archivePath] = r.previous;
-      const hasDump = Boolean(req.plan.dump && (await exists(req.plan.dump.emergencyFile)));
-      if (!sources.length && !hasDump) return undefined;
+      const dump = req.plan.dump && (await exists(req.plan.dump.emergencyFile)) ? req.plan.dump : undefined;
+      if (!sources.length && !dump) return undefined;
+      // The name is chosen once per run and kept in the run's recovery folder: a retry after a killed
+      // worker writes the same archive again (over its own .partial) or finds it committed, never a second one.
+      await mkdir(req.plan.recoveryDir, { recursive: true, mode: 0o700 });
+      const nameFile = join(req.plan.recoveryDir, 'emergency-archive.json');
+      let chosen = await readFile(nameFile, 'utf8')
+        .then((t) => JSON.parse(t) as { name: string; createdAt: string })
+        .catch(() => undefined);
+      if (!chosen) {
+        const { name, at } = await freshArchiveName(config, new Date());
+        chosen = { name, createdAt: at.toISOString() };
+        await writeFileDurably(nameFile, JSON.stringify(chosen), 0o600);
+      }
       const plan: BackupPlan = {
-        ...base,
+        archive: chosen.name,
+        createdAt: chosen.createdAt,
+        stagingDir: req.plan.recoveryDir,
         sources: sources.map((r) => ({ archivePath: r.archivePath, originalPath: r.target, archiveFrom: r.previous, mode: 'stop', services: [] })),
+        ...(dump ? { dump: { archivePath: dump.archivePath, stagingPath: dump.emergencyFile, database: dump.database } } : {}),
         stopGroups: [],
         missing: [],
         estimatedBytes: sources.reduce((n, r) => n + r.bytes, 0),
       };
-      if (hasDump && req.plan.dump) {
-        plan.dump = { archivePath: req.plan.dump.archivePath, stagingPath: req.plan.dump.emergencyFile, database: req.plan.dump.database };
-        readFrom[req.plan.dump.archivePath] = req.plan.dump.emergencyFile;
-      } else {
-        delete plan.dump;
-      }
-      return backup.createArchive({ plan, workflowId: req.workflowId, reason: `state before recovery from ${req.plan.archive}`, downtime: [], kind: 'emergency', readFrom });
+      return backup.createArchive({ plan, workflowId: req.workflowId, reason: `state before recovery from ${req.plan.archive}`, downtime: [], kind: 'emergency' });
     },
 
     /** Removes the previous folders, leftover staging and the recovery folder. */

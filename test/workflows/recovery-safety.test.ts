@@ -166,6 +166,31 @@ describe('refused before anything is touched', () => {
     }
   });
 
+  it('the emergency archive (the activity, retried) keeps one name per run: a retry after a crash rewrites it, after the commit returns it', async () => {
+    const restore = createRestoreActivities({ config: sbx.config, services: sbx.manager });
+    const inspected = await restore.inspectRestore({ archive: good, workflowId: 'w', runId: 'emergency-run' });
+    // The live folders stand in for the preserved previous ones.
+    const plan = { ...inspected, roots: inspected.roots.map((r) => ({ ...r, previous: r.target })) };
+    delete (plan as { dump?: unknown }).dump;
+    const dir = sbx.config.paths.backupDir;
+    const emergencies = async () => (await readdir(dir)).filter((n) => n.startsWith('mcp_backup_') && !n.startsWith(good) && !n.startsWith('mcp_backup_2020'));
+    try {
+      const first = (await restore.archivePreviousState({ plan, workflowId: 'w' }))!;
+      // A worker killed during compression: only a partial file is left.
+      await rm(join(dir, first.archive));
+      await rm(join(dir, `${first.archive}.manifest.json`));
+      await writeFile(join(dir, `${first.archive}.partial`), 'half');
+      const retried = (await restore.archivePreviousState({ plan, workflowId: 'w' }))!;
+      expect(retried.archive).toBe(first.archive);
+      const again = (await restore.archivePreviousState({ plan, workflowId: 'w' }))!;
+      expect(again).toMatchObject({ archive: first.archive, sha256: retried.sha256, seconds: 0 });
+      expect((await emergencies()).sort()).toEqual([first.archive, `${first.archive}.manifest.json`].sort());
+    } finally {
+      for (const n of await emergencies()) await rm(join(dir, n), { force: true });
+      await rm(plan.recoveryDir, { recursive: true, force: true });
+    }
+  });
+
   it('an archive replaced while the recovery waited for approval is refused after extraction, before any service stops', async () => {
     const name = 'mcp_backup_20200104_000000.tar.gz';
     const dir = sbx.config.paths.backupDir;
