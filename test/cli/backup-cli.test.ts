@@ -1,6 +1,7 @@
 /** Backup and recovery from the CLI, as a subprocess, against a real worker. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import type { RunbookProgress } from '../../src/common/progress.js';
 import { CLI, cliEnv, runCli } from '../helpers/cli.js';
 import { startTestHost, type TestHost } from '../helpers/host.js';
 import type { TestSandbox } from '../helpers/sandbox.js';
@@ -31,10 +32,16 @@ describe('mcp-runbooks run backup / backups / recover / approve / status', () =>
   it('run backup prints progress, the archive, downtime per service and the report', async () => {
     const r = await cli('run', 'backup', '--reason', 'before upgrade');
     expect(r.exitCode, r.all).toBe(0);
-    expect(r.stderr).toContain('backup on cli-backup: backup-cli-backup-');
-    // Every phase, once and in order, however fast each was.
-    const phases = r.stderr.split('\n').filter((l) => /^ {2}\S/.test(l)).map((l) => l.trim().split(' ')[0]);
-    expect([...new Set(phases)]).toEqual(['starting', 'waiting', 'plan', 'snapshot', 'archive', 'verify', 'retention', 'done']);
+    const workflowId = /^backup on cli-backup: (backup-cli-backup-\S+)$/m.exec(r.stderr)?.[1];
+    expect(workflowId, r.stderr).toBeDefined();
+    // Every phase the finished workflow went through, printed once and in order, however fast each was
+    // (host-side step lines are indented further and left out).
+    const final = await host.client.workflow.getHandle(workflowId!).query<RunbookProgress>('progress');
+    // The snapshot phase comes once per stop group, each with its own detail.
+    const names = final.phases.map((p) => p.phase).filter((p, i, all) => p !== all[i - 1]);
+    expect(names).toEqual(['starting', 'waiting for the host lock', 'plan', 'snapshot', 'archive', 'verify', 'retention', 'done']);
+    const printed = r.stderr.split('\n').filter((l) => /^ {2}\S/.test(l)).map((l) => l.slice(2));
+    expect(printed).toEqual(final.phases.map((p) => `${p.phase}${p.detail ? ` (${p.detail})` : ''}`));
     archive = /archive: .*\/(mcp_backup_\d{8}_\d{6}\.tar\.gz)/.exec(r.stdout)![1]!;
     expect(r.stdout).toMatch(/downtime: mcp-memory \d+(\.\d)?s/);
     expect(r.stdout).toContain('ok    backup.verify');

@@ -53,7 +53,11 @@ describe('usage and configuration errors exit 2 and start nothing', () => {
   it('--help and --version exit 0', async () => {
     const help = await runCli(['--help']);
     expect(help.exitCode).toBe(0);
-    for (const cmd of ['dev', 'worker', 'run', 'schedules', 'config']) expect(help.stdout).toContain(cmd);
+    // Each command as commander lists it: at the start of a line of the Commands section, not anywhere in the text.
+    const commands = help.stdout.split('\nCommands:\n')[1] ?? '';
+    for (const cmd of ['dev', 'worker', 'run', 'recover', 'approve', 'backups', 'status', 'schedules', 'config']) {
+      expect(commands, cmd).toMatch(new RegExp(`^ {2}${cmd}(?: |$)`, 'm'));
+    }
     const version = await runCli(['--version']);
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });

@@ -7,14 +7,13 @@ import type { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRunbook } from '../../src/client/run-runbook.js';
-import type { RunbookProgress } from '../../src/common/progress.js';
 import { PACKAGE_ROOT } from '../../src/dev/sandbox/layout.js';
 import { startWorker } from '../../src/worker.js';
 import type { MaintenanceReport } from '../../src/workflows/index.js';
 import { runCli } from '../helpers/cli.js';
 import { startTestHost, type TestHost } from '../helpers/host.js';
 import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { workflowBundle } from '../helpers/temporal.js';
+import { awaitPhase, workflowBundle } from '../helpers/temporal.js';
 
 let host: TestHost;
 let sbx: TestSandbox;
@@ -57,10 +56,13 @@ describe('mcp-runbooks run daily|weekly|monthly', () => {
     expect(r.stdout).toMatch(/summary: \d+ ok, \d+ warn, 1 fail; failed: service\.mcp-memory/);
   });
 
-  it('run monthly writes the report file (its paths in the JSON report); the exit code follows the fail findings', async () => {
+  it('run monthly writes the report file (its paths in the JSON report); no fail finding on the sandbox host, exit 0', async () => {
     const r = await cli('run', 'monthly', '--json');
     const report = JSON.parse(r.stdout) as MaintenanceReport;
-    expect(r.exitCode, r.stderr).toBe(report.summary.fail > 0 ? 1 : 0);
+    const failed = report.findings.filter((f) => f.status === 'fail').map((f) => `${f.check}: ${f.message}`);
+    expect(failed).toEqual([]);
+    expect(report.summary.fail).toBe(0);
+    expect(r.exitCode, r.stderr).toBe(0);
     expect(report.reportFiles?.text).toMatch(/reports\/monthly-report-\d{6}\.txt$/);
     expect(await readFile(report.reportFiles!.text, 'utf8')).toMatch(/^MCP Monthly Maintenance Report\n/);
   });
@@ -84,11 +86,7 @@ describe('mcp-runbooks approve (weekly upgrade; apt stand-in: a real apt-get upg
     const ww = await startWorker({ config: w.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
     try {
       const handle = await startRunbook({ client, config: w.config, runbook: 'weekly', hostId: 'cli-weekly' });
-      for (let i = 0; i < 300; i++) {
-        const p = await handle.query<RunbookProgress>('progress').catch(() => undefined);
-        if (p?.phase === 'awaiting upgrade approval') break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await awaitPhase(handle, 'awaiting upgrade approval');
       const r = await runCli(['--config', w.configPath, 'approve', handle.workflowId, '--by', 'carol']);
       expect(r.exitCode, r.all).toBe(0);
       expect(r.stdout).toBe(`${handle.workflowId}: approved by carol`);

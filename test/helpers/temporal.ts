@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
+import type { RunbookProgress } from '../../src/common/progress.js';
 
 export function temporalAddress(): string {
   return inject('temporalAddress');
@@ -36,4 +37,39 @@ export async function assertReplays(...handles: WorkflowHandle[]): Promise<void>
   for await (const result of Worker.runReplayHistories({ workflowBundle: workflowBundle(), sinks }, histories)) {
     if (result.error) throw new Error(`replay of ${result.workflowId} failed: ${String(result.error)}`, { cause: result.error });
   }
+}
+
+/**
+ * Calls `probe` until `accept` holds for what it returns, and returns that; throws,
+ * naming `what` and the last value seen, once `timeoutMs` has passed. A probe that
+ * throws counts as not yet (its error is in the timeout message).
+ */
+export async function pollUntil<T>(
+  what: string,
+  probe: () => Promise<T>,
+  accept: (value: T) => boolean,
+  { timeoutMs = 60_000, intervalMs = 100 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: { value: T } | { error: unknown } | undefined;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (accept(value)) return value;
+      last = { value };
+    } catch (error) {
+      last = { error };
+    }
+    if (Date.now() >= deadline) {
+      const seen = last === undefined ? 'nothing' : 'value' in last ? String(JSON.stringify(last.value)) : `error ${String(last.error)}`;
+      // Long values (a whole progress object) are cut; the start says enough.
+      throw new Error(`${what}: not reached within ${timeoutMs / 1000}s; last seen: ${seen.slice(0, 2000)}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Waits until the workflow's `progress` query reports `phase`; throws if it does not within `timeoutMs`. */
+export async function awaitPhase(handle: WorkflowHandle, phase: string, timeoutMs = 60_000): Promise<RunbookProgress> {
+  return pollUntil(`${handle.workflowId} reaching phase "${phase}"`, () => handle.query<RunbookProgress>('progress'), (p) => p.phase === phase, { timeoutMs });
 }

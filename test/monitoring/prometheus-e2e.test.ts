@@ -16,7 +16,7 @@ import { freePort } from '../../src/dev/ports.js';
 import { spawnCliUntil, type RunningCli } from '../helpers/cli.js';
 import { baseName, metricNames } from '../helpers/promql.js';
 import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { testClient } from '../helpers/temporal.js';
+import { pollUntil, testClient } from '../helpers/temporal.js';
 
 let sbx: TestSandbox;
 let client: Client;
@@ -25,9 +25,6 @@ let prometheus: ResultPromise;
 let dir: string;
 let metricsUrl: string;
 let promUrl: string;
-
-/** Maintenance runbooks by preference; the health check stands in until they exist. */
-const MAINTENANCE = ['daily', 'health-check'];
 
 beforeAll(async () => {
   const ports = { metrics: await freePort(), sdk: await freePort(), prometheus: await freePort() };
@@ -55,11 +52,7 @@ beforeAll(async () => {
     [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${ports.prometheus}`, '--log.level=warn'],
     { reject: false, all: true, forceKillAfterDelay: 5000 },
   );
-  for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`${promUrl}/-/ready`).then((r) => r.ok, () => false);
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await pollUntil('Prometheus ready', () => fetch(`${promUrl}/-/ready`).then((r) => r.ok), (ok) => ok, { timeoutMs: 60_000, intervalMs: 200 });
   client = await testClient();
 }, 120_000);
 
@@ -100,8 +93,7 @@ function run(type: string, input: unknown): Promise<unknown> {
 describe('Prometheus scraping a worker', () => {
   it('reads backup and maintenance runbook metrics back through the HTTP API', async () => {
     const { RUNBOOKS } = await import('../../src/runbooks.js');
-    const maintenance = MAINTENANCE.find((r) => Object.hasOwn(RUNBOOKS, r))! as keyof typeof RUNBOOKS;
-    const maintenanceType = RUNBOOKS[maintenance].workflowType;
+    const maintenanceType = RUNBOOKS.daily.workflowType;
     await run('backup', { hostId: 'prom-host' });
     await run(maintenanceType, { hostId: 'prom-host' });
 

@@ -1,7 +1,8 @@
 /** CPU and load from /proc: parsed from real-format text, and read from this machine's /proc. */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { cpuUsage, loadAverage, parseLoadavg, parseProcStat } from '../../src/system/cpu.js';
 
@@ -45,12 +46,24 @@ describe('on this machine', () => {
 
   it('a procRoot of fixed files gives an exact busy share', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mcp-proc-'));
+    const stat = join(dir, 'stat');
     try {
-      await writeFile(join(dir, 'stat'), 'cpu  100 0 0 100 0 0 0 0\ncpu0 100 0 0 100 0 0 0 0\n');
+      // No timing: `stat` starts as a FIFO, so the first read blocks until this test writes the first
+      // sample; before writing it, the FIFO's name is replaced (rename, atomic) by a file holding the
+      // second sample. The first read keeps reading the FIFO it opened; the second read, after the
+      // sample interval, can only open the file.
+      await execa('mkfifo', [stat]);
+      await writeFile(join(dir, 'stat.next'), 'cpu  200 0 0 200 0 0 0 0\ncpu0 200 0 0 200 0 0 0 0\n');
       const pending = cpuUsage(dir, 300);
-      await new Promise((r) => setTimeout(r, 100));
+      // Opening a FIFO to write waits for its reader: once this returns, the first read has it open.
+      const first = await open(stat, 'w');
+      try {
+        await rename(join(dir, 'stat.next'), stat);
+        await first.writeFile('cpu  100 0 0 100 0 0 0 0\ncpu0 100 0 0 100 0 0 0 0\n');
+      } finally {
+        await first.close();
+      }
       // 100 more busy jiffies and 100 more idle ones during the sample: 50 % busy.
-      await writeFile(join(dir, 'stat'), 'cpu  200 0 0 200 0 0 0 0\ncpu0 200 0 0 200 0 0 0 0\n');
       expect(await pending).toEqual({ usedPercent: 50, cores: 1, sampleMs: 300 });
     } finally {
       await rm(dir, { recursive: true, force: true });

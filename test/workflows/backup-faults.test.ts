@@ -15,7 +15,7 @@ import type { BackupResult, RecoveryResult } from '../../src/workflows/index.js'
 import { spawnCliUntil, type RunningCli } from '../helpers/cli.js';
 import { treesOf } from '../helpers/files.js';
 import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { assertReplays, testClient } from '../helpers/temporal.js';
+import { assertReplays, pollUntil, testClient } from '../helpers/temporal.js';
 
 let sbx: TestSandbox;
 let client: Client;
@@ -79,8 +79,14 @@ describe('a worker killed mid-runbook', () => {
     const w = await worker(['backup.snapshot']);
     const handle = await startBackup('snapshot');
     await reached('backup.snapshot');
-    // The progress query shows the phase and the host-side bytes copied so far.
-    const progress = await handle.query<RunbookProgress>('progress');
+    // The progress query shows the phase and the host-side bytes copied so far. The step arrives by a
+    // signal the activity does not wait for (and the pg_dump step may report after it): poll for it.
+    const progress = await pollUntil(
+      'a snapshot step with bytes copied in the progress query',
+      () => handle.query<RunbookProgress>('progress'),
+      (p) => p.phase === 'snapshot' && p.step?.unit === 'bytes' && /^snapshot \//.test(p.step.step) && p.step.done > 0,
+      { timeoutMs: 30_000 },
+    );
     expect(progress.phase).toBe('snapshot');
     expect(progress.step).toMatchObject({ unit: 'bytes', step: expect.stringMatching(/^snapshot \//) as unknown });
     expect(progress.step!.done).toBeGreaterThan(0);

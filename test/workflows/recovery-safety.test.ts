@@ -10,14 +10,13 @@ import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporal
 import type { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRestoreActivities } from '../../src/activities/restore.js';
-import type { RunbookProgress } from '../../src/common/progress.js';
 import { withPgClient } from '../../src/postgres/client.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';
 import type { BackupResult, RecoveryResult } from '../../src/workflows/index.js';
 import { writeCraftedArchive, type CraftedEntry } from '../helpers/crafted-archive.js';
 import { treesOf } from '../helpers/files.js';
 import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { assertReplays, testClient, testNativeConnection, workflowBundle } from '../helpers/temporal.js';
+import { assertReplays, awaitPhase, testClient, testNativeConnection, workflowBundle } from '../helpers/temporal.js';
 
 let sbx: TestSandbox;
 let client: Client;
@@ -199,10 +198,7 @@ describe('refused before anything is touched', () => {
     await writeFile(join(dir, `${name}.manifest.json`), (await readFile(join(dir, `${good}.manifest.json`), 'utf8')).replace(good, name));
     const before = { pids: await pids(), trees: await treesOf(folders) };
     const h = await start('disasterRecovery', { backup: name, hostId: 'safe-host' });
-    for (let i = 0; (await h.query<RunbookProgress>('progress').catch(() => undefined))?.phase !== 'awaiting approval'; i++) {
-      if (i > 200) throw new Error('never reached "awaiting approval"');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await awaitPhase(h, 'awaiting approval');
     // The same entries, compressed again: it still reads back, but it is not the file that was inspected.
     await writeFile(join(dir, name), gzipSync(gunzipSync(original), { level: 1 }), { mode: 0o600 });
     await h.executeUpdate('approve', { args: [{ by: 'test' }] });
@@ -228,13 +224,8 @@ describe('refused before anything is touched', () => {
 describe('approval', () => {
   it('waits for the approve update, showing the plan and progress; then recovers', async () => {
     const h = await start('disasterRecovery', { backup: good, hostId: 'safe-host' });
-    let p: RunbookProgress | undefined;
-    for (let i = 0; i < 100 && p?.phase !== 'awaiting approval'; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      p = await h.query<RunbookProgress>('progress').catch(() => undefined);
-    }
-    expect(p?.phase).toBe('awaiting approval');
-    expect(p?.phases.map((x) => x.phase)).toEqual(['starting', 'waiting for the host lock', 'inspect', 'awaiting approval']);
+    const p = await awaitPhase(h, 'awaiting approval');
+    expect(p.phases.map((x) => x.phase)).toEqual(['starting', 'waiting for the host lock', 'inspect', 'awaiting approval']);
     const plan = await h.query<{ roots: Array<{ target: string }> }>('plan');
     expect(plan.roots.map((r) => r.target).sort()).toEqual([...folders].sort());
     const pidsBefore = await pids();
@@ -259,11 +250,7 @@ describe('approval', () => {
     const before = { pids: await pids(), trees: await treesOf(folders) };
     const h = await start('disasterRecovery', { backup: good, hostId: 'safe-host', ...extra });
     if (outcome === 'rejected') {
-      for (let i = 0; i < 100; i++) {
-        const p = await h.query<RunbookProgress>('progress').catch(() => undefined);
-        if (p?.phase === 'awaiting approval') break;
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await awaitPhase(h, 'awaiting approval');
       await h.executeUpdate('reject', { args: [{ by: 'bob' }] });
     }
     const r = (await h.result()) as RecoveryResult;
