@@ -141,7 +141,7 @@ export function createWorkerMetrics(labels: { role: string; hostId: string }) {
     memoryUptime: new Gauge({ name: 'mcp_memory_uptime_seconds', help: 'Uptime of the memory service (/get_stats uptime).', labelNames: ['host'] as const, registers }),
     memoryLatency: new Histogram({
       name: 'mcp_memory_request_duration_seconds',
-      help: 'Response time of the memory service to the /get_stats probe.',
+      help: 'Response time of the memory service to the /get_stats probe, failed probes included (a hang counts as the timeout).',
       labelNames: ['host'] as const,
       buckets: PROBE_BUCKETS,
       registers,
