@@ -73,7 +73,10 @@ export function backupProbe(config: Config, m: WorkerMetrics): () => Promise<voi
   return async () => {
     const list = await backups.listBackups();
     m.backups.set(host, list.length);
-    const newest = list[0];
+    // The newest backup, not the newest archive: a recovery's emergency archive (never verified, and
+    // not a scheduled backup) must neither raise BackupNotVerified nor reset BackupTooOld. An archive
+    // whose manifest is unreadable (kind 'unknown') still counts: it shows as not verified.
+    const newest = list.find((b) => b.kind !== 'emergency');
     if (!newest) {
       m.backupNewest.remove(host);
       m.backupNewestSize.remove(host);

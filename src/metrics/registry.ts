@@ -116,14 +116,14 @@ export function createWorkerMetrics(labels: { role: string; hostId: string }) {
     backups: new Gauge({ name: 'mcp_runbooks_backup_archives', help: 'Archives in the backups folder.', labelNames: ['host'] as const, registers }),
     backupNewest: new Gauge({
       name: 'mcp_runbooks_backup_newest_timestamp_seconds',
-      help: 'When the newest archive in the backups folder was made (Unix time); absent when there is none.',
+      help: 'When the newest backup in the backups folder was made (Unix time); a recovery\'s emergency archives are left out; absent when there is no backup.',
       labelNames: ['host'] as const,
       registers,
     }),
-    backupNewestSize: new Gauge({ name: 'mcp_runbooks_backup_newest_size_bytes', help: 'Size of the newest archive.', labelNames: ['host'] as const, registers }),
+    backupNewestSize: new Gauge({ name: 'mcp_runbooks_backup_newest_size_bytes', help: 'Size of the newest backup (emergency archives left out).', labelNames: ['host'] as const, registers }),
     backupNewestVerified: new Gauge({
       name: 'mcp_runbooks_backup_newest_verified',
-      help: '1 when the newest archive passed verification, 0 when it failed or was not verified.',
+      help: '1 when the newest backup (emergency archives left out) passed verification, 0 when it failed or was not verified.',
       labelNames: ['host'] as const,
       registers,
     }),

@@ -1,9 +1,14 @@
 /** The host worker's probes on real files and a real HTTP server, read back from the metrics registry. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryProbe } from '../../src/metrics/probes.js';
-import { createWorkerMetrics } from '../../src/metrics/registry.js';
+import { verifyBackup } from '../../src/archive/verify.js';
+import { manifestName } from '../../src/common/archive-names.js';
+import { backupProbe, memoryProbe } from '../../src/metrics/probes.js';
+import { createWorkerMetrics, type WorkerMetrics } from '../../src/metrics/registry.js';
+import { writeCraftedArchive } from '../helpers/crafted-archive.js';
 import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
 let sbx: TestSandbox;
@@ -20,6 +25,44 @@ async function value(metric: { get(): Promise<{ values: Array<{ value: number; l
   const { values } = await metric.get();
   return values.find((v) => v.labels.host === host && (metricName === undefined || v.metricName === metricName))?.value;
 }
+
+describe('backupProbe', () => {
+  const backupDir = () => sbx.config.paths.backupDir;
+  const write = async (name: string, kind: 'backup' | 'emergency') => {
+    const root = 'data';
+    await writeCraftedArchive(backupDir(), name, [{ archivePath: root, originalPath: '/data' }], [
+      { path: `${root}/`, type: 'Directory' },
+      { path: `${root}/state.json`, type: 'File', content: `{"kind":"${kind}"}` },
+    ], { kind });
+  };
+  const BACKUP = 'mcp_backup_20260101_020000.tar.gz';
+  const EMERGENCY = 'mcp_backup_20260102_030000.tar.gz';
+
+  it('reports the newest backup, not a newer emergency archive left by a recovery', async () => {
+    await mkdir(backupDir(), { recursive: true });
+    await write(BACKUP, 'backup');
+    expect((await verifyBackup({ backupDir: backupDir(), archive: BACKUP })).status).toBe('ok');
+    await write(EMERGENCY, 'emergency');
+    const m: WorkerMetrics = createWorkerMetrics({ role: 'host', hostId: 'probe-host' });
+    await backupProbe(sbx.config, m)();
+
+    expect(await value(m.backups, 'probe-host')).toBe(2);
+    expect(await value(m.backupNewest, 'probe-host')).toBe(Date.UTC(2026, 0, 1, 2, 0, 0) / 1000);
+    expect(await value(m.backupNewestVerified, 'probe-host')).toBe(1);
+    expect(await value(m.backupNewestSize, 'probe-host')).toBe((await stat(join(backupDir(), BACKUP))).size);
+  });
+
+  it('with only emergency archives there is no newest backup, so BackupTooOld sees none', async () => {
+    await rm(join(backupDir(), BACKUP));
+    await rm(join(backupDir(), manifestName(BACKUP)));
+    const m = createWorkerMetrics({ role: 'host', hostId: 'probe-host' });
+    await backupProbe(sbx.config, m)();
+
+    expect(await value(m.backups, 'probe-host')).toBe(1);
+    expect(await value(m.backupNewest, 'probe-host')).toBeUndefined();
+    expect(await value(m.backupNewestVerified, 'probe-host')).toBeUndefined();
+  });
+});
 
 describe('memoryProbe', () => {
   let server: Server;
