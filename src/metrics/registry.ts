@@ -43,20 +43,20 @@ export function createWorkerMetrics(labels: { role: string; hostId: string }) {
     // Runbook outcomes (orchestrator: recorded when a runbook workflow ends).
     runbookRuns: new Counter({
       name: 'mcp_runbooks_runbook_runs_total',
-      help: 'Runbook runs that ended, by runbook, host and outcome (success: the workflow completed, whatever its findings; failure; cancelled).',
+      help: 'Runbook runs that ended, by runbook, host and outcome (success: the workflow completed, whatever its findings; failure; cancelled; dry-run and declined: it changed nothing).',
       labelNames: ['runbook', 'host', 'outcome'] as const,
       registers,
     }),
     runbookDuration: new Histogram({
       name: 'mcp_runbooks_runbook_duration_seconds',
-      help: 'Duration of runbook runs, start to end, by runbook and host.',
+      help: 'Duration of runbook runs, start to end, by runbook and host (dry-run and declined runs left out).',
       labelNames: ['runbook', 'host'] as const,
       buckets: RUNBOOK_BUCKETS,
       registers,
     }),
     runbookLastSuccess: new Gauge({
       name: 'mcp_runbooks_runbook_last_success_timestamp_seconds',
-      help: 'When a runbook last completed on a host (Unix time).',
+      help: 'When a runbook last completed with outcome success on a host (Unix time).',
       labelNames: ['runbook', 'host'] as const,
       registers,
     }),

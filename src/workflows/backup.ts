@@ -169,5 +169,6 @@ export async function backup(input: BackupInput = {}): Promise<BackupResult> {
         );
       }
     });
-  });
+    // A dry run only planned: not a success, or it would set the last success and clear BackupFailed.
+  }, (r) => (r.dryRun ? 'dry-run' : 'success'));
 }

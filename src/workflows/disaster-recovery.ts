@@ -250,5 +250,6 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
       progress.set('done');
       return result('recovered', { plan, ...(emergencyBackup ? { emergencyBackup } : {}) });
     });
-  });
+    // Only a recovery that ran is a success; a dry run, a rejection or a wait that timed out changed nothing.
+  }, (r) => (r.outcome === 'recovered' ? 'success' : r.outcome === 'dry-run' ? 'dry-run' : 'declined'));
 }
