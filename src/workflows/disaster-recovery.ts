@@ -117,7 +117,8 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
     },
   });
 
-  let knownHost = typeof args.hostId === 'string' ? args.hostId : 'unknown';
+  // The metrics' host label is 'unknown' until routing succeeds: raw input would make it unbounded.
+  let knownHost = 'unknown';
   return measured('disasterRecovery', () => knownHost, async () => {
     const route = await routeToHost(args.hostId);
     knownHost = route.hostId;

@@ -16,7 +16,8 @@ export interface RunbookSinks extends Sinks {
 const { runbooks } = proxySinks<RunbookSinks>();
 
 /**
- * Runs a runbook's body and reports its end; `host` names the host as soon as it is known. `completed`
+ * Runs a runbook's body and reports its end; `host` names the host once routing to it succeeded, and is
+ * 'unknown' before (never raw input: it becomes a metric label). `completed`
  * says what a completed run was: a dry run or a declined recovery did nothing, so it is not a `success`.
  */
 export async function measured<T extends RunbookReport>(
