@@ -1,7 +1,11 @@
 /** What a runbook reports to the worker's metrics when it ends (a workflow sink). Pure. */
 
-export const RUNBOOK_OUTCOMES = ['success', 'failure', 'cancelled'] as const;
-/** `success`: the workflow completed (its findings say how the host is); `failure`: it failed; `cancelled`. */
+export const RUNBOOK_OUTCOMES = ['success', 'failure', 'cancelled', 'dry-run', 'declined'] as const;
+/**
+ * `success`: the workflow completed (its findings say how the host is); `failure`: it failed; `cancelled`;
+ * `dry-run`: it only planned; `declined`: a recovery that was rejected or not approved in time. The last
+ * two changed nothing, so they are neither a success nor a failure (no last success, no findings).
+ */
 export type RunbookOutcomeKind = (typeof RUNBOOK_OUTCOMES)[number];
 
 export interface RunbookOutcome {
@@ -12,6 +16,7 @@ export interface RunbookOutcome {
   seconds: number;
   /** ISO time the run ended. */
   endedAt: string;
+  /** Only on `success`. */
   findings?: { ok: number; warn: number; fail: number };
   downtime?: Array<{ service: string; seconds: number }>;
   /** Size of the archive a backup wrote. */

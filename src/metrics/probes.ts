@@ -9,7 +9,7 @@ import type { Config } from '../config/config.js';
 import { createBackupActivities } from '../activities/backup.js';
 import { archiveTime } from '../common/archive-names.js';
 import type { ServiceManager } from '../services/index.js';
-import { getMemoryStats } from '../system/memory-service.js';
+import { getMemoryStats, type MemoryStats } from '../system/memory-service.js';
 import { mirrorTotal, type WorkerMetrics } from './registry.js';
 
 export interface Probe {
@@ -73,7 +73,10 @@ export function backupProbe(config: Config, m: WorkerMetrics): () => Promise<voi
   return async () => {
     const list = await backups.listBackups();
     m.backups.set(host, list.length);
-    const newest = list[0];
+    // The newest backup, not the newest archive: a recovery's emergency archive (never verified, and
+    // not a scheduled backup) must neither raise BackupNotVerified nor reset BackupTooOld. An archive
+    // whose manifest is unreadable (kind 'unknown') still counts: it shows as not verified.
+    const newest = list.find((b) => b.kind !== 'emergency');
     if (!newest) {
       m.backupNewest.remove(host);
       m.backupNewestSize.remove(host);
@@ -92,17 +95,21 @@ export function memoryProbe(config: Config, m: WorkerMetrics): () => Promise<voi
   const errors = new Map<string, number>();
   return async () => {
     const t0 = process.hrtime.bigint();
+    let stats: MemoryStats;
     try {
-      const stats = await getMemoryStats(config.memoryService.url, config.memoryService.timeoutSeconds * 1000);
-      m.memoryLatency.observe(host, Number(process.hrtime.bigint() - t0) / 1e9);
-      m.memoryUp.set(host, 1);
-      m.memorySize.set(host, stats.size);
-      m.memoryUptime.set(host, stats.uptime);
-      mirrorTotal(m.memoryOperations, host, stats.operations, operations);
-      mirrorTotal(m.memoryErrors, host, stats.errors, errors);
+      stats = await getMemoryStats(config.memoryService.url, config.memoryService.timeoutSeconds * 1000);
     } catch {
+      // Observed on failure too: a service that hangs until the timeout must raise HighResponseTime.
+      m.memoryLatency.observe(host, Number(process.hrtime.bigint() - t0) / 1e9);
       m.memoryUp.set(host, 0);
+      return;
     }
+    m.memoryLatency.observe(host, Number(process.hrtime.bigint() - t0) / 1e9);
+    m.memoryUp.set(host, 1);
+    m.memorySize.set(host, stats.size);
+    m.memoryUptime.set(host, stats.uptime);
+    mirrorTotal(m.memoryOperations, host, stats.operations, operations);
+    mirrorTotal(m.memoryErrors, host, stats.errors, errors);
   };
 }
 

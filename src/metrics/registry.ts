@@ -43,20 +43,20 @@ export function createWorkerMetrics(labels: { role: string; hostId: string }) {
     // Runbook outcomes (orchestrator: recorded when a runbook workflow ends).
     runbookRuns: new Counter({
       name: 'mcp_runbooks_runbook_runs_total',
-      help: 'Runbook runs that ended, by runbook, host and outcome (success: the workflow completed, whatever its findings; failure; cancelled).',
+      help: 'Runbook runs that ended, by runbook, host and outcome (success: the workflow completed, whatever its findings; failure; cancelled; dry-run and declined: it changed nothing).',
       labelNames: ['runbook', 'host', 'outcome'] as const,
       registers,
     }),
     runbookDuration: new Histogram({
       name: 'mcp_runbooks_runbook_duration_seconds',
-      help: 'Duration of runbook runs, start to end, by runbook and host.',
+      help: 'Duration of runbook runs, start to end, by runbook and host (dry-run and declined runs left out).',
       labelNames: ['runbook', 'host'] as const,
       buckets: RUNBOOK_BUCKETS,
       registers,
     }),
     runbookLastSuccess: new Gauge({
       name: 'mcp_runbooks_runbook_last_success_timestamp_seconds',
-      help: 'When a runbook last completed on a host (Unix time).',
+      help: 'When a runbook last completed with outcome success on a host (Unix time).',
       labelNames: ['runbook', 'host'] as const,
       registers,
     }),
@@ -116,14 +116,14 @@ export function createWorkerMetrics(labels: { role: string; hostId: string }) {
     backups: new Gauge({ name: 'mcp_runbooks_backup_archives', help: 'Archives in the backups folder.', labelNames: ['host'] as const, registers }),
     backupNewest: new Gauge({
       name: 'mcp_runbooks_backup_newest_timestamp_seconds',
-      help: 'When the newest archive in the backups folder was made (Unix time); absent when there is none.',
+      help: 'When the newest backup in the backups folder was made (Unix time); a recovery\'s emergency archives are left out; absent when there is no backup.',
       labelNames: ['host'] as const,
       registers,
     }),
-    backupNewestSize: new Gauge({ name: 'mcp_runbooks_backup_newest_size_bytes', help: 'Size of the newest archive.', labelNames: ['host'] as const, registers }),
+    backupNewestSize: new Gauge({ name: 'mcp_runbooks_backup_newest_size_bytes', help: 'Size of the newest backup (emergency archives left out).', labelNames: ['host'] as const, registers }),
     backupNewestVerified: new Gauge({
       name: 'mcp_runbooks_backup_newest_verified',
-      help: '1 when the newest archive passed verification, 0 when it failed or was not verified.',
+      help: '1 when the newest backup (emergency archives left out) passed verification, 0 when it failed or was not verified.',
       labelNames: ['host'] as const,
       registers,
     }),
@@ -141,7 +141,7 @@ export function createWorkerMetrics(labels: { role: string; hostId: string }) {
     memoryUptime: new Gauge({ name: 'mcp_memory_uptime_seconds', help: 'Uptime of the memory service (/get_stats uptime).', labelNames: ['host'] as const, registers }),
     memoryLatency: new Histogram({
       name: 'mcp_memory_request_duration_seconds',
-      help: 'Response time of the memory service to the /get_stats probe.',
+      help: 'Response time of the memory service to the /get_stats probe, failed probes included (a hang counts as the timeout).',
       labelNames: ['host'] as const,
       buckets: PROBE_BUCKETS,
       registers,

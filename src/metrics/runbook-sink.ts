@@ -8,6 +8,8 @@ export function recordRunbookOutcome(m: WorkerMetrics, o: RunbookOutcome): void 
   const labels = { runbook: o.runbook, host: o.hostId };
   const at = Date.parse(o.endedAt) / 1000;
   m.runbookRuns.inc({ ...labels, outcome: o.outcome });
+  // A dry run or a declined recovery changed nothing: counted, but no duration, last success or findings.
+  if (o.outcome === 'dry-run' || o.outcome === 'declined') return;
   m.runbookDuration.observe(labels, o.seconds);
   if (o.outcome === 'success') {
     m.runbookLastSuccess.set(labels, at);

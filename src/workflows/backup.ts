@@ -46,7 +46,8 @@ export async function backup(input: BackupInput = {}): Promise<BackupResult> {
     throw ApplicationFailure.nonRetryable('input.reason must be a string of at most 500 characters', 'InvalidInput');
   }
   const progress = trackProgress('backup');
-  let knownHost = typeof hostId === 'string' ? hostId : 'unknown';
+  // The metrics' host label is 'unknown' until routing succeeds: raw input would make it unbounded.
+  let knownHost = 'unknown';
   return measured('backup', () => knownHost, async () => {
     const route = await routeToHost(hostId);
     knownHost = route.hostId;
@@ -170,5 +171,6 @@ export async function backup(input: BackupInput = {}): Promise<BackupResult> {
         );
       }
     });
-  });
+    // A dry run only planned: not a success, or it would set the last success and clear BackupFailed.
+  }, (r) => (r.dryRun ? 'dry-run' : 'success'));
 }

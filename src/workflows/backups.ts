@@ -37,7 +37,8 @@ export async function verifyBackups(input: VerifyBackupsInput = {}): Promise<Run
     if (problem) throw ApplicationFailure.nonRetryable(`input.archives: ${problem}`, 'InvalidInput');
   }
   const progress = trackProgress('verifyBackups');
-  let knownHost = typeof args.hostId === 'string' ? args.hostId : 'unknown';
+  // The metrics' host label is 'unknown' until routing succeeds: raw input would make it unbounded.
+  let knownHost = 'unknown';
   return measured('verifyBackups', () => knownHost, async () => {
     const route = await routeToHost(args.hostId);
     knownHost = route.hostId;

@@ -117,7 +117,8 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
     },
   });
 
-  let knownHost = typeof args.hostId === 'string' ? args.hostId : 'unknown';
+  // The metrics' host label is 'unknown' until routing succeeds: raw input would make it unbounded.
+  let knownHost = 'unknown';
   return measured('disasterRecovery', () => knownHost, async () => {
     const route = await routeToHost(args.hostId);
     knownHost = route.hostId;
@@ -252,5 +253,6 @@ export async function disasterRecovery(input: DisasterRecoveryInput): Promise<Re
       progress.set('done');
       return result('recovered', { plan, ...(emergencyBackup ? { emergencyBackup } : {}) });
     });
-  });
+    // Only a recovery that ran is a success; a dry run, a rejection or a wait that timed out changed nothing.
+  }, (r) => (r.outcome === 'recovered' ? 'success' : r.outcome === 'dry-run' ? 'dry-run' : 'declined'));
 }

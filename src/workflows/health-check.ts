@@ -17,8 +17,11 @@ export interface HealthCheckInput {
 export async function healthCheck(input: HealthCheckInput = {}): Promise<RunbookReport> {
   const startedAt = new Date();
   const { hostId } = inputObject(input, 'healthCheck');
-  return measured('healthCheck', () => hostId ?? 'unknown', async () => {
+  // The metrics' host label is 'unknown' until routing succeeds: raw input would make it unbounded.
+  let knownHost = 'unknown';
+  return measured('healthCheck', () => knownHost, async () => {
     const route = await routeToHost(hostId);
+    knownHost = route.hostId;
     const host = hostActivities(route.taskQueue);
     const findings = await runChecks({
       services: () => host.checkServices(),

@@ -66,7 +66,8 @@ export async function runMaintenance(
   const startedAt = new Date();
   const { hostId } = inputObject(input, runbook);
   const progress = trackProgress(runbook);
-  let knownHost = typeof hostId === 'string' ? hostId : 'unknown';
+  // The metrics' host label is 'unknown' until routing succeeds: raw input would make it unbounded.
+  let knownHost = 'unknown';
   return measured(runbook, () => knownHost, async () => {
     const route = await routeToHost(hostId);
     knownHost = route.hostId;

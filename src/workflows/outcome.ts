@@ -15,12 +15,26 @@ export interface RunbookSinks extends Sinks {
 
 const { runbooks } = proxySinks<RunbookSinks>();
 
-/** Runs a runbook's body and reports its end; `host` names the host as soon as it is known. */
-export async function measured<T extends RunbookReport>(runbook: string, host: () => string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs a runbook's body and reports its end; `host` names the host once routing to it succeeded, and is
+ * 'unknown' before (never raw input: it becomes a metric label). `completed`
+ * says what a completed run was: a dry run or a declined recovery did nothing, so it is not a `success`.
+ */
+export async function measured<T extends RunbookReport>(
+  runbook: string,
+  host: () => string,
+  fn: () => Promise<T>,
+  completed: (report: T) => 'success' | 'dry-run' | 'declined' = () => 'success',
+): Promise<T> {
   const started = Date.now();
   const seconds = () => Math.round((Date.now() - started) / 100) / 10;
   try {
     const report = await fn();
+    const outcome = completed(report);
+    if (outcome !== 'success') {
+      runbooks.ended({ runbook, hostId: report.hostId, outcome, seconds: seconds(), endedAt: new Date().toISOString() });
+      return report;
+    }
     const extra = report as RunbookReport & { downtime?: Array<{ service: string; seconds: number }>; archive?: { bytes: number } };
     runbooks.ended({
       runbook,

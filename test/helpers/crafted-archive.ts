@@ -16,7 +16,13 @@ export interface CraftedEntry {
 }
 
 /** Writes `<backupDir>/<name>` and its manifest; the manifest matches the archive, so only the entries themselves can be refused. */
-export async function writeCraftedArchive(backupDir: string, name: string, roots: Array<{ archivePath: string; originalPath: string }>, entries: CraftedEntry[]): Promise<void> {
+export async function writeCraftedArchive(
+  backupDir: string,
+  name: string,
+  roots: Array<{ archivePath: string; originalPath: string }>,
+  entries: CraftedEntry[],
+  opts: { kind?: BackupManifest['kind'] } = {},
+): Promise<void> {
   const blocks: Buffer[] = [];
   const tallies = new Map(roots.map((r) => [r.archivePath, new RootTally()]));
   for (const e of entries) {
@@ -52,7 +58,7 @@ export async function writeCraftedArchive(backupDir: string, name: string, roots
     sha256: createHash('sha256').update(gz).digest('hex'),
     bytes: gz.length,
     host: 'crafted',
-    kind: 'backup',
+    kind: opts.kind ?? 'backup',
     createdAt: '2026-01-01T00:00:00Z',
     finishedAt: '2026-01-01T00:00:00Z',
     toolVersion: 'test',

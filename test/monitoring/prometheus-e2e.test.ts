@@ -121,6 +121,45 @@ describe('Prometheus scraping a worker', () => {
     expect(alerts.data.alerts.map((a) => a.labels.alertname)).not.toContain('BackupTooOld');
   }, 180_000);
 
+  it('a backup dry run and a recovery dry run are counted as dry-run and move neither the last success nor the findings', async () => {
+    const labels = (runbook: string) => `runbook="${runbook}", host="prom-host"`;
+    // The real backup of the test above has been scraped: its last success and findings are the baseline.
+    const lastSuccess = await eventually(`mcp_runbooks_runbook_last_success_timestamp_seconds{${labels('backup')}}`, (v) => v > 0);
+    const okFindings = await eventually(`mcp_runbooks_runbook_findings{${labels('backup')}, status="ok"}`, (v) => v > 0);
+    const archive = (await readdir(sbx.config.paths.backupDir)).find((f) => /^mcp_backup_\d{8}_\d{6}\.tar\.gz$/.test(f))!;
+    expect(archive).toBeDefined();
+
+    expect(await run('backup', { hostId: 'prom-host', dryRun: true })).toMatchObject({ dryRun: true });
+    expect(await run('disasterRecovery', { hostId: 'prom-host', backup: archive, dryRun: true })).toMatchObject({ outcome: 'dry-run' });
+    await eventually(`mcp_runbooks_runbook_runs_total{${labels('backup')}, outcome="dry-run"}`, (v) => v === 1);
+    await eventually(`mcp_runbooks_runbook_runs_total{${labels('disasterRecovery')}, outcome="dry-run"}`, (v) => v === 1);
+
+    // Both counters above come from the scrape that would carry the dry runs' other updates too.
+    const values = async (expr: string) => (await query(expr)).map((r) => Number(r.value[1]));
+    expect(await values(`mcp_runbooks_runbook_last_success_timestamp_seconds{${labels('backup')}}`)).toEqual([lastSuccess]);
+    expect(await values(`mcp_runbooks_runbook_last_success_timestamp_seconds{${labels('disasterRecovery')}}`)).toEqual([]);
+    expect(await values(`mcp_runbooks_runbook_findings{${labels('backup')}, status="ok"}`)).toEqual([okFindings]);
+    expect(await values(`mcp_runbooks_runbook_findings{${labels('disasterRecovery')}}`)).toEqual([]);
+    expect(await values(`mcp_runbooks_runbook_runs_total{${labels('backup')}, outcome="success"}`)).toEqual([1]);
+    expect(await values(`mcp_runbooks_runbook_duration_seconds_count{${labels('backup')}}`)).toEqual([1]);
+  }, 120_000);
+
+  it('a run for a host that does not resolve is recorded under host="unknown", never under the input\'s host name', async () => {
+    const { RUNBOOKS } = await import('../../src/runbooks.js');
+    const bogus = `no-such-host-${Date.now()}`;
+    const runs: Array<[string, Record<string, unknown>]> = [
+      ['backup', {}],
+      ['healthCheck', {}],
+      ['verifyBackups', {}],
+      ['disasterRecovery', { backup: 'mcp_backup_20260101_000000.tar.gz' }],
+      [RUNBOOKS.daily.workflowType, {}],
+    ];
+    for (const [type, input] of runs) await expect(run(type, { ...input, hostId: bogus })).rejects.toThrow();
+    const text = await (await fetch(metricsUrl)).text();
+    expect(text).not.toContain(bogus);
+    for (const [type] of runs) expect(text).toContain(`mcp_runbooks_runbook_runs_total{runbook="${type}",host="unknown",outcome="failure"} 1`);
+  }, 60_000);
+
   it('every metric a dashboard panel or an alert uses is one the worker exports (node-exporter and `up` aside)', async () => {
     const text = await (await fetch(metricsUrl)).text();
     const types = new Map([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
