@@ -62,7 +62,9 @@ export interface SlowQuery {
 
 /** Blanks quoted literals (utility statements such as ALTER ROLE … PASSWORD are not normalised) and shortens the text. */
 export function redactQuery(text: string): string {
-  const blanked = text.replace(/'(?:[^']|'')*'/g, "'…'").replace(/\$([A-Za-z_]*)\$[\s\S]*?\$\1\$/g, "'…'").replace(/\s+/g, ' ').trim();
+  // E'…' strings take backslash escapes (E'hun\'ter2'), so an escaped quote does not end one; in a
+  // plain string a backslash is an ordinary character (standard_conforming_strings, on since 9.1).
+  const blanked = text.replace(/[Ee]'(?:[^'\\]|''|\\.)*'|'(?:[^']|'')*'/g, "'…'").replace(/\$([A-Za-z_]*)\$[\s\S]*?\$\1\$/g, "'…'").replace(/\s+/g, ' ').trim();
   return blanked.length > 300 ? `${blanked.slice(0, 299)}…` : blanked;
 }
 
@@ -196,6 +198,8 @@ export async function vacuumAnalyze(config: PostgresConfig, opts: VacuumOptions)
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const t0 = Date.now();
     try {
+      // A signal aborted before the listener was attached never fires it.
+      opts.signal?.throwIfAborted();
       await c.query(command);
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);

@@ -136,7 +136,8 @@ export function buildMonthlyReport(report: RunbookReport, workflowId: string): M
   const audit = by('security.audit');
   const user = by('security.user');
   const perms = by('security.permissions');
-  const secUpdates = by('packages.security');
+  // Without packages.security the listing itself failed (apt missing or erring): its packages.updates finding says why.
+  const secUpdates = by('packages.security') ?? by('packages.updates');
   const vacuum = by('postgres.vacuum');
   const consolidate = by('memory.consolidate');
   const backups = by('backup.status');

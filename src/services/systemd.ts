@@ -75,6 +75,13 @@ export class SystemdServiceManager implements ServiceManager {
     return this.#act(service, 'restart', opts);
   }
 
+  /**
+   * The unit's journal lines since `since`. Without `--quiet`, so journalctl
+   * says when it cannot read the journal (a worker outside root, adm and
+   * systemd-journal sees no system lines, and would report a clean log);
+   * those messages are an error. Its other own lines (`-- No entries --`,
+   * boot separators, notices) are not log lines and are dropped.
+   */
   async logsSince(service: string, since: Date, opts: CallOptions = {}): Promise<LogLine[]> {
     const argv = [
       this.#journalctl,
@@ -85,16 +92,25 @@ export class SystemdServiceManager implements ServiceManager {
       '--output',
       'short-iso-precise',
       '--no-pager',
-      '--quiet',
     ];
     const { exitCode, output } = await runArgv(argv, { service, action: 'logs', timeoutMs: this.#timeoutMs, signal: opts.signal });
+    const denied = output.split('\n').find((l) => JOURNAL_DENIED.some((re) => re.test(l)));
+    if (denied) {
+      const unit = this.#unit(service);
+      throw new Error(`the journal of ${unit} could not be read: \`${argv.join(' ')}\` said "${denied.trim()}" (run the worker as root, or in the systemd-journal group)`);
+    }
     if (exitCode !== 0) throw new ServiceCommandError({ service, action: 'logs', argv, exitCode, timedOut: false, output });
-    return output
-      .split('\n')
-      .filter((text) => text.length > 0)
-      .map((text) => {
-        const t = parseLeadingTime(text);
-        return t ? { time: t.toISOString(), text, source: 'journal' } : { text, source: 'journal' };
-      });
+    const lines: LogLine[] = [];
+    for (const text of output.split('\n')) {
+      if (text.length === 0) continue;
+      const t = parseLeadingTime(text);
+      if (t) lines.push({ time: t.toISOString(), text, source: 'journal' });
+      // An indented line continues a multi-line message; anything else is journalctl talking.
+      else if (/^\s/.test(text) && lines.length > 0) lines.push({ text, source: 'journal' });
+    }
+    return lines;
   }
 }
+
+/** journalctl's messages (systemd 252) when it cannot read the system journal, or only part of it. */
+const JOURNAL_DENIED = [/No journal files were opened due to insufficient permissions/i, /^Hint: You are currently not seeing messages from/i, /Failed to open (journal|files)/i];

@@ -62,6 +62,12 @@ export async function runMaintenance(
   input: MaintenanceInput | null | undefined,
   steps: readonly string[],
   body: (ctx: MaintenanceContext) => Promise<Pick<MaintenanceReport, 'reportFiles'> | void>,
+  /**
+   * Steps run after the host lock is released, e.g. a wait for an operator
+   * that must not keep other runbooks off the host; `relock` takes the lock
+   * again around what changes the host.
+   */
+  afterLock?: (ctx: MaintenanceContext & { relock<T>(fn: () => Promise<T>): Promise<T> }) => Promise<void>,
 ): Promise<MaintenanceReport> {
   const startedAt = new Date();
   const { hostId } = inputObject(input, runbook);
@@ -76,8 +82,9 @@ export async function runMaintenance(
     const outcomes: StepOutcome[] = [];
     const report = () => buildReport({ runbook, hostId: route.hostId, startedAt, finishedAt: new Date(), findings: [...findings] });
 
-    return withHostLock(route.hostId, runbook, progress, async () => {
-      const ctx: MaintenanceContext = {
+    let ctx!: MaintenanceContext;
+    const locked = await withHostLock(route.hostId, runbook, progress, async () => {
+      ctx = {
         hostId: route.hostId,
         workflowId,
         host: hostActivities(route.taskQueue, 'quick'),
@@ -102,8 +109,12 @@ export async function runMaintenance(
         },
       };
       const extra = await body(ctx);
-      progress.set('done');
+      if (!afterLock) progress.set('done');
       return { ...report(), steps: outcomes, ...(extra ?? {}) };
     });
+    if (!afterLock) return locked;
+    await afterLock({ ...ctx, relock: (fn) => withHostLock(route.hostId, runbook, progress, fn) });
+    progress.set('done');
+    return { ...report(), steps: outcomes, ...(locked.reportFiles ? { reportFiles: locked.reportFiles } : {}) };
   });
 }

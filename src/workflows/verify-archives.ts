@@ -1,5 +1,5 @@
 /** Verifying archives one by one with the shared verifier (`verifyBackup`), one finding each. */
-import { isCancellation } from '@temporalio/workflow';
+import { isCancellation, patched } from '@temporalio/workflow';
 import { finding, type Finding } from '../common/report.js';
 import type { hostActivities } from './activity-profiles.js';
 import type { ProgressTracker } from './progress.js';
@@ -28,6 +28,16 @@ export async function verifyArchives(long: ReturnType<typeof hostActivities>, ar
       findings.push(finding(`backup.verify.${archive}`, 'fail', `${archive} could not be verified: ${failureMessage(err)}`, {}));
     }
   }
-  if (archives.length === 0) findings.push(finding('backup.verify', 'warn', 'no archives in the backups folder', {}));
+  if (archives.length === 0) {
+    // Runs recorded before this change replay without the extra activity.
+    if (patched('backup-verify-names-folder')) {
+      const { dir, exists } = await long.backupFolderState();
+      findings.push(
+        finding('backup.verify', 'warn', exists ? `no archives in ${dir}` : `backup folder ${dir} does not exist: no archives to verify`, { backupDir: dir, exists }),
+      );
+    } else {
+      findings.push(finding('backup.verify', 'warn', 'no archives in the backups folder', {}));
+    }
+  }
   return findings;
 }

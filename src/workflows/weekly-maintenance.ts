@@ -1,4 +1,4 @@
-import { condition, defineQuery, defineUpdate, setHandler } from '@temporalio/workflow';
+import { condition, defineQuery, defineUpdate, patched, setHandler } from '@temporalio/workflow';
 import type { PackageCheck } from '../activities/maintenance/index.js';
 import { finding, type Finding } from '../common/report.js';
 import type { ApprovalInput, ApprovalResult } from './disaster-recovery.js';
@@ -35,7 +35,9 @@ export const pendingUpgradeQuery = defineQuery<PendingUpgrade | null>('pendingUp
  * and connection usage, the memory service's size and operations, old `mcp_*`
  * temp files removed, every backup archive verified. Packages are installed
  * only when the config allows it or an operator approves this run through the
- * `approve` update while it waits (seed defect 9 upgraded unattended).
+ * `approve` update while it waits (seed defect 9 upgraded unattended). The
+ * wait happens after the host lock is released, and the lock is taken again
+ * only around the install, so a nightly backup is never kept waiting a day.
  */
 export async function weeklyMaintenance(input: MaintenanceInput = {}): Promise<MaintenanceReport> {
   let check: PackageCheck | undefined;
@@ -55,12 +57,13 @@ export async function weeklyMaintenance(input: MaintenanceInput = {}): Promise<M
     check ? { awaitingApproval: waiting, pending: check.pending, security: check.security, packages: check.packages, ...(decided ? { decided } : {}) } : null,
   );
 
-  const upgrade = async ({ long, progress }: MaintenanceContext): Promise<Finding | Finding[]> => {
+  /** `locked` runs the install under the host lock: at once inside it, or by taking it again after a wait outside it. */
+  const upgrade = async ({ long, progress }: MaintenanceContext, locked: <T>(fn: () => Promise<T>) => Promise<T>): Promise<Finding | Finding[]> => {
     if (!check?.listed) return [];
     const { pending, security, policy } = check;
     if (pending === 0) return finding('packages.upgrade', 'ok', 'nothing to install: no updates pending', { pending: 0 });
     const what = `${count(pending, 'update')} (${security} security)`;
-    if (policy.allowUpgrades) return long.upgradePackages({ by: 'maintenance.packages.allowUpgrades' });
+    if (policy.allowUpgrades) return locked(() => long.upgradePackages({ by: 'maintenance.packages.allowUpgrades' }));
     if (policy.approvalTimeoutMinutes <= 0) {
       return finding('packages.upgrade', 'ok', `${what} not installed: this host only reports (set maintenance.packages.allowUpgrades, or upgradeApprovalTimeoutMinutes to wait for an operator's approval)`, { pending, security, installed: false });
     }
@@ -74,9 +77,15 @@ export async function weeklyMaintenance(input: MaintenanceInput = {}): Promise<M
     if (!decided.approved) {
       return finding('packages.upgrade', 'ok', `${what} not installed: rejected${decided.by ? ` by ${decided.by}` : ''}`, { pending, security, installed: false, approval: 'rejected', ...decided });
     }
-    progress.set('packages.upgrade', `installing ${what}`);
-    return long.upgradePackages({ by: `approved by ${decided.by ?? 'an operator'}` });
+    const by = `approved by ${decided.by ?? 'an operator'}`;
+    return locked(() => {
+      progress.set('packages.upgrade', `installing ${what}`);
+      return long.upgradePackages({ by });
+    });
   };
+  const inLock = <T>(fn: () => Promise<T>) => fn();
+  /** Set when the run waits for approval after releasing the host lock. */
+  let waitOutsideLock = false;
 
   return runMaintenance('weeklyMaintenance', input, WEEKLY_STEPS, async (ctx) => {
     const { step, host, long, workflowId, progress } = ctx;
@@ -89,6 +98,15 @@ export async function weeklyMaintenance(input: MaintenanceInput = {}): Promise<M
     await step('memory.stats', () => host.memoryServiceStats());
     await step('temp.cleanup', () => host.cleanTempFiles());
     await step('backup.verify', async () => verifyArchives(long, (await host.listBackups()).map((b) => b.archive), progress));
-    await step('packages.upgrade', () => upgrade(ctx));
+    const needsApproval = Boolean(check?.listed && check.pending > 0 && !check.policy.allowUpgrades && check.policy.approvalTimeoutMinutes > 0);
+    // The wait (up to a day) must not hold the host lock: other runbooks give up after LOCK_WAIT (6 h).
+    // Runs recorded before this change waited inside the lock, and replay that way.
+    if (needsApproval && patched('weekly-approval-outside-host-lock')) {
+      waitOutsideLock = true;
+      return;
+    }
+    await step('packages.upgrade', () => upgrade(ctx, inLock));
+  }, async (ctx) => {
+    if (waitOutsideLock) await ctx.step('packages.upgrade', () => upgrade(ctx, ctx.relock));
   });
 }

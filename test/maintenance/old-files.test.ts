@@ -1,5 +1,6 @@
 /** Old logs and temp files removed from real folders, by real modification times, never through links. */
-import { lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { renameSync, symlinkSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -43,6 +44,53 @@ describe('removeOldFilesUnder (daily: *.log older than 7 days under the log fold
     expect(r.kept).toBe(1);
     for (const p of [files.newLog, files.oldOther, join(dir, 'link.log'), join(dir, 'linked-dir')]) expect(await exists(p), p).toBe(true);
     expect(await readFile(files.outsideLog, 'utf8')).toContain('outsideLog');
+  });
+
+  it('a subfolder swapped for a link to a folder outside while its files are being deleted: nothing outside is deleted', async () => {
+    // 300 old logs in sub/, and the same names in a folder outside.
+    const sub = join(dir, 'sub');
+    await mkdir(sub);
+    const names = Array.from({ length: 300 }, (_, i) => `f${i}.log`);
+    for (const n of names) {
+      await writeFile(join(sub, n), 'inside\n');
+      await makeOld(join(sub, n), 8 * DAY);
+      await writeFile(join(outside, n), 'outside\n');
+      await makeOld(join(outside, n), 8 * DAY);
+    }
+    // At the 200th entry (sub/ is listed, its deletions under way), sub/ is moved away and a link to outside/ takes its name.
+    let swapped = false;
+    const r = await removeOldFilesUnder(dir, {
+      olderThan: new Date(Date.now() - 7 * DAY * 3_600_000),
+      match: (n) => n.endsWith('.log'),
+      onProgress: (seen) => {
+        if (seen === 200 && !swapped) {
+          renameSync(sub, join(dir, 'moved'));
+          symlinkSync(outside, sub);
+          swapped = true;
+        }
+      },
+    });
+    expect(swapped).toBe(true);
+    // Every file outside survives; those not yet deleted when the swap happened are reported as left.
+    expect((await readdir(outside)).sort()).toEqual([...names].sort());
+    for (const n of names) expect(await readFile(join(outside, n), 'utf8')).toBe('outside\n');
+    expect(r.removed.length).toBeGreaterThan(0);
+    expect(r.removed.length + r.left.length).toBe(300);
+    expect(r.left.length).toBeGreaterThan(0);
+    for (const l of r.left) expect(l.why).toMatch(/^not removed: its folder now resolves to .*mcp-outside-/);
+    // What was removed before the swap was removed from the real sub/ (now moved/).
+    expect((await readdir(join(dir, 'moved'))).length).toBe(300 - r.removed.length);
+  });
+
+  it('keeps the files named in keep (the services\' live logs), even when named through a link', async () => {
+    await writeFile(join(dir, 'live.log'), 'live\n');
+    await writeFile(join(dir, 'old.log'), 'old\n');
+    for (const n of ['live.log', 'old.log']) await makeOld(join(dir, n), 8 * DAY);
+    await symlink(dir, join(outside, 'via-link'));
+    const r = await removeOldFilesUnder(dir, { olderThan: new Date(Date.now() - 7 * DAY * 3_600_000), match: (n) => n.endsWith('.log'), keep: [join(outside, 'via-link', 'live.log')] });
+    expect(r.removed.map((x) => x.path)).toEqual([join(dir, 'old.log')]);
+    expect(r.left).toEqual([{ path: join(dir, 'live.log'), why: 'a configured service log file' }]);
+    expect(await readFile(join(dir, 'live.log'), 'utf8')).toBe('live\n');
   });
 
   it('a missing folder is an error for the caller to report', async () => {

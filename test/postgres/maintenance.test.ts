@@ -85,6 +85,8 @@ describe('pg_stat_statements', () => {
   it.each([
     ["ALTER ROLE app PASSWORD 'hunter2'", "ALTER ROLE app PASSWORD '…'"],
     ["SELECT 'it''s'   ,\n  $1", "SELECT '…' , $1"],
+    ["ALTER ROLE app PASSWORD E'hun\\'ter2secret'", "ALTER ROLE app PASSWORD '…'"],
+    ["SELECT e'a\\\\', 'plain\\', 'secret'", "SELECT '…', '…', '…'"],
     ['DO $$ BEGIN PERFORM 1; END $$', "DO '…'"],
     ['x'.repeat(400), `${'x'.repeat(299)}…`],
   ])('query text is blanked and shortened: %s', (text, expected) => {
@@ -128,13 +130,30 @@ describe('VACUUM ANALYZE', () => {
     await expect(vacuumAnalyze(withExt, { timeoutMinutes: 0.5 / 60_000 })).rejects.toThrow(/canceling statement due to statement timeout/);
   });
 
+  it('a signal aborted before the call is not missed: the VACUUM is not run', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('cancelled before it started'));
+    // Without the check, the listener attached to an aborted signal never fires and the VACUUM runs to the end.
+    await expect(vacuumAnalyze(withExt, { timeoutMinutes: 10, signal: controller.signal })).rejects.toThrow('cancelled before it started');
+  });
+
   it('a cancelled activity cancels the statement on the server', async () => {
     const controller = new AbortController();
     const table = `big_${randomUUID().slice(0, 6)}`;
     await withPgClient(withExt, (c) => c.query(`CREATE TABLE ${table} AS SELECT g AS id, repeat('x', 200) AS v FROM generate_series(1, 300000) g`));
-    // 60 MB never vacuumed: VACUUM takes far longer than the 30 ms before the cancel.
+    // 60 MB never vacuumed: VACUUM runs long enough to be seen in pg_stat_activity, and is cancelled then.
     const running = vacuumAnalyze(withExt, { timeoutMinutes: 10, signal: controller.signal });
-    setTimeout(() => controller.abort(new Error('cancelled by test')), 30);
+    let settled = false;
+    running.then(() => (settled = true), () => (settled = true));
+    const vacuuming = () =>
+      withPgClient(server, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'VACUUM%' AND state = 'active' AND datname = $1", [withExt.database])).rows[0]!.n);
+    const deadline = Date.now() + 20_000;
+    while ((await vacuuming()) === 0) {
+      if (settled) throw new Error('vacuumAnalyze ended before its VACUUM was ever seen running');
+      if (Date.now() > deadline) throw new Error('no VACUUM showed in pg_stat_activity within 20 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    controller.abort(new Error('cancelled by test'));
     await expect(running).rejects.toThrow('canceling statement due to user request');
     const left = await withPgClient(server, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'VACUUM%' AND datname = $1", [withExt.database])).rows[0]!.n);
     expect(left).toBe(0);

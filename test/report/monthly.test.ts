@@ -38,6 +38,21 @@ describe('monthly report', () => {
     expect(m.month).toBe('2026-12');
   });
 
+  it.each([
+    ['the listing failed: the packages.updates finding says why', [finding('packages.updates', 'fail', '`apt list --upgradable` failed (exit 100): E: Could not open lock file', { listCommand: ['apt', 'list', '--upgradable'] })], 'fail', '`apt list --upgradable` failed (exit 100): E: Could not open lock file'],
+    ['apt is not installed', [finding('packages.updates', 'warn', 'apt not found: this host\'s package updates were not checked', {})], 'warn', 'apt not found: this host\'s package updates were not checked'],
+    ['the listing worked: the packages.security finding', [finding('packages.updates', 'ok', '3 package updates pending', { pending: 3 }), finding('packages.security', 'warn', '2 security updates pending: libssl3, openssl', { security: 2 })], 'warn', '2 security updates pending: libssl3, openssl'],
+  ])('security updates when %s', (_name, extra, status, message) => {
+    const r = buildReport({ runbook: 'monthlyMaintenance', hostId: 'db-1', startedAt: new Date('2026-12-01T04:00:00Z'), finishedAt: new Date('2026-12-01T04:01:00Z'), findings: [...findings, ...extra] });
+    const m = buildMonthlyReport(r, 'monthly-db-1-x');
+    expect(m.security.securityUpdates).toMatchObject({ status, message });
+    expect(renderMonthlyReportText(m, r)).toContain(`Security updates: ${message}`);
+  });
+
+  it('security updates not checked at all (no package finding) says so', () => {
+    expect(renderMonthlyReportText(buildMonthlyReport(report, 'monthly-db-1-x'), report)).toContain('Security updates: not checked');
+  });
+
   it('recommends one action per finding that is not ok, failures first', () => {
     const r = recommendations(findings);
     expect(r).toHaveLength(4);

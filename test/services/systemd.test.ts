@@ -7,7 +7,9 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMaintenanceLogActivities } from '../../src/activities/maintenance/logs.js';
 import { ServiceCommandError, ServiceNotConfiguredError } from '../../src/common/errors.js';
+import type { Config } from '../../src/config/config.js';
 import { SystemdServiceManager } from '../../src/services/index.js';
 
 let dir: string;
@@ -34,8 +36,26 @@ esac
     join(dir, 'journalctl'),
     `#!/bin/sh
 echo "journalctl $*" >> "${calls}"
+case "$2" in
+  denied.service)
+    # systemd 252 as a user outside root, adm and systemd-journal, when no journal file can be opened.
+    echo "No journal files were opened due to insufficient permissions." >&2
+    exit 1 ;;
+  partial.service)
+    # ... and when only the user's own journal opens: exit 0, no lines of the unit, a hint on stderr.
+    echo "Hint: You are currently not seeing messages from other users and the system." >&2
+    echo "      Users in groups 'adm', 'systemd-journal' can see all messages." >&2
+    echo "      Pass -q to turn off this notice." >&2
+    echo "-- No entries --"
+    exit 0 ;;
+  empty.service)
+    echo "-- No entries --"
+    exit 0 ;;
+esac
 echo "2026-11-23T02:00:01.123456+00:00 host mcp-memory[42]: ERROR failed to store"
+echo "-- Boot 0123456789abcdef0123456789abcdef --"
 echo "2026-11-23T02:00:02.000000+00:00 host mcp-memory[42]: ok"
+echo "    continued on a second line"
 `,
   );
   await chmod(join(dir, 'systemctl'), 0o755);
@@ -44,6 +64,9 @@ echo "2026-11-23T02:00:02.000000+00:00 host mcp-memory[42]: ok"
     services: [
       { name: 'mcp-memory', unit: 'mcp-memory.service', logFiles: [], commands: {} },
       { name: 'mcp-broken', unit: 'broken.service', logFiles: [], commands: {} },
+      { name: 'mcp-denied', unit: 'denied.service', logFiles: [], commands: {} },
+      { name: 'mcp-partial', unit: 'partial.service', logFiles: [], commands: {} },
+      { name: 'mcp-empty', unit: 'empty.service', logFiles: [], commands: {} },
     ],
     timeoutSeconds: 5,
     systemctl: join(dir, 'systemctl'),
@@ -79,11 +102,45 @@ describe('systemd backend (stand-in systemctl/journalctl: no systemd here)', () 
     expect(await readFile(calls, 'utf8')).toBe(before);
   });
 
-  it('reads logs since a time from the journal', async () => {
+  it('reads logs since a time from the journal; journalctl\'s own lines (boot separator) are not log lines', async () => {
     const since = new Date('2026-11-23T02:00:00Z');
     const lines = await manager.logsSince('mcp-memory', since);
-    expect(lines).toHaveLength(2);
+    expect(lines.map((l) => l.text)).toEqual([
+      '2026-11-23T02:00:01.123456+00:00 host mcp-memory[42]: ERROR failed to store',
+      '2026-11-23T02:00:02.000000+00:00 host mcp-memory[42]: ok',
+      '    continued on a second line',
+    ]);
     expect(lines[0]).toMatchObject({ source: 'journal', time: '2026-11-23T02:00:01.123Z' });
-    expect(await readFile(calls, 'utf8')).toContain(`journalctl --unit mcp-memory.service --since @${since.getTime() / 1000} --output short-iso-precise --no-pager --quiet`);
+    // Without --quiet: journalctl must be free to say it cannot read the journal.
+    expect(await readFile(calls, 'utf8')).toContain(`journalctl --unit mcp-memory.service --since @${since.getTime() / 1000} --output short-iso-precise --no-pager\n`);
+  });
+
+  it('stand-in journalctl with nothing for the unit ("-- No entries --") gives no lines', async () => {
+    expect(await manager.logsSince('mcp-empty', new Date(0))).toEqual([]);
+  });
+
+  it.each([
+    ['no journal file opened (exit 1)', 'mcp-denied', 'denied.service', 'No journal files were opened due to insufficient permissions.'],
+    ['only the user\'s own journal opened (exit 0, no entries)', 'mcp-partial', 'partial.service', 'Hint: You are currently not seeing messages from other users and the system.'],
+  ])('stand-in journalctl as a worker without journal access, %s: an error, not 0 lines', async (_name, service, unit, said) => {
+    const err = await manager.logsSince(service, new Date(0)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toBe(
+      `the journal of ${unit} could not be read: \`${join(dir, 'journalctl')} --unit ${unit} --since @0 --output short-iso-precise --no-pager\` said "${said}" (run the worker as root, or in the systemd-journal group)`,
+    );
+  });
+
+  it('stand-in journalctl without journal access: the weekly log-error step reports that service\'s journal as unreadable', async () => {
+    const stateDir = join(dir, 'state');
+    const config = {
+      services: manager.services.map((name) => ({ name, unit: `${name}.service`, logFiles: [], commands: {} })),
+      maintenance: { stateDir, logs: { errorPatterns: ['error', 'failed'], firstScanDays: 7 } } as Config['maintenance'],
+    };
+    const findings = await createMaintenanceLogActivities({ config, services: manager }).countLogErrors({ workflowId: 'wf-journal' });
+    expect(findings.find((f) => f.check === 'logs.errors.mcp-partial')).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/^could not read mcp-partial's log: the journal of partial\.service could not be read: .*Hint: You are currently not seeing messages/),
+    });
+    expect(findings.find((f) => f.check === 'logs.errors.mcp-empty')).toMatchObject({ status: 'ok' });
   });
 });

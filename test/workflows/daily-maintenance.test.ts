@@ -134,16 +134,22 @@ describe('dailyMaintenance', () => {
   it('waits for a backup holding the host lock, so it never sees services the backup stopped (seed defect 2)', async () => {
     const backup = await client.workflow.start('backup', { taskQueue: sbx.config.temporal.taskQueue, workflowId: `daily-vs-backup-${Date.now()}`, args: [{ hostId: 'daily-host' }] });
     handles.push(backup);
-    // The backup asks for the lock first; daily maintenance, started at once, queues behind it.
-    for (let i = 0; i < 100; i++) {
+    // Daily maintenance is started only once the backup holds the lock, so it must queue behind it.
+    let holding = false;
+    for (let i = 0; i < 200 && !holding; i++) {
       const p = await backup.query<RunbookProgress>('progress').catch(() => undefined);
-      if (p && p.phase !== 'starting' && p.phase !== 'waiting for the host lock') break;
-      await new Promise((r) => setTimeout(r, 50));
+      holding = Boolean(p && p.phase !== 'starting' && p.phase !== 'waiting for the host lock');
+      if (!holding) await new Promise((r) => setTimeout(r, 50));
     }
+    if (!holding) throw new Error(`backup ${backup.workflowId} did not take the host lock within 10 s`);
     const { handle, report } = await daily();
     const b = (await backup.result()) as BackupResult;
     expect(b.summary.fail).toBe(0);
     expect(b.downtime.length).toBeGreaterThan(0);
+    // Daily really started while the backup ran (it would otherwise prove nothing about waiting) ...
+    const dailyStarted = (await handle.describe()).startTime.getTime();
+    expect(dailyStarted).toBeLessThan(Date.parse(b.finishedAt));
+    // ... and looked at the services only after the backup had finished.
     const progress = await handle.query<RunbookProgress>('progress');
     const servicesAt = progress.phases.find((p) => p.phase === 'services')!.at;
     expect(Date.parse(servicesAt)).toBeGreaterThanOrEqual(Date.parse(b.finishedAt));

@@ -15,6 +15,12 @@ const hours = (seconds: number) => Math.round((seconds / 3600) * 10) / 10;
 
 export function createMaintenanceBackupActivities({ config, listBackups }: MaintenanceBackupDeps) {
   return {
+    /** The backups folder, and whether it exists: for a message that says which folder holds no archive. */
+    async backupFolderState(): Promise<{ dir: string; exists: boolean }> {
+      const dir = config.paths.backupDir;
+      return { dir, exists: await stat(dir).then((s) => s.isDirectory(), () => false) };
+    },
+
     /**
      * Archives in the backups folder: count, newest and its age (seed 4.1's
      * count). `warn` when the folder is missing, holds no archive, or the newest

@@ -4,12 +4,13 @@ import { finding, type Finding } from '../../common/report.js';
 import type { Config } from '../../config/config.js';
 import { removeOldFilesUnder } from '../../maintenance/old-files.js';
 import { cpuUsage, loadAverage } from '../../system/cpu.js';
-import { diskUsage, type DiskUsage } from '../../system/disk.js';
+import { diskUsage } from '../../system/disk.js';
+import { createSystemActivities } from '../system.js';
 import { activitySignal, progressReporter, rethrowIfCancelled } from '../context.js';
 import { count } from '../../common/words.js';
 
 export interface MaintenanceSystemDeps {
-  config: Pick<Config, 'paths' | 'thresholds' | 'maintenance'>;
+  config: Pick<Config, 'paths' | 'thresholds' | 'maintenance' | 'services'>;
   /** @default /proc */
   procRoot?: string;
   /** CPU sample length. @default 1000 */
@@ -19,39 +20,36 @@ export interface MaintenanceSystemDeps {
 const DAY_MS = 86_400_000;
 
 export function createMaintenanceSystemActivities({ config, procRoot = '/proc', cpuSampleMs = 1000 }: MaintenanceSystemDeps) {
+  const { checkDisk } = createSystemActivities({ config, procRoot });
   return {
     /**
      * Disk usage of the install root (`warn` above the threshold) and, only
      * above it, deletion of `*.log` files under the log folder older than
-     * `maintenance.logs.maxAgeDays` (seed 4.1), reporting what was freed.
+     * `maintenance.logs.maxAgeDays` (seed 4.1), reporting what was freed. The
+     * services' configured log files are never deleted: a quiet service's
+     * live log is old by its modification time but still open.
      */
     async checkDiskAndCleanLogs(): Promise<Finding[]> {
-      const path = config.paths.installRoot;
       const threshold = config.thresholds.diskPercent;
       const logDir = config.paths.logDir;
       const maxAgeDays = config.maintenance.logs.maxAgeDays;
       const signal = activitySignal();
-      let disk: DiskUsage;
-      try {
-        disk = await diskUsage(path);
-      } catch (err) {
-        return [
-          finding('system.disk', 'fail', `cannot measure disk usage of ${path}: ${errorMessage(err)}`, { path, thresholdPercent: threshold }),
-          finding('logs.cleanup', 'warn', 'old logs not looked at: disk usage unknown', { logDir }),
-        ];
+      // The same disk check as health checks and monthly runs, so all judge the disk alike.
+      const diskFinding = await checkDisk();
+      if (diskFinding.status === 'fail') return [diskFinding, finding('logs.cleanup', 'warn', 'old logs not looked at: disk usage unknown', { logDir })];
+      const usedPercent = diskFinding.data.usedPercent as number;
+      if (diskFinding.status === 'ok') {
+        return [diskFinding, finding('logs.cleanup', 'ok', `no cleanup needed: disk ${usedPercent}% is within ${threshold}%`, { logDir, ran: false })];
       }
-      const over = disk.usedPercent > threshold;
-      const diskFinding = over
-        ? finding('system.disk', 'warn', `disk holding ${path} is ${disk.usedPercent}% full (threshold ${threshold}%)`, { ...disk, thresholdPercent: threshold })
-        : finding('system.disk', 'ok', `disk holding ${path} is ${disk.usedPercent}% full`, { ...disk, thresholdPercent: threshold });
-      if (!over) {
-        return [diskFinding, finding('logs.cleanup', 'ok', `no cleanup needed: disk ${disk.usedPercent}% is within ${threshold}%`, { logDir, ran: false })];
-      }
+      const path = config.paths.installRoot;
+      // A quiet service's live log can be older than maxAgeDays; deleting it loses what it writes next.
+      const serviceLogs = config.services.flatMap((s) => s.logFiles);
       const olderThan = new Date(Date.now() - maxAgeDays * DAY_MS);
       try {
         const r = await removeOldFilesUnder(logDir, {
           olderThan,
           match: (name) => name.endsWith('.log'),
+          keep: serviceLogs,
           ...(signal ? { signal } : {}),
           onProgress: progressReporter('old logs', 'items'),
         });
@@ -64,15 +62,20 @@ export function createMaintenanceSystemActivities({ config, procRoot = '/proc', 
           removedCount: r.removed.length,
           freedBytes: r.bytes,
           kept: r.kept,
+          left: r.left.slice(0, 50),
           errors: r.errors.slice(0, 20),
           ...(after ? { usedPercentAfter: after.usedPercent } : {}),
         };
         const what = `${count(r.removed.length, 'log file')} older than ${count(maxAgeDays, 'day')} removed from ${logDir}, ${r.bytes} bytes freed${after ? ` (disk now ${after.usedPercent}%)` : ''}`;
+        // Service logs are left on purpose; anything else left (a folder that changed under the walk) needs a look.
+        const suspicious = r.left.filter((l) => l.why !== 'a configured service log file');
         return [
           diskFinding,
           r.errors.length
             ? finding('logs.cleanup', 'warn', `${what}; ${r.errors.length} could not be removed: ${r.errors[0]!.path}: ${r.errors[0]!.error}`, data)
-            : finding('logs.cleanup', 'ok', what, data),
+            : suspicious.length
+              ? finding('logs.cleanup', 'warn', `${what}; ${count(suspicious.length, 'file')} left: ${suspicious[0]!.path}: ${suspicious[0]!.why}`, data)
+              : finding('logs.cleanup', 'ok', what, data),
         ];
       } catch (err) {
         rethrowIfCancelled(err, signal);
