@@ -410,7 +410,7 @@ export const configSchema = z
         uiPort: port.default(8233),
       })
       .prefault({}),
-    /** Declare the seed's schedules (backup, daily, weekly, monthly) on every host, for the runbooks this version has. @default true */
+    /** Declare the seed's schedules (backup, daily, weekly, monthly) on every host. @default true */
     defaultSchedules: z.boolean({ error: 'true or false' }).default(true),
     /** Schedules, added to the seed's or overriding one with the same runbook and host. @default [] */
     schedules: z.array(scheduleEntrySchema, { error: 'a list of schedules, e.g. [{runbook: health-check, every: 15m}]' }).default([]),
