@@ -500,10 +500,11 @@ schedules
   .requiredOption('--to <time>', 'end, ISO 8601')
   .option('--overlap <policy>', 'overlap policy for these runs (default: the schedule\'s); buffer-all runs each one in turn')
   .action(async (id: string, opts: { from: string; to: string; overlap?: string }, cmd: Command) => {
-    const config = await load(cmd);
+    // Checked before loading config and connecting: a typo must not wait for a connect timeout.
+    const { backfillRange } = await import('./schedules/backfill-range.js');
+    const { from, to } = backfillRange(opts.from, opts.to);
     const overlap = await overlapOption(opts.overlap);
-    const from = new Date(opts.from);
-    const to = new Date(opts.to);
+    const config = await load(cmd);
     const r = await withScheduleClient(config, (client, s) => s.backfillSchedule(client, config, id, { from, to, ...(overlap ? { overlap } : {}) }));
     out(`backfill of ${r.scheduleId} from ${from.toISOString()} to ${to.toISOString()} (overlap ${r.overlap}) requested; runs show in \`mcp-runbooks schedules list\``);
   });
