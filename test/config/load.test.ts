@@ -268,6 +268,14 @@ describe('bad configuration is refused with the field, what was expected and wha
     expect(e.issues[0]?.path).toBe('temporal.address (from TEMPORAL_ADDRESS)');
   });
 
+  it('problems that need several fields or the machine come in a second round, once the fields themselves pass', async () => {
+    const second = { hosts: ['a'], hostId: 'a', schedules: [{ runbook: 'health-check', host: 'b', every: '1h' }], postgres: { password: { env: 'NO_SUCH_VAR' } } };
+    const withBadField = await file({ ...second, thresholds: { diskPercent: 0 } });
+    expect(configError(() => loadConfig({ path: withBadField, env: {} })).issues.map((i) => i.path)).toEqual(['thresholds.diskPercent']);
+    const fixed = await file(second);
+    expect(configError(() => loadConfig({ path: fixed, env: {} })).issues.map((i) => i.path).sort()).toEqual(['postgres.password.env', 'schedules[0].host']);
+  });
+
   it('every problem is reported at once', async () => {
     const path = await file({ thresholds: { diskPercent: 0 }, retention: { days: -1 }, hostId: '!' });
     expect(configError(() => loadConfig({ path, env: {} })).issues.map((i) => i.path).sort()).toEqual([
