@@ -84,7 +84,7 @@ const program = new Command('mcp-runbooks')
   .description('Operations runbooks for MCP services as durable Temporal workflows')
   .version(VERSION)
   .option('--config <path>', 'config file (default: $MCP_RUNBOOKS_CONFIG, else the built-in sandbox)')
-  .addOption(new Option('--log-level <level>', 'SDK log level').choices(LOG_LEVELS))
+  .addOption(new Option('--log-level <level>', 'Temporal SDK log level of `dev` (default WARN) and `worker` (default INFO)').choices(LOG_LEVELS))
   .showHelpAfterError()
   .exitOverride();
 
@@ -150,15 +150,26 @@ interface Connected {
   hostId: string;
 }
 
-/** Loads config, connects, resolves the host and checks that workers poll its queues. */
-async function connected(cmd: Command, host: string | undefined, fn: (c: Connected) => Promise<void>): Promise<void> {
-  await installRuntime(cmd, 'WARN');
-  const config = await load(cmd);
-  const { missingWorkers, resolveHostForClient } = await import('./client/run-runbook.js');
+/**
+ * Runs `fn` with a client connected to the config's Temporal; closes it after.
+ * Client commands do not install the SDK Runtime (`--log-level`): only a worker logs through it.
+ */
+async function withClient<T>(config: Config, fn: (client: Client) => Promise<T>): Promise<T> {
   const { connectClient } = await import('./temporal/connection.js');
-  const hostId = resolveHostForClient(config, host);
   const client = await connectClient(config.temporal);
   try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+/** Loads config, connects, resolves the host and checks that workers poll its queues. */
+async function connected(cmd: Command, host: string | undefined, fn: (c: Connected) => Promise<void>): Promise<void> {
+  const config = await load(cmd);
+  const { missingWorkers, resolveHostForClient } = await import('./client/run-runbook.js');
+  const hostId = resolveHostForClient(config, host);
+  await withClient(config, async (client) => {
     const missing = await missingWorkers(client, config, hostId);
     if (missing.length) {
       for (const m of missing) err(m);
@@ -166,9 +177,21 @@ async function connected(cmd: Command, host: string | undefined, fn: (c: Connect
       return;
     }
     await fn({ config, client, hostId });
-  } finally {
-    await client.connection.close();
+  });
+}
+
+/**
+ * Prints a runbook's report: as JSON, or as `textLines` then the report's text.
+ * Exit code 1 when it has `fail` findings, else 0.
+ */
+async function printReport(report: RunbookReport, json: boolean, textLines: readonly string[] = []): Promise<void> {
+  if (json) out(JSON.stringify(report, null, 2));
+  else {
+    const { renderReportText } = await import('./report/render-text.js');
+    for (const line of textLines) out(line);
+    out(renderReportText(report).trimEnd());
   }
+  process.exitCode = report.summary.fail > 0 ? 1 : 0;
 }
 
 /** Awaits a workflow's result; a failed workflow prints its reason and sets exit code 1. */
@@ -213,7 +236,6 @@ program
     }
     await connected(cmd, opts.host, async ({ config, client, hostId }) => {
       const { startRunbook } = await import('./client/run-runbook.js');
-      const { renderReportText } = await import('./report/render-text.js');
       const handle = await startRunbook({
         client,
         config,
@@ -224,16 +246,13 @@ program
       if (!opts.json) err(`${runbook} on ${hostId}: ${handle.workflowId}`);
       const report = await resultWithProgress<RunbookReport>(handle, Boolean(opts.json));
       if (!report) return;
-      if (opts.json) out(JSON.stringify(report, null, 2));
-      else {
-        out(handle.workflowId);
-        const b = report as Partial<BackupResult>;
-        if (b.archive) out(`archive: ${b.archive.path} (${b.archive.bytes} bytes, sha256 ${b.archive.sha256})`);
-        for (const d of b.downtime ?? []) out(`downtime: ${d.service} ${d.seconds}s`);
-        if (b.durations) out(`took: snapshot ${b.durations.snapshotSeconds}s, archive ${b.durations.archiveSeconds}s, verify ${b.durations.verifySeconds}s, total ${b.durations.totalSeconds}s`);
-        out(renderReportText(report).trimEnd());
-      }
-      process.exitCode = report.summary.fail > 0 ? 1 : 0;
+      const b = report as Partial<BackupResult>;
+      await printReport(report, Boolean(opts.json), [
+        handle.workflowId,
+        ...(b.archive ? [`archive: ${b.archive.path} (${b.archive.bytes} bytes, sha256 ${b.archive.sha256})`] : []),
+        ...(b.downtime ?? []).map((d) => `downtime: ${d.service} ${d.seconds}s`),
+        ...(b.durations ? [`took: snapshot ${b.durations.snapshotSeconds}s, archive ${b.durations.archiveSeconds}s, verify ${b.durations.verifySeconds}s, total ${b.durations.totalSeconds}s`] : []),
+      ]);
     });
   });
 
@@ -255,7 +274,6 @@ program
     await connected(cmd, opts.host, async ({ config, client, hostId }) => {
       const { startRecovery } = await import('./client/operations.js');
       const { watchProgress } = await import('./client/progress.js');
-      const { renderReportText } = await import('./report/render-text.js');
       const handle = await startRecovery(client, config, { archive, hostId, approve: Boolean(opts.yes), dryRun: Boolean(opts.dryRun), approvalTimeoutMinutes: minutes });
       if (!opts.json) err(`disasterRecovery of ${hostId} from ${archive}: ${handle.workflowId}`);
       let shownPhases = 0;
@@ -293,16 +311,13 @@ program
       }
       const result = await resultWithProgress<RecoveryResult>(handle, Boolean(opts.json), shownPhases);
       if (!result) return;
-      if (opts.json) out(JSON.stringify(result, null, 2));
-      else {
-        out(`${handle.workflowId}: ${result.outcome}`);
-        if (result.plan && result.outcome === 'dry-run') for (const r of result.plan.roots) out(`  would replace ${r.target} (${r.files} files, ${r.bytes} bytes)`);
-        if (result.emergencyBackup) out(`  previous state archived as ${result.emergencyBackup.archive}`);
-        for (const d of result.downtime) out(`  ${d.service} down ${d.seconds}s`);
-        if (result.durations) out(`  took: ${recoveryDurationsText(result.durations)}`);
-        out(renderReportText(result).trimEnd());
-      }
-      process.exitCode = result.summary.fail > 0 ? 1 : 0;
+      await printReport(result, Boolean(opts.json), [
+        `${handle.workflowId}: ${result.outcome}`,
+        ...(result.plan && result.outcome === 'dry-run' ? result.plan.roots.map((r) => `  would replace ${r.target} (${r.files} files, ${r.bytes} bytes)`) : []),
+        ...(result.emergencyBackup ? [`  previous state archived as ${result.emergencyBackup.archive}`] : []),
+        ...result.downtime.map((d) => `  ${d.service} down ${d.seconds}s`),
+        ...(result.durations ? [`  took: ${recoveryDurationsText(result.durations)}`] : []),
+      ]);
     });
   });
 
@@ -313,19 +328,14 @@ program
   .option('--reject', 'decline: the run ends having changed nothing')
   .option('--by <name>', 'who decides, for the record')
   .action(async (workflowId: string, opts: { reject?: boolean; by?: string }, cmd: Command) => {
-    await installRuntime(cmd, 'WARN');
     const config = await load(cmd);
-    const { connectClient } = await import('./temporal/connection.js');
     const { userInfo } = await import('node:os');
-    const client = await connectClient(config.temporal);
-    try {
+    await withClient(config, async (client) => {
       const r = await client.workflow.getHandle(workflowId).executeUpdate<{ approved: boolean; by?: string }, [{ by: string }]>(opts.reject ? 'reject' : 'approve', {
         args: [{ by: opts.by ?? userInfo().username }],
       });
       out(`${workflowId}: ${r.approved ? 'approved' : 'rejected'}${r.by ? ` by ${r.by}` : ''}`);
-    } finally {
-      await client.connection.close();
-    }
+    });
   });
 
 const backups = program.command('backups').description('list and verify backup archives on a host');
@@ -363,12 +373,9 @@ backups
     if (archive && opts.all) throw new UsageError('name an archive or pass --all, not both');
     await connected(cmd, opts.host, async ({ config, client, hostId }) => {
       const { verifyBackupsOn } = await import('./client/operations.js');
-      const { renderReportText } = await import('./report/render-text.js');
       const handle = await verifyBackupsOn(client, config, hostId, archive ? [archive] : 'all');
       const report = await resultWithProgress<RunbookReport>(handle, Boolean(opts.json));
-      if (!report) return;
-      out(opts.json ? JSON.stringify(report, null, 2) : renderReportText(report).trimEnd());
-      process.exitCode = report.summary.fail > 0 ? 1 : 0;
+      if (report) await printReport(report, Boolean(opts.json));
     });
   });
 
@@ -377,12 +384,9 @@ program
   .description('who holds each host\'s lock, and who waits')
   .option('--json', 'print as JSON')
   .action(async (opts: { json?: boolean }, cmd: Command) => {
-    await installRuntime(cmd, 'WARN');
     const config = await load(cmd);
-    const { connectClient } = await import('./temporal/connection.js');
     const { hostLockStatus } = await import('./client/operations.js');
-    const client = await connectClient(config.temporal);
-    try {
+    await withClient(config, async (client) => {
       const status = await hostLockStatus(client, config);
       if (opts.json) return void out(JSON.stringify(status, null, 2));
       for (const s of status) {
@@ -390,20 +394,13 @@ program
         out(h ? `${s.hostId}: held by ${h.runbook} ${h.workflowId} since ${h.grantedAt}` : `${s.hostId}: free`);
         for (const q of s.state?.queue ?? []) out(`  waiting: ${q.runbook} ${q.workflowId} since ${q.requestedAt}`);
       }
-    } finally {
-      await client.connection.close();
-    }
+    });
   });
 
 /** Runs `fn` with a client and the schedules module; closes the client. */
 async function withScheduleClient<T>(config: Config, fn: (client: Client, s: typeof Schedules) => Promise<T>): Promise<T> {
-  const [s, { connectClient }] = await Promise.all([import('./schedules/index.js'), import('./temporal/connection.js')]);
-  const client = await connectClient(config.temporal);
-  try {
-    return await fn(client, s);
-  } finally {
-    await client.connection.close();
-  }
+  const s = await import('./schedules/index.js');
+  return withClient(config, (client) => fn(client, s));
 }
 
 /** The `--overlap` option, e.g. `buffer-all`. */
@@ -500,10 +497,11 @@ schedules
   .requiredOption('--to <time>', 'end, ISO 8601')
   .option('--overlap <policy>', 'overlap policy for these runs (default: the schedule\'s); buffer-all runs each one in turn')
   .action(async (id: string, opts: { from: string; to: string; overlap?: string }, cmd: Command) => {
-    const config = await load(cmd);
+    // Checked before loading config and connecting: a typo must not wait for a connect timeout.
+    const { backfillRange } = await import('./schedules/backfill-range.js');
+    const { from, to } = backfillRange(opts.from, opts.to);
     const overlap = await overlapOption(opts.overlap);
-    const from = new Date(opts.from);
-    const to = new Date(opts.to);
+    const config = await load(cmd);
     const r = await withScheduleClient(config, (client, s) => s.backfillSchedule(client, config, id, { from, to, ...(overlap ? { overlap } : {}) }));
     out(`backfill of ${r.scheduleId} from ${from.toISOString()} to ${to.toISOString()} (overlap ${r.overlap}) requested; runs show in \`mcp-runbooks schedules list\``);
   });
@@ -537,12 +535,7 @@ async function main(): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (e instanceof ConfigError) {
-      err(`mcp-runbooks: ${e.message}`);
-      process.exitCode = 2;
-      return;
-    }
-    if (e instanceof UsageError) {
+    if (e instanceof ConfigError || e instanceof UsageError) {
       err(`mcp-runbooks: ${e.message}`);
       process.exitCode = 2;
       return;

@@ -108,6 +108,23 @@ export class TemporalBinaryNotFoundError extends Error {
   }
 }
 
+/** Thrown when no connection to the Temporal server can be made: says where it tried and where that is configured. */
+export class TemporalUnreachableError extends Error {
+  override readonly name = 'TemporalUnreachableError';
+  readonly address: string;
+  readonly namespace: string;
+
+  constructor(address: string, namespace: string, cause: unknown) {
+    super(
+      `cannot reach Temporal at ${address} (namespace ${namespace}): ${errorMessage(cause)}; ` +
+        'check temporal.address in the config or TEMPORAL_ADDRESS, or start a local server with `mcp-runbooks dev`',
+      { cause },
+    );
+    this.address = address;
+    this.namespace = namespace;
+  }
+}
+
 /** Thrown when a workflow is asked about a host the orchestrator does not know. Never retried. */
 export class UnknownHostError extends Error {
   override readonly name = 'UnknownHostError';

@@ -166,9 +166,21 @@ export interface Config {
   schedules: ScheduleConfig[];
 }
 
-/** A copy of the config that is safe to print: a secret shows only where it came from. */
+/**
+ * A copy of the config that is safe to print: a secret shows only where it came
+ * from, and permission modes are octal strings as written in the file ("644", not 420).
+ */
 export function redactedConfig(config: Config): Record<string, unknown> {
-  return redact(config) as Record<string, unknown>;
+  const shown = redact(config) as Record<string, unknown> & { maintenance: { security: Record<string, unknown> } };
+  const { allowedFileModes, allowedDirModes } = config.maintenance.security;
+  shown.maintenance.security.allowedFileModes = allowedFileModes.map(octalMode);
+  shown.maintenance.security.allowedDirModes = allowedDirModes.map(octalMode);
+  return shown;
+}
+
+/** 0o644 -> "644", 0o4755 -> "4755". */
+export function octalMode(mode: number): string {
+  return mode.toString(8).padStart(3, '0');
 }
 
 function redact(value: unknown): unknown {

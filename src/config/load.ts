@@ -101,7 +101,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   if (!parsed.success) {
     throw new ConfigError(source, toIssues(parsed.error.issues, overridden));
   }
-  return resolveConfig(parsed.data, { source, baseDir, cwd, env });
+  const tlsEnv = Object.fromEntries(Object.entries(TEMPORAL_TLS_ENV).filter(([name]) => env[name]).map(([name, field]) => [field, name]));
+  return resolveConfig(parsed.data, { source, baseDir, cwd, env, tlsEnv });
 }
 
 function readYamlFile(abs: string, source: string): Record<string, unknown> {
@@ -118,8 +119,9 @@ function readYamlFile(abs: string, source: string): Record<string, unknown> {
   try {
     doc = parseYaml(text, { prettyErrors: true });
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
-    const what = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
+    // The yaml package ends its first line with the position again ("... at line 2, column 1:"): said once, in `where`.
+    const what = (err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err)).replace(/ at line \d+, column \d+:?$/, '');
     throw new ConfigError(source, [{ path: '(file)', expected: 'valid YAML', found: `a syntax error${where}: ${what}` }], {
       cause: err,
     });
@@ -203,7 +205,7 @@ function inputAt(issue: ZodIssue): unknown {
 
 function expectedText(issue: ZodIssue): string {
   const m = /^Invalid input: expected (\w+)/.exec(issue.message);
-  if (m) return `a ${m[1]}`;
+  if (m) return `${/^[aeiou]/i.test(m[1]!) ? 'an' : 'a'} ${m[1]}`;
   return issue.message.replace(/^(Too small|Too big|Invalid option): expected /, '');
 }
 
@@ -216,6 +218,8 @@ interface ResolveContext {
   baseDir: string;
   cwd: string;
   env: Env;
+  /** TLS fields set from TEMPORAL_TLS_* variables, and the variable each came from. */
+  tlsEnv: Record<string, string>;
 }
 
 function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
@@ -267,9 +271,22 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
     else {
       const tls: TlsConfig = {};
       if (p.temporal.tls.serverName) tls.serverName = p.temporal.tls.serverName;
-      if (p.temporal.tls.serverRootCACertFile) tls.serverRootCACertFile = abs(p.temporal.tls.serverRootCACertFile);
-      if (p.temporal.tls.clientCertFile) tls.clientCertFile = abs(p.temporal.tls.clientCertFile);
-      if (p.temporal.tls.clientKeyFile) tls.clientKeyFile = abs(p.temporal.tls.clientKeyFile);
+      // The connection reads these files; a missing one is a config error here, not a bare ENOENT at connect time.
+      for (const field of ['serverRootCACertFile', 'clientCertFile', 'clientKeyFile'] as const) {
+        const path = p.temporal.tls[field];
+        if (!path) continue;
+        tls[field] = abs(path);
+        try {
+          readFileSync(tls[field]);
+        } catch (err) {
+          const from = ctx.tlsEnv[field];
+          issues.push({
+            path: `temporal.tls.${field}${from ? ` (from ${from})` : ''}`,
+            expected: 'a readable PEM file',
+            found: `${(err as NodeJS.ErrnoException).code ?? 'error'} reading ${tls[field]}`,
+          });
+        }
+      }
       if (Boolean(tls.clientCertFile) !== Boolean(tls.clientKeyFile)) {
         issues.push({
           path: 'temporal.tls',

@@ -1,20 +1,21 @@
 /**
- * Resolves the declared schedules: the seed's defaults for the runbooks this
- * version has, on every host, merged with the config's `schedules` entries (an
- * entry with the same runbook and host overrides the default, field by field).
- * Runbook, host, and "cron or every" are checked here, with the field named.
+ * Resolves the declared schedules: the seed's defaults on every host, merged
+ * with the config's `schedules` entries (an entry with the same runbook and host
+ * overrides the default, field by field). The schema has already checked each
+ * entry's runbook name; host, "cron or every" and duplicates are checked here,
+ * with the field named.
  */
 import type { ConfigIssue } from '../common/errors.js';
-import { RUNBOOKS, type RunbookDefinition, type RunbookName } from '../runbooks.js';
+import { RUNBOOKS, type RunbookName } from '../runbooks.js';
 import { parseOverlapPolicy } from '../schedules/overlap.js';
-import { SCHEDULE_FIELD_DEFAULTS, SEED_SCHEDULES, type SeedSchedule } from '../schedules/seed-schedules.js';
+import { SCHEDULE_FIELD_DEFAULTS, SEED_SCHEDULES } from '../schedules/seed-schedules.js';
 import { canonicalTimeZone } from '../schedules/timezone.js';
 import type { ScheduleConfig } from './config.js';
 import type { ScheduleEntry } from './schema.js';
 
 /** What a schedule's `runbook` must be. */
-export function runbookExpected(runbooks: Readonly<Record<string, RunbookDefinition>> = RUNBOOKS): string {
-  return `a runbook this version has (${Object.keys(runbooks).join(', ')})`;
+export function runbookExpected(): string {
+  return `a runbook this version has (${Object.keys(RUNBOOKS).join(', ')})`;
 }
 
 export interface ResolveSchedulesInput {
@@ -25,22 +26,15 @@ export interface ResolveSchedulesInput {
   hosts: readonly string[];
   /** Host of an entry without `host`. */
   defaultHost: string;
-  /** Runbooks that exist. @default RUNBOOKS */
-  runbooks?: Readonly<Record<string, RunbookDefinition>>;
-  /** Seed defaults by runbook name. @default SEED_SCHEDULES */
-  seed?: Readonly<Record<string, SeedSchedule>>;
 }
 
 export function resolveSchedules(input: ResolveSchedulesInput): { schedules: ScheduleConfig[]; issues: ConfigIssue[] } {
-  const runbooks = input.runbooks ?? RUNBOOKS;
-  const seed = input.seed ?? SEED_SCHEDULES;
   const issues: ConfigIssue[] = [];
   const byKey = new Map<string, ScheduleConfig>();
   const key = (runbook: string, hostId: string) => `${runbook}\u0000${hostId}`;
 
   if (input.defaultSchedules) {
-    for (const [runbook, s] of Object.entries(seed)) {
-      if (!Object.hasOwn(runbooks, runbook)) continue;
+    for (const [runbook, s] of Object.entries(SEED_SCHEDULES)) {
       for (const hostId of input.hosts) {
         byKey.set(key(runbook, hostId), {
           ...SCHEDULE_FIELD_DEFAULTS,
@@ -58,10 +52,6 @@ export function resolveSchedules(input: ResolveSchedulesInput): { schedules: Sch
   input.entries.forEach((entry, i) => {
     const at = `schedules[${i}]`;
     let ok = true;
-    if (!Object.hasOwn(runbooks, entry.runbook)) {
-      issues.push({ path: `${at}.runbook`, expected: runbookExpected(runbooks), found: `"${entry.runbook}"` });
-      ok = false;
-    }
     const hostId = entry.host ?? input.defaultHost;
     if (!input.hosts.includes(hostId)) {
       issues.push({ path: `${at}.host`, expected: `a host listed in "hosts" (${input.hosts.join(', ')})`, found: `"${hostId}"` });
@@ -71,7 +61,7 @@ export function resolveSchedules(input: ResolveSchedulesInput): { schedules: Sch
       issues.push({ path: `${at}.every`, expected: 'either cron or every, not both', found: `every "${entry.every}" beside cron "${entry.cron}"` });
       ok = false;
     }
-    const base = seed[entry.runbook];
+    const base = SEED_SCHEDULES[entry.runbook];
     if (entry.cron === undefined && entry.every === undefined && !base) {
       issues.push({ path: `${at}.cron`, expected: `a cron or an every ("${entry.runbook}" has no default schedule)`, found: 'neither' });
       ok = false;

@@ -223,15 +223,18 @@ const maintenanceSchema = z.strictObject({
 /** Points where a fault test can make an activity stop and wait to be killed. */
 export const FAULT_POINTS = ['backup.snapshot', 'backup.archive', 'restore.swap'] as const;
 
-const tlsSchema = z.union([
-  z.boolean(),
-  z.strictObject({
-    serverName: nonEmpty.optional(),
-    serverRootCACertFile: pathString.optional(),
-    clientCertFile: pathString.optional(),
-    clientKeyFile: pathString.optional(),
-  }),
-]);
+const tlsSchema = z.union(
+  [
+    z.boolean(),
+    z.strictObject({
+      serverName: nonEmpty.optional(),
+      serverRootCACertFile: pathString.optional(),
+      clientCertFile: pathString.optional(),
+      clientKeyFile: pathString.optional(),
+    }),
+  ],
+  { error: 'true, false, or {serverName?, serverRootCACertFile?, clientCertFile?, clientKeyFile?}' },
+);
 
 /** A duration such as `30s`, `15m`, `1h`, `1d`, at least `minMs`. */
 function durationSchema(minMs: number, expected: string) {
@@ -410,7 +413,7 @@ export const configSchema = z
         uiPort: port.default(8233),
       })
       .prefault({}),
-    /** Declare the seed's schedules (backup, daily, weekly, monthly) on every host, for the runbooks this version has. @default true */
+    /** Declare the seed's schedules (backup, daily, weekly, monthly) on every host. @default true */
     defaultSchedules: z.boolean({ error: 'true or false' }).default(true),
     /** Schedules, added to the seed's or overriding one with the same runbook and host. @default [] */
     schedules: z.array(scheduleEntrySchema, { error: 'a list of schedules, e.g. [{runbook: health-check, every: 15m}]' }).default([]),

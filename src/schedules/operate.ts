@@ -8,6 +8,7 @@ import { UsageError } from '../common/errors.js';
 import { pickHost } from '../common/task-queues.js';
 import type { Config } from '../config/config.js';
 import { describeSchedule } from './apply.js';
+import { checkBackfillRange } from './backfill-range.js';
 import type { OverlapPolicy } from './overlap.js';
 import { desiredSchedules, isOurs, readMark, scheduleIdFor } from './spec.js';
 
@@ -109,8 +110,7 @@ export interface BackfillOptions {
 
 /** Takes the runs that were due between `from` and `to` now, as if that time passed again. */
 export async function backfillSchedule(client: Client, config: OperateConfig, id: string, opts: BackfillOptions): Promise<OwnSchedule & { overlap: OverlapPolicy }> {
-  if (Number.isNaN(opts.from.getTime()) || Number.isNaN(opts.to.getTime())) throw new UsageError('--from and --to must be ISO 8601 times, e.g. 2026-11-20T00:00:00Z');
-  if (opts.from >= opts.to) throw new UsageError(`--from (${opts.from.toISOString()}) must be before --to (${opts.to.toISOString()})`);
+  checkBackfillRange(opts.from, opts.to);
   const own = await ownSchedule(client, config, id);
   const overlap = opts.overlap ?? own.description.policies.overlap ?? 'SKIP';
   await own.handle.backfill({ start: opts.from, end: opts.to, overlap });

@@ -37,10 +37,7 @@ export interface SeedSchedule {
   seed: string;
 }
 
-/**
- * Default schedules by runbook name. A default is declared only for runbooks
- * this version registers (`RUNBOOKS`), so each switches on when its runbook lands.
- */
+/** Default schedules by runbook name, declared on every host unless `defaultSchedules: false`. */
 export const SEED_SCHEDULES: Readonly<Record<string, SeedSchedule>> = {
   /** A missed backup runs once when Temporal is back within a day, like systemd's `Persistent=true`. */
   backup: { cron: '0 2 * * *', catchupWindow: '1d', seed: '5.1 automated-backup.sh, daily at 02:00' },

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow/tls-config.js';
 import { NativeConnection } from '@temporalio/worker';
+import { TemporalUnreachableError } from '../common/errors.js';
 import type { TemporalConfig } from '../config/config.js';
 
 /** The address used when none is configured: the local dev server's, which is also the `temporal` CLI's default. */
@@ -36,13 +37,27 @@ export function connectionSettings(t: TemporalConfig): ConnectionSettings {
   return settings;
 }
 
+/** How long a client waits for the server before giving up. */
+export const CLIENT_CONNECT_TIMEOUT = '10 seconds';
+
+/** Connects with `connect`; a failure says which server and namespace, and where that is set. */
+async function reach<T>(t: TemporalConfig, settings: ConnectionSettings, connect: () => Promise<T>): Promise<T> {
+  try {
+    return await connect();
+  } catch (err) {
+    throw new TemporalUnreachableError(settings.address, t.namespace, err);
+  }
+}
+
 /** A client for starting and querying workflows and schedules. Close it with `client.connection.close()`. */
 export async function connectClient(t: TemporalConfig): Promise<Client> {
-  const connection = await Connection.connect({ ...connectionSettings(t), connectTimeout: '10 seconds' });
+  const settings = connectionSettings(t);
+  const connection = await reach(t, settings, () => Connection.connect({ ...settings, connectTimeout: CLIENT_CONNECT_TIMEOUT }));
   return new Client({ connection, namespace: t.namespace });
 }
 
 /** A worker connection. */
 export async function connectWorker(t: TemporalConfig): Promise<NativeConnection> {
-  return NativeConnection.connect(connectionSettings(t));
+  const settings = connectionSettings(t);
+  return reach(t, settings, () => NativeConnection.connect(settings));
 }

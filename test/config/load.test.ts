@@ -111,20 +111,38 @@ describe('seed defaults', () => {
 describe('Temporal connection from TEMPORAL_* variables', () => {
   it('address, namespace, API key and TLS files come from the variables the temporal CLI reads', async () => {
     const path = await file({ temporal: { address: 'file:7233' } });
+    const cert = join(dir, 'client.pem');
+    const key = join(dir, 'client.key');
+    await writeFile(cert, 'not checked as PEM here\n');
+    await writeFile(key, 'not checked as PEM here\n');
     const c = loadConfig({
       path,
       env: {
         TEMPORAL_ADDRESS: 'temporal.example:7233',
         TEMPORAL_NAMESPACE: 'ops',
         TEMPORAL_API_KEY: 'key-123',
-        TEMPORAL_TLS_CLIENT_CERT_PATH: '/etc/tls/client.pem',
-        TEMPORAL_TLS_CLIENT_KEY_PATH: '/etc/tls/client.key',
+        TEMPORAL_TLS_CLIENT_CERT_PATH: cert,
+        TEMPORAL_TLS_CLIENT_KEY_PATH: key,
       },
     });
     expect(c.temporal.address).toBe('temporal.example:7233');
     expect(c.temporal.namespace).toBe('ops');
     expect(c.temporal.apiKey?.reveal()).toBe('key-123');
-    expect(c.temporal.tls).toEqual({ clientCertFile: '/etc/tls/client.pem', clientKeyFile: '/etc/tls/client.key' });
+    expect(c.temporal.tls).toEqual({ clientCertFile: cert, clientKeyFile: key });
+  });
+
+  it('a TLS file from a variable that cannot be read names the variable', async () => {
+    const key = join(dir, 'only-the-key.key');
+    await writeFile(key, 'x\n');
+    const path = await file({});
+    const e = configError(() => loadConfig({ path, env: { TEMPORAL_TLS_CLIENT_CERT_PATH: join(dir, 'missing.pem'), TEMPORAL_TLS_CLIENT_KEY_PATH: key } }));
+    expect(e.issues).toEqual([
+      {
+        path: 'temporal.tls.clientCertFile (from TEMPORAL_TLS_CLIENT_CERT_PATH)',
+        expected: 'a readable PEM file',
+        found: `ENOENT reading ${join(dir, 'missing.pem')}`,
+      },
+    ]);
   });
 });
 
@@ -141,6 +159,16 @@ describe('secrets', () => {
       expect(shown).not.toContain('s3cret');
     }
     expect(redactedConfig(c1)).toMatchObject({ postgres: { password: '[secret from env:PGPASS]' } });
+  });
+});
+
+describe('the printable config', () => {
+  it('shows permission modes as the octal strings the file takes, not as numbers', async () => {
+    const c = loadConfig({ path: await file({ maintenance: { security: { allowedFileModes: ['640', '4755'], allowedDirModes: ['0750'] } } }), env: {} });
+    expect(c.maintenance.security.allowedFileModes).toEqual([0o640, 0o4755]);
+    expect(redactedConfig(c)).toMatchObject({ maintenance: { security: { allowedFileModes: ['640', '4755'], allowedDirModes: ['750'] } } });
+    // The config itself is not changed by printing it.
+    expect(c.maintenance.security.allowedDirModes).toEqual([0o750]);
   });
 });
 
@@ -164,6 +192,21 @@ const BAD: Array<[string, unknown, { path: string; expected: string; found: stri
   ['zero retention days', { retention: { days: 0 } }, { path: 'retention.days', expected: 'a whole number of days >= 1', found: 'number 0' }],
   ['a metrics port out of range', { metrics: { port: 70000 } }, { path: 'metrics.port', expected: 'a port number', found: 'number 70000' }],
   ['a password written in the file', { postgres: { password: 'hunter2' } }, { path: 'postgres.password', expected: 'a secret reference', found: 'a plain string (value hidden)' }],
+  ['a TLS value that is neither a boolean nor a mapping', { temporal: { tls: 'yes' } }, { path: 'temporal.tls', expected: 'true, false, or {serverName?, serverRootCACertFile?', found: '"yes"' }],
+  ['a misspelt TLS field', { temporal: { tls: { caFile: '/ca.pem' } } }, { path: 'temporal.tls.caFile', expected: 'no such field', found: 'unknown field "caFile"' }],
+  ['a TLS CA file that does not exist', { temporal: { tls: { serverRootCACertFile: '/nonexistent/ca.pem' } } }, { path: 'temporal.tls.serverRootCACertFile', expected: 'a readable PEM file', found: 'ENOENT reading /nonexistent/ca.pem' }],
+  [
+    'a TLS client certificate that does not exist',
+    { temporal: { tls: { clientCertFile: '/nonexistent/client.pem', clientKeyFile: '/nonexistent/client.key' } } },
+    { path: 'temporal.tls.clientCertFile', expected: 'a readable PEM file', found: 'ENOENT reading /nonexistent/client.pem' },
+  ],
+  [
+    'a TLS client key that is a folder',
+    { temporal: { tls: { clientCertFile: '/nonexistent/client.pem', clientKeyFile: '/tmp' } } },
+    { path: 'temporal.tls.clientKeyFile', expected: 'a readable PEM file', found: 'EISDIR reading /tmp' },
+  ],
+  ['a list where a section belongs', { thresholds: [] }, { path: 'thresholds', expected: 'an object', found: 'a list of 0' }],
+  ['a string where a number belongs', { dev: { temporalPort: '7233' } }, { path: 'dev.temporalPort', expected: 'a port number', found: '"7233"' }],
   ['half an mTLS pair', { temporal: { tls: { clientCertFile: '/c.pem' } } }, { path: 'temporal.tls', expected: 'clientCertFile and clientKeyFile together', found: 'only clientCertFile' }],
   ['a secret from an unset variable', { postgres: { password: { env: 'NO_SUCH_VAR' } } }, { path: 'postgres.password.env', expected: 'environment variable NO_SUCH_VAR to be set', found: 'it unset or empty' }],
   ['a secret file that does not exist', { postgres: { password: { file: '/nonexistent/pg.pass' } } }, { path: 'postgres.password.file', expected: 'a readable file', found: 'ENOENT reading /nonexistent/pg.pass' }],
@@ -192,7 +235,7 @@ const BAD: Array<[string, unknown, { path: string; expected: string; found: stri
   ],
   ['an unknown fault point', { faultInjection: { pauseAt: ['backup.everything'], markerDir: '/tmp' } }, { path: 'faultInjection.pauseAt[0]', expected: 'one of backup.snapshot', found: '"backup.everything"' }],
   ['a YAML list instead of a mapping', '- a\n- b\n', { path: '(file)', expected: 'a YAML mapping of settings', found: 'a list of 2' }],
-  ['broken YAML', 'services: [mcp-memory\n', { path: '(file)', expected: 'valid YAML', found: 'a syntax error at line' }],
+  ['broken YAML', 'services: [mcp-memory\n', { path: '(file)', expected: 'valid YAML', found: 'a syntax error at line 2, column 1: Flow sequence' }],
 ];
 
 describe('bad configuration is refused with the field, what was expected and what was found', () => {
@@ -212,9 +255,25 @@ describe('bad configuration is refused with the field, what was expected and wha
     expect(e.issues[0]).toMatchObject({ path: '(file)', found: expect.stringContaining('ENOENT') as unknown });
   });
 
+  it('broken YAML states its position once', async () => {
+    const path = await file('services: [mcp-memory\n');
+    const found = configError(() => loadConfig({ path, env: {} })).issues[0]?.found ?? '';
+    expect(found).toMatch(/^a syntax error at line 2, column 1: [^\n]+ end with a \]$/);
+    expect(found.match(/line \d+/g)).toHaveLength(1);
+  });
+
   it('a bad TEMPORAL_ADDRESS names the variable', async () => {
-    const e = configError(() => loadConfig({ path: join(dir, 'c0.yaml'), env: { TEMPORAL_ADDRESS: 'no-port' } }));
+    const path = await file({});
+    const e = configError(() => loadConfig({ path, env: { TEMPORAL_ADDRESS: 'no-port' } }));
     expect(e.issues[0]?.path).toBe('temporal.address (from TEMPORAL_ADDRESS)');
+  });
+
+  it('problems that need several fields or the machine come in a second round, once the fields themselves pass', async () => {
+    const second = { hosts: ['a'], hostId: 'a', schedules: [{ runbook: 'health-check', host: 'b', every: '1h' }], postgres: { password: { env: 'NO_SUCH_VAR' } } };
+    const withBadField = await file({ ...second, thresholds: { diskPercent: 0 } });
+    expect(configError(() => loadConfig({ path: withBadField, env: {} })).issues.map((i) => i.path)).toEqual(['thresholds.diskPercent']);
+    const fixed = await file(second);
+    expect(configError(() => loadConfig({ path: fixed, env: {} })).issues.map((i) => i.path).sort()).toEqual(['postgres.password.env', 'schedules[0].host']);
   });
 
   it('every problem is reported at once', async () => {

@@ -7,7 +7,6 @@ import { stringify } from 'yaml';
 import { ConfigError } from '../../src/common/errors.js';
 import { loadConfig } from '../../src/config/load.js';
 import { resolveSchedules } from '../../src/config/schedules.js';
-import { RUNBOOKS } from '../../src/runbooks.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -24,24 +23,11 @@ async function file(content: unknown): Promise<string> {
   return path;
 }
 
-/** A registry as it will be once the seed's runbooks land. */
-const WITH_SEED_RUNBOOKS = {
-  ...RUNBOOKS,
-  backup: { workflowType: 'backup', idPrefix: 'backup', description: '', executionTimeout: '4 hours', options: [] },
-  daily: { workflowType: 'dailyMaintenance', idPrefix: 'daily', description: '', executionTimeout: '1 hour', options: [] },
-  weekly: { workflowType: 'weeklyMaintenance', idPrefix: 'weekly', description: '', executionTimeout: '2 hours', options: [] },
-  monthly: { workflowType: 'monthlyMaintenance', idPrefix: 'monthly', description: '', executionTimeout: '2 hours', options: [] },
-};
-
 describe('seed defaults', () => {
-  it('are declared only for runbooks this version has, so each switches on when its runbook lands', () => {
-    const now = resolveSchedules({ entries: [], defaultSchedules: true, hosts: ['db-1'], defaultHost: 'db-1' });
-    expect(now.schedules.filter((s) => s.origin === 'seed').map((s) => s.runbook)).toEqual(
-      ['backup', 'daily', 'weekly', 'monthly'].filter((r) => Object.hasOwn(RUNBOOKS, r)),
-    );
-    const later = resolveSchedules({ entries: [], defaultSchedules: true, hosts: ['db-1', 'db-2'], defaultHost: 'db-1', runbooks: WITH_SEED_RUNBOOKS });
-    expect(later.issues).toEqual([]);
-    expect(later.schedules.map((s) => [s.runbook, s.hostId, s.cron, s.catchupWindow])).toEqual([
+  it('are the seed crontab\'s four jobs on every host, and no health check', () => {
+    const r = resolveSchedules({ entries: [], defaultSchedules: true, hosts: ['db-1', 'db-2'], defaultHost: 'db-1' });
+    expect(r.issues).toEqual([]);
+    expect(r.schedules.map((s) => [s.runbook, s.hostId, s.cron, s.catchupWindow])).toEqual([
       ['backup', 'db-1', '0 2 * * *', '1d'],
       ['backup', 'db-2', '0 2 * * *', '1d'],
       ['daily', 'db-1', '0 2 * * *', '1h'],
@@ -51,7 +37,7 @@ describe('seed defaults', () => {
       ['monthly', 'db-1', '0 4 1 * *', '1h'],
       ['monthly', 'db-2', '0 4 1 * *', '1h'],
     ]);
-    for (const s of later.schedules) expect(s).toMatchObject({ timezone: 'UTC', overlap: 'SKIP', jitter: '0s', pauseOnFailure: false, enabled: true, origin: 'seed' });
+    for (const s of r.schedules) expect(s).toMatchObject({ timezone: 'UTC', overlap: 'SKIP', jitter: '0s', pauseOnFailure: false, enabled: true, origin: 'seed' });
   });
 
   it('an entry overrides the default for its runbook and host field by field; enabled: false switches one off', () => {
@@ -63,7 +49,6 @@ describe('seed defaults', () => {
       defaultSchedules: true,
       hosts: ['db-1', 'db-2'],
       defaultHost: 'db-1',
-      runbooks: WITH_SEED_RUNBOOKS,
     });
     expect(r.issues).toEqual([]);
     const find = (runbook: string, hostId: string) => r.schedules.find((s) => (s.runbook as string) === runbook && s.hostId === hostId);
@@ -80,7 +65,6 @@ describe('seed defaults', () => {
       defaultSchedules: false,
       hosts: ['db-1'],
       defaultHost: 'db-1',
-      runbooks: WITH_SEED_RUNBOOKS,
     });
     expect(r.schedules).toEqual([
       {
@@ -129,6 +113,12 @@ describe('schedules in a config file', () => {
 
   it('the built-in sandbox declares a health check every 15 minutes, besides the seed defaults', () => {
     const c = loadConfig({ env: {}, cwd: dir });
+    expect(c.schedules.filter((s) => s.origin === 'seed').map((s) => [s.runbook, s.hostId])).toEqual([
+      ['backup', 'local'],
+      ['daily', 'local'],
+      ['weekly', 'local'],
+      ['monthly', 'local'],
+    ]);
     expect(c.schedules.filter((s) => s.origin === 'config')).toEqual([expect.objectContaining({ runbook: 'health-check', hostId: 'local', every: '15m' })]);
   });
 });
