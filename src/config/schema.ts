@@ -31,7 +31,9 @@ const probeSeconds = z.number({ error: 'a number of seconds >= 0 (0: off)' }).mi
 
 export const hostIdSchema = z
   .string({ error: 'a host id (letters, digits, ".", "_", "-"; at most 63 characters)' })
-  .regex(HOST_ID_PATTERN, { error: 'a host id (letters, digits, ".", "_", "-"; at most 63 characters)' });
+  .regex(HOST_ID_PATTERN, { error: 'a host id (letters, digits, ".", "_", "-"; at most 63 characters)' })
+  // Metrics label runs whose host could not be resolved "unknown"; a real host of that name would mix with them.
+  .refine((v) => v !== 'unknown', { error: 'a host id other than "unknown" (reserved for runs whose host could not be resolved)' });
 
 const serviceNameSchema = z
   .string({ error: 'a service name' })

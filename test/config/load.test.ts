@@ -189,6 +189,7 @@ const BAD: Array<[string, unknown, { path: string; expected: string; found: stri
   ['a memory service URL that is not a URL', { memoryService: { url: 'localhost 3002' } }, { path: 'memoryService.url', expected: 'an http(s) URL', found: '"localhost 3002"' }],
   ['an unknown top-level field', { treshold: { disk: 90 } }, { path: 'treshold', expected: 'no such field', found: 'unknown field "treshold"' }],
   ['a host id with spaces', { hostId: 'db 1' }, { path: 'hostId', expected: 'a host id', found: '"db 1"' }],
+  ['the reserved host id "unknown"', { hosts: ['db-1', 'unknown'] }, { path: 'hosts[1]', expected: 'other than "unknown"', found: '"unknown"' }],
   ['zero retention days', { retention: { days: 0 } }, { path: 'retention.days', expected: 'a whole number of days >= 1', found: 'number 0' }],
   ['a metrics port out of range', { metrics: { port: 70000 } }, { path: 'metrics.port', expected: 'a port number', found: 'number 70000' }],
   ['a password written in the file', { postgres: { password: 'hunter2' } }, { path: 'postgres.password', expected: 'a secret reference', found: 'a plain string (value hidden)' }],
