@@ -24,7 +24,9 @@ function connectionArgs(pg: PostgresConfig, database = pg.database): string[] {
 
 /** The worker's environment without its secrets, plus this database's connection settings (the password only here). */
 function pgEnv(pg: PostgresConfig): Record<string, string> {
-  return childEnv({ PGCONNECT_TIMEOUT: '10', PGAPPNAME: 'mcp-runbooks', ...(pg.password ? { PGPASSWORD: pg.password.reveal() } : {}) });
+  // The configured password, else a PGPASSWORD the worker was given (as node-postgres uses it for the checks).
+  const password = pg.password?.reveal() ?? process.env.PGPASSWORD;
+  return childEnv({ PGCONNECT_TIMEOUT: '10', PGAPPNAME: 'mcp-runbooks', ...(password ? { PGPASSWORD: password } : {}) });
 }
 
 /** `pg_dump -Fc` of the configured database, online, into `outFile`. Reports the dump's growing size. */
