@@ -12,9 +12,10 @@ import { archiveNameProblem } from '../common/archive-names.js';
 import { errorMessage } from '../common/errors.js';
 import { finding, type Finding } from '../common/report.js';
 import type { Config } from '../config/config.js';
-import { extractRoots, type ExtractTarget } from '../archive/extract.js';
+import { extractRoots, type ExtractTarget, type InspectedArchive } from '../archive/extract.js';
 import { manifestPath, readManifest, syncDir, writeFileDurably, type BackupManifest } from '../archive/manifest.js';
-import { scanArchive } from '../archive/scan.js';
+import { NotRegularFileError } from '../archive/read-into.js';
+import { scanArchive, type ScanResult } from '../archive/scan.js';
 import { withPgClient } from '../postgres/client.js';
 import { pgDump, pgRestore } from '../postgres/tools.js';
 import type { ServiceManager } from '../services/index.js';
@@ -26,12 +27,12 @@ import { faultPoint } from './faults.js';
 import { createServiceActivities } from './services.js';
 import { exists } from '../system/fs.js';
 
-/** Thrown when an archive must not be restored; nothing has been changed. Never retried. */
 /** The host is in a state a recovery must not guess about; retrying cannot help, an operator must look. */
 export class RecoveryStateError extends Error {
   override readonly name = 'RecoveryStateError';
 }
 
+/** Thrown when an archive must not be restored; it names every reason, and nothing has been changed. Never retried. */
 export class RestoreRefusedError extends Error {
   override readonly name = 'RestoreRefusedError';
   readonly reasons: string[];
@@ -69,6 +70,12 @@ export interface RestorePlan {
   services: string[];
   space: Array<{ path: string; neededBytes: number; availableBytes: number }>;
   totals: { files: number; bytes: number };
+  /**
+   * The archive exactly as inspected (sha256, size, entries, bytes): extraction copies the
+   * archive privately, refuses a copy that differs and stops at these counts. Absent only in
+   * plans made before this field existed, which extraction refuses (inspect again).
+   */
+  inspected?: InspectedArchive;
 }
 
 
@@ -94,11 +101,16 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       if (nameProblem) refuse(nameProblem);
       const archivePath = join(backupDir, archive);
       const st = await lstat(archivePath).catch(() => undefined);
+      // Links are refused, not followed: a link planted in the backups folder could lead anywhere, and the scan reads with O_NOFOLLOW anyway.
+      if (st?.isSymbolicLink()) refuse(`${archivePath} is a symbolic link; refusing to read an archive through a link`);
       if (!st?.isFile()) {
         const available = (await readdir(backupDir).catch(() => [] as string[])).filter((f) => f.endsWith('.tar.gz')).sort().reverse().slice(0, 5);
         refuse(`no archive "${archive}" in ${backupDir}${available.length ? ` (newest: ${available.join(', ')})` : ''}`);
       }
       let manifest: BackupManifest;
+      if ((await lstat(manifestPath(backupDir, archive)).catch(() => undefined))?.isSymbolicLink()) {
+        refuse(`its manifest ${manifestPath(backupDir, archive)} is a symbolic link; refusing to read a manifest through a link`);
+      }
       try {
         manifest = await readManifest(manifestPath(backupDir, archive));
       } catch (err) {
@@ -108,7 +120,17 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
 
       const signal = activitySignal();
       const report = progressReporter(`inspect ${archive}`);
-      const scan = await scanArchive({ archivePath, manifest, ...(signal ? { signal } : {}), onProgress: (d, t) => report(d, t) });
+      const limits = { maxCompressionRatio: config.recovery.maxCompressionRatio, maxEntries: config.recovery.maxEntries };
+      let scan: ScanResult;
+      try {
+        scan = await scanArchive({ archivePath, manifest, limits, ...(signal ? { signal } : {}), onProgress: (d, t) => report(d, t) });
+      } catch (err) {
+        // Swapped for a link (or something else) after the lstat above.
+        if (err instanceof NotRegularFileError) return refuse(err.message);
+        throw err;
+      }
+      // A bomb first: the scan stopped there, so its other counts are partial.
+      if (scan.limitExceeded) refuse(`${scan.limitExceeded.message} (config recovery.${scan.limitExceeded.limit})`);
       if (scan.problems.length) refuse(`the archive does not match its manifest: ${scan.problems.join('; ')}`);
       if (scan.unsafe.length) refuse(`unsafe entries: ${scan.unsafe.join('; ')}`);
 
@@ -164,10 +186,9 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
         while (!(await exists(parent)) && dirname(parent) !== parent) parent = dirname(parent);
         needs.set(parent, (needs.get(parent) ?? 0) + r.bytes);
       }
-      if (dump) {
-        const dumpBytes = manifest.roots.find((r) => r.kind === 'pg_dump')?.bytes ?? 0;
-        needs.set(backupDir, (needs.get(backupDir) ?? 0) + dumpBytes * 2);
-      }
+      const dumpBytes = dump ? (manifest.roots.find((r) => r.kind === 'pg_dump')?.bytes ?? 0) : 0;
+      // The dumps (extracted and emergency) and the private copy of the archive that extraction reads.
+      needs.set(backupDir, (needs.get(backupDir) ?? 0) + dumpBytes * 2 + scan.bytes);
       const space: RestorePlan['space'] = [];
       const byDevice = new Map<string, { path: string; needed: number; available: number }>();
       for (const [path, bytes] of needs) {
@@ -196,13 +217,20 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
         services: [...services.services],
         space,
         totals: { files: roots.reduce((n, r) => n + r.files, 0), bytes: roots.reduce((n, r) => n + r.bytes, 0) },
+        inspected: { sha256: scan.sha256, bytes: scan.bytes, entries: scan.entries, fileBytes: scan.fileBytes, tarBytes: scan.tarBytes },
       };
     },
 
-    /** Extracts every root into its staging folder and the dump into the recovery folder, while services still run. */
+    /**
+     * Extracts every root into its staging folder and the dump into the recovery folder, while services still run.
+     * Only a private copy of the archive whose sha256 is the inspected one is extracted, so an archive swapped
+     * during the approval wait is refused before any byte is extracted; throws {@link RestoreRefusedError}
+     * (having removed what it wrote) when the archive differs, exceeds the inspected counts or holds anything unsafe.
+     */
     async extractForRestore(req: { plan: RestorePlan }): Promise<{ files: number; bytes: number; seconds: number }> {
       const { plan } = req;
       const t0 = Date.now();
+      if (!plan.inspected) throw new RestoreRefusedError(plan.archive, ['the plan does not record what was inspected (it was made by an older version); start the recovery again']);
       for (const r of plan.roots) await rm(r.staging, { recursive: true, force: true });
       await rm(plan.recoveryDir, { recursive: true, force: true });
       await mkdir(plan.recoveryDir, { recursive: true, mode: 0o700 });
@@ -214,12 +242,15 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       const result = await extractRoots({
         archivePath: join(backupDir, plan.archive),
         targets,
-        expectSha256: plan.sha256,
+        inspected: plan.inspected,
+        workDir: plan.recoveryDir,
         ...(signal ? { signal } : {}),
-        onProgress: (n) => report(n),
+        onProgress: (n) => report(n, plan.inspected!.bytes * 2),
       });
       if (result.refused.length) {
+        // extractRoots removed what it wrote; the folders this activity made go too, so a refusal leaves nothing.
         for (const r of plan.roots) await rm(r.staging, { recursive: true, force: true });
+        await rm(plan.recoveryDir, { recursive: true, force: true });
         throw new RestoreRefusedError(plan.archive, result.refused);
       }
       return { files: result.files, bytes: result.bytes, seconds: (Date.now() - t0) / 1000 };

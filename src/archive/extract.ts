@@ -1,55 +1,174 @@
 /**
  * One pass over an archive that writes each root into its own destination (a
  * staging folder beside the restore target) and each dump to its own file.
- * Only files, folders and links are written; callers inspect the archive with
- * {@link scanArchive} first, and entries this pass finds unsafe anyway (absolute,
- * `..`, outside a root, through a symlink, links leaving their root) are refused
- * rather than written.
+ *
+ * Callers inspect the archive with {@link scanArchive} first; this pass does not
+ * rely on that. It judges every entry again with the same {@link entryProblem},
+ * and it confines every write on disk by itself: each folder is made one
+ * component at a time and kept only if its real path is where the archive says
+ * inside the destination, files are opened `O_CREAT | O_EXCL | O_NOFOLLOW`, and a
+ * hard link is made only to a regular file that this pass wrote inside the root.
+ * So whatever the archive holds, nothing is written outside a destination.
+ *
+ * With {@link ExtractOptions.inspected} the archive is first copied into a
+ * private, already unlinked file while it is hashed, and only that copy is
+ * extracted, once its sha256 is the one inspected: an archive swapped (renamed
+ * over, or rewritten in place) after inspection is refused before any byte is
+ * extracted, and it cannot change while it is extracted. The pass also stops at
+ * the inspected entry count and byte totals. On a refusal or a failure, what the
+ * pass wrote is removed.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { chmod, lchown, link, lutimes, mkdir, symlink, utimes } from 'node:fs/promises';
-import { dirname, join, posix } from 'node:path';
+import { constants } from 'node:fs';
+import { link, lstat, lutimes, lchown, mkdir, open, realpath, rm, symlink, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
 import { pickDecompressor } from './compress.js';
-import { parserSink } from './parser-sink.js';
-import { readInto } from './read-into.js';
+import { ArchiveModel, entryProblem, symlinkChainProblems } from './entry-rules.js';
 import { normalizeArchivePath, normalizeType, rootOf } from './listing.js';
+import { parserSink } from './parser-sink.js';
+import { NotRegularFileError, openRegularFile, readInto } from './read-into.js';
 
 export interface ExtractTarget {
   /** Root prefix in the archive. */
   archivePath: string;
-  /** Folder roots: the folder the root's contents go into (created; must not exist). Dumps: the file to write. */
+  /** Folder roots: the folder the root's contents go into (created; must not exist). Dumps: the file to write (must not exist). */
   destination: string;
   kind: 'folder' | 'file';
+}
+
+/** What the inspection read: extraction refuses any other file and stops at these counts. */
+export interface InspectedArchive {
+  /** sha256 of the compressed file. */
+  sha256: string;
+  /** Size of the compressed file. */
+  bytes: number;
+  /** Entries in the archive. */
+  entries: number;
+  /** Bytes of file content. */
+  fileBytes: number;
+  /** Bytes of the uncompressed tar stream. */
+  tarBytes: number;
+}
+
+export interface ExtractOptions {
+  archivePath: string;
+  targets: readonly ExtractTarget[];
+  /** The archive as inspected; with it, only a private copy that hashes to `inspected.sha256` is extracted, within its counts. */
+  inspected?: InspectedArchive;
+  /** A folder only this worker writes (mode 0700) to hold that copy while it is extracted; required with `inspected`. */
+  workDir?: string;
+  signal?: AbortSignal;
+  /** Compressed bytes read so far (the copy, then the extraction: up to twice the size with `inspected`). */
+  onProgress?: (bytesRead: number) => void;
 }
 
 export interface ExtractResult {
   files: number;
   bytes: number;
-  /** Entries not written, and why. */
+  /** Why the archive was not extracted (empty when it was); what the pass wrote has been removed. */
   refused: string[];
 }
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const { O_CREAT, O_EXCL, O_NOFOLLOW, O_RDONLY, O_RDWR, O_WRONLY, O_DIRECTORY } = constants;
 
-export async function extractRoots(opts: {
-  archivePath: string;
-  targets: readonly ExtractTarget[];
-  signal?: AbortSignal;
-  onProgress?: (bytesRead: number) => void;
-  /** The archive's sha256 when it was inspected: a different file is refused after the pass (callers drop what was written). */
-  expectSha256?: string;
-}): Promise<ExtractResult> {
+/** A reason to stop and refuse, as opposed to a failure (I/O, cancellation) that is thrown. */
+class Refusal extends Error {}
+
+/** Extracts `targets` from the archive; see the module comment for what is refused and how writes are confined. */
+export async function extractRoots(opts: ExtractOptions): Promise<ExtractResult> {
   const result: ExtractResult = { files: 0, bytes: 0, refused: [] };
-  const symlinks = new Set<string>();
+  let source: FileHandle;
+  try {
+    ({ fh: source } = await openRegularFile(opts.archivePath, 'an archive'));
+  } catch (err) {
+    // A link or not a regular file: refused with nothing opened and nothing written.
+    if (err instanceof NotRegularFileError) return { ...result, refused: [err.message] };
+    throw err;
+  }
+  let archive: FileHandle = source;
+  try {
+    if (opts.inspected) {
+      if (!opts.workDir) throw new Error('extractRoots: workDir is required with inspected');
+      const copy = await verifiedCopy(source, opts.archivePath, join(opts.workDir, `.inspected-copy-${process.pid}-${Date.now()}`), opts.inspected, opts);
+      if ('refused' in copy) return { ...result, refused: [copy.refused] };
+      archive = copy.fh;
+    }
+    return await extractFrom(archive, opts, result);
+  } finally {
+    if (archive !== source) await archive.close();
+    await source.close();
+  }
+}
+
+/**
+ * Copies the archive into a private file while hashing it, and returns the copy
+ * (open, its name already unlinked, so nothing can reach it by path and a crash
+ * leaves nothing behind) only if it is byte for byte the inspected file. Never
+ * copies more than the inspected size, so a larger file swapped in costs nothing.
+ */
+async function verifiedCopy(
+  source: FileHandle,
+  archivePath: string,
+  copyPath: string,
+  inspected: InspectedArchive,
+  opts: Pick<ExtractOptions, 'signal' | 'onProgress'>,
+): Promise<{ fh: FileHandle } | { refused: string }> {
+  const changed = (what: string) => ({ refused: `the archive changed since it was inspected: ${what}; nothing was extracted` });
+  const size = (await source.stat()).size;
+  if (size !== inspected.bytes) return changed(`${archivePath} is now ${size} bytes, it was ${inspected.bytes}`);
+  const copy = await open(copyPath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  await unlink(copyPath);
+  try {
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+    let pos = 0;
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      // One byte more than inspected is enough to know it grew.
+      const want = Math.min(buf.length, inspected.bytes + 1 - pos);
+      const { bytesRead } = await source.read(buf, 0, want, pos);
+      if (bytesRead === 0) break;
+      if (pos + bytesRead > inspected.bytes) {
+        await copy.close();
+        return changed(`${archivePath} grew beyond the ${inspected.bytes} bytes inspected`);
+      }
+      hash.update(buf.subarray(0, bytesRead));
+      let written = 0;
+      while (written < bytesRead) written += (await copy.write(buf, written, bytesRead - written, pos + written)).bytesWritten;
+      pos += bytesRead;
+      opts.onProgress?.(pos);
+    }
+    const sha256 = hash.digest('hex');
+    if (pos !== inspected.bytes || sha256 !== inspected.sha256) {
+      await copy.close();
+      return changed(`sha256 is now ${sha256} (${pos} bytes), it was ${inspected.sha256}`);
+    }
+    return { fh: copy };
+  } catch (err) {
+    await copy.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function extractFrom(archive: FileHandle, opts: ExtractOptions, result: ExtractResult): Promise<ExtractResult> {
+  const { inspected } = opts;
+  const model = new ArchiveModel();
   const dirs: Array<{ path: string; mode: number; mtime?: Date; uid?: number; gid?: number }> = [];
+  const created: ExtractTarget[] = [];
   // Entries are written one at a time, in archive order, so a hard link always finds its target.
   let chain: Promise<void> = Promise.resolve();
   let failure: unknown;
-  // A file's mode, times and owner are set beside the next entries' writes (its bytes are on disk
-  // by then); at most this many at once, all finished before folders get theirs.
+  // Rejected when the stream stops early (a limit, a refusal, an error), so a file waiting for its bytes does not wait forever.
+  let stop: (err: unknown) => void = () => undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    stop = reject;
+  });
+  stopped.catch(() => undefined);
+  // A file's mode, times and owner are set (and its handle closed) beside the next entries' writes;
+  // at most this many at once, all finished before folders get theirs.
   const MAX_PENDING = 64;
   const pending = new Set<Promise<void>>();
   const defer = async (step: () => Promise<void>) => {
@@ -59,72 +178,106 @@ export async function extractRoots(opts: {
     pending.add(p);
     if (pending.size >= MAX_PENDING) await Promise.race(pending);
   };
-  // Folders this pass made (or found made), so each file does not ask again.
-  const made = new Set<string>();
-  const ensureDir = async (path: string) => {
-    if (made.has(path)) return;
-    await mkdir(path, { recursive: true, mode: 0o700 });
-    made.add(path);
-  };
 
-  for (const t of opts.targets) {
-    if (t.kind === 'folder') await mkdir(t.destination, { mode: 0o700 });
-    else await mkdir(dirname(t.destination), { recursive: true, mode: 0o700 });
+  const real = new Map<ExtractTarget, string>();
+  try {
+    for (const t of opts.targets) {
+      if (t.kind === 'folder') await mkdir(t.destination, { mode: 0o700 });
+      else {
+        // The caller's folder for the dump; the dump itself must not exist yet (O_EXCL below).
+        await mkdir(dirname(t.destination), { recursive: true, mode: 0o700 });
+      }
+      created.push(t);
+      real.set(t, await realpath(t.kind === 'folder' ? t.destination : dirname(t.destination)));
+    }
+  } catch (err) {
+    await removeCreated(created);
+    throw err;
   }
+
+  // Folders known to be real folders at their expected real path. Nothing in this pass ever
+  // removes or replaces a path (every create is exclusive), so a folder once checked stays so.
+  const checked = new Set<string>();
+  /** The real path `dir` must have, for the target it lies in. */
+  const expectedReal = (t: ExtractTarget, dir: string) => {
+    const base = t.kind === 'folder' ? t.destination : dirname(t.destination);
+    const rel = relative(base, dir);
+    if (rel.startsWith('..') || rel.startsWith(sep)) throw new Refusal(`"${dir}" is not inside ${base}`);
+    return rel ? join(real.get(t)!, rel) : real.get(t)!;
+  };
+  const checkReal = async (t: ExtractTarget, dir: string, entry: string) => {
+    if (checked.has(dir)) return;
+    const want = expectedReal(t, dir);
+    const got = await realpath(dir);
+    if (got !== want) throw new Refusal(`"${entry}": its folder ${dir} really is ${got}, outside ${real.get(t)}; refusing to write there`);
+    checked.add(dir);
+  };
+  /** Makes `dir` and the folders above it inside the target, one at a time, never through a link. */
+  const ensureDir = async (t: ExtractTarget, dir: string, entry: string) => {
+    if (checked.has(dir)) return;
+    const base = t.kind === 'folder' ? t.destination : dirname(t.destination);
+    let cur = base;
+    for (const part of relative(base, dir).split(sep).filter(Boolean)) {
+      cur = join(cur, part);
+      if (checked.has(cur)) continue;
+      try {
+        await mkdir(cur, { mode: 0o700 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const st = await lstat(cur);
+        if (!st.isDirectory()) throw new Refusal(`"${entry}": ${cur} exists and is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a folder'}; refusing to write through it`);
+      }
+      await checkReal(t, cur, entry);
+    }
+    await checkReal(t, dir, entry);
+  };
 
   const destinationOf = (target: ExtractTarget, archivePath: string) => {
     const rest = normalizeArchivePath(archivePath).slice(target.archivePath.length);
     return target.kind === 'file' ? target.destination : join(target.destination, rest);
   };
 
+  let entries = 0;
+  let fileBytes = 0;
+
   const write = async (entry: ReadEntry): Promise<void> => {
     const path = normalizeArchivePath(entry.path);
     const type = normalizeType(entry.type);
     const target = rootOf(opts.targets, path);
-    const refuse = (why: string) => {
-      result.refused.push(`"${entry.path}": ${why}`);
-      entry.resume();
-    };
+    // Entries of roots not restored here are skipped (an absolute path matches no target either).
     if (!target) return void entry.resume();
-    if (!type) return refuse(`${entry.type} entries are not restored`);
-    if (path.startsWith('/') || path.split('/').includes('..')) return refuse('unsafe path');
-    for (const s of symlinks) if (path.startsWith(`${s}/`)) return refuse(`lies under the symlink ${s}`);
+    const problem = entryProblem(entry, opts.targets, model);
+    model.record(entry, problem !== undefined);
+    if (problem || !type) throw new Refusal(problem ?? `"${entry.path}": not restored`);
     const dest = destinationOf(target, path);
-    if (target.kind === 'file') {
-      if (type !== 'File') return refuse('a dump must be a plain file');
-      await writeFileEntry(entry, dest);
-      return;
-    }
     switch (type) {
       case 'Directory':
-        await ensureDir(dest);
+        if (target.kind === 'folder') await ensureDir(target, dest, entry.path);
         dirs.push({ path: dest, mode: entry.mode ?? 0o755, ...(entry.mtime ? { mtime: entry.mtime } : {}), ...owner(entry) });
         entry.resume();
         return;
       case 'File':
-        await ensureDir(dirname(dest));
+        await ensureDir(target, dirname(dest), entry.path);
         await writeFileEntry(entry, dest);
         return;
       case 'SymbolicLink': {
-        const linkTarget = entry.linkpath ?? '';
-        const resolved = posix.normalize(posix.join(posix.dirname(path), linkTarget));
-        if (linkTarget.startsWith('/') || !(resolved === target.archivePath || resolved.startsWith(`${target.archivePath}/`))) {
-          return refuse(`symlink to "${linkTarget}" leaves its root`);
-        }
-        await ensureDir(dirname(dest));
-        await symlink(linkTarget, dest);
+        // Where it leads was judged by entryProblem (spelled and through the archive's other links), from its real folder.
+        await ensureDir(target, dirname(dest), entry.path);
+        await symlink(entry.linkpath ?? '', dest);
         if (entry.mtime) await lutimes(dest, entry.mtime, entry.mtime);
         if (isRoot && entry.uid !== undefined && entry.gid !== undefined) await lchown(dest, entry.uid, entry.gid);
-        symlinks.add(path);
         entry.resume();
         return;
       }
       case 'Link': {
         const linkTarget = normalizeArchivePath(entry.linkpath ?? '');
-        if (rootOf(opts.targets, linkTarget) !== target || linkTarget.split('/').includes('..')) return refuse('hard link leaves its root');
-        for (const s of symlinks) if (linkTarget.startsWith(`${s}/`)) return refuse(`hard link goes through the symlink ${s}`);
-        await ensureDir(dirname(dest));
-        await link(destinationOf(target, linkTarget), dest);
+        const from = destinationOf(target, linkTarget);
+        // On disk too: link() on a symlink would link the symlink itself, so only a regular file reached without a link.
+        await checkReal(target, dirname(from), entry.path);
+        const st = await lstat(from);
+        if (!st.isFile()) throw new Refusal(`hard link "${entry.path}" -> "${linkTarget}": ${from} is not a regular file on disk; only regular files inside the root are hard-linked`);
+        await ensureDir(target, dirname(dest), entry.path);
+        await link(from, dest);
         result.files += 1;
         entry.resume();
         return;
@@ -133,65 +286,114 @@ export async function extractRoots(opts: {
   };
 
   const writeFileEntry = async (entry: ReadEntry, dest: string) => {
-    await new Promise<void>((resolve, reject) => {
-      const ws = createWriteStream(dest, { flags: 'wx', mode: (entry.mode ?? 0o644) & 0o7777 });
-      ws.once('close', () => resolve());
-      ws.once('error', reject);
-      entry.pipe(ws);
-    });
+    // Exclusive and never through a link; private until its mode is set.
+    const fh = await open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    try {
+      // Written through the handle itself (a stream made from a FileHandle keeps its close() waiting).
+      const copy = async () => {
+        for await (const chunk of entry as AsyncIterable<Buffer>) {
+          let done = 0;
+          while (done < chunk.length) done += (await fh.write(chunk, done, chunk.length - done)).bytesWritten;
+        }
+      };
+      await Promise.race([copy(), stopped]);
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err;
+    }
     result.files += 1;
     result.bytes += entry.size ?? 0;
     const { mode, mtime, uid, gid } = entry;
     await defer(async () => {
-      await chmod(dest, (mode ?? 0o644) & 0o7777);
-      if (mtime) await utimes(dest, mtime, mtime);
-      if (isRoot && uid !== undefined && gid !== undefined) await lchown(dest, uid, gid);
+      try {
+        await fh.chmod((mode ?? 0o644) & 0o7777);
+        if (mtime) await fh.utimes(mtime, mtime);
+        if (isRoot && uid !== undefined && gid !== undefined) await fh.chown(uid, gid);
+      } finally {
+        await fh.close();
+      }
     });
   };
 
+  const refuse = (err: unknown) => {
+    failure ??= err;
+  };
   const parser = new Parser({
     strict: true,
     onReadEntry: (entry: ReadEntry) => {
       entry.pause();
+      // Counted before anything is written: an archive that holds more than was inspected stops here.
+      entries += 1;
+      if (normalizeType(entry.type) === 'File') fileBytes += entry.size ?? 0;
+      if (inspected && entries > inspected.entries) refuse(new Refusal(`the archive holds more than the ${inspected.entries} entries inspected`));
+      else if (inspected && fileBytes > inspected.fileBytes) refuse(new Refusal(`the archive holds more than the ${inspected.fileBytes} bytes of files inspected`));
       chain = chain.then(async () => {
         if (failure) return void entry.resume();
         try {
           await write(entry);
         } catch (err) {
-          failure ??= err;
+          refuse(err);
           entry.resume();
         }
       });
     },
   });
   let read = 0;
-  const hash = createHash('sha256');
+  const offset = inspected ? inspected.bytes : 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       read += chunk.length;
-      hash.update(chunk);
-      opts.onProgress?.(read);
+      opts.onProgress?.(offset + read);
       cb(null, chunk);
     },
   });
-  const sink = parserSink(parser);
-  const gunzip = await pickDecompressor();
-  await gunzip.run(readInto(opts.archivePath, counter), sink, opts.signal ?? new AbortController().signal);
+  let tarBytes = 0;
+  const sink = parserSink(parser, (chunk) => {
+    tarBytes += chunk.length;
+    if (inspected && tarBytes > inspected.tarBytes) refuse(new Refusal(`the archive decompresses to more than the ${inspected.tarBytes} bytes inspected`));
+    // Stop reading at the first refusal: nothing more is written, and a bomb is not decompressed further.
+    if (failure) throw failure;
+  });
+  try {
+    const gunzip = await pickDecompressor();
+    await gunzip.run(readInto(archive, counter), sink, opts.signal ?? new AbortController().signal);
+  } catch (err) {
+    failure ??= err;
+    stop(failure);
+  }
   await chain;
   await Promise.all(pending);
-  if (failure) throw failure;
-  const sha256 = hash.digest('hex');
-  if (opts.expectSha256 && sha256 !== opts.expectSha256) {
-    result.refused.push(`the archive changed since it was inspected: sha256 is now ${sha256}, it was ${opts.expectSha256}`);
-    return result;
+  if (!failure) {
+    const chains = symlinkChainProblems(opts.targets, model);
+    if (chains.length) failure = new Refusal(chains.join('; '));
   }
-  // Folder modes and times last, deepest first: writing their contents changed the times.
-  for (const d of dirs.reverse()) {
-    await chmod(d.path, d.mode & 0o7777);
-    if (isRoot && d.uid !== undefined && d.gid !== undefined) await lchown(d.path, d.uid, d.gid);
-    if (d.mtime) await utimes(d.path, d.mtime, d.mtime);
+  if (failure) {
+    await removeCreated(created);
+    if (failure instanceof Refusal) return { files: 0, bytes: 0, refused: [failure.message] };
+    throw failure;
+  }
+  try {
+    // Folder modes and times last, deepest first: writing their contents changed the times.
+    for (const d of dirs.reverse()) {
+      const fh = await open(d.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      try {
+        await fh.chmod(d.mode & 0o7777);
+        if (isRoot && d.uid !== undefined && d.gid !== undefined) await fh.chown(d.uid, d.gid);
+        if (d.mtime) await fh.utimes(d.mtime, d.mtime);
+      } finally {
+        await fh.close();
+      }
+    }
+  } catch (err) {
+    await removeCreated(created);
+    throw err;
   }
   return result;
+}
+
+/** Removes what the pass made (links inside are removed, never followed). */
+async function removeCreated(created: readonly ExtractTarget[]): Promise<void> {
+  for (const t of created) await rm(t.destination, { recursive: true, force: true });
 }
 
 function owner(entry: ReadEntry): { uid?: number; gid?: number } {

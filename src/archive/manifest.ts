@@ -4,9 +4,10 @@
  * sha256, host, times, downtime and tool version. Restore trusts nothing it has
  * not checked against it.
  */
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { manifestName } from '../common/archive-names.js';
+import { openRegularFile } from './read-into.js';
 
 export const MANIFEST_FORMAT = 'mcp-runbooks/backup-manifest@1';
 
@@ -68,8 +69,20 @@ export function manifestPath(backupDir: string, archive: string): string {
   return join(backupDir, manifestName(archive));
 }
 
+/**
+ * Reads and parses a manifest, refusing a symbolic link as an archive is refused:
+ * a manifest planted as a link could describe whatever file it points to.
+ * @throws NotRegularFileError when the path is a link or not a regular file.
+ */
 export async function readManifest(path: string): Promise<BackupManifest> {
-  const m = JSON.parse(await readFile(path, 'utf8')) as BackupManifest;
+  const { fh } = await openRegularFile(path, 'a manifest');
+  let text: string;
+  try {
+    text = await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
+  const m = JSON.parse(text) as BackupManifest;
   if (m.format !== MANIFEST_FORMAT) throw new Error(`${path} is not an mcp-runbooks manifest (format ${String(m.format)})`);
   return m;
 }

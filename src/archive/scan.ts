@@ -6,22 +6,32 @@
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
-import { basename, join, posix } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
 import { pickDecompressor } from './compress.js';
+import { ArchiveModel, entryProblem, symlinkChainProblems, type EntryRoot } from './entry-rules.js';
 import { parserSink } from './parser-sink.js';
-import { readInto } from './read-into.js';
-import { isWithin, normalizeArchivePath, normalizeType, resolveThroughLinks, rootOf, RootTally } from './listing.js';
+import { openRegularFile, readInto } from './read-into.js';
+import { normalizeArchivePath, normalizeType, rootOf, RootTally } from './listing.js';
 import type { BackupManifest, ManifestRoot } from './manifest.js';
+
+/** Bounds a scan stops at; a restore's inspection sets them, so a bomb is refused before it is extracted anywhere. */
+export interface ScanLimits {
+  /** Refuse once the tar stream is more than this many times the compressed file (an honest manifest can describe a bomb). */
+  maxCompressionRatio?: number;
+  /** Refuse once the archive holds more entries than this. */
+  maxEntries?: number;
+}
 
 export interface ScanOptions {
   archivePath: string;
-  /** Without a manifest only "does it read back whole" and the path rules can be checked. */
+  /** Without a manifest only "does it read back whole" and the path rules can be checked (each top-level folder counts as a root). */
   manifest?: BackupManifest;
   /** Write each database dump found to this folder (for `pg_restore`). */
   extractDumpsTo?: string;
+  limits?: ScanLimits;
   signal?: AbortSignal;
   /** Compressed bytes read so far, and the file's size. */
   onProgress?: (bytesRead: number, total: number) => void;
@@ -32,166 +42,169 @@ export interface ScanResult {
   bytes: number;
   entries: number;
   fileBytes: number;
+  /** Bytes of the uncompressed tar stream (as far as read). */
+  tarBytes: number;
   /** Mismatches with the manifest (checksum, counts, bytes, listing): the archive is not the one described. */
   problems: string[];
   /** Entries a restore must refuse (absolute paths, `..`, escaping links, devices, FIFOs, entries outside the roots). */
   unsafe: string[];
+  /** A limit of {@link ScanOptions.limits} was reached; the scan stopped there, so counts and sha256 are partial. */
+  limitExceeded?: { limit: keyof ScanLimits; message: string };
   /** Dump files written to `extractDumpsTo`, by root archive path. */
   dumps: Record<string, string>;
 }
 
 const MAX_LISTED = 20;
 
+/**
+ * Reads the archive once, through a handle opened without following links: its
+ * sha256 and size, every entry judged by {@link entryProblem} and counted against
+ * the manifest.
+ * @throws when the archive cannot be opened, or is a symbolic link or not a regular file.
+ */
 export async function scanArchive(opts: ScanOptions): Promise<ScanResult> {
   const { manifest } = opts;
   const problems: string[] = [];
   const unsafe: string[] = [];
-  const roots = manifest?.roots ?? [];
-  const tallies = new Map<ManifestRoot, RootTally>(roots.map((r) => [r, new RootTally()]));
+  const roots: EntryRoot[] = manifest?.roots ?? [];
+  const tallies = new Map<EntryRoot, RootTally>(roots.map((r) => [r, new RootTally()]));
   const dumps: Record<string, string> = {};
   const unrooted = new RootTally();
   const pendingWrites: Promise<void>[] = [];
   const refuse = (why: string) => {
+    if (unsafe.includes(why)) return;
     if (unsafe.length < MAX_LISTED) unsafe.push(why);
     else if (unsafe.length === MAX_LISTED) unsafe.push('... more unsafe entries not listed');
   };
+  const model = new ArchiveModel();
+  const limits = opts.limits ?? {};
+  let limitExceeded: ScanResult['limitExceeded'];
+  let seen = 0;
 
-  const size = (await stat(opts.archivePath)).size;
-  if (manifest && size !== manifest.bytes) problems.push(`size is ${size} bytes, the manifest says ${manifest.bytes}`);
-
-  // Every symlink, and every hard link with its root, for the checks that need the whole archive (below).
-  const symlinks = new Map<string, string>();
-  const symlinkRoots = new Map<string, ManifestRoot>();
-  const hardlinks: Array<{ path: string; target: string }> = [];
-
-  const onEntry = (entry: ReadEntry) => {
-    const path = entry.path;
-    const type = normalizeType(entry.type);
-    const where = `"${path}"`;
-    if (path.startsWith('/')) refuse(`absolute path ${where}`);
-    const segments = path.split('/');
-    if (segments.includes('..')) refuse(`path with ".." ${where}`);
-    const root = rootOf(roots, path);
-    if (!root && manifest) refuse(`entry ${where} is outside every root in the manifest`);
-    if (!type) refuse(`${entry.type} entry ${where}: only files, folders and links are restored`);
-    const parent = posix
-      .dirname(normalizeArchivePath(path))
-      .split('/')
-      .filter((p) => p && p !== '.')
-      .join('/');
-    if (!segments.includes('..') && resolveThroughLinks(parent, symlinks) !== parent) refuse(`entry ${where} lies under a symlink`);
-    if (type === 'SymbolicLink' && root) {
-      symlinks.set(normalizeArchivePath(path), entry.linkpath ?? '');
-      symlinkRoots.set(normalizeArchivePath(path), root);
-    }
-    if (type === 'Link' && root && entry.linkpath) hardlinks.push({ path, target: normalizeArchivePath(entry.linkpath) });
-    if (type === 'SymbolicLink') {
-      const target = entry.linkpath ?? '';
-      if (target.startsWith('/')) refuse(`symlink ${where} points to the absolute path "${target}"`);
-      else if (root) {
-        const resolved = posix.normalize(posix.join(posix.dirname(normalizeArchivePath(path)), target));
-        if (!(resolved === root.archivePath || resolved.startsWith(`${root.archivePath}/`))) {
-          refuse(`symlink ${where} -> "${target}" leaves its root ${root.archivePath}`);
-        }
-      }
-    }
-    if (type === 'Link') {
-      const target = entry.linkpath ?? '';
-      const linkRoot = rootOf(roots, target);
-      if (target.startsWith('/') || target.split('/').includes('..') || !root || linkRoot !== root) {
-        refuse(`hard link ${where} -> "${target}" leaves its root`);
-      }
-    }
-    if (type) (root ? tallies.get(root)! : unrooted).add(type, path, type === 'File' ? (entry.size ?? 0) : 0);
-    if (root?.kind === 'pg_dump' && type === 'File' && opts.extractDumpsTo) {
-      const out = join(opts.extractDumpsTo, basename(root.archivePath));
-      dumps[root.archivePath] = out;
-      const ws = createWriteStream(out, { mode: 0o600 });
-      pendingWrites.push(
-        new Promise<void>((resolve, reject) => {
-          ws.once('close', () => resolve());
-          ws.once('error', reject);
-        }),
-      );
-      entry.pipe(ws);
-      return;
-    }
-    entry.resume();
-  };
-
-  if (opts.extractDumpsTo) await mkdir(opts.extractDumpsTo, { recursive: true, mode: 0o700 });
-  const hash = createHash('sha256');
-  let read = 0;
-  let lastReport = 0;
-  const hasher = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      read += chunk.length;
-      if (opts.onProgress && read - lastReport >= 8 * 1024 * 1024) {
-        lastReport = read;
-        opts.onProgress(read, size);
-      }
-      cb(null, chunk);
-    },
-  });
-  const parser = new Parser({
-    strict: false,
-    onReadEntry: onEntry,
-    onwarn: (code: string, message: string) => {
-      problems.push(`tar: ${code} ${message}`);
-    },
-  });
-  const sinkToParser = parserSink(parser);
+  const { fh, size } = await openRegularFile(opts.archivePath, 'an archive');
   try {
-    const gunzip = await pickDecompressor();
-    await gunzip.run(readInto(opts.archivePath, hasher), sinkToParser, opts.signal ?? new AbortController().signal);
-  } catch (err) {
-    if (opts.signal?.aborted) throw err;
-    problems.push(`the archive does not read back whole: ${(err as Error).message}`);
-  }
-  await Promise.allSettled(pendingWrites);
-  opts.onProgress?.(read, size);
+    if (manifest && size !== manifest.bytes) problems.push(`size is ${size} bytes, the manifest says ${manifest.bytes}`);
 
-  // Links judged by where they really lead, with every symlink of the archive in place:
-  // a chain such as `sub/a -> ..` then `esc -> sub/a/..` is spelled inside its root but is not.
-  for (const [path, target] of symlinks) {
-    const root = symlinkRoots.get(path)!;
-    const resolved = resolveThroughLinks(path, symlinks);
-    if (!target.startsWith('/') && (resolved === undefined || !isWithin(root.archivePath, resolved))) {
-      refuse(`symlink "${path}" -> "${target}" leads outside its root ${root.archivePath} through the archive's other symlinks`);
-    }
-  }
-  for (const h of hardlinks) {
-    const dir = posix.dirname(h.target);
-    if (!h.target.split('/').includes('..') && resolveThroughLinks(dir, symlinks) !== dir) refuse(`hard link "${h.path}" -> "${h.target}" goes through a symlink`);
-  }
+    const onEntry = (entry: ReadEntry) => {
+      seen += 1;
+      if (limits.maxEntries !== undefined && seen > limits.maxEntries && !limitExceeded) {
+        limitExceeded = { limit: 'maxEntries', message: `it holds more than ${limits.maxEntries} entries (entry limit ${limits.maxEntries})` };
+      }
+      if (limitExceeded) return void entry.resume();
+      const path = entry.path;
+      const type = normalizeType(entry.type);
+      // Without a manifest, each top-level folder stands for a root, so the path and link rules still apply.
+      if (!manifest && !path.startsWith('/')) {
+        const top = normalizeArchivePath(path).split('/')[0] ?? '';
+        if (top && !roots.some((r) => r.archivePath === top)) roots.push({ archivePath: top, kind: 'folder' });
+      }
+      const root = rootOf(roots, path);
+      const problem = entryProblem(entry, roots, model);
+      model.record(entry, problem !== undefined);
+      if (problem) refuse(problem);
+      const tally = manifest && root ? tallies.get(root) : undefined;
+      if (type) (tally ?? unrooted).add(type, path, type === 'File' ? (entry.size ?? 0) : 0);
+      if (!problem && root?.kind === 'pg_dump' && type === 'File' && opts.extractDumpsTo) {
+        const out = join(opts.extractDumpsTo, basename(root.archivePath));
+        dumps[root.archivePath] = out;
+        // A private temporary folder, one file per dump root (the rules refuse a second entry): never an existing file.
+        const ws = createWriteStream(out, { flags: 'wx', mode: 0o600 });
+        pendingWrites.push(
+          new Promise<void>((resolve, reject) => {
+            ws.once('close', () => resolve());
+            ws.once('error', reject);
+          }),
+        );
+        entry.pipe(ws);
+        return;
+      }
+      entry.resume();
+    };
 
-  const sha256 = hash.digest('hex');
-  if (manifest && read === size && sha256 !== manifest.sha256) problems.unshift(`sha256 is ${sha256}, the manifest says ${manifest.sha256}`);
-  const readable = !problems.some((p) => p.startsWith('the archive does not read back whole') || p.startsWith('tar: '));
+    if (opts.extractDumpsTo) await mkdir(opts.extractDumpsTo, { recursive: true, mode: 0o700 });
+    const hash = createHash('sha256');
+    let read = 0;
+    let lastReport = 0;
+    const hasher = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        read += chunk.length;
+        if (opts.onProgress && read - lastReport >= 8 * 1024 * 1024) {
+          lastReport = read;
+          opts.onProgress(read, size);
+        }
+        cb(null, chunk);
+      },
+    });
+    const parser = new Parser({
+      strict: false,
+      onReadEntry: onEntry,
+      onwarn: (code: string, message: string) => {
+        problems.push(`tar: ${code} ${message}`);
+      },
+    });
+    let tarBytes = 0;
+    const maxTarBytes = limits.maxCompressionRatio === undefined ? Infinity : limits.maxCompressionRatio * size;
+    const stopped = new Error('scan stopped at a limit');
+    // The decompressed stream is counted before the parser sees it: a bomb stops here, whatever its entries say.
+    const sinkToParser = parserSink(parser, (chunk) => {
+      tarBytes += chunk.length;
+      if (tarBytes > maxTarBytes && !limitExceeded) {
+        limitExceeded = {
+          limit: 'maxCompressionRatio',
+          message: `it decompresses to more than ${limits.maxCompressionRatio} times its ${size} compressed bytes (more than ${maxTarBytes} bytes; ratio limit ${limits.maxCompressionRatio}), as a decompression bomb does`,
+        };
+      }
+      if (limitExceeded) throw stopped;
+    });
+    try {
+      const gunzip = await pickDecompressor();
+      await gunzip.run(readInto(fh, hasher), sinkToParser, opts.signal ?? new AbortController().signal);
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      if (!limitExceeded) problems.push(`the archive does not read back whole: ${(err as Error).message}`);
+    }
+    await Promise.allSettled(pendingWrites);
+    opts.onProgress?.(read, size);
+    if (limitExceeded) {
+      return { sha256: hash.digest('hex'), bytes: size, entries: seen, fileBytes: 0, tarBytes, problems: collapse(problems), unsafe, limitExceeded, dumps };
+    }
 
-  let entries = unrooted.count;
-  let fileBytes = unrooted.bytes;
-  for (const root of roots) {
-    const t = tallies.get(root)!;
-    entries += t.count;
-    fileBytes += t.bytes;
-    // An archive that does not read back has no meaningful per-root counts.
-    if (!readable) continue;
-    const want = root.entries;
-    const got = t.entries;
-    if (got.files !== want.files || got.directories !== want.directories || got.symlinks !== want.symlinks || got.hardlinks !== want.hardlinks) {
-      problems.push(
-        `${root.archivePath}: ${got.files} files, ${got.directories} folders, ${got.symlinks} symlinks, ${got.hardlinks} hard links; the manifest says ${want.files}, ${want.directories}, ${want.symlinks}, ${want.hardlinks}`,
-      );
+    for (const p of symlinkChainProblems(roots, model)) refuse(p);
+
+    const sha256 = hash.digest('hex');
+    if (manifest && read === size && sha256 !== manifest.sha256) problems.unshift(`sha256 is ${sha256}, the manifest says ${manifest.sha256}`);
+    const readable = !problems.some((p) => p.startsWith('the archive does not read back whole') || p.startsWith('tar: '));
+
+    let entries = unrooted.count;
+    let fileBytes = unrooted.bytes;
+    for (const root of manifest?.roots ?? []) {
+      const t = tallies.get(root)!;
+      entries += t.count;
+      fileBytes += t.bytes;
+      // An archive that does not read back has no meaningful per-root counts.
+      if (!readable) continue;
+      checkRoot(root, t, problems);
     }
-    if (t.bytes !== root.bytes) problems.push(`${root.archivePath}: ${t.bytes} bytes of files, the manifest says ${root.bytes}`);
-    const digest = t.digest();
-    if (digest !== root.listingSha256 && t.count === root.entries.files + root.entries.directories + root.entries.symlinks + root.entries.hardlinks) {
-      problems.push(`${root.archivePath}: the entries differ from the manifest's listing`);
-    }
+    return { sha256, bytes: size, entries, fileBytes, tarBytes, problems: collapse(problems), unsafe, dumps };
+  } finally {
+    await fh.close();
   }
-  return { sha256, bytes: size, entries, fileBytes, problems: collapse(problems), unsafe, dumps };
+}
+
+function checkRoot(root: ManifestRoot, t: RootTally, problems: string[]): void {
+  const want = root.entries;
+  const got = t.entries;
+  if (got.files !== want.files || got.directories !== want.directories || got.symlinks !== want.symlinks || got.hardlinks !== want.hardlinks) {
+    problems.push(
+      `${root.archivePath}: ${got.files} files, ${got.directories} folders, ${got.symlinks} symlinks, ${got.hardlinks} hard links; the manifest says ${want.files}, ${want.directories}, ${want.symlinks}, ${want.hardlinks}`,
+    );
+  }
+  if (t.bytes !== root.bytes) problems.push(`${root.archivePath}: ${t.bytes} bytes of files, the manifest says ${root.bytes}`);
+  const digest = t.digest();
+  if (digest !== root.listingSha256 && t.count === root.entries.files + root.entries.directories + root.entries.symlinks + root.entries.hardlinks) {
+    problems.push(`${root.archivePath}: the entries differ from the manifest's listing`);
+  }
 }
 
 /** Repeated problems once, with a count: a corrupt stream repeats the same tar warning for every header. */

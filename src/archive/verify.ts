@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { errorMessage } from '../common/errors.js';
 import { pgRestoreList } from '../postgres/tools.js';
 import { manifestPath, readManifest, writeManifest, type BackupManifest } from './manifest.js';
-import { scanArchive } from './scan.js';
+import { NotRegularFileError } from './read-into.js';
+import { scanArchive, type ScanResult } from './scan.js';
 
 export const VERIFY_STATUSES = ['ok', 'failed', 'no-manifest'] as const;
 export type VerifyStatus = (typeof VERIFY_STATUSES)[number];
@@ -53,13 +54,20 @@ export async function verifyBackup(opts: VerifyOptions): Promise<VerifyOutcome> 
     } catch {
       return failed(opts.archive, [`the archive ${archivePath} does not exist`]);
     }
-    const scan = await scanArchive({
-      archivePath,
-      ...(manifest ? { manifest } : {}),
-      extractDumpsTo: temp,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    });
+    let scan: ScanResult;
+    try {
+      scan = await scanArchive({
+        archivePath,
+        ...(manifest ? { manifest } : {}),
+        extractDumpsTo: temp,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      });
+    } catch (err) {
+      // A link in the backups folder is not read through, as a restore would not read it.
+      if (err instanceof NotRegularFileError) return failed(opts.archive, [err.message]);
+      throw err;
+    }
     problems.push(...scan.problems, ...scan.unsafe.map((u) => `unsafe entry: ${u}`));
     const dumps: VerifyOutcome['dumps'] = [];
     for (const [root, file] of Object.entries(scan.dumps)) {

@@ -68,6 +68,10 @@ export interface BackupConfig {
 export interface RecoveryConfig {
   validateCommand?: string[];
   freeSpaceMarginPercent: number;
+  /** Tar stream bytes per compressed byte above which inspection refuses an archive as a bomb. */
+  maxCompressionRatio: number;
+  /** Entries above which inspection refuses an archive. */
+  maxEntries: number;
 }
 
 export interface RetentionConfig {

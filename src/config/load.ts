@@ -327,6 +327,8 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
     backup: { sources: [], stagingDir: '', compression: p.backup.compression },
     recovery: {
       freeSpaceMarginPercent: p.recovery.freeSpaceMarginPercent,
+      maxCompressionRatio: p.recovery.maxCompressionRatio,
+      maxEntries: p.recovery.maxEntries,
       ...(p.recovery.validateCommand ? { validateCommand: p.recovery.validateCommand } : {}),
     },
     maintenance: resolveMaintenance(p, installRoot, abs(p.paths.configDir), abs, issues),

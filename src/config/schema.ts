@@ -351,6 +351,14 @@ export const configSchema = z
         validateCommand: argvTemplate.optional(),
         /** Free space required beside each target beyond the restored size, in percent. @default 10 */
         freeSpaceMarginPercent: z.number({ error: 'a percentage >= 0' }).min(0, { error: 'a percentage >= 0' }).default(10),
+        /**
+         * An archive whose tar stream is more than this many times its compressed size is refused at
+         * inspection, before anything is extracted: a decompression bomb can come with an honest manifest.
+         * @default 200
+         */
+        maxCompressionRatio: z.number({ error: 'a ratio >= 1' }).min(1, { error: 'a ratio >= 1' }).default(200),
+        /** An archive with more entries than this is refused at inspection (it also bounds the memory the checks use). @default 1000000 */
+        maxEntries: z.number({ error: 'a whole number >= 1' }).int({ error: 'a whole number >= 1' }).min(1, { error: 'a whole number >= 1' }).default(1_000_000),
       })
       .prefault({}),
     /** Daily, weekly and monthly maintenance (seed section 4). */
