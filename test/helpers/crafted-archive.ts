@@ -76,6 +76,8 @@ export function hardLinkToInRootSymlink(root: string, depth: number, marker: str
 }
 
 function header(e: CraftedEntry, size: number): Buffer {
+  // A plain ustar header has 100 bytes for a link target; longer ones would be cut silently.
+  if ((e.linkpath?.length ?? 0) > 100) throw new Error(`crafted archive: link target of ${e.path} is longer than 100 bytes`);
   const h = new Header({
       path: e.path,
       type: e.type,

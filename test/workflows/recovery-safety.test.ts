@@ -2,8 +2,9 @@
  * Recovery refuses what it must not restore before touching anything, waits
  * for approval, and rolls back when a post-recovery check fails.
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, writeFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, stat, symlink, writeFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
@@ -13,7 +14,8 @@ import { createRestoreActivities } from '../../src/activities/restore.js';
 import { withPgClient } from '../../src/postgres/client.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';
 import type { BackupResult, RecoveryResult } from '../../src/workflows/index.js';
-import { writeCraftedArchive, type CraftedEntry } from '../helpers/crafted-archive.js';
+import { hardLinkToInRootSymlink, writeBombArchive, writeCraftedArchive, type CraftedEntry } from '../helpers/crafted-archive.js';
+import { findMarker } from '../helpers/marker.js';
 import { treesOf } from '../helpers/files.js';
 import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { assertReplays, awaitPhase, testClient, testNativeConnection, workflowBundle } from '../helpers/temporal.js';
@@ -190,24 +192,114 @@ describe('refused before anything is touched', () => {
     }
   });
 
-  it('an archive replaced while the recovery waited for approval is refused after extraction, before any service stops', async () => {
-    const name = 'mcp_backup_20200104_000000.tar.gz';
-    const dir = sbx.config.paths.backupDir;
-    const original = await readFile(join(dir, good));
-    await writeFile(join(dir, name), original, { mode: 0o600 });
-    await writeFile(join(dir, `${name}.manifest.json`), (await readFile(join(dir, `${good}.manifest.json`), 'utf8')).replace(good, name));
-    const before = { pids: await pids(), trees: await treesOf(folders) };
-    const h = await start('disasterRecovery', { backup: name, hostId: 'safe-host' });
-    await awaitPhase(h, 'awaiting approval');
-    // The same entries, compressed again: it still reads back, but it is not the file that was inspected.
-    await writeFile(join(dir, name), gzipSync(gunzipSync(original), { level: 1 }), { mode: 0o600 });
-    await h.executeUpdate('approve', { args: [{ by: 'test' }] });
-    const message = await failure(h);
-    expect(message).toContain(`refusing to restore ${name}: the archive changed since it was inspected: sha256 is now`);
+  /** What every refusal must leave: the services, the live folders and the folders beside them as they were. */
+  async function unchanged(before: { pids: string[]; trees: Awaited<ReturnType<typeof treesOf>> }) {
     expect(await pids()).toEqual(before.pids);
     expect(await treesOf(folders)).toEqual(before.trees);
     const beside = (await Promise.all([...new Set(folders.map((f) => dirname(f)))].map((d) => readdir(d)))).flat();
-    expect(beside.filter((n) => n.includes('.mcp-restore-'))).toEqual([]);
+    expect(beside.filter((n) => n.includes('.mcp-restore-') || n.includes('.mcp-previous-'))).toEqual([]);
+  }
+  const snapshot = async () => ({ pids: await pids(), trees: await treesOf(folders) });
+  // Short: the crafted archives' link targets are plain tar header fields (100 bytes), and the sandbox paths are long.
+  const marker = () => `mcp-esc-${randomUUID().slice(0, 12)}`;
+
+  it.each([1, 3, 7])('the red team\'s hard link to an in-root symlink %i levels down, with an entry under it and a hard link through it', async (depth) => {
+    const root = memDb().path.slice(1);
+    const m = marker();
+    const name = `mcp_backup_20200106_00000${depth}.tar.gz`;
+    await writeCraftedArchive(sbx.config.paths.backupDir, name, [{ archivePath: root, originalPath: memDb().path }], [
+      { path: `${root}/`, type: 'Directory' },
+      { path: `${root}/memories.json`, type: 'File', content: '{"memories":{}}' },
+      ...hardLinkToInRootSymlink(root, depth, m),
+    ]);
+    const before = await snapshot();
+    const message = await failure(await start('disasterRecovery', { backup: name, hostId: 'safe-host', approve: true }));
+    expect(message).toContain(`refusing to restore ${name}: unsafe entries: hard link "${root}/h" -> "`);
+    expect(message).toContain('targets a symlink; only regular files inside the root are hard-linked');
+    expect(message).toContain(`entry "${root}/h/${m}" lies under "${root}/h", which is not a folder (Link)`);
+    expect(message).toContain(`hard link "${root}/h2" -> "${root}/h/${m}" goes through "${root}/h"`);
+    expect(await findMarker(m, [sbx.root])).toEqual([]);
+    await unchanged(before);
+  });
+
+  it('a bomb with an honest manifest is refused at inspection by its compression ratio', async () => {
+    const name = 'mcp_backup_20200107_000000.tar.gz';
+    await writeBombArchive(sbx.config.paths.backupDir, name, { archivePath: memDb().path.slice(1), originalPath: memDb().path }, 256 * 1024 * 1024);
+    const size = (await stat(join(sbx.config.paths.backupDir, name))).size;
+    const before = await snapshot();
+    const message = await failure(await start('disasterRecovery', { backup: name, hostId: 'safe-host', approve: true }));
+    expect(message).toContain(`refusing to restore ${name}: it decompresses to more than 200 times its ${size} compressed bytes`);
+    expect(message).toContain('ratio limit 200), as a decompression bomb does (config recovery.maxCompressionRatio)');
+    await unchanged(before);
+  });
+
+  it('a symbolic link in place of the archive', async () => {
+    const dir = sbx.config.paths.backupDir;
+    const name = 'mcp_backup_20200108_000000.tar.gz';
+    await symlink(join(dir, good), join(dir, name));
+    await writeFile(join(dir, `${name}.manifest.json`), (await readFile(join(dir, `${good}.manifest.json`), 'utf8')).replace(good, name));
+    const before = await snapshot();
+    const message = await failure(await start('disasterRecovery', { backup: name, hostId: 'safe-host', approve: true }));
+    expect(message).toContain(`refusing to restore ${name}: ${join(dir, name)} is a symbolic link; refusing to read an archive through a link`);
+    await unchanged(before);
+  });
+
+  it('a symbolic link in place of the manifest', async () => {
+    const dir = sbx.config.paths.backupDir;
+    const name = 'mcp_backup_20200109_000000.tar.gz';
+    await writeFile(join(dir, name), await readFile(join(dir, good)), { mode: 0o600 });
+    const elsewhere = join(sbx.root, 'planted.manifest.json');
+    await writeFile(elsewhere, (await readFile(join(dir, `${good}.manifest.json`), 'utf8')).replace(good, name));
+    await symlink(elsewhere, join(dir, `${name}.manifest.json`));
+    const before = await snapshot();
+    const message = await failure(await start('disasterRecovery', { backup: name, hostId: 'safe-host', approve: true }));
+    expect(message).toContain(`refusing to restore ${name}: its manifest ${join(dir, `${name}.manifest.json`)} is a symbolic link; refusing to read a manifest through a link`);
+    await unchanged(before);
+  });
+
+  /** Inspects a copy of the good archive, then lets `swap` change it while the recovery waits for approval, then approves. */
+  async function swappedDuringApproval(n: number, swap: (path: string, name: string) => Promise<void>): Promise<string> {
+    const name = `mcp_backup_20200104_00000${n}.tar.gz`;
+    const dir = sbx.config.paths.backupDir;
+    await writeFile(join(dir, name), await readFile(join(dir, good)), { mode: 0o600 });
+    await writeFile(join(dir, `${name}.manifest.json`), (await readFile(join(dir, `${good}.manifest.json`), 'utf8')).replace(good, name));
+    const before = await snapshot();
+    const h = await start('disasterRecovery', { backup: name, hostId: 'safe-host' });
+    await awaitPhase(h, 'awaiting approval');
+    await swap(join(dir, name), name);
+    await h.executeUpdate('approve', { args: [{ by: 'test' }] });
+    const message = await failure(h);
+    expect(message).toContain(`refusing to restore ${name}: the archive changed since it was inspected: `);
+    expect(message).toContain('nothing was extracted');
+    await unchanged(before);
+    return message;
+  }
+
+  it('an archive recompressed while the recovery waited for approval is refused before extraction, before any service stops', async () => {
+    const original = await readFile(join(sbx.config.paths.backupDir, good));
+    // The same entries, compressed again: it still reads back, but it is not the file that was inspected.
+    const message = await swappedDuringApproval(0, (path) => writeFile(path, gzipSync(gunzipSync(original), { level: 1 }), { mode: 0o600 }));
+    expect(message).toMatch(/sha256 is now [0-9a-f]{64}|is now \d+ bytes, it was \d+/);
+  });
+
+  it.each([
+    ['renamed over it (a new inode)', true],
+    ['rewritten in place (the same inode)', false],
+  ])('a malicious archive with a matching manifest %s while the recovery waited for approval is refused before any byte is extracted', async (_what, byRename) => {
+    const root = memDb().path.slice(1);
+    const m = marker();
+    const dir = sbx.config.paths.backupDir;
+    await swappedDuringApproval(byRename ? 1 : 2, async (path, name) => {
+      const ino = (await stat(path)).ino;
+      // The attacker's archive (the red team's link at 7 levels) and its manifest, built elsewhere and moved in.
+      const evilDir = await mkdtemp(join(sbx.root, 'evil-'));
+      await writeCraftedArchive(evilDir, name, [{ archivePath: root, originalPath: memDb().path }], [{ path: `${root}/`, type: 'Directory' }, ...hardLinkToInRootSymlink(root, 7, m)]);
+      await rename(join(evilDir, `${name}.manifest.json`), join(dir, `${name}.manifest.json`));
+      if (byRename) await rename(join(evilDir, name), path);
+      else await writeFile(path, await readFile(join(evilDir, name)));
+      expect((await stat(path)).ino === ino).toBe(!byRename);
+    });
+    expect(await findMarker(m, [sbx.root])).toEqual([]);
   });
 
   it('an archive without its manifest', async () => {
