@@ -123,21 +123,25 @@ async function verifiedCopy(
   await unlink(copyPath);
   try {
     const hash = createHash('sha256');
-    const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+    // Two buffers: the next read runs while this chunk is hashed and written, so the check costs about one read.
+    const bufs = [Buffer.allocUnsafe(4 * 1024 * 1024), Buffer.allocUnsafe(4 * 1024 * 1024)] as const;
+    // One byte more than inspected is enough to know it grew.
+    const readAt = (i: number, at: number) => source.read(bufs[i % 2]!, 0, Math.max(0, Math.min(bufs[0].length, inspected.bytes + 1 - at)), at);
     let pos = 0;
-    for (;;) {
+    let next = readAt(0, 0);
+    for (let i = 0; ; i++) {
       opts.signal?.throwIfAborted();
-      // One byte more than inspected is enough to know it grew.
-      const want = Math.min(buf.length, inspected.bytes + 1 - pos);
-      const { bytesRead } = await source.read(buf, 0, want, pos);
+      const { bytesRead } = await next;
       if (bytesRead === 0) break;
       if (pos + bytesRead > inspected.bytes) {
         await copy.close();
         return changed(`${archivePath} grew beyond the ${inspected.bytes} bytes inspected`);
       }
-      hash.update(buf.subarray(0, bytesRead));
-      let written = 0;
-      while (written < bytesRead) written += (await copy.write(buf, written, bytesRead - written, pos + written)).bytesWritten;
+      next = readAt(i + 1, pos + bytesRead);
+      const chunk = bufs[i % 2]!.subarray(0, bytesRead);
+      const written = writeAll(copy, chunk, pos);
+      hash.update(chunk);
+      await written;
       pos += bytesRead;
       opts.onProgress?.(pos);
     }
@@ -151,6 +155,11 @@ async function verifiedCopy(
     await copy.close().catch(() => undefined);
     throw err;
   }
+}
+
+async function writeAll(fh: FileHandle, chunk: Buffer, at: number): Promise<void> {
+  let done = 0;
+  while (done < chunk.length) done += (await fh.write(chunk, done, chunk.length - done, at + done)).bytesWritten;
 }
 
 async function extractFrom(archive: FileHandle, opts: ExtractOptions, result: ExtractResult): Promise<ExtractResult> {
