@@ -6,12 +6,13 @@ import type { Config } from '../config/config.js';
 import type { BackupListing } from '../activities/backup.js';
 import { compactTime } from './run-runbook.js';
 
-function start(client: Client, config: Config, type: string, id: string, input: unknown, timeout: string): Promise<WorkflowHandle> {
+/** Starts a workflow; no execution timeout (it would skip the undos): each runbook has its own deadline. */
+function start(client: Client, config: Config, type: string, id: string, input: unknown, summary: string): Promise<WorkflowHandle> {
   return client.workflow.start(type, {
     taskQueue: config.temporal.taskQueue,
     workflowId: `${id}-${compactTime(new Date())}`,
     args: [input],
-    workflowExecutionTimeout: timeout,
+    staticSummary: summary,
   });
 }
 
@@ -31,18 +32,18 @@ export function startRecovery(client: Client, config: Config, req: RecoveryReque
     ...(req.dryRun ? { dryRun: true } : {}),
     ...(req.approvalTimeoutMinutes ? { approvalTimeoutMinutes: req.approvalTimeoutMinutes } : {}),
   };
-  return start(client, config, 'disasterRecovery', `recover-${req.hostId}`, input, '7 days');
+  return start(client, config, 'disasterRecovery', `recover-${req.hostId}`, input, `recover ${req.hostId} from ${req.archive}${req.dryRun ? ' (dry run)' : ''}`);
 }
 
 export async function listBackupsOn(client: Client, config: Config, hostId: string): Promise<BackupListing[]> {
-  const handle = await start(client, config, 'listBackups', `list-backups-${hostId}`, { hostId }, '10 minutes');
+  const handle = await start(client, config, 'listBackups', `list-backups-${hostId}`, { hostId }, `list backups on ${hostId}`);
   const r = (await handle.result()) as { backups: BackupListing[] };
   return r.backups;
 }
 
 export async function verifyBackupsOn(client: Client, config: Config, hostId: string, archives: string[] | 'all'): Promise<WorkflowHandle> {
   const input = archives === 'all' ? { hostId, all: true } : { hostId, archives };
-  return start(client, config, 'verifyBackups', `verify-backups-${hostId}`, input, '24 hours');
+  return start(client, config, 'verifyBackups', `verify-backups-${hostId}`, input, `verify ${archives === 'all' ? 'every backup' : archives.join(', ')} on ${hostId}`.slice(0, 200));
 }
 
 export interface HostLockStatus {

@@ -4,6 +4,7 @@
  * `<dataDir>/temporal/server.log`. A server left behind by a killed earlier run
  * (recorded in `server.pid`) is stopped before a new one starts.
  */
+import { DEV_SERVER_SEARCH_ATTRIBUTES } from '../common/search-attributes.js';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -63,6 +64,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   if (!opts.binary) return startWithSdkDownload({ ...opts, port, uiPort, dbFile });
 
   const args = ['server', 'start-dev', '--ip', IP, '--port', String(port), '--namespace', opts.namespace, '--log-level', 'warn'];
+  // The runbooks set these on every run; a server without them fails the runs' workflow tasks.
+  for (const sa of DEV_SERVER_SEARCH_ATTRIBUTES) args.push('--search-attribute', sa);
   if (dbFile) args.push('--db-filename', dbFile);
   if (uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
@@ -115,7 +118,7 @@ async function startWithSdkDownload(opts: DevServerOptions & { port: number; uiP
       namespace: opts.namespace,
       ...(opts.dbFile ? { dbFilename: opts.dbFile } : {}),
       ...(opts.uiPort !== undefined ? { ui: true, uiPort: opts.uiPort } : { ui: false }),
-      extraArgs: ['--log-level', 'warn'],
+      extraArgs: ['--log-level', 'warn', ...DEV_SERVER_SEARCH_ATTRIBUTES.flatMap((sa) => ['--search-attribute', sa])],
     },
   });
   return {

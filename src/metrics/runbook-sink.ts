@@ -9,13 +9,14 @@ export function recordRunbookOutcome(m: WorkerMetrics, o: RunbookOutcome): void 
   const at = Date.parse(o.endedAt) / 1000;
   m.runbookRuns.inc({ ...labels, outcome: o.outcome });
   // A dry run or a declined recovery changed nothing: counted, but no duration, last success or findings.
-  if (o.outcome === 'dry-run' || o.outcome === 'declined') return;
+  // Refused input ran nothing either.
+  if (o.outcome === 'dry-run' || o.outcome === 'declined' || o.outcome === 'invalid-input') return;
   m.runbookDuration.observe(labels, o.seconds);
   if (o.outcome === 'success') {
     m.runbookLastSuccess.set(labels, at);
     if (o.findings) for (const status of ['ok', 'warn', 'fail'] as const) m.findings.set({ ...labels, status }, o.findings[status]);
     if (o.archiveBytes !== undefined && o.runbook === 'backup') m.backupLastSize.set({ host: o.hostId }, o.archiveBytes);
-  } else if (o.outcome === 'failure') {
+  } else if (o.outcome === 'failure' || o.outcome === 'timed-out') {
     m.runbookLastFailure.set(labels, at);
   }
   for (const d of o.downtime ?? []) m.runbookDowntime.inc({ ...labels, service: d.service }, d.seconds);

@@ -270,7 +270,7 @@ describe('rollback', () => {
     try {
       const message = await failure(await start('disasterRecovery', { backup: good, hostId: 'safe-host', approve: true }));
       expect(message).toContain('post-recovery checks failed');
-      expect(message).toContain('Rolled back:');
+      expect(message).toContain('Undone:');
       expect(message).toContain(`put back ${join(sbx.config.paths.installRoot, 'memory_db')}`);
       expect(message).toContain(`put back database ${sbx.config.postgres!.database}`);
     } finally {
