@@ -13,7 +13,10 @@ import { Client } from '@temporalio/client';
 import { activityMetricsInterceptor } from './metrics/activity-interceptor.js';
 import { backupProbe, every, memoryProbe, scheduleProbe, serviceProbe, type Probe } from './metrics/probes.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics/registry.js';
+import { restoreRunbookOutcomes, type RestoredOutcome } from './metrics/restore-outcomes.js';
 import { runbookSinks } from './metrics/runbook-sink.js';
+import { errorMessage } from './common/errors.js';
+import { ensureSearchAttributes } from './temporal/search-attributes.js';
 import { startMetricsServer, type MetricsServer } from './metrics/server.js';
 import { createServiceManager, type ServiceManager } from './services/index.js';
 import { connectWorker } from './temporal/connection.js';
@@ -52,6 +55,8 @@ export interface RunningWorker {
   metrics?: MetricsServer;
   /** This process's metric objects (tests read them). */
   registry: WorkerMetrics;
+  /** Settles once the outcome gauges were read back from Temporal (orchestrator roles; empty for a host worker). */
+  restored: Promise<RestoredOutcome[]>;
   /** Settles when every worker in this process has stopped; rejects if one failed. */
   done: Promise<void>;
   /** Graceful shutdown: stop polling, let in-flight activities finish within the grace time, close. */
@@ -95,6 +100,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       });
     }
     if (role === 'orchestrator' || role === 'all') {
+      // Before the first workflow task: a run that upserts an unknown search attribute gets stuck.
+      await ensureSearchAttributes(new Client({ connection, namespace: config.temporal.namespace }), config.temporal.namespace);
       const identity = `orchestrator@${where}`;
       workers.push(
         await Worker.create({
@@ -147,6 +154,14 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   }
 
   const runs = workers.map((w) => w.run());
+  // Failure signals that must survive a restart (BackupFailed, MaintenanceFailFindings) come back from Temporal.
+  const restored =
+    role === 'orchestrator' || role === 'all'
+      ? restoreRunbookOutcomes({ client: new Client({ connection, namespace: config.temporal.namespace }), hosts: config.hosts, metrics }).catch((err: unknown) => {
+          console.error(`could not read earlier runbook outcomes back from Temporal (the outcome metrics start empty): ${errorMessage(err)}`);
+          return [];
+        })
+      : Promise.resolve([]);
   const done = (async () => {
     try {
       const results = await Promise.allSettled(runs);
@@ -170,6 +185,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     identities,
     ...(server ? { metrics: server } : {}),
     registry: metrics,
+    restored,
     done,
     async shutdown() {
       for (const w of workers) {
