@@ -104,6 +104,7 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
         .join('; ');
     }
     case 'invalid_type':
+      if (issue.input === undefined) return `${path}: missing (expected ${issue.expected})`;
       return `${path}: expected ${issue.expected === 'int' ? 'a whole number' : issue.expected}, got ${shown(issue.input)}`;
     case 'too_small':
     case 'too_big':
