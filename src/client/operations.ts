@@ -50,6 +50,8 @@ export interface HostLockStatus {
   hostId: string;
   /** Undefined when no lock workflow runs: the host is free. */
   state?: HostLockState;
+  /** What the holder is doing now (its `progress` query), e.g. `rolling back: ...`; undefined when it cannot say. */
+  holderPhase?: { phase: string; detail?: string };
 }
 
 export async function hostLockStatus(client: Client, config: Config): Promise<HostLockStatus[]> {
@@ -59,7 +61,15 @@ export async function hostLockStatus(client: Client, config: Config): Promise<Ho
       try {
         const d = await handle.describe();
         if (d.status.name !== 'RUNNING') return { hostId };
-        return { hostId, state: await handle.query<HostLockState>(LOCK_STATE_QUERY) };
+        const state = await handle.query<HostLockState>(LOCK_STATE_QUERY);
+        const holder = state.holder;
+        if (!holder) return { hostId, state };
+        // A holder stuck in a step (a cleanup that keeps failing) shows where, not only who.
+        const progress = await client.workflow
+          .getHandle(holder.workflowId, holder.runId)
+          .query<{ phase: string; detail?: string }>('progress')
+          .catch(() => undefined);
+        return { hostId, state, ...(progress ? { holderPhase: { phase: progress.phase, ...(progress.detail ? { detail: progress.detail } : {}) } } : {}) };
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return { hostId };
         throw err;
