@@ -159,6 +159,8 @@ export interface Config {
   memoryService: { url: string; timeoutSeconds: number };
   postgres?: PostgresConfig;
   worker: { shutdownGraceSeconds: number; shutdownForceSeconds: number };
+  /** How host activities are watched (see `withStallWatch`). */
+  activities: { stallSeconds: number };
   metrics: { host: string; port: number; sdkPort: number; probeSeconds: number; backupProbeSeconds: number; scheduleProbeSeconds: number };
   dev: { dataDir: string; temporalPort: number; uiPort: number };
   sandbox?: SandboxConfig;
