@@ -27,7 +27,7 @@ export function createActivities(deps: HostActivityDeps) {
     ...backup,
     ...createRestoreActivities({ config: deps.config, services }),
     ...createMaintenanceActivities({ config: deps.config, services, listBackups: backup.listBackups }),
-  }, { stallSeconds: deps.config.activities.stallSeconds });
+  }, { stallSeconds: deps.config.activities.stallSeconds, ...(deps.config.activities.stallSecondsFor ? { stallSecondsFor: deps.config.activities.stallSecondsFor } : {}) });
 }
 
 export type HostActivities = ReturnType<typeof createActivities>;

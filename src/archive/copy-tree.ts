@@ -111,7 +111,7 @@ export async function copyTree(src: string, dest: string, opts: CopyOptions = {}
       await schedule(async () => {
         if (resume) {
           const there = await lstat(to).catch(() => undefined);
-          if (there?.isFile() && there.size === st.size && Math.floor(there.mtimeMs) === Math.floor(st.mtimeMs) && (there.mode & 0o7777) === (st.mode & 0o7777)) {
+          if (there?.isFile() && there.size === st.size && sameTime(there.mtimeMs, st.mtimeMs) && (there.mode & 0o7777) === (st.mode & 0o7777)) {
             stats.files += 1;
             stats.reused += 1;
             stats.bytes += st.size;
@@ -154,6 +154,16 @@ export async function copyTree(src: string, dest: string, opts: CopyOptions = {}
     await utimes(d.path, d.st.atime, d.st.mtime);
   }
   return stats;
+}
+
+/**
+ * Whether a copy's modification time is the one `utimes` gave it from the source:
+ * times are set through a Date (milliseconds) and stored in nanoseconds, so they
+ * come back within a millisecond or two; a copy cut short carries the time it was
+ * written, long after the (stopped) source's.
+ */
+function sameTime(copyMs: number, sourceMs: number): boolean {
+  return Math.abs(copyMs - sourceMs) < 2;
 }
 
 /** Removes what an earlier attempt copied that the source no longer has. */

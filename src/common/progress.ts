@@ -84,3 +84,5 @@ export const COUNTED_ACTIVITIES = [
   'checkDiskAndCleanLogs',
   'ensureServicesRunning',
 ] as const;
+
+export type CountedActivity = (typeof COUNTED_ACTIVITIES)[number];

@@ -4,7 +4,7 @@
  * retention, disk 80 %, memory 85 %, database connections 80 %.
  */
 import { z } from 'zod';
-import { STALL_DEFAULT_SECONDS } from '../common/progress.js';
+import { COUNTED_ACTIVITIES, STALL_DEFAULT_SECONDS } from '../common/progress.js';
 import { SEED_MAINTENANCE, SEED_PATHS, SEED_SERVICES } from '../common/seed.js';
 import { HOST_ID_PATTERN, DEFAULT_TASK_QUEUE } from '../common/task-queues.js';
 import { isRunbookName } from '../runbooks.js';
@@ -400,6 +400,8 @@ export const configSchema = z
          * @default 300
          */
         stallSeconds: positiveSeconds.default(STALL_DEFAULT_SECONDS),
+        /** Per counted activity (e.g. `vacuumDatabase: 1800` for a database whose index passes are long), overrides `stallSeconds`. */
+        stallSecondsFor: z.partialRecord(z.enum(COUNTED_ACTIVITIES, { error: `one of ${COUNTED_ACTIVITIES.join(', ')}` }), positiveSeconds).optional(),
       })
       .prefault({}),
     metrics: z
