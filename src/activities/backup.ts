@@ -2,7 +2,11 @@
  * Backup activities: plan, snapshot each source into staging (stop-mode sources
  * while their owners are stopped), dump the database online, build and verify
  * the archive, apply retention. Each is idempotent, so a retry after a killed
- * worker redoes its step from the start.
+ * worker redoes its step from the start, except the snapshot, which completes
+ * the copy its previous attempt left (see {@link createBackupActivities}).
+ *
+ * Every long step heartbeats its real counter (`trackStep`): bytes copied,
+ * dumped, packed or read back.
  */
 import { chmod, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -25,7 +29,7 @@ import { decideRetention } from '../archive/retention.js';
 import { verifyBackup, type VerifyOutcome } from '../archive/verify.js';
 import { pgDump } from '../postgres/tools.js';
 import { VERSION } from '../version.js';
-import { activitySignal, progressReporter } from './context.js';
+import { activitySignal, previousProgress, trackStep } from './context.js';
 import { faultPoint } from './faults.js';
 import { exists } from '../system/fs.js';
 
@@ -73,6 +77,8 @@ export interface BackupPlan {
 export interface SnapshotResult {
   archivePath: string;
   files: number;
+  /** Of `files`, those an earlier attempt had already copied (kept, not rewritten). */
+  reused: number;
   bytes: number;
   skipped: string[];
   seconds: number;
@@ -126,12 +132,13 @@ export function stopGroups(sources: readonly PlannedSource[]): StopGroup[] {
 }
 
 
-async function treeBytes(path: string): Promise<number> {
+async function treeBytes(path: string, onEntry?: () => void): Promise<number> {
   let total = 0;
   try {
     const st = await lstat(path);
     if (!st.isDirectory()) return st.isFile() ? st.size : 0;
     for (const e of await readdir(path, { withFileTypes: true, recursive: true })) {
+      onEntry?.();
       if (e.isFile()) total += (await lstat(join(e.parentPath, e.name))).size;
     }
   } catch {
@@ -206,6 +213,8 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       const missing: string[] = [];
       let dump: PlannedDump | undefined;
       let estimatedBytes = 0;
+      let entries = 0;
+      const report = trackStep('plan: size the sources', 'items');
       for (const src of config.backup.sources) {
         if (src.mode === 'pg_dump') {
           const archivePath = dumpArchivePath(src.database);
@@ -224,7 +233,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
           mode: src.mode,
           services: src.mode === 'stop' ? src.services : [],
         });
-        estimatedBytes += await treeBytes(src.path);
+        estimatedBytes += await treeBytes(src.path, () => report(++entries));
       }
       return {
         archive: name,
@@ -238,19 +247,31 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       };
     },
 
-    /** Copies one stop-mode source into staging (any earlier partial copy is removed first). */
+    /**
+     * Copies one stop-mode source into staging; heartbeats the bytes copied.
+     *
+     * A retry whose previous attempt reported progress on this copy resumes it:
+     * files already copied whole (same size, mode and modification time) are
+     * kept, the rest copied again, entries gone from the source removed. That is
+     * safe here and nowhere else in a backup: the source's services are stopped
+     * for the whole step (retries of an activity run without the workflow
+     * starting them), and the staging folder is this run's own. A first attempt,
+     * or a retry that never reported, starts from an empty folder.
+     */
     async snapshotSource(req: { source: PlannedSource }): Promise<SnapshotResult> {
       const { source } = req;
       if (source.archiveFrom === source.originalPath) throw new Error(`${source.originalPath} is archived live; it has no staging copy`);
       const t0 = Date.now();
       const signal = activitySignal();
+      const step = `snapshot ${source.originalPath}`;
+      const resume = previousProgress(step) !== undefined;
       await mkdir(config.backup.stagingDir, { recursive: true, mode: 0o700 });
-      await rm(source.archiveFrom, { recursive: true, force: true });
+      if (!resume) await rm(source.archiveFrom, { recursive: true, force: true });
       await mkdir(dirname(source.archiveFrom), { recursive: true, mode: 0o700 });
-      const report = progressReporter(`snapshot ${source.originalPath}`);
-      const copied = await copyTree(source.originalPath, source.archiveFrom, { ...(signal ? { signal } : {}), onProgress: report, concurrency: 16 });
+      const report = trackStep(step, 'bytes');
+      const copied = await copyTree(source.originalPath, source.archiveFrom, { ...(signal ? { signal } : {}), onProgress: (bytes) => report(bytes), concurrency: 16, resume });
       if (source.mode === 'stop') await faultPoint(config, 'backup.snapshot', signal);
-      return { archivePath: source.archivePath, files: copied.files, bytes: copied.bytes, skipped: copied.skipped, seconds: (Date.now() - t0) / 1000 };
+      return { archivePath: source.archivePath, files: copied.files, reused: copied.reused, bytes: copied.bytes, skipped: copied.skipped, seconds: (Date.now() - t0) / 1000 };
     },
 
     /** `pg_dump -Fc` of the configured database into staging, while the services run. */
@@ -263,7 +284,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
         pg: config.postgres,
         outFile: req.dump.stagingPath,
         ...(signal ? { signal } : {}),
-        onProgress: progressReporter(`pg_dump ${req.dump.database}`),
+        progress: trackStep(`pg_dump ${req.dump.database}`, 'bytes'),
       });
       return { bytes, seconds: (Date.now() - t0) / 1000 };
     },
@@ -304,7 +325,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       const compressor = await pickCompressor(config.backup.compression.program, config.backup.compression.level);
       const sources: ArchiveSource[] = plan.sources.map((s) => ({ archivePath: s.archivePath, sourcePath: s.archiveFrom }));
       if (plan.dump) sources.push({ archivePath: plan.dump.archivePath, sourcePath: plan.dump.stagingPath });
-      const report = progressReporter('archive', 'bytes', plan.estimatedBytes);
+      const report = trackStep('archive', 'bytes', plan.estimatedBytes);
       const result = await writeArchive({
         sources,
         outFile: out,
@@ -346,7 +367,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
     /** Reads the archive back whole and checks it against its manifest (and each dump with pg_restore --list); records the outcome in the manifest. */
     async verifyBackup(req: { archive: string }): Promise<VerifyOutcome> {
       const signal = activitySignal();
-      const report = progressReporter(`verify ${req.archive}`);
+      const report = trackStep(`verify ${req.archive}`, 'bytes');
       return verifyBackup({ backupDir, archive: req.archive, ...(signal ? { signal } : {}), onProgress: (done, total) => report(done, total) });
     },
 

@@ -5,7 +5,7 @@
 import type { Config } from '../config/config.js';
 import { createServiceManager, type ServiceManager } from '../services/index.js';
 import { createBackupActivities } from './backup.js';
-import { withHeartbeats } from './context.js';
+import { withStallWatch } from './heartbeat.js';
 import { createMaintenanceActivities } from './maintenance/index.js';
 import { createRestoreActivities } from './restore.js';
 import { createServiceActivities } from './services.js';
@@ -20,13 +20,14 @@ export interface HostActivityDeps {
 export function createActivities(deps: HostActivityDeps) {
   const services = deps.services ?? createServiceManager(deps.config);
   const backup = createBackupActivities({ config: deps.config });
-  return withHeartbeats({
+  // Every activity under the stall watch: heartbeats only while its work moves (see heartbeat.ts).
+  return withStallWatch({
     ...createServiceActivities({ services }),
     ...createSystemActivities({ config: deps.config }),
     ...backup,
     ...createRestoreActivities({ config: deps.config, services }),
     ...createMaintenanceActivities({ config: deps.config, services, listBackups: backup.listBackups }),
-  });
+  }, { stallSeconds: deps.config.activities.stallSeconds, ...(deps.config.activities.stallSecondsFor ? { stallSecondsFor: deps.config.activities.stallSecondsFor } : {}) });
 }
 
 export type HostActivities = ReturnType<typeof createActivities>;

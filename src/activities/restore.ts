@@ -21,7 +21,7 @@ import type { ServiceManager } from '../services/index.js';
 import { runArgv } from '../services/run-argv.js';
 import { getMemoryStats } from '../system/memory-service.js';
 import { createBackupActivities, freshArchiveName, type ArchiveResult, type BackupPlan } from './backup.js';
-import { activitySignal, progressReporter } from './context.js';
+import { activitySignal, trackStep } from './context.js';
 import { faultPoint } from './faults.js';
 import { createServiceActivities } from './services.js';
 import { exists } from '../system/fs.js';
@@ -107,7 +107,7 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       if (manifest.archive !== archive) refuse(`the manifest describes "${manifest.archive}", not "${archive}"`);
 
       const signal = activitySignal();
-      const report = progressReporter(`inspect ${archive}`);
+      const report = trackStep(`inspect ${archive}`, 'bytes');
       const scan = await scanArchive({ archivePath, manifest, ...(signal ? { signal } : {}), onProgress: (d, t) => report(d, t) });
       if (scan.problems.length) refuse(`the archive does not match its manifest: ${scan.problems.join('; ')}`);
       if (scan.unsafe.length) refuse(`unsafe entries: ${scan.unsafe.join('; ')}`);
@@ -210,7 +210,7 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       const targets: ExtractTarget[] = plan.roots.map((r) => ({ archivePath: r.archivePath, destination: r.staging, kind: 'folder' }));
       if (plan.dump) targets.push({ archivePath: plan.dump.archivePath, destination: plan.dump.file, kind: 'file' });
       const signal = activitySignal();
-      const report = progressReporter(`extract ${plan.archive}`);
+      const report = trackStep(`extract ${plan.archive}`, 'bytes', (await lstat(join(backupDir, plan.archive))).size);
       const result = await extractRoots({
         archivePath: join(backupDir, plan.archive),
         targets,
@@ -230,7 +230,7 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       if (!req.plan.dump || !config.postgres) return { bytes: 0 };
       const signal = activitySignal();
       await mkdir(req.plan.recoveryDir, { recursive: true, mode: 0o700 });
-      const bytes = await pgDump({ pg: config.postgres, outFile: req.plan.dump.emergencyFile, ...(signal ? { signal } : {}), onProgress: progressReporter('pg_dump (emergency)') });
+      const bytes = await pgDump({ pg: config.postgres, outFile: req.plan.dump.emergencyFile, ...(signal ? { signal } : {}), progress: trackStep('pg_dump (emergency)', 'bytes') });
       return { bytes };
     },
 
@@ -283,7 +283,7 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       if (!config.postgres) throw new Error('no postgres section in the host config');
       const signal = activitySignal();
       await access(req.file);
-      await pgRestore({ pg: config.postgres, file: req.file, ...(signal ? { signal } : {}) });
+      await pgRestore({ pg: config.postgres, file: req.file, ...(signal ? { signal } : {}), progress: trackStep('pg_restore', 'bytes') });
     },
 
     /** After a recovery: each service active, the memory service answers, the database answers, the configured validate command passes. */

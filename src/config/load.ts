@@ -335,6 +335,7 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
     serviceManager: p.serviceManager,
     memoryService: p.memoryService,
     worker: p.worker,
+    activities: { stallSeconds: p.activities.stallSeconds, ...(p.activities.stallSecondsFor ? { stallSecondsFor: p.activities.stallSecondsFor } : {}) },
     metrics: p.metrics,
     dev: { dataDir, temporalPort: p.dev.temporalPort, uiPort: p.dev.uiPort },
     schedules: schedules.schedules,

@@ -4,6 +4,7 @@
  * retention, disk 80 %, memory 85 %, database connections 80 %.
  */
 import { z } from 'zod';
+import { COUNTED_ACTIVITIES, STALL_DEFAULT_SECONDS } from '../common/progress.js';
 import { SEED_MAINTENANCE, SEED_PATHS, SEED_SERVICES } from '../common/seed.js';
 import { HOST_ID_PATTERN, DEFAULT_TASK_QUEUE } from '../common/task-queues.js';
 import { isRunbookName } from '../runbooks.js';
@@ -387,6 +388,20 @@ export const configSchema = z
         shutdownGraceSeconds: positiveSeconds.default(10),
         /** Hard bound on shutdown after the grace time; the process exits anyway. @default 20 */
         shutdownForceSeconds: positiveSeconds.default(20),
+      })
+      .prefault({}),
+    activities: z
+      .strictObject({
+        /**
+         * A host activity whose progress counter (bytes copied, entries checked,
+         * lines of a program's output) has not moved for this long fails as
+         * stalled and its program is killed; the step is retried within its
+         * bounded retries. Activities with no counter must finish within it.
+         * @default 300
+         */
+        stallSeconds: positiveSeconds.default(STALL_DEFAULT_SECONDS),
+        /** Per counted activity (e.g. `vacuumDatabase: 1800` for a database whose index passes are long), overrides `stallSeconds`. */
+        stallSecondsFor: z.partialRecord(z.enum(COUNTED_ACTIVITIES, { error: `one of ${COUNTED_ACTIVITIES.join(', ')}` }), positiveSeconds).optional(),
       })
       .prefault({}),
     metrics: z

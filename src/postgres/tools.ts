@@ -6,6 +6,40 @@ import { stat } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { PostgresConfig } from '../config/config.js';
 import { childEnv } from '../config/secret.js';
+import { processIo } from '../system/proc-io.js';
+
+/**
+ * Where a pg tool's progress goes (an activity's `trackStep` reporter fits):
+ * the counter shown, and proof of work that does not move it. pg_dump and
+ * pg_restore print no progress, so the counter is measured: the dump file's
+ * size for pg_dump, the bytes pg_restore has read for pg_restore; their I/O in
+ * `/proc/<pid>/io` (socket traffic with the server included) is the proof of work.
+ */
+export interface PgProgress {
+  (done: number, total?: number): void;
+  working?(marker: number): void;
+}
+
+/** How often a running pg tool's counters are read. */
+const PROGRESS_EVERY_MS = 1000;
+
+function watchTool(pid: number | undefined, progress: PgProgress | undefined, counter: (io: { read: number; written: number } | undefined) => Promise<number | undefined>): () => void {
+  if (!progress) return () => undefined;
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void (async () => {
+      const io = await processIo(pid);
+      const done = await counter(io);
+      if (done !== undefined) progress(done);
+      if (io) progress.working?.(io.read + io.written);
+    })().finally(() => {
+      busy = false;
+    });
+  }, PROGRESS_EVERY_MS);
+  return () => clearInterval(timer);
+}
 
 export class PgToolError extends Error {
   override readonly name = 'PgToolError';
@@ -30,7 +64,7 @@ function pgEnv(pg: PostgresConfig): Record<string, string> {
 }
 
 /** `pg_dump -Fc` of the configured database, online, into `outFile`. Reports the dump's growing size. */
-export async function pgDump(opts: { pg: PostgresConfig; outFile: string; signal?: AbortSignal; onProgress?: (bytes: number) => void }): Promise<number> {
+export async function pgDump(opts: { pg: PostgresConfig; outFile: string; signal?: AbortSignal; progress?: PgProgress }): Promise<number> {
   const child = execa('pg_dump', ['--format=custom', '--file', opts.outFile, ...connectionArgs(opts.pg)], {
     env: pgEnv(opts.pg),
     extendEnv: false,
@@ -38,19 +72,17 @@ export async function pgDump(opts: { pg: PostgresConfig; outFile: string; signal
     all: true,
     ...(opts.signal ? { cancelSignal: opts.signal } : {}),
   });
-  const timer = opts.onProgress
-    ? setInterval(() => {
-        stat(opts.outFile).then((s) => opts.onProgress?.(s.size), () => undefined);
-      }, 2000)
-    : undefined;
+  const stop = watchTool(child.pid, opts.progress, () => stat(opts.outFile).then((s) => s.size, () => undefined));
   try {
     const r = await child;
     if (r.isCanceled && opts.signal?.aborted) throw opts.signal.reason;
     if (r.exitCode !== 0) throw new PgToolError('pg_dump', r.exitCode, String(r.all ?? r.originalMessage ?? ''));
   } finally {
-    if (timer) clearInterval(timer);
+    stop();
   }
-  return (await stat(opts.outFile)).size;
+  const size = (await stat(opts.outFile)).size;
+  opts.progress?.(size);
+  return size;
 }
 
 /** `pg_restore --list`: the dump's table of contents; throws when the dump is unreadable. */
@@ -66,13 +98,18 @@ export async function pgRestoreList(file: string, signal?: AbortSignal): Promise
  * Restores a custom-format dump into the configured database in one
  * transaction (`--clean --if-exists --single-transaction`): all or nothing.
  */
-export async function pgRestore(opts: { pg: PostgresConfig; file: string; signal?: AbortSignal }): Promise<void> {
-  const r = await execa(
+export async function pgRestore(opts: { pg: PostgresConfig; file: string; signal?: AbortSignal; progress?: PgProgress }): Promise<void> {
+  const total = opts.progress ? (await stat(opts.file)).size : undefined;
+  const child = execa(
     'pg_restore',
     ['--clean', '--if-exists', '--single-transaction', '--no-owner', '--exit-on-error', ...connectionArgs(opts.pg), opts.file],
     { env: pgEnv(opts.pg),
     extendEnv: false, reject: false, all: true, ...(opts.signal ? { cancelSignal: opts.signal } : {}) },
   );
+  // Bytes read by pg_restore: the dump itself, plus the server's short replies.
+  const progress = opts.progress && Object.assign((done: number) => opts.progress?.(done, total), { working: opts.progress.working?.bind(opts.progress) });
+  const stop = watchTool(child.pid, progress, async (io) => io?.read);
+  const r = await child.finally(stop);
   if (r.isCanceled && opts.signal?.aborted) throw opts.signal.reason;
   if (r.exitCode !== 0) throw new PgToolError('pg_restore', r.exitCode, String(r.all ?? r.originalMessage ?? ''));
 }
