@@ -20,11 +20,23 @@
 import { ActivityCancellationType, proxyActivities, proxyLocalActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { HostActivities, OrchestratorActivities } from '../activities/index.js';
 import { NON_RETRYABLE_ERROR_NAMES } from '../common/errors.js';
+import { HEARTBEAT_TIMEOUT_SECONDS, STALL_DEFAULT_SECONDS } from '../common/progress.js';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_NAMES];
 
-/** How long without a heartbeat before Temporal takes an activity's worker for dead and retries the step elsewhere. */
-export const HEARTBEAT_TIMEOUT = '20 seconds';
+/**
+ * How long without a heartbeat before Temporal takes an activity's worker for
+ * dead and retries the step elsewhere. Host activities beat every
+ * LIVENESS_EVERY_SECONDS while their work moves (src/activities/heartbeat.ts).
+ */
+export const HEARTBEAT_TIMEOUT = `${HEARTBEAT_TIMEOUT_SECONDS} seconds`;
+
+/**
+ * An activity without a progress counter counts as one stall window for its
+ * whole run: it fails as stalled on the host once it runs longer than that, so
+ * its start-to-close is never longer.
+ */
+const UNCOUNTED_MAX = `${STALL_DEFAULT_SECONDS} seconds`;
 
 /** A row of the table: the options every call of one activity runs with. */
 export interface ActivityPolicy extends ActivityOptions {
@@ -33,8 +45,8 @@ export interface ActivityPolicy extends ActivityOptions {
   cancellationType: ActivityCancellationType;
 }
 
-/** A read or a small change: minutes at most, five attempts. */
-function quick(startToClose = '5 minutes', attempts = 5): ActivityPolicy {
+/** A read or a small change without a progress counter: one stall window at most, five attempts. */
+function quick(attempts = 5, startToClose = UNCOUNTED_MAX): ActivityPolicy {
   return {
     startToCloseTimeout: startToClose,
     heartbeatTimeout: HEARTBEAT_TIMEOUT,
@@ -58,7 +70,7 @@ function long(startToClose: string, attempts = 3): ActivityPolicy {
  * retried longer than a read, but within a bound: a service that will never
  * start must end as a failure the operator sees, not hold the host lock forever.
  */
-function persistent(startToClose = '10 minutes', attempts = 10): ActivityPolicy {
+function persistent(attempts = 10, startToClose = UNCOUNTED_MAX): ActivityPolicy {
   return {
     startToCloseTimeout: startToClose,
     heartbeatTimeout: HEARTBEAT_TIMEOUT,
@@ -74,20 +86,20 @@ export const HOST_ACTIVITY_POLICIES = {
   serviceStates: quick(),
   stopServices: persistent(),
   startServices: persistent(),
-  ensureServicesRunning: quick('10 minutes'),
+  ensureServicesRunning: long('30 minutes'),
   // system
   checkDisk: quick(),
   checkMemory: quick(),
-  checkDiskAndCleanLogs: quick('30 minutes', 3),
+  checkDiskAndCleanLogs: long('1 hour'),
   checkCpuAndLoad: quick(),
   // backup
-  planBackup: quick(),
+  planBackup: long('30 minutes'),
   snapshotSource: long('3 hours'),
   dumpDatabase: long('3 hours'),
   createArchive: long('4 hours'),
   verifyBackup: long('3 hours'),
-  removeStaging: quick('10 minutes', 5),
-  applyRetention: quick('10 minutes', 3),
+  removeStaging: quick(),
+  applyRetention: quick(3),
   listBackups: quick(),
   backupFolderState: quick(),
   backupStatus: quick(),
@@ -100,12 +112,12 @@ export const HOST_ACTIVITY_POLICIES = {
   restoreDatabase: long('3 hours'),
   postRecoveryChecks: quick(),
   archivePreviousState: long('4 hours', 2),
-  cleanupRecovery: quick('30 minutes', 5),
+  cleanupRecovery: quick(),
   // maintenance
-  rotateLogs: quick('10 minutes', 3),
+  rotateLogs: long('30 minutes'),
   countLogErrors: long('1 hour'),
   memoryServiceStats: quick(),
-  consolidateMemoryService: quick('30 minutes', 2),
+  consolidateMemoryService: quick(2),
   checkPackages: long('30 minutes'),
   upgradePackages: long('2 hours', 1),
   checkPostgres: quick(),
@@ -115,7 +127,7 @@ export const HOST_ACTIVITY_POLICIES = {
   serviceUserAccess: quick(),
   checkPermissions: long('1 hour'),
   checkCertificates: quick(),
-  cleanTempFiles: quick('30 minutes', 3),
+  cleanTempFiles: quick(3),
 } as const satisfies { [K in keyof HostActivities]: ActivityPolicy };
 
 export type HostActivityName = keyof HostActivities;
