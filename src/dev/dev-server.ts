@@ -11,6 +11,7 @@ import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execa, type ResultPromise } from 'execa';
 import { errorMessage } from '../common/errors.js';
+import { DEV_SERVER_SEARCH_ATTRIBUTES } from '../common/search-attributes.js';
 import { freePort, isPortFree } from './ports.js';
 import type { TemporalBinary } from './temporal-binary.js';
 
@@ -63,6 +64,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   if (!opts.binary) return startWithSdkDownload({ ...opts, port, uiPort, dbFile });
 
   const args = ['server', 'start-dev', '--ip', IP, '--port', String(port), '--namespace', opts.namespace, '--log-level', 'warn'];
+  // The runbooks set McpRunbook/McpHost/McpOutcome; a server without them fails every start that sets them.
+  for (const attribute of DEV_SERVER_SEARCH_ATTRIBUTES) args.push('--search-attribute', attribute);
   if (dbFile) args.push('--db-filename', dbFile);
   if (uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
@@ -115,7 +118,7 @@ async function startWithSdkDownload(opts: DevServerOptions & { port: number; uiP
       namespace: opts.namespace,
       ...(opts.dbFile ? { dbFilename: opts.dbFile } : {}),
       ...(opts.uiPort !== undefined ? { ui: true, uiPort: opts.uiPort } : { ui: false }),
-      extraArgs: ['--log-level', 'warn'],
+      extraArgs: ['--log-level', 'warn', ...DEV_SERVER_SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', a])],
     },
   });
   return {
