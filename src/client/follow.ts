@@ -38,7 +38,10 @@ export interface FollowOptions {
   /** Where Temporal is, for the notices and the final error. */
   address: string;
   namespace: string;
-  /** Give up after Temporal has been unreachable for this long. @default {@link DEFAULT_RECONNECT_SECONDS} */
+  /**
+   * Give up after Temporal has been unreachable for this long (plus the few seconds an
+   * in-flight progress call takes to fail). @default {@link DEFAULT_RECONNECT_SECONDS}
+   */
   reconnectSeconds?: number;
   /** Progress poll interval. @default 1000 */
   intervalMs?: number;
@@ -60,7 +63,6 @@ export async function followRun<T>(handle: WorkflowHandle, opts: FollowOptions):
   let shown = opts.shownPhases ?? 0;
   let finished = false;
   const print = (line: string, phases: number) => {
-    if (finished) return;
     shown = Math.max(shown, phases);
     opts.onProgress?.(line);
   };
@@ -79,7 +81,9 @@ export async function followRun<T>(handle: WorkflowHandle, opts: FollowOptions):
       }
     }
   };
-  if (opts.onProgress) void watch();
+  // Awaited before returning: a call still in flight when the caller closes the connection
+  // would be retried on a closed channel, which throws out of a timer and kills the process.
+  const watching = opts.onProgress ? watch() : Promise.resolve();
 
   let lostAt: number | undefined;
   let closed = false;
@@ -112,10 +116,10 @@ export async function followRun<T>(handle: WorkflowHandle, opts: FollowOptions):
     }
   } finally {
     finished = true;
-    // The phases the run went through since the last poll: one query, printed before the result.
+    await watching;
+    // The phases the run went through since the watch's last poll: one query, printed before the result.
     if (opts.onProgress && closed) {
-      const onProgress = opts.onProgress;
-      await watchProgress(handle, { onUpdate: (line) => onProgress(line), until: () => true, shownPhases: shown }).catch(() => undefined);
+      await watchProgress(handle, { onUpdate: (line, p) => print(line, p.phases.length), until: () => true, shownPhases: shown }).catch(() => undefined);
     }
   }
 }
