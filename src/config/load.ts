@@ -126,7 +126,12 @@ function readYamlFile(abs: string, source: string): Record<string, unknown> {
       cause: err,
     });
   }
-  if (doc === null || doc === undefined) return {};
+  // An empty file would silently run with the production defaults (systemd, /opt/kilocode, ...):
+  // almost always a file that was truncated or never filled in. `{}` says "defaults" on purpose.
+  if (doc === null || doc === undefined) {
+    const found = text.trim() === '' ? `${abs} is empty` : `${abs} has no settings (only comments)`;
+    throw new ConfigError(source, [{ path: '(file)', expected: 'a YAML mapping of settings (write `{}` to take every default on purpose)', found }]);
+  }
   if (typeof doc !== 'object' || Array.isArray(doc)) {
     throw new ConfigError(source, [{ path: '(file)', expected: 'a YAML mapping of settings', found: describeValue(doc) }]);
   }

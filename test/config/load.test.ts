@@ -34,8 +34,8 @@ function configError(fn: () => unknown): ConfigError {
 }
 
 describe('seed defaults', () => {
-  it('an empty file gives the seed operations guide values', async () => {
-    const c = loadConfig({ path: await file(''), env: {} });
+  it('an empty mapping (`{}`) gives the seed operations guide values', async () => {
+    const c = loadConfig({ path: await file('{}\n'), env: {} });
     expect(c.services.map((s) => s.name)).toEqual(['mcp-filesystem', 'mcp-postgres', 'mcp-memory', 'mcp-compliance']);
     expect(c.paths).toEqual({
       installRoot: '/opt/kilocode/mcp-servers',
@@ -249,6 +249,19 @@ describe('bad configuration is refused with the field, what was expected and wha
     expect(issue!.found).toContain(want.found);
     expect(e.message).toContain(want.path);
     expect(e.message).not.toContain('hunter2');
+  });
+
+  it.each([
+    ['an empty file', '', 'is empty'],
+    ['a file of blank lines', '\n  \n', 'is empty'],
+    ['a file of comments only', '# hostId: db-1\n# temporal: { address: temporal:7233 }\n', 'has no settings'],
+  ])('%s is refused, naming the file, rather than running with the production defaults', async (_name, content, why) => {
+    const path = await file(content);
+    const e = configError(() => loadConfig({ path, env: {} }));
+    expect(e.issues).toEqual([{ path: '(file)', expected: expect.stringContaining('a YAML mapping of settings') as unknown, found: expect.stringContaining(`${path} ${why}`) as unknown }]);
+    expect(e.message).toContain(`invalid configuration (${path})`);
+    // The same through MCP_RUNBOOKS_CONFIG.
+    expect(configError(() => loadConfig({ env: { MCP_RUNBOOKS_CONFIG: path } })).message).toContain(`${path} ${why}`);
   });
 
   it('a missing file names the file', () => {
