@@ -16,6 +16,7 @@ export function registerStatus(program: Command): void {
         for (const s of status) {
           const h = s.state?.holder;
           out(h ? `${s.hostId}: held by ${h.runbook} ${h.workflowId} since ${h.grantedAt}` : `${s.hostId}: free`);
+          if (h && s.holderPhase) out(`  now: ${s.holderPhase.phase}${s.holderPhase.detail ? ` (${s.holderPhase.detail})` : ''}`);
           for (const q of s.state?.queue ?? []) out(`  waiting: ${q.runbook} ${q.workflowId} since ${q.requestedAt}`);
         }
       });
