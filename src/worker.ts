@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, createOrchestratorActivities } from './activities/index.js';
+import type { Faults } from './activities/faults.js';
 import { hostTaskQueue } from './common/task-queues.js';
 import type { Config } from './config/config.js';
 import { Client } from '@temporalio/client';
@@ -38,6 +39,8 @@ export interface StartWorkerOptions {
   serveMetrics?: boolean;
   /** Replace the service manager the config describes (tests). */
   services?: ServiceManager;
+  /** Fault points for kill tests (test/fixtures/fault-worker.mjs); the CLI never passes one. @default none */
+  faults?: Faults;
   /** The SDK runtime's Prometheus endpoint, merged into `/metrics` (set when the runtime exports metrics). */
   sdkMetricsUrl?: string;
   /** Run the periodic probes (services, backups, memory service, schedules). @default true */
@@ -118,7 +121,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
           ...common,
           identity,
           taskQueue,
-          activities: createActivities({ config, services }),
+          activities: createActivities({ config, services, ...(opts.faults ? { faults: opts.faults } : {}) }),
           interceptors,
         }),
       );

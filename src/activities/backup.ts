@@ -26,7 +26,7 @@ import { verifyBackup, type VerifyOutcome } from '../archive/verify.js';
 import { pgDump } from '../postgres/tools.js';
 import { VERSION } from '../version.js';
 import { activitySignal, progressReporter } from './context.js';
-import { faultPoint } from './faults.js';
+import { NO_FAULTS, type Faults } from './faults.js';
 import { exists } from '../system/fs.js';
 
 export interface PlannedSource {
@@ -155,9 +155,11 @@ export async function freshArchiveName(config: Config, from: Date): Promise<{ na
 
 export interface BackupActivityDeps {
   config: Config;
+  /** @default {@link NO_FAULTS} */
+  faults?: Faults;
 }
 
-export function createBackupActivities({ config }: BackupActivityDeps) {
+export function createBackupActivities({ config, faults = NO_FAULTS }: BackupActivityDeps) {
   const backupDir = config.paths.backupDir;
 
   const ensureBackupDir = async () => {
@@ -249,7 +251,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       await mkdir(dirname(source.archiveFrom), { recursive: true, mode: 0o700 });
       const report = progressReporter(`snapshot ${source.originalPath}`);
       const copied = await copyTree(source.originalPath, source.archiveFrom, { ...(signal ? { signal } : {}), onProgress: report, concurrency: 16 });
-      if (source.mode === 'stop') await faultPoint(config, 'backup.snapshot', signal);
+      if (source.mode === 'stop') await faults.reach('backup.snapshot', signal);
       return { archivePath: source.archivePath, files: copied.files, bytes: copied.bytes, skipped: copied.skipped, seconds: (Date.now() - t0) / 1000 };
     },
 
@@ -312,7 +314,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
         signal,
         onProgress: (n) => report(n),
         beforeCommit: async (r) => {
-          await faultPoint(config, 'backup.archive', signal);
+          await faults.reach('backup.archive', signal);
           const roots: ManifestRoot[] = r.roots.map((root) => {
             const src = plan.sources.find((s) => s.archivePath === root.archivePath);
             return src

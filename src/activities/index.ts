@@ -6,6 +6,7 @@ import type { Config } from '../config/config.js';
 import { createServiceManager, type ServiceManager } from '../services/index.js';
 import { createBackupActivities } from './backup.js';
 import { withHeartbeats } from './context.js';
+import { NO_FAULTS, type Faults } from './faults.js';
 import { createMaintenanceActivities } from './maintenance/index.js';
 import { createRestoreActivities } from './restore.js';
 import { createServiceActivities } from './services.js';
@@ -15,16 +16,19 @@ export interface HostActivityDeps {
   config: Config;
   /** @default the manager `config.serviceManager` describes */
   services?: ServiceManager;
+  /** Fault points for kill tests; production never passes one. @default {@link NO_FAULTS} */
+  faults?: Faults;
 }
 
 export function createActivities(deps: HostActivityDeps) {
   const services = deps.services ?? createServiceManager(deps.config);
-  const backup = createBackupActivities({ config: deps.config });
+  const faults = deps.faults ?? NO_FAULTS;
+  const backup = createBackupActivities({ config: deps.config, faults });
   return withHeartbeats({
     ...createServiceActivities({ services }),
     ...createSystemActivities({ config: deps.config }),
     ...backup,
-    ...createRestoreActivities({ config: deps.config, services }),
+    ...createRestoreActivities({ config: deps.config, services, faults }),
     ...createMaintenanceActivities({ config: deps.config, services, listBackups: backup.listBackups }),
   });
 }

@@ -4,15 +4,16 @@
  * folder is wholly old or wholly restored.
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile, mkdtemp } from 'node:fs/promises';
+import { readdir, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import type { RunbookProgress } from '../../src/common/progress.js';
 import type { BackupResult, RecoveryResult } from '../../src/workflows/index.js';
-import { spawnCliUntil, type RunningCli } from '../helpers/cli.js';
+import type { FaultPoint } from '../../src/activities/faults.js';
+import { spawnNodeUntil, type RunningCli } from '../helpers/cli.js';
 import { treesOf } from '../helpers/files.js';
 import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { assertReplays, pollUntil, testClient } from '../helpers/temporal.js';
@@ -21,19 +22,19 @@ let sbx: TestSandbox;
 let client: Client;
 let folders: string[];
 let markers: string;
-let baseConfig: Record<string, unknown>;
 const running: RunningCli[] = [];
+const FAULT_WORKER = fileURLToPath(new URL('../fixtures/fault-worker.mjs', import.meta.url));
 
-async function worker(pauseAt: string[]): Promise<RunningCli> {
-  await writeFile(sbx.configPath, stringify({ ...baseConfig, faultInjection: { pauseAt, markerDir: markers } }));
-  const w = await spawnCliUntil(['--config', sbx.configPath, 'worker', '--role', 'all'], /task queues: /);
+/** The worker as the CLI runs it, with `pauseAt` armed: a test entry point, since no config file can arm a fault point. */
+async function worker(pauseAt: FaultPoint[]): Promise<RunningCli> {
+  const w = await spawnNodeUntil(FAULT_WORKER, [sbx.configPath, markers, ...pauseAt], /task queues: /);
   running.push(w);
   return w;
 }
 
 async function reached(point: string): Promise<void> {
   const marker = join(markers, `${point}.reached`);
-  for (let i = 0; i < 300 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 600 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 100));
   expect(existsSync(marker), `${point} reached`).toBe(true);
 }
 
@@ -57,7 +58,6 @@ async function leftovers(): Promise<string[]> {
 
 beforeAll(async () => {
   sbx = await createTestSandbox({ hostId: 'fault-host' });
-  baseConfig = parse(await readFile(sbx.configPath, 'utf8')) as Record<string, unknown>;
   folders = sbx.config.backup.sources.flatMap((s) => (s.mode === 'pg_dump' ? [] : [s.path]));
   markers = await mkdtemp(join(tmpdir(), 'mcp-markers-'));
   client = await testClient();
