@@ -2,6 +2,7 @@
  * The host worker's activities, built from its config (dependency injection, no
  * globals). Workflows see these only as types: `proxyActivities<HostActivities>`.
  */
+import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { createServiceManager, type ServiceManager } from '../services/index.js';
 import { createBackupActivities } from './backup.js';
@@ -25,7 +26,7 @@ export function createActivities(deps: HostActivityDeps) {
   const faults = deps.faults ?? NO_FAULTS;
   const backup = createBackupActivities({ config: deps.config, faults });
   return withHeartbeats({
-    ...createServiceActivities({ services }),
+    ...createServiceActivities({ services, faults, transitionsDir: join(deps.config.paths.backupDir, '.service-transitions') }),
     ...createSystemActivities({ config: deps.config }),
     ...backup,
     ...createRestoreActivities({ config: deps.config, services, faults }),

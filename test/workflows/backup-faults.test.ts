@@ -4,7 +4,7 @@
  * folder is wholly old or wholly restored.
  */
 import { existsSync } from 'node:fs';
-import { readdir, writeFile, mkdtemp } from 'node:fs/promises';
+import { readdir, readFile, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,6 +103,38 @@ describe('a worker killed mid-runbook', () => {
     await assertReplays(handle);
     for (const r of running.splice(0)) await kill(r);
   }, 180_000);
+
+  it('right after a stop and right after a start: the downtime reported is the real one, not the retries\' times', async () => {
+    // Worker 1 dies with a service just stopped, worker 2 with one just started (before either activity
+    // reported back). Each retry runs a heartbeat timeout (20 s) later; it must report when the service
+    // really went down / came up, or the downtime grows by the outage of the worker (22 s for a 2 s stop).
+    const w1 = await worker(['services.stopped']);
+    const handle = await startBackup('transitions');
+    await reached('services.stopped');
+    await kill(w1);
+    const w2 = await worker(['services.started']);
+    await reached('services.started');
+    await kill(w2);
+    await worker([]);
+    const result = (await handle.result()) as BackupResult;
+    expect(result.verification?.status).toBe('ok');
+    expect(await states()).toEqual(allActive);
+    const marker = async (point: FaultPoint) => JSON.parse(await readFile(join(markers, `${point}.reached`), 'utf8')) as { at: string; service: string };
+    const stopped = await marker('services.stopped');
+    const started = await marker('services.started');
+    const stop = result.downtime.find((d) => d.service === stopped.service);
+    const start = result.downtime.find((d) => d.service === started.service);
+    // The stop's time is taken just before its command, the start's when the service is first seen active;
+    // the marker is written right after either. A retry's own time would be 20 s or more after the marker.
+    const lead = (marked: string, reported: string) => Date.parse(marked) - Date.parse(reported);
+    expect(lead(stopped.at, stop!.stoppedAt), `${stopped.service} stopped at ${stop!.stoppedAt}, marker at ${stopped.at}`).toBeGreaterThanOrEqual(0);
+    expect(lead(stopped.at, stop!.stoppedAt)).toBeLessThan(5000);
+    expect(lead(started.at, start!.startedAt), `${started.service} started at ${start!.startedAt}, marker at ${started.at}`).toBeGreaterThanOrEqual(0);
+    expect(lead(started.at, start!.startedAt)).toBeLessThan(5000);
+    for (const d of result.downtime) expect(d.seconds).toBeCloseTo((Date.parse(d.startedAt) - Date.parse(d.stoppedAt)) / 1000, 0);
+    await assertReplays(handle);
+    for (const r of running.splice(0)) await kill(r);
+  }, 240_000);
 
   it('during compression: the partial archive is replaced, the backup verifies, services never stopped for it', async () => {
     const w = await worker(['backup.archive']);
