@@ -21,7 +21,7 @@ import {
   type Downtime,
   type ManifestRoot,
 } from '../archive/manifest.js';
-import { decideRetention } from '../archive/retention.js';
+import { decideRetention, type VerificationState } from '../archive/retention.js';
 import { verifyBackup, type VerifyOutcome } from '../archive/verify.js';
 import { pgDump } from '../postgres/tools.js';
 import { VERSION } from '../version.js';
@@ -358,17 +358,20 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
     },
 
     /**
-     * Deletes archives older than the retention (keeping daily/weekly/monthly
-     * picks, the newest verified archive and `protect`), leftovers of killed runs,
-     * and rewrites `backup_manifest.txt` to list what is kept.
+     * Deletes archives retention does not keep (see {@link decideRetention}:
+     * daily/weekly/monthly picks among verified backups, the newest verified
+     * backup, recent and not-yet-verified ones, `protect`), leftovers of killed
+     * runs, and rewrites `backup_manifest.txt` to list what is kept.
      */
     async applyRetention(req: { protect?: string[] } = {}): Promise<RetentionResult> {
       const now = new Date();
       const archives = await listArchives();
       const infos = await Promise.all(
         archives.map(async (archive) => {
+          // The verification verifyBackup recorded in the manifest (written atomically): the one record of it.
           const m = await readManifest(manifestPath(backupDir, archive)).catch(() => undefined);
-          return { name: archive, createdAt: archiveTime(archive)!, verified: m?.verification?.ok === true };
+          const verification: VerificationState = !m?.verification ? 'none' : m.verification.ok ? 'ok' : 'failed';
+          return { name: archive, createdAt: archiveTime(archive)!, verification, kind: m?.kind ?? 'backup' };
         }),
       );
       const decision = decideRetention(infos, now, config.retention, req.protect ?? []);

@@ -1,0 +1,76 @@
+/**
+ * The backups folder on disk, through the backup activities: retention deletes
+ * real files by what verification recorded, staging cleanup touches only what
+ * the tool created, and killed verifications leave nothing behind.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { createBackupActivities } from '../../src/activities/backup.js';
+import { MANIFEST_FORMAT, manifestPath, writeManifest, type BackupManifest } from '../../src/archive/manifest.js';
+import { archiveName } from '../../src/common/archive-names.js';
+import type { Config } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/load.js';
+
+let root: string;
+let config: Config;
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'mcp-backup-folder-'));
+  const path = join(root, 'config.yaml');
+  await writeFile(path, stringify({ paths: { installRoot: join(root, 'install') }, backup: { stagingDir: join(root, 'staging') }, retention: { days: 30, keepDaily: 2 } }));
+  config = loadConfig({ path, env: {} });
+  await mkdir(config.paths.backupDir, { recursive: true, mode: 0o700 });
+});
+afterEach(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const DAY = 86_400_000;
+
+/** An archive file and its manifest, `days` old, with the verification verifyBackup would have recorded. */
+async function putArchive(days: number, verification: 'ok' | 'failed' | 'none', kind: BackupManifest['kind'] = 'backup'): Promise<string> {
+  const at = new Date(Math.floor((Date.now() - days * DAY) / 1000) * 1000);
+  const name = archiveName(at);
+  await writeFile(join(config.paths.backupDir, name), 'not really gzip', { mode: 0o600 });
+  const manifest: BackupManifest = {
+    format: MANIFEST_FORMAT,
+    archive: name,
+    sha256: '0'.repeat(64),
+    bytes: 15,
+    host: config.hostId,
+    kind,
+    createdAt: at.toISOString(),
+    finishedAt: at.toISOString(),
+    toolVersion: 'test',
+    compressor: 'gzip',
+    roots: [],
+    totals: { entries: 0, bytes: 0 },
+    downtime: [],
+    ...(verification === 'none' ? {} : { verification: { verifiedAt: at.toISOString(), ok: verification === 'ok', problems: verification === 'ok' ? [] : ['sha256 mismatch'] } }),
+  };
+  await writeManifest(manifestPath(config.paths.backupDir, name), manifest);
+  return name;
+}
+
+const onDisk = async () => (await readdir(config.paths.backupDir)).filter((f) => f.endsWith('.tar.gz')).sort();
+
+describe('retention on the backups folder', () => {
+  it('deletes by what verification recorded: a failed archive never takes a verified one\'s day', async () => {
+    const recentFailed = await putArchive(1, 'failed');
+    const d40ok = await putArchive(40.2, 'ok');
+    const d40failed = await putArchive(40, 'failed'); // later the same day as d40ok, or the next one: the slots are the same
+    const d41ok = await putArchive(41, 'ok');
+    const d42ok = await putArchive(42, 'ok');
+    const d35none = await putArchive(35, 'none');
+    const r = await createBackupActivities({ config }).applyRetention();
+    // keepDaily 2 among verified: 40.2 and 41 days old. 35 is unverified and newer than the newest verified: kept.
+    expect(await onDisk()).toEqual([d35none, d40ok, d41ok, recentFailed].sort());
+    expect(r.removed.map((x) => x.archive).sort()).toEqual([d40failed, d42ok].sort());
+    expect(existsSync(manifestPath(config.paths.backupDir, d40failed))).toBe(false);
+    expect(r.kept.find((k) => k.archive === d40ok)?.why).toContain('newest verified backup');
+  });
+});
