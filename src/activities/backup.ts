@@ -5,7 +5,7 @@
  * worker redoes its step from the start.
  */
 import { chmod, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { ARCHIVE_SUFFIX, archiveName, archiveTime, manifestName } from '../common/archive-names.js';
 import type { Config } from '../config/config.js';
 import { pickCompressor } from '../archive/compress.js';
@@ -22,6 +22,7 @@ import {
   type ManifestRoot,
 } from '../archive/manifest.js';
 import { decideRetention, type VerificationState } from '../archive/retention.js';
+import { claimStaging, removeOwnedStaging, staleStaging } from '../archive/staging.js';
 import { verifyBackup, type VerifyOutcome } from '../archive/verify.js';
 import { pgDump } from '../postgres/tools.js';
 import { VERSION } from '../version.js';
@@ -92,6 +93,8 @@ export interface ArchiveResult {
 export interface RetentionResult {
   removed: Array<{ archive: string; ageDays: number }>;
   kept: Array<{ archive: string; why: string[] }>;
+  /** Staging folders and partial archives of killed runs that were removed. */
+  leftovers: string[];
   manifestFile: string;
 }
 
@@ -153,6 +156,8 @@ export async function freshArchiveName(config: Config, from: Date): Promise<{ na
   }
 }
 
+const DAY_MS = 86_400_000;
+
 export interface BackupActivityDeps {
   config: Config;
   /** @default {@link NO_FAULTS} */
@@ -168,6 +173,13 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
   };
 
   const freshName = (from: Date) => freshArchiveName(config, from);
+
+  /** The run's staging folder a planned staging path lies in: `<backup.stagingDir>/<archive name without suffix>`. */
+  const runStagingDir = (path: string): string => {
+    const first = relative(config.backup.stagingDir, path).split(sep)[0] ?? '';
+    if (!first || first === '..' || isAbsolute(first)) throw new Error(`${path} is not inside the staging folder ${config.backup.stagingDir}`);
+    return join(config.backup.stagingDir, first);
+  };
 
   const listArchives = async (): Promise<string[]> => {
     try {
@@ -246,7 +258,7 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
       if (source.archiveFrom === source.originalPath) throw new Error(`${source.originalPath} is archived live; it has no staging copy`);
       const t0 = Date.now();
       const signal = activitySignal();
-      await mkdir(config.backup.stagingDir, { recursive: true, mode: 0o700 });
+      await claimStaging(runStagingDir(source.archiveFrom), { archive: `${basename(runStagingDir(source.archiveFrom))}${ARCHIVE_SUFFIX}`, host: config.hostId });
       await rm(source.archiveFrom, { recursive: true, force: true });
       await mkdir(dirname(source.archiveFrom), { recursive: true, mode: 0o700 });
       const report = progressReporter(`snapshot ${source.originalPath}`);
@@ -260,6 +272,8 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
       if (!config.postgres) throw new Error('no postgres section in the host config');
       const t0 = Date.now();
       const signal = activitySignal();
+      const runDir = runStagingDir(req.dump.stagingPath);
+      await claimStaging(runDir, { archive: `${basename(runDir)}${ARCHIVE_SUFFIX}`, host: config.hostId });
       await mkdir(dirname(req.dump.stagingPath), { recursive: true, mode: 0o700 });
       const bytes = await pgDump({
         pg: config.postgres,
@@ -352,9 +366,12 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
       return verifyBackup({ backupDir, archive: req.archive, ...(signal ? { signal } : {}), onProgress: (done, total) => report(done, total) });
     },
 
-    /** Removes a staging folder (and its parent when empty). */
-    async removeStaging(req: { stagingDir: string }): Promise<void> {
-      await rm(req.stagingDir, { recursive: true, force: true });
+    /**
+     * Removes a run's staging folder, if it is one this tool created in the
+     * configured staging folder (see {@link claimStaging}); anything else stays.
+     */
+    async removeStaging(req: { stagingDir: string }): Promise<{ removed: boolean }> {
+      return { removed: await removeOwnedStaging(config.backup.stagingDir, req.stagingDir) };
     },
 
     /**
@@ -379,15 +396,15 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
         await rm(join(backupDir, r.name), { force: true });
         await rm(manifestPath(backupDir, r.name), { force: true });
       }
-      // Staging and verification leftovers of runs that were killed and never cleaned up.
-      for (const dir of [config.backup.stagingDir, backupDir]) {
-        const entries = await readdir(dir).catch(() => [] as string[]);
-        for (const e of entries) {
-          if (dir === backupDir && !e.startsWith('.verify-') && !e.endsWith('.partial')) continue;
-          const st = await stat(join(dir, e)).catch(() => undefined);
-          if (st && now.getTime() - st.mtime.getTime() > 86_400_000) await rm(join(dir, e), { recursive: true, force: true });
-        }
+      // Leftovers of runs that were killed and never cleaned up, a day on: only what this tool created.
+      // The staging folder may be shared, so there only folders with our owner marker (see claimStaging).
+      const leftovers = await staleStaging(config.backup.stagingDir, now, DAY_MS);
+      for (const e of await readdir(backupDir).catch(() => [] as string[])) {
+        if (!e.endsWith('.partial') || archiveTime(e.slice(0, -'.partial'.length)) === undefined) continue;
+        const st = await lstat(join(backupDir, e)).catch(() => undefined);
+        if (st?.isFile() && now.getTime() - st.mtime.getTime() > DAY_MS) leftovers.push(join(backupDir, e));
       }
+      for (const l of leftovers) await rm(l, { recursive: true, force: true });
       const kept = await Promise.all(decision.keep.map((k) => listing(k.name, now.getTime())));
       const lines = kept.map(
         (k) => `${k.archive}\t${k.bytes}\t${k.createdAt}\t${k.kind}\t${k.verified ? (k.verified.ok ? `verified ${k.verified.at}` : 'verification FAILED') : 'not verified'}`,
@@ -397,6 +414,7 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
       return {
         removed: decision.remove.map((r) => ({ archive: r.name, ageDays: r.ageDays })),
         kept: decision.keep.map((k) => ({ archive: k.name, why: k.why })),
+        leftovers,
         manifestFile,
       };
     },

@@ -4,7 +4,7 @@
  * the tool created, and killed verifications leave nothing behind.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { stringify } from 'yaml';
 import { createBackupActivities } from '../../src/activities/backup.js';
 import { MANIFEST_FORMAT, manifestPath, writeManifest, type BackupManifest } from '../../src/archive/manifest.js';
 import { archiveName } from '../../src/common/archive-names.js';
+import { STAGING_MARKER } from '../../src/archive/staging.js';
 import type { Config } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/load.js';
 
@@ -72,5 +73,55 @@ describe('retention on the backups folder', () => {
     expect(r.removed.map((x) => x.archive).sort()).toEqual([d40failed, d42ok].sort());
     expect(existsSync(manifestPath(config.paths.backupDir, d40failed))).toBe(false);
     expect(r.kept.find((k) => k.archive === d40ok)?.why).toContain('newest verified backup');
+  });
+});
+
+describe('staging cleanup', () => {
+  const old = async (...paths: string[]) => {
+    const t = new Date(Date.now() - 3 * DAY);
+    for (const p of paths) await utimes(p, t, t);
+  };
+
+  it('a backup\'s own staging folder carries the owner marker, and removeStaging removes it', async () => {
+    await mkdir(join(config.paths.installRoot, 'memory_db'), { recursive: true });
+    await writeFile(join(config.paths.installRoot, 'memory_db', 'memory.json'), '{}');
+    const backups = createBackupActivities({ config });
+    const plan = await backups.planBackup();
+    const source = plan.sources.find((s) => s.mode === 'stop')!;
+    await backups.snapshotSource({ source });
+    expect(existsSync(join(plan.stagingDir, STAGING_MARKER))).toBe(true);
+    expect(await backups.removeStaging({ stagingDir: plan.stagingDir })).toEqual({ removed: true });
+    expect(existsSync(plan.stagingDir)).toBe(false);
+  });
+
+  it('deletes only what the tool created, however old the foreign entries in a shared staging folder are', async () => {
+    const staging = config.backup.stagingDir;
+    const ours = join(staging, 'mcp_backup_20200101_000000');
+    const oursFresh = join(staging, 'mcp_backup_20200102_000000');
+    const lookalike = join(staging, 'mcp_backup_20200103_000000'); // our name, no marker: not ours
+    const foreignDir = join(staging, 'other-tool-cache');
+    const foreignFile = join(staging, 'notes.txt');
+    for (const d of [ours, oursFresh, lookalike, foreignDir]) await mkdir(join(d, 'root'), { recursive: true });
+    for (const d of [ours, oursFresh]) await writeFile(join(d, STAGING_MARKER), '{}');
+    await writeFile(join(lookalike, 'root', 'data'), 'someone else\'s');
+    await writeFile(foreignFile, 'keep me');
+    const ourPartial = join(config.paths.backupDir, 'mcp_backup_20200101_000000.tar.gz.partial');
+    const foreignPartial = join(config.paths.backupDir, 'download.partial');
+    await writeFile(ourPartial, 'half');
+    await writeFile(foreignPartial, 'half');
+    await old(join(ours, STAGING_MARKER), ours, lookalike, foreignDir, foreignFile, ourPartial, foreignPartial);
+
+    const backups = createBackupActivities({ config });
+    const r = await backups.applyRetention();
+    expect(r.leftovers.sort()).toEqual([ours, ourPartial].sort());
+    expect((await readdir(staging)).sort()).toEqual(['mcp_backup_20200102_000000', 'mcp_backup_20200103_000000', 'notes.txt', 'other-tool-cache']);
+    expect(existsSync(foreignPartial)).toBe(true);
+
+    // removeStaging, whatever path a workflow passes, removes only a folder of ours inside the staging folder.
+    expect(await backups.removeStaging({ stagingDir: lookalike })).toEqual({ removed: false });
+    expect(await backups.removeStaging({ stagingDir: foreignDir })).toEqual({ removed: false });
+    expect(await backups.removeStaging({ stagingDir: config.paths.installRoot })).toEqual({ removed: false });
+    expect(await backups.removeStaging({ stagingDir: oursFresh })).toEqual({ removed: true });
+    expect((await readdir(staging)).sort()).toEqual(['mcp_backup_20200103_000000', 'notes.txt', 'other-tool-cache']);
   });
 });
