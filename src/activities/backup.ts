@@ -108,6 +108,21 @@ export interface BackupListing {
   verified?: { ok: boolean; at: string; problems: string[] };
 }
 
+/**
+ * Whether an archive is a backup: anything but a recovery's emergency archive
+ * (the state a recovery replaced, never verified by the backup runbook, not a
+ * scheduled backup). An archive whose manifest is unreadable (`unknown`) counts,
+ * and shows as not verified. The one rule for metrics, maintenance and reports.
+ */
+export function isBackup(listing: Pick<BackupListing, 'kind'>): boolean {
+  return listing.kind !== 'emergency';
+}
+
+/** The newest backup in a {@link BackupListing} list sorted newest first (as `listBackups` returns it), emergency archives left out. */
+export function newestBackup<T extends Pick<BackupListing, 'kind'>>(list: readonly T[]): T | undefined {
+  return list.find(isBackup);
+}
+
 /** Where a database dump sits inside an archive. */
 export function dumpArchivePath(database: string): string {
   return `mcp-runbooks/pg_dump/${database}.dump`;

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { createBackupActivities } from '../../src/activities/backup.js';
+import { createMaintenanceBackupActivities } from '../../src/activities/maintenance/backups.js';
+import { buildReport } from '../../src/common/report.js';
+import { buildMonthlyReport } from '../../src/report/monthly.js';
 import { MANIFEST_FORMAT, manifestPath, writeManifest, type BackupManifest } from '../../src/archive/manifest.js';
 import { archiveName } from '../../src/common/archive-names.js';
 import { STAGING_MARKER } from '../../src/archive/staging.js';
@@ -123,5 +126,32 @@ describe('staging cleanup', () => {
     expect(await backups.removeStaging({ stagingDir: config.paths.installRoot })).toEqual({ removed: false });
     expect(await backups.removeStaging({ stagingDir: oursFresh })).toEqual({ removed: true });
     expect((await readdir(staging)).sort()).toEqual(['mcp_backup_20200103_000000', 'notes.txt', 'other-tool-cache']);
+  });
+});
+
+describe('a recovery\'s emergency archive is not a backup', () => {
+  const status = () => createMaintenanceBackupActivities({ config, listBackups: createBackupActivities({ config }).listBackups }).backupStatus();
+
+  it('daily\'s backup.status and the monthly report name the newest backup, not a newer emergency archive', async () => {
+    const backup = await putArchive(0.5, 'ok');
+    await putArchive(0.1, 'none', 'emergency');
+    const f = await status();
+    expect(f).toMatchObject({ status: 'ok', data: { count: 1, emergencyCount: 1, newest: backup } });
+    expect(f.message).toContain('1 emergency archive');
+    const report = buildReport({ runbook: 'monthlyMaintenance', hostId: config.hostId, startedAt: new Date(), finishedAt: new Date(), findings: [f] });
+    expect(buildMonthlyReport(report, 'monthly-x').backups).toMatchObject({ status: 'ok', count: 1, latest: backup });
+  });
+
+  it('an emergency archive does not hide that the last backup is too old or failed verification', async () => {
+    const stale = await putArchive(3, 'ok');
+    await putArchive(0.1, 'ok', 'emergency');
+    expect(await status()).toMatchObject({ status: 'warn', data: { newest: stale }, message: expect.stringContaining('older than 26 h') as unknown });
+    await putArchive(0.5, 'failed');
+    expect((await status()).message).toContain('its last verification failed');
+  });
+
+  it('with only emergency archives there is no backup', async () => {
+    await putArchive(0.1, 'ok', 'emergency');
+    expect(await status()).toMatchObject({ status: 'warn', data: { count: 0, emergencyCount: 1 } });
   });
 });
