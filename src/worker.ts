@@ -18,6 +18,7 @@ import { runbookSinks } from './metrics/runbook-sink.js';
 import { startMetricsServer, type MetricsServer } from './metrics/server.js';
 import { createServiceManager, type ServiceManager } from './services/index.js';
 import { connectWorker } from './temporal/connection.js';
+import { removeVerifyLeftovers } from './archive/verify.js';
 
 import type { WorkerRole } from './common/roles.js';
 
@@ -55,6 +56,8 @@ export interface RunningWorker {
   metrics?: MetricsServer;
   /** This process's metric objects (tests read them). */
   registry: WorkerMetrics;
+  /** Scratch folders of verifications a killed worker left in the backups folder, removed at start (host role). */
+  leftoversRemoved: string[];
   /** Settles when every worker in this process has stopped; rejects if one failed. */
   done: Promise<void>;
   /** Graceful shutdown: stop polling, let in-flight activities finish within the grace time, close. */
@@ -75,6 +78,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   const workers: Worker[] = [];
   const taskQueues: string[] = [];
   const identities: string[] = [];
+  const leftoversRemoved: string[] = [];
 
   // The HTTP endpoints come first: a busy port must fail before any Worker holds the connection.
   const metrics = createWorkerMetrics({ role, hostId: config.hostId });
@@ -114,6 +118,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       identities.push(identity);
     }
     if (role === 'host' || role === 'all') {
+      // A worker killed mid-verification left a full copy of each dump behind: remove it before serving.
+      leftoversRemoved.push(...(await removeVerifyLeftovers(config.paths.backupDir)));
       const identity = `host:${config.hostId}@${where}`;
       const taskQueue = hostTaskQueue(config.temporal.taskQueue, config.hostId);
       workers.push(
@@ -173,6 +179,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     identities,
     ...(server ? { metrics: server } : {}),
     registry: metrics,
+    leftoversRemoved,
     done,
     async shutdown() {
       for (const w of workers) {
