@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, createOrchestratorActivities } from './activities/index.js';
+import type { Faults } from './activities/faults.js';
 import { hostTaskQueue } from './common/task-queues.js';
 import type { Config } from './config/config.js';
 import { Client } from '@temporalio/client';
@@ -20,6 +21,7 @@ import { ensureSearchAttributes } from './temporal/search-attributes.js';
 import { startMetricsServer, type MetricsServer } from './metrics/server.js';
 import { createServiceManager, type ServiceManager } from './services/index.js';
 import { connectWorker } from './temporal/connection.js';
+import { removeVerifyLeftovers } from './archive/verify.js';
 
 import type { WorkerRole } from './common/roles.js';
 
@@ -41,6 +43,8 @@ export interface StartWorkerOptions {
   serveMetrics?: boolean;
   /** Replace the service manager the config describes (tests). */
   services?: ServiceManager;
+  /** Fault points for kill tests (test/fixtures/fault-worker.mjs); the CLI never passes one. @default none */
+  faults?: Faults;
   /** The SDK runtime's Prometheus endpoint, merged into `/metrics` (set when the runtime exports metrics). */
   sdkMetricsUrl?: string;
   /** Run the periodic probes (services, backups, memory service, schedules). @default true */
@@ -57,6 +61,8 @@ export interface RunningWorker {
   registry: WorkerMetrics;
   /** Settles once the outcome gauges were read back from Temporal (orchestrator roles; empty for a host worker). */
   restored: Promise<RestoredOutcome[]>;
+  /** Scratch folders of verifications a killed worker left in the backups folder, removed at start (host role). */
+  leftoversRemoved: string[];
   /** Settles when every worker in this process has stopped; rejects if one failed. */
   done: Promise<void>;
   /** Graceful shutdown: stop polling, let in-flight activities finish within the grace time, close. */
@@ -77,6 +83,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   const workers: Worker[] = [];
   const taskQueues: string[] = [];
   const identities: string[] = [];
+  const leftoversRemoved: string[] = [];
 
   // The HTTP endpoints come first: a busy port must fail before any Worker holds the connection.
   const metrics = createWorkerMetrics({ role, hostId: config.hostId });
@@ -118,6 +125,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       identities.push(identity);
     }
     if (role === 'host' || role === 'all') {
+      // A worker killed mid-verification left a full copy of each dump behind: remove it before serving.
+      leftoversRemoved.push(...(await removeVerifyLeftovers(config.paths.backupDir)));
       const identity = `host:${config.hostId}@${where}`;
       const taskQueue = hostTaskQueue(config.temporal.taskQueue, config.hostId);
       workers.push(
@@ -125,7 +134,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
           ...common,
           identity,
           taskQueue,
-          activities: createActivities({ config, services }),
+          activities: createActivities({ config, services, ...(opts.faults ? { faults: opts.faults } : {}) }),
           interceptors,
         }),
       );
@@ -186,6 +195,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     ...(server ? { metrics: server } : {}),
     registry: metrics,
     restored,
+    leftoversRemoved,
     done,
     async shutdown() {
       for (const w of workers) {

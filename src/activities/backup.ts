@@ -9,7 +9,7 @@
  * dumped, packed or read back.
  */
 import { chmod, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { ARCHIVE_SUFFIX, archiveName, archiveTime, manifestName } from '../common/archive-names.js';
 import type { Config } from '../config/config.js';
 import { pickCompressor } from '../archive/compress.js';
@@ -25,12 +25,13 @@ import {
   type Downtime,
   type ManifestRoot,
 } from '../archive/manifest.js';
-import { decideRetention } from '../archive/retention.js';
+import { decideRetention, type VerificationState } from '../archive/retention.js';
+import { claimStaging, removeOwnedStaging, staleStaging } from '../archive/staging.js';
 import { verifyBackup, type VerifyOutcome } from '../archive/verify.js';
 import { pgDump } from '../postgres/tools.js';
 import { VERSION } from '../version.js';
 import { activitySignal, previousProgress, trackStep } from './context.js';
-import { faultPoint } from './faults.js';
+import { NO_FAULTS, type Faults } from './faults.js';
 import { exists } from '../system/fs.js';
 
 export interface PlannedSource {
@@ -98,6 +99,8 @@ export interface ArchiveResult {
 export interface RetentionResult {
   removed: Array<{ archive: string; ageDays: number }>;
   kept: Array<{ archive: string; why: string[] }>;
+  /** Staging folders and partial archives of killed runs that were removed. */
+  leftovers: string[];
   manifestFile: string;
 }
 
@@ -109,6 +112,21 @@ export interface BackupListing {
   kind: BackupManifest['kind'] | 'unknown';
   hasManifest: boolean;
   verified?: { ok: boolean; at: string; problems: string[] };
+}
+
+/**
+ * Whether an archive is a backup: anything but a recovery's emergency archive
+ * (the state a recovery replaced, never verified by the backup runbook, not a
+ * scheduled backup). An archive whose manifest is unreadable (`unknown`) counts,
+ * and shows as not verified. The one rule for metrics, maintenance and reports.
+ */
+export function isBackup(listing: Pick<BackupListing, 'kind'>): boolean {
+  return listing.kind !== 'emergency';
+}
+
+/** The newest backup in a {@link BackupListing} list sorted newest first (as `listBackups` returns it), emergency archives left out. */
+export function newestBackup<T extends Pick<BackupListing, 'kind'>>(list: readonly T[]): T | undefined {
+  return list.find(isBackup);
 }
 
 /** Where a database dump sits inside an archive. */
@@ -160,11 +178,15 @@ export async function freshArchiveName(config: Config, from: Date): Promise<{ na
   }
 }
 
+const DAY_MS = 86_400_000;
+
 export interface BackupActivityDeps {
   config: Config;
+  /** @default {@link NO_FAULTS} */
+  faults?: Faults;
 }
 
-export function createBackupActivities({ config }: BackupActivityDeps) {
+export function createBackupActivities({ config, faults = NO_FAULTS }: BackupActivityDeps) {
   const backupDir = config.paths.backupDir;
 
   const ensureBackupDir = async () => {
@@ -173,6 +195,13 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
   };
 
   const freshName = (from: Date) => freshArchiveName(config, from);
+
+  /** The run's staging folder a planned staging path lies in: `<backup.stagingDir>/<archive name without suffix>`. */
+  const runStagingDir = (path: string): string => {
+    const first = relative(config.backup.stagingDir, path).split(sep)[0] ?? '';
+    if (!first || first === '..' || isAbsolute(first)) throw new Error(`${path} is not inside the staging folder ${config.backup.stagingDir}`);
+    return join(config.backup.stagingDir, first);
+  };
 
   const listArchives = async (): Promise<string[]> => {
     try {
@@ -265,12 +294,12 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       const signal = activitySignal();
       const step = `snapshot ${source.originalPath}`;
       const resume = previousProgress(step) !== undefined;
-      await mkdir(config.backup.stagingDir, { recursive: true, mode: 0o700 });
+      await claimStaging(runStagingDir(source.archiveFrom), { archive: `${basename(runStagingDir(source.archiveFrom))}${ARCHIVE_SUFFIX}`, host: config.hostId });
       if (!resume) await rm(source.archiveFrom, { recursive: true, force: true });
       await mkdir(dirname(source.archiveFrom), { recursive: true, mode: 0o700 });
       const report = trackStep(step, 'bytes');
       const copied = await copyTree(source.originalPath, source.archiveFrom, { ...(signal ? { signal } : {}), onProgress: (bytes) => report(bytes), concurrency: 16, resume });
-      if (source.mode === 'stop') await faultPoint(config, 'backup.snapshot', signal);
+      if (source.mode === 'stop') await faults.reach('backup.snapshot', signal);
       return { archivePath: source.archivePath, files: copied.files, reused: copied.reused, bytes: copied.bytes, skipped: copied.skipped, seconds: (Date.now() - t0) / 1000 };
     },
 
@@ -279,6 +308,8 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       if (!config.postgres) throw new Error('no postgres section in the host config');
       const t0 = Date.now();
       const signal = activitySignal();
+      const runDir = runStagingDir(req.dump.stagingPath);
+      await claimStaging(runDir, { archive: `${basename(runDir)}${ARCHIVE_SUFFIX}`, host: config.hostId });
       await mkdir(dirname(req.dump.stagingPath), { recursive: true, mode: 0o700 });
       const bytes = await pgDump({
         pg: config.postgres,
@@ -333,7 +364,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
         signal,
         onProgress: (n) => report(n),
         beforeCommit: async (r) => {
-          await faultPoint(config, 'backup.archive', signal);
+          await faults.reach('backup.archive', signal);
           const roots: ManifestRoot[] = r.roots.map((root) => {
             const src = plan.sources.find((s) => s.archivePath === root.archivePath);
             return src
@@ -371,23 +402,29 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       return verifyBackup({ backupDir, archive: req.archive, ...(signal ? { signal } : {}), onProgress: (done, total) => report(done, total) });
     },
 
-    /** Removes a staging folder (and its parent when empty). */
-    async removeStaging(req: { stagingDir: string }): Promise<void> {
-      await rm(req.stagingDir, { recursive: true, force: true });
+    /**
+     * Removes a run's staging folder, if it is one this tool created in the
+     * configured staging folder (see {@link claimStaging}); anything else stays.
+     */
+    async removeStaging(req: { stagingDir: string }): Promise<{ removed: boolean }> {
+      return { removed: await removeOwnedStaging(config.backup.stagingDir, req.stagingDir) };
     },
 
     /**
-     * Deletes archives older than the retention (keeping daily/weekly/monthly
-     * picks, the newest verified archive and `protect`), leftovers of killed runs,
-     * and rewrites `backup_manifest.txt` to list what is kept.
+     * Deletes archives retention does not keep (see {@link decideRetention}:
+     * daily/weekly/monthly picks among verified backups, the newest verified
+     * backup, recent and not-yet-verified ones, `protect`), leftovers of killed
+     * runs, and rewrites `backup_manifest.txt` to list what is kept.
      */
     async applyRetention(req: { protect?: string[] } = {}): Promise<RetentionResult> {
       const now = new Date();
       const archives = await listArchives();
       const infos = await Promise.all(
         archives.map(async (archive) => {
+          // The verification verifyBackup recorded in the manifest (written atomically): the one record of it.
           const m = await readManifest(manifestPath(backupDir, archive)).catch(() => undefined);
-          return { name: archive, createdAt: archiveTime(archive)!, verified: m?.verification?.ok === true };
+          const verification: VerificationState = !m?.verification ? 'none' : m.verification.ok ? 'ok' : 'failed';
+          return { name: archive, createdAt: archiveTime(archive)!, verification, kind: m?.kind ?? 'backup' };
         }),
       );
       const decision = decideRetention(infos, now, config.retention, req.protect ?? []);
@@ -395,15 +432,15 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
         await rm(join(backupDir, r.name), { force: true });
         await rm(manifestPath(backupDir, r.name), { force: true });
       }
-      // Staging and verification leftovers of runs that were killed and never cleaned up.
-      for (const dir of [config.backup.stagingDir, backupDir]) {
-        const entries = await readdir(dir).catch(() => [] as string[]);
-        for (const e of entries) {
-          if (dir === backupDir && !e.startsWith('.verify-') && !e.endsWith('.partial')) continue;
-          const st = await stat(join(dir, e)).catch(() => undefined);
-          if (st && now.getTime() - st.mtime.getTime() > 86_400_000) await rm(join(dir, e), { recursive: true, force: true });
-        }
+      // Leftovers of runs that were killed and never cleaned up, a day on: only what this tool created.
+      // The staging folder may be shared, so there only folders with our owner marker (see claimStaging).
+      const leftovers = await staleStaging(config.backup.stagingDir, now, DAY_MS);
+      for (const e of await readdir(backupDir).catch(() => [] as string[])) {
+        if (!e.endsWith('.partial') || archiveTime(e.slice(0, -'.partial'.length)) === undefined) continue;
+        const st = await lstat(join(backupDir, e)).catch(() => undefined);
+        if (st?.isFile() && now.getTime() - st.mtime.getTime() > DAY_MS) leftovers.push(join(backupDir, e));
       }
+      for (const l of leftovers) await rm(l, { recursive: true, force: true });
       const kept = await Promise.all(decision.keep.map((k) => listing(k.name, now.getTime())));
       const lines = kept.map(
         (k) => `${k.archive}\t${k.bytes}\t${k.createdAt}\t${k.kind}\t${k.verified ? (k.verified.ok ? `verified ${k.verified.at}` : 'verification FAILED') : 'not verified'}`,
@@ -413,6 +450,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       return {
         removed: decision.remove.map((r) => ({ archive: r.name, ageDays: r.ageDays })),
         kept: decision.keep.map((k) => ({ archive: k.name, why: k.why })),
+        leftovers,
         manifestFile,
       };
     },

@@ -22,7 +22,7 @@ import { runArgv } from '../services/run-argv.js';
 import { getMemoryStats } from '../system/memory-service.js';
 import { createBackupActivities, freshArchiveName, type ArchiveResult, type BackupPlan } from './backup.js';
 import { activitySignal, trackStep } from './context.js';
-import { faultPoint } from './faults.js';
+import { NO_FAULTS, type Faults } from './faults.js';
 import { createServiceActivities } from './services.js';
 import { exists } from '../system/fs.js';
 
@@ -75,11 +75,13 @@ export interface RestorePlan {
 export interface RestoreActivityDeps {
   config: Config;
   services: ServiceManager;
+  /** @default {@link NO_FAULTS} */
+  faults?: Faults;
 }
 
-export function createRestoreActivities({ config, services }: RestoreActivityDeps) {
+export function createRestoreActivities({ config, services, faults = NO_FAULTS }: RestoreActivityDeps) {
   const backupDir = config.paths.backupDir;
-  const backup = createBackupActivities({ config });
+  const backup = createBackupActivities({ config, faults });
   const serviceOps = createServiceActivities({ services });
   const folderSources = config.backup.sources.flatMap((s) => (s.mode === 'pg_dump' ? [] : [s.path]));
 
@@ -249,7 +251,7 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       if (t && !p) {
         await rename(r.target, r.previous);
         await syncDir(parent);
-        await faultPoint(config, 'restore.swap', activitySignal());
+        await faults.reach('restore.swap', activitySignal());
       } else if (t && p) {
         throw new RecoveryStateError(`cannot swap ${r.target}: both it and ${r.previous} exist next to the staging folder`);
       }

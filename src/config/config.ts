@@ -154,7 +154,6 @@ export interface Config {
   backup: BackupConfig;
   recovery: RecoveryConfig;
   maintenance: MaintenanceConfig;
-  faultInjection?: { pauseAt: string[]; markerDir: string };
   services: ServiceConfig[];
   serviceManager: ServiceManagerConfig;
   memoryService: { url: string; timeoutSeconds: number };

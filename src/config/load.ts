@@ -335,7 +335,6 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
       ...(p.recovery.validateCommand ? { validateCommand: p.recovery.validateCommand } : {}),
     },
     maintenance: resolveMaintenance(p, installRoot, abs(p.paths.configDir), abs, issues),
-    ...(p.faultInjection ? { faultInjection: { pauseAt: p.faultInjection.pauseAt, markerDir: abs(p.faultInjection.markerDir) } } : {}),
     services,
     serviceManager: p.serviceManager,
     memoryService: p.memoryService,

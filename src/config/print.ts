@@ -69,7 +69,6 @@ export function configDocument(config: Config): Record<string, unknown> {
       // Absent in the resolved config means "read the lists as they are", which the file spells `false`.
       packages: { ...packages, refreshCommand: refreshCommand ?? false },
     },
-    ...(config.faultInjection ? { faultInjection: config.faultInjection } : {}),
     services: config.services.map(service),
     serviceManager: config.serviceManager,
     memoryService: config.memoryService,

@@ -223,9 +223,6 @@ const maintenanceSchema = z.strictObject({
     .prefault({}),
 });
 
-/** Points where a fault test can make an activity stop and wait to be killed. */
-export const FAULT_POINTS = ['backup.snapshot', 'backup.archive', 'restore.swap'] as const;
-
 const tlsSchema = z.union(
   [
     z.boolean(),
@@ -356,14 +353,6 @@ export const configSchema = z
       .prefault({}),
     /** Daily, weekly and monthly maintenance (seed section 4). */
     maintenance: maintenanceSchema.prefault({}),
-    /** Fault tests only: activities stop at these points and wait to be killed. */
-    faultInjection: z
-      .strictObject({
-        pauseAt: z.array(z.enum(FAULT_POINTS, { error: `one of ${FAULT_POINTS.join(', ')}` })),
-        /** A `<point>.reached` file is written here when a point is reached; reached points do not pause again. */
-        markerDir: pathString,
-      })
-      .optional(),
     services: z.array(serviceSchema).min(1, { error: 'at least one service' }).default(SEED_SERVICES.map((name) => ({ name }))),
     serviceManager: serviceManagerSchema.prefault({ type: 'systemd' }),
     memoryService: z

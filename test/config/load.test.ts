@@ -234,7 +234,8 @@ const BAD: Array<[string, unknown, { path: string; expected: string; found: stri
     { backup: { stagingDir: '/opt/kilocode/mcp-servers/memory_db/tmp' } },
     { path: 'backup.stagingDir', expected: 'outside every backup source', found: 'inside "/opt/kilocode/mcp-servers/memory_db"' },
   ],
-  ['an unknown fault point', { faultInjection: { pauseAt: ['backup.everything'], markerDir: '/tmp' } }, { path: 'faultInjection.pauseAt[0]', expected: 'one of backup.snapshot', found: '"backup.everything"' }],
+  // Fault points are armed only by a test entry point (test/fixtures/fault-worker.mjs), never by a config file.
+  ['fault injection', { faultInjection: { pauseAt: ['backup.snapshot'], markerDir: '/tmp' } }, { path: 'faultInjection', expected: 'no such field', found: 'unknown field "faultInjection"' }],
   ['a YAML list instead of a mapping', '- a\n- b\n', { path: '(file)', expected: 'a YAML mapping of settings', found: 'a list of 2' }],
   ['broken YAML', 'services: [mcp-memory\n', { path: '(file)', expected: 'valid YAML', found: 'a syntax error at line 2, column 1: Flow sequence' }],
 ];

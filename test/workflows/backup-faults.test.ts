@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +16,8 @@ import type { SnapshotResult } from '../../src/activities/backup.js';
 import { describeStepProgress, followProgress, pendingSteps } from '../../src/client/progress.js';
 import type { RunbookProgress } from '../../src/common/progress.js';
 import type { BackupResult, RecoveryResult } from '../../src/workflows/index.js';
-import { spawnCliUntil, type RunningCli } from '../helpers/cli.js';
+import type { FaultPoint } from '../../src/activities/faults.js';
+import { spawnNodeUntil, type RunningCli } from '../helpers/cli.js';
 import { treesOf } from '../helpers/files.js';
 import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { assertReplays, pollUntil, testClient } from '../helpers/temporal.js';
@@ -26,18 +28,22 @@ let folders: string[];
 let markers: string;
 let baseConfig: Record<string, unknown>;
 const running: RunningCli[] = [];
+const FAULT_WORKER = fileURLToPath(new URL('../fixtures/fault-worker.mjs', import.meta.url));
 
-async function worker(pauseAt: string[], activities?: Record<string, unknown>): Promise<RunningCli> {
-  await rm(markers, { recursive: true, force: true });
-  await writeFile(sbx.configPath, stringify({ ...baseConfig, faultInjection: { pauseAt, markerDir: markers }, ...(activities ? { activities } : {}) }));
-  const w = await spawnCliUntil(['--config', sbx.configPath, 'worker', '--role', 'all'], /task queues: /);
+/**
+ * The worker as the CLI runs it, with `pauseAt` armed: a test entry point, since no config file can arm a
+ * fault point. `activities` (e.g. a short stall bound) goes into the config file it reads.
+ */
+async function worker(pauseAt: FaultPoint[], activities?: Record<string, unknown>): Promise<RunningCli> {
+  await writeFile(sbx.configPath, stringify({ ...baseConfig, ...(activities ? { activities } : {}) }));
+  const w = await spawnNodeUntil(FAULT_WORKER, [sbx.configPath, markers, ...pauseAt], /task queues: /);
   running.push(w);
   return w;
 }
 
 async function reached(point: string): Promise<void> {
   const marker = join(markers, `${point}.reached`);
-  for (let i = 0; i < 300 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 600 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 100));
   expect(existsSync(marker), `${point} reached`).toBe(true);
 }
 
@@ -135,6 +141,8 @@ describe('a worker killed mid-runbook', () => {
   }, 180_000);
 
   it('a snapshot that stops moving (held at its fault point) fails as stalled within the bound, and the retry resumes the copy', async () => {
+    // The first test reached this point already; a reached point does not pause again.
+    await rm(join(markers, 'backup.snapshot.reached'), { force: true });
     await worker(['backup.snapshot'], { stallSecondsFor: { snapshotSource: 3 } });
     const t0 = Date.now();
     const handle = await startBackup('stall');
@@ -155,6 +163,38 @@ describe('a worker killed mid-runbook', () => {
     await assertReplays(handle);
     for (const w of running.splice(0)) await kill(w);
   }, 180_000);
+
+  it('right after a stop and right after a start: the downtime reported is the real one, not the retries\' times', async () => {
+    // Worker 1 dies with a service just stopped, worker 2 with one just started (before either activity
+    // reported back). Each retry runs a heartbeat timeout (20 s) later; it must report when the service
+    // really went down / came up, or the downtime grows by the outage of the worker (22 s for a 2 s stop).
+    const w1 = await worker(['services.stopped']);
+    const handle = await startBackup('transitions');
+    await reached('services.stopped');
+    await kill(w1);
+    const w2 = await worker(['services.started']);
+    await reached('services.started');
+    await kill(w2);
+    await worker([]);
+    const result = (await handle.result()) as BackupResult;
+    expect(result.verification?.status).toBe('ok');
+    expect(await states()).toEqual(allActive);
+    const marker = async (point: FaultPoint) => JSON.parse(await readFile(join(markers, `${point}.reached`), 'utf8')) as { at: string; service: string };
+    const stopped = await marker('services.stopped');
+    const started = await marker('services.started');
+    const stop = result.downtime.find((d) => d.service === stopped.service);
+    const start = result.downtime.find((d) => d.service === started.service);
+    // The stop's time is taken just before its command, the start's when the service is first seen active;
+    // the marker is written right after either. A retry's own time would be 20 s or more after the marker.
+    const lead = (marked: string, reported: string) => Date.parse(marked) - Date.parse(reported);
+    expect(lead(stopped.at, stop!.stoppedAt), `${stopped.service} stopped at ${stop!.stoppedAt}, marker at ${stopped.at}`).toBeGreaterThanOrEqual(0);
+    expect(lead(stopped.at, stop!.stoppedAt)).toBeLessThan(5000);
+    expect(lead(started.at, start!.startedAt), `${started.service} started at ${start!.startedAt}, marker at ${started.at}`).toBeGreaterThanOrEqual(0);
+    expect(lead(started.at, start!.startedAt)).toBeLessThan(5000);
+    for (const d of result.downtime) expect(d.seconds).toBeCloseTo((Date.parse(d.startedAt) - Date.parse(d.stoppedAt)) / 1000, 0);
+    await assertReplays(handle);
+    for (const r of running.splice(0)) await kill(r);
+  }, 240_000);
 
   it('during compression: the partial archive is replaced, the backup verifies, services never stopped for it', async () => {
     const w = await worker(['backup.archive']);
