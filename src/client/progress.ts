@@ -101,10 +101,12 @@ export async function watchProgress(handle: WorkflowHandle, opts: WatchOptions):
       return false;
     }
   };
+  // The abort listener goes when the sleep ends: one left per poll piled up (MaxListenersExceededWarning).
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      opts.stop?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      const onAbort = () => (clearTimeout(t), resolve());
+      const t = setTimeout(() => (opts.stop?.removeEventListener('abort', onAbort), resolve()), ms);
+      opts.stop?.addEventListener('abort', onAbort, { once: true });
     });
   for (;;) {
     const d = await handle.describe();
