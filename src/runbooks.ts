@@ -6,8 +6,12 @@ export interface RunbookDefinition {
   /** Workflow ids start with this, then host and time. */
   idPrefix: string;
   description: string;
-  /** Workflow execution timeout. */
-  executionTimeout: string;
+  /**
+   * Whether it changes the host (stops services, deletes, installs). Such runs are
+   * never started with an execution timeout, and no schedule may cancel or
+   * terminate them for a newer run: a terminated run runs none of its undos.
+   */
+  changesHost: boolean;
   /** Input fields beyond `hostId` that `mcp-runbooks run` may pass. */
   options: ReadonlyArray<'reason' | 'dryRun'>;
 }
@@ -17,37 +21,35 @@ export const RUNBOOKS = {
     workflowType: 'healthCheck',
     idPrefix: 'health-check',
     description: 'every service active, disk and memory under their thresholds (read-only)',
-    executionTimeout: '15 minutes',
+    changesHost: false,
     options: [],
   },
   backup: {
     workflowType: 'backup',
     idPrefix: 'backup',
     description: 'snapshot (stopping only the owners of stop-mode folders), archive, verify, prune',
-    executionTimeout: '24 hours',
+    changesHost: true,
     options: ['reason', 'dryRun'],
   },
   daily: {
     workflowType: 'dailyMaintenance',
     idPrefix: 'daily',
     description: 'seed 4.1: services (a stopped one is started), disk (old logs deleted above the threshold), memory, backups on hand, log rotation',
-    // Up to 6 hours waiting for the host lock (e.g. behind the 02:00 backup), then minutes of work.
-    executionTimeout: '8 hours',
+    changesHost: true,
     options: [],
   },
   weekly: {
     workflowType: 'weeklyMaintenance',
     idPrefix: 'weekly',
     description: 'seed 4.2: package updates (installed only when allowed or approved), log errors, PostgreSQL slow queries and connections, memory service, temp files, every backup verified',
-    // Lock wait, archive verification, and up to a day waiting for an upgrade approval.
-    executionTimeout: '36 hours',
+    changesHost: true,
     options: [],
   },
   monthly: {
     workflowType: 'monthlyMaintenance',
     idPrefix: 'monthly',
     description: 'seed 4.3: security review, VACUUM ANALYZE, memory consolidation, system snapshot; writes reports/monthly-report-YYYYMM.txt and .json',
-    executionTimeout: '12 hours',
+    changesHost: true,
     options: [],
   },
 } as const satisfies Record<string, RunbookDefinition>;

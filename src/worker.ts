@@ -7,16 +7,21 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, createOrchestratorActivities } from './activities/index.js';
+import type { Faults } from './activities/faults.js';
 import { hostTaskQueue } from './common/task-queues.js';
 import type { Config } from './config/config.js';
 import { Client } from '@temporalio/client';
 import { activityMetricsInterceptor } from './metrics/activity-interceptor.js';
 import { backupProbe, every, memoryProbe, scheduleProbe, serviceProbe, type Probe } from './metrics/probes.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics/registry.js';
+import { restoreRunbookOutcomes, type RestoredOutcome } from './metrics/restore-outcomes.js';
 import { runbookSinks } from './metrics/runbook-sink.js';
+import { errorMessage } from './common/errors.js';
+import { ensureSearchAttributes } from './temporal/search-attributes.js';
 import { startMetricsServer, type MetricsServer } from './metrics/server.js';
 import { createServiceManager, type ServiceManager } from './services/index.js';
 import { connectWorker } from './temporal/connection.js';
+import { removeVerifyLeftovers } from './archive/verify.js';
 
 import type { WorkerRole } from './common/roles.js';
 
@@ -38,6 +43,8 @@ export interface StartWorkerOptions {
   serveMetrics?: boolean;
   /** Replace the service manager the config describes (tests). */
   services?: ServiceManager;
+  /** Fault points for kill tests (test/fixtures/fault-worker.mjs); the CLI never passes one. @default none */
+  faults?: Faults;
   /** The SDK runtime's Prometheus endpoint, merged into `/metrics` (set when the runtime exports metrics). */
   sdkMetricsUrl?: string;
   /** Run the periodic probes (services, backups, memory service, schedules). @default true */
@@ -52,6 +59,10 @@ export interface RunningWorker {
   metrics?: MetricsServer;
   /** This process's metric objects (tests read them). */
   registry: WorkerMetrics;
+  /** Settles once the outcome gauges were read back from Temporal (orchestrator roles; empty for a host worker). */
+  restored: Promise<RestoredOutcome[]>;
+  /** Scratch folders of verifications a killed worker left in the backups folder, removed at start (host role). */
+  leftoversRemoved: string[];
   /** Settles when every worker in this process has stopped; rejects if one failed. */
   done: Promise<void>;
   /** Graceful shutdown: stop polling, let in-flight activities finish within the grace time, close. */
@@ -72,6 +83,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   const workers: Worker[] = [];
   const taskQueues: string[] = [];
   const identities: string[] = [];
+  const leftoversRemoved: string[] = [];
 
   // The HTTP endpoints come first: a busy port must fail before any Worker holds the connection.
   const metrics = createWorkerMetrics({ role, hostId: config.hostId });
@@ -95,6 +107,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       });
     }
     if (role === 'orchestrator' || role === 'all') {
+      // Before the first workflow task: a run that upserts an unknown search attribute gets stuck.
+      await ensureSearchAttributes(new Client({ connection, namespace: config.temporal.namespace }), config.temporal.namespace);
       const identity = `orchestrator@${where}`;
       workers.push(
         await Worker.create({
@@ -111,6 +125,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       identities.push(identity);
     }
     if (role === 'host' || role === 'all') {
+      // A worker killed mid-verification left a full copy of each dump behind: remove it before serving.
+      leftoversRemoved.push(...(await removeVerifyLeftovers(config.paths.backupDir)));
       const identity = `host:${config.hostId}@${where}`;
       const taskQueue = hostTaskQueue(config.temporal.taskQueue, config.hostId);
       workers.push(
@@ -118,7 +134,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
           ...common,
           identity,
           taskQueue,
-          activities: createActivities({ config, services }),
+          activities: createActivities({ config, services, ...(opts.faults ? { faults: opts.faults } : {}) }),
           interceptors,
         }),
       );
@@ -147,6 +163,14 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   }
 
   const runs = workers.map((w) => w.run());
+  // Failure signals that must survive a restart (BackupFailed, MaintenanceFailFindings) come back from Temporal.
+  const restored =
+    role === 'orchestrator' || role === 'all'
+      ? restoreRunbookOutcomes({ client: new Client({ connection, namespace: config.temporal.namespace }), hosts: config.hosts, metrics }).catch((err: unknown) => {
+          console.error(`could not read earlier runbook outcomes back from Temporal (the outcome metrics start empty): ${errorMessage(err)}`);
+          return [];
+        })
+      : Promise.resolve([]);
   const done = (async () => {
     try {
       const results = await Promise.allSettled(runs);
@@ -170,6 +194,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     identities,
     ...(server ? { metrics: server } : {}),
     registry: metrics,
+    restored,
+    leftoversRemoved,
     done,
     async shutdown() {
       for (const w of workers) {

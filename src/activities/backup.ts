@@ -2,10 +2,14 @@
  * Backup activities: plan, snapshot each source into staging (stop-mode sources
  * while their owners are stopped), dump the database online, build and verify
  * the archive, apply retention. Each is idempotent, so a retry after a killed
- * worker redoes its step from the start.
+ * worker redoes its step from the start, except the snapshot, which completes
+ * the copy its previous attempt left (see {@link createBackupActivities}).
+ *
+ * Every long step heartbeats its real counter (`trackStep`): bytes copied,
+ * dumped, packed or read back.
  */
 import { chmod, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { ARCHIVE_SUFFIX, archiveName, archiveTime, manifestName } from '../common/archive-names.js';
 import type { Config } from '../config/config.js';
 import { pickCompressor } from '../archive/compress.js';
@@ -21,12 +25,13 @@ import {
   type Downtime,
   type ManifestRoot,
 } from '../archive/manifest.js';
-import { decideRetention } from '../archive/retention.js';
+import { decideRetention, type VerificationState } from '../archive/retention.js';
+import { claimStaging, removeOwnedStaging, staleStaging } from '../archive/staging.js';
 import { verifyBackup, type VerifyOutcome } from '../archive/verify.js';
 import { pgDump } from '../postgres/tools.js';
 import { VERSION } from '../version.js';
-import { activitySignal, progressReporter } from './context.js';
-import { faultPoint } from './faults.js';
+import { activitySignal, previousProgress, trackStep } from './context.js';
+import { NO_FAULTS, type Faults } from './faults.js';
 import { exists } from '../system/fs.js';
 
 export interface PlannedSource {
@@ -73,6 +78,8 @@ export interface BackupPlan {
 export interface SnapshotResult {
   archivePath: string;
   files: number;
+  /** Of `files`, those an earlier attempt had already copied (kept, not rewritten). */
+  reused: number;
   bytes: number;
   skipped: string[];
   seconds: number;
@@ -92,6 +99,8 @@ export interface ArchiveResult {
 export interface RetentionResult {
   removed: Array<{ archive: string; ageDays: number }>;
   kept: Array<{ archive: string; why: string[] }>;
+  /** Staging folders and partial archives of killed runs that were removed. */
+  leftovers: string[];
   manifestFile: string;
 }
 
@@ -103,6 +112,21 @@ export interface BackupListing {
   kind: BackupManifest['kind'] | 'unknown';
   hasManifest: boolean;
   verified?: { ok: boolean; at: string; problems: string[] };
+}
+
+/**
+ * Whether an archive is a backup: anything but a recovery's emergency archive
+ * (the state a recovery replaced, never verified by the backup runbook, not a
+ * scheduled backup). An archive whose manifest is unreadable (`unknown`) counts,
+ * and shows as not verified. The one rule for metrics, maintenance and reports.
+ */
+export function isBackup(listing: Pick<BackupListing, 'kind'>): boolean {
+  return listing.kind !== 'emergency';
+}
+
+/** The newest backup in a {@link BackupListing} list sorted newest first (as `listBackups` returns it), emergency archives left out. */
+export function newestBackup<T extends Pick<BackupListing, 'kind'>>(list: readonly T[]): T | undefined {
+  return list.find(isBackup);
 }
 
 /** Where a database dump sits inside an archive. */
@@ -126,12 +150,13 @@ export function stopGroups(sources: readonly PlannedSource[]): StopGroup[] {
 }
 
 
-async function treeBytes(path: string): Promise<number> {
+async function treeBytes(path: string, onEntry?: () => void): Promise<number> {
   let total = 0;
   try {
     const st = await lstat(path);
     if (!st.isDirectory()) return st.isFile() ? st.size : 0;
     for (const e of await readdir(path, { withFileTypes: true, recursive: true })) {
+      onEntry?.();
       if (e.isFile()) total += (await lstat(join(e.parentPath, e.name))).size;
     }
   } catch {
@@ -153,11 +178,15 @@ export async function freshArchiveName(config: Config, from: Date): Promise<{ na
   }
 }
 
+const DAY_MS = 86_400_000;
+
 export interface BackupActivityDeps {
   config: Config;
+  /** @default {@link NO_FAULTS} */
+  faults?: Faults;
 }
 
-export function createBackupActivities({ config }: BackupActivityDeps) {
+export function createBackupActivities({ config, faults = NO_FAULTS }: BackupActivityDeps) {
   const backupDir = config.paths.backupDir;
 
   const ensureBackupDir = async () => {
@@ -166,6 +195,13 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
   };
 
   const freshName = (from: Date) => freshArchiveName(config, from);
+
+  /** The run's staging folder a planned staging path lies in: `<backup.stagingDir>/<archive name without suffix>`. */
+  const runStagingDir = (path: string): string => {
+    const first = relative(config.backup.stagingDir, path).split(sep)[0] ?? '';
+    if (!first || first === '..' || isAbsolute(first)) throw new Error(`${path} is not inside the staging folder ${config.backup.stagingDir}`);
+    return join(config.backup.stagingDir, first);
+  };
 
   const listArchives = async (): Promise<string[]> => {
     try {
@@ -206,6 +242,8 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       const missing: string[] = [];
       let dump: PlannedDump | undefined;
       let estimatedBytes = 0;
+      let entries = 0;
+      const report = trackStep('plan: size the sources', 'items');
       for (const src of config.backup.sources) {
         if (src.mode === 'pg_dump') {
           const archivePath = dumpArchivePath(src.database);
@@ -224,7 +262,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
           mode: src.mode,
           services: src.mode === 'stop' ? src.services : [],
         });
-        estimatedBytes += await treeBytes(src.path);
+        estimatedBytes += await treeBytes(src.path, () => report(++entries));
       }
       return {
         archive: name,
@@ -238,19 +276,31 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       };
     },
 
-    /** Copies one stop-mode source into staging (any earlier partial copy is removed first). */
+    /**
+     * Copies one stop-mode source into staging; heartbeats the bytes copied.
+     *
+     * A retry whose previous attempt reported progress on this copy resumes it:
+     * files already copied whole (same size, mode and modification time) are
+     * kept, the rest copied again, entries gone from the source removed. That is
+     * safe here and nowhere else in a backup: the source's services are stopped
+     * for the whole step (retries of an activity run without the workflow
+     * starting them), and the staging folder is this run's own. A first attempt,
+     * or a retry that never reported, starts from an empty folder.
+     */
     async snapshotSource(req: { source: PlannedSource }): Promise<SnapshotResult> {
       const { source } = req;
       if (source.archiveFrom === source.originalPath) throw new Error(`${source.originalPath} is archived live; it has no staging copy`);
       const t0 = Date.now();
       const signal = activitySignal();
-      await mkdir(config.backup.stagingDir, { recursive: true, mode: 0o700 });
-      await rm(source.archiveFrom, { recursive: true, force: true });
+      const step = `snapshot ${source.originalPath}`;
+      const resume = previousProgress(step) !== undefined;
+      await claimStaging(runStagingDir(source.archiveFrom), { archive: `${basename(runStagingDir(source.archiveFrom))}${ARCHIVE_SUFFIX}`, host: config.hostId });
+      if (!resume) await rm(source.archiveFrom, { recursive: true, force: true });
       await mkdir(dirname(source.archiveFrom), { recursive: true, mode: 0o700 });
-      const report = progressReporter(`snapshot ${source.originalPath}`);
-      const copied = await copyTree(source.originalPath, source.archiveFrom, { ...(signal ? { signal } : {}), onProgress: report, concurrency: 16 });
-      if (source.mode === 'stop') await faultPoint(config, 'backup.snapshot', signal);
-      return { archivePath: source.archivePath, files: copied.files, bytes: copied.bytes, skipped: copied.skipped, seconds: (Date.now() - t0) / 1000 };
+      const report = trackStep(step, 'bytes');
+      const copied = await copyTree(source.originalPath, source.archiveFrom, { ...(signal ? { signal } : {}), onProgress: (bytes) => report(bytes), concurrency: 16, resume });
+      if (source.mode === 'stop') await faults.reach('backup.snapshot', signal);
+      return { archivePath: source.archivePath, files: copied.files, reused: copied.reused, bytes: copied.bytes, skipped: copied.skipped, seconds: (Date.now() - t0) / 1000 };
     },
 
     /** `pg_dump -Fc` of the configured database into staging, while the services run. */
@@ -258,12 +308,14 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       if (!config.postgres) throw new Error('no postgres section in the host config');
       const t0 = Date.now();
       const signal = activitySignal();
+      const runDir = runStagingDir(req.dump.stagingPath);
+      await claimStaging(runDir, { archive: `${basename(runDir)}${ARCHIVE_SUFFIX}`, host: config.hostId });
       await mkdir(dirname(req.dump.stagingPath), { recursive: true, mode: 0o700 });
       const bytes = await pgDump({
         pg: config.postgres,
         outFile: req.dump.stagingPath,
         ...(signal ? { signal } : {}),
-        onProgress: progressReporter(`pg_dump ${req.dump.database}`),
+        progress: trackStep(`pg_dump ${req.dump.database}`, 'bytes'),
       });
       return { bytes, seconds: (Date.now() - t0) / 1000 };
     },
@@ -304,7 +356,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       const compressor = await pickCompressor(config.backup.compression.program, config.backup.compression.level);
       const sources: ArchiveSource[] = plan.sources.map((s) => ({ archivePath: s.archivePath, sourcePath: s.archiveFrom }));
       if (plan.dump) sources.push({ archivePath: plan.dump.archivePath, sourcePath: plan.dump.stagingPath });
-      const report = progressReporter('archive', 'bytes', plan.estimatedBytes);
+      const report = trackStep('archive', 'bytes', plan.estimatedBytes);
       const result = await writeArchive({
         sources,
         outFile: out,
@@ -312,7 +364,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
         signal,
         onProgress: (n) => report(n),
         beforeCommit: async (r) => {
-          await faultPoint(config, 'backup.archive', signal);
+          await faults.reach('backup.archive', signal);
           const roots: ManifestRoot[] = r.roots.map((root) => {
             const src = plan.sources.find((s) => s.archivePath === root.archivePath);
             return src
@@ -346,27 +398,33 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
     /** Reads the archive back whole and checks it against its manifest (and each dump with pg_restore --list); records the outcome in the manifest. */
     async verifyBackup(req: { archive: string }): Promise<VerifyOutcome> {
       const signal = activitySignal();
-      const report = progressReporter(`verify ${req.archive}`);
+      const report = trackStep(`verify ${req.archive}`, 'bytes');
       return verifyBackup({ backupDir, archive: req.archive, ...(signal ? { signal } : {}), onProgress: (done, total) => report(done, total) });
     },
 
-    /** Removes a staging folder (and its parent when empty). */
-    async removeStaging(req: { stagingDir: string }): Promise<void> {
-      await rm(req.stagingDir, { recursive: true, force: true });
+    /**
+     * Removes a run's staging folder, if it is one this tool created in the
+     * configured staging folder (see {@link claimStaging}); anything else stays.
+     */
+    async removeStaging(req: { stagingDir: string }): Promise<{ removed: boolean }> {
+      return { removed: await removeOwnedStaging(config.backup.stagingDir, req.stagingDir) };
     },
 
     /**
-     * Deletes archives older than the retention (keeping daily/weekly/monthly
-     * picks, the newest verified archive and `protect`), leftovers of killed runs,
-     * and rewrites `backup_manifest.txt` to list what is kept.
+     * Deletes archives retention does not keep (see {@link decideRetention}:
+     * daily/weekly/monthly picks among verified backups, the newest verified
+     * backup, recent and not-yet-verified ones, `protect`), leftovers of killed
+     * runs, and rewrites `backup_manifest.txt` to list what is kept.
      */
     async applyRetention(req: { protect?: string[] } = {}): Promise<RetentionResult> {
       const now = new Date();
       const archives = await listArchives();
       const infos = await Promise.all(
         archives.map(async (archive) => {
+          // The verification verifyBackup recorded in the manifest (written atomically): the one record of it.
           const m = await readManifest(manifestPath(backupDir, archive)).catch(() => undefined);
-          return { name: archive, createdAt: archiveTime(archive)!, verified: m?.verification?.ok === true };
+          const verification: VerificationState = !m?.verification ? 'none' : m.verification.ok ? 'ok' : 'failed';
+          return { name: archive, createdAt: archiveTime(archive)!, verification, kind: m?.kind ?? 'backup' };
         }),
       );
       const decision = decideRetention(infos, now, config.retention, req.protect ?? []);
@@ -374,15 +432,15 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
         await rm(join(backupDir, r.name), { force: true });
         await rm(manifestPath(backupDir, r.name), { force: true });
       }
-      // Staging and verification leftovers of runs that were killed and never cleaned up.
-      for (const dir of [config.backup.stagingDir, backupDir]) {
-        const entries = await readdir(dir).catch(() => [] as string[]);
-        for (const e of entries) {
-          if (dir === backupDir && !e.startsWith('.verify-') && !e.endsWith('.partial')) continue;
-          const st = await stat(join(dir, e)).catch(() => undefined);
-          if (st && now.getTime() - st.mtime.getTime() > 86_400_000) await rm(join(dir, e), { recursive: true, force: true });
-        }
+      // Leftovers of runs that were killed and never cleaned up, a day on: only what this tool created.
+      // The staging folder may be shared, so there only folders with our owner marker (see claimStaging).
+      const leftovers = await staleStaging(config.backup.stagingDir, now, DAY_MS);
+      for (const e of await readdir(backupDir).catch(() => [] as string[])) {
+        if (!e.endsWith('.partial') || archiveTime(e.slice(0, -'.partial'.length)) === undefined) continue;
+        const st = await lstat(join(backupDir, e)).catch(() => undefined);
+        if (st?.isFile() && now.getTime() - st.mtime.getTime() > DAY_MS) leftovers.push(join(backupDir, e));
       }
+      for (const l of leftovers) await rm(l, { recursive: true, force: true });
       const kept = await Promise.all(decision.keep.map((k) => listing(k.name, now.getTime())));
       const lines = kept.map(
         (k) => `${k.archive}\t${k.bytes}\t${k.createdAt}\t${k.kind}\t${k.verified ? (k.verified.ok ? `verified ${k.verified.at}` : 'verification FAILED') : 'not verified'}`,
@@ -392,6 +450,7 @@ export function createBackupActivities({ config }: BackupActivityDeps) {
       return {
         removed: decision.remove.map((r) => ({ archive: r.name, ageDays: r.ageDays })),
         kept: decision.keep.map((k) => ({ archive: k.name, why: k.why })),
+        leftovers,
         manifestFile,
       };
     },

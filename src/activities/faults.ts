@@ -1,26 +1,23 @@
 /**
- * Fault injection for the kill tests: at a configured point an activity writes
- * `<markerDir>/<point>.reached` and waits (until cancelled or its worker is
- * killed). A point already reached does not pause again, so the retried
- * activity on the restarted worker goes on.
+ * Fault points: named places in the host activities where a kill test stops an
+ * activity to kill its worker there. Production passes nothing and gets
+ * {@link NO_FAULTS}; nothing in the config file or the environment can arm a
+ * point. Only a test entry point (test/fixtures/fault-worker.mjs) passes a
+ * {@link Faults} to `startWorker` / `createActivities`.
  */
-import { access, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Config } from '../config/config.js';
 
-export async function faultPoint(config: Pick<Config, 'faultInjection'>, point: string, signal?: AbortSignal): Promise<void> {
-  const f = config.faultInjection;
-  if (!f?.pauseAt.includes(point)) return;
-  const marker = join(f.markerDir, `${point}.reached`);
-  try {
-    await access(marker);
-    return;
-  } catch {
-    // first time here
-  }
-  await mkdir(f.markerDir, { recursive: true });
-  await writeFile(marker, `${process.pid}\n`);
-  await new Promise<never>((_resolve, reject) => {
-    signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
-  });
+/** Every place an activity can be paused. */
+export const FAULT_POINTS = ['backup.snapshot', 'backup.archive', 'restore.swap', 'services.stopped', 'services.started'] as const;
+export type FaultPoint = (typeof FAULT_POINTS)[number];
+
+export interface Faults {
+  /**
+   * Called when an activity reaches `point` (`detail` says e.g. which service).
+   * Resolves to go on; a test's implementation may instead wait (until
+   * `signal` aborts or the process is killed).
+   */
+  reach(point: FaultPoint, signal?: AbortSignal, detail?: Record<string, string>): Promise<void>;
 }
+
+/** Production: every point passes straight through. */
+export const NO_FAULTS: Faults = { reach: () => Promise.resolve() };

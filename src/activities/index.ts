@@ -2,10 +2,12 @@
  * The host worker's activities, built from its config (dependency injection, no
  * globals). Workflows see these only as types: `proxyActivities<HostActivities>`.
  */
+import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { createServiceManager, type ServiceManager } from '../services/index.js';
 import { createBackupActivities } from './backup.js';
-import { withHeartbeats } from './context.js';
+import { withStallWatch } from './heartbeat.js';
+import { NO_FAULTS, type Faults } from './faults.js';
 import { createMaintenanceActivities } from './maintenance/index.js';
 import { createRestoreActivities } from './restore.js';
 import { createServiceActivities } from './services.js';
@@ -15,18 +17,22 @@ export interface HostActivityDeps {
   config: Config;
   /** @default the manager `config.serviceManager` describes */
   services?: ServiceManager;
+  /** Fault points for kill tests; production never passes one. @default {@link NO_FAULTS} */
+  faults?: Faults;
 }
 
 export function createActivities(deps: HostActivityDeps) {
   const services = deps.services ?? createServiceManager(deps.config);
-  const backup = createBackupActivities({ config: deps.config });
-  return withHeartbeats({
-    ...createServiceActivities({ services }),
+  const faults = deps.faults ?? NO_FAULTS;
+  const backup = createBackupActivities({ config: deps.config, faults });
+  // Every activity under the stall watch: heartbeats only while its work moves (see heartbeat.ts).
+  return withStallWatch({
+    ...createServiceActivities({ services, faults, transitionsDir: join(deps.config.paths.backupDir, '.service-transitions') }),
     ...createSystemActivities({ config: deps.config }),
     ...backup,
-    ...createRestoreActivities({ config: deps.config, services }),
+    ...createRestoreActivities({ config: deps.config, services, faults }),
     ...createMaintenanceActivities({ config: deps.config, services, listBackups: backup.listBackups }),
-  });
+  }, { stallSeconds: deps.config.activities.stallSeconds, ...(deps.config.activities.stallSecondsFor ? { stallSecondsFor: deps.config.activities.stallSecondsFor } : {}) });
 }
 
 export type HostActivities = ReturnType<typeof createActivities>;

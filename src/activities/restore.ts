@@ -22,8 +22,8 @@ import type { ServiceManager } from '../services/index.js';
 import { runArgv } from '../services/run-argv.js';
 import { getMemoryStats } from '../system/memory-service.js';
 import { createBackupActivities, freshArchiveName, type ArchiveResult, type BackupPlan } from './backup.js';
-import { activitySignal, progressReporter } from './context.js';
-import { faultPoint } from './faults.js';
+import { activitySignal, trackStep } from './context.js';
+import { NO_FAULTS, type Faults } from './faults.js';
 import { createServiceActivities } from './services.js';
 import { exists } from '../system/fs.js';
 
@@ -82,11 +82,13 @@ export interface RestorePlan {
 export interface RestoreActivityDeps {
   config: Config;
   services: ServiceManager;
+  /** @default {@link NO_FAULTS} */
+  faults?: Faults;
 }
 
-export function createRestoreActivities({ config, services }: RestoreActivityDeps) {
+export function createRestoreActivities({ config, services, faults = NO_FAULTS }: RestoreActivityDeps) {
   const backupDir = config.paths.backupDir;
-  const backup = createBackupActivities({ config });
+  const backup = createBackupActivities({ config, faults });
   const serviceOps = createServiceActivities({ services });
   const folderSources = config.backup.sources.flatMap((s) => (s.mode === 'pg_dump' ? [] : [s.path]));
 
@@ -119,7 +121,7 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       if (manifest.archive !== archive) refuse(`the manifest describes "${manifest.archive}", not "${archive}"`);
 
       const signal = activitySignal();
-      const report = progressReporter(`inspect ${archive}`);
+      const report = trackStep(`inspect ${archive}`, 'bytes');
       const limits = { maxCompressionRatio: config.recovery.maxCompressionRatio, maxEntries: config.recovery.maxEntries };
       let scan: ScanResult;
       try {
@@ -238,7 +240,7 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       const targets: ExtractTarget[] = plan.roots.map((r) => ({ archivePath: r.archivePath, destination: r.staging, kind: 'folder' }));
       if (plan.dump) targets.push({ archivePath: plan.dump.archivePath, destination: plan.dump.file, kind: 'file' });
       const signal = activitySignal();
-      const report = progressReporter(`extract ${plan.archive}`);
+      const report = trackStep(`extract ${plan.archive}`, 'bytes', (await lstat(join(backupDir, plan.archive))).size);
       const result = await extractRoots({
         archivePath: join(backupDir, plan.archive),
         targets,
@@ -261,7 +263,7 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       if (!req.plan.dump || !config.postgres) return { bytes: 0 };
       const signal = activitySignal();
       await mkdir(req.plan.recoveryDir, { recursive: true, mode: 0o700 });
-      const bytes = await pgDump({ pg: config.postgres, outFile: req.plan.dump.emergencyFile, ...(signal ? { signal } : {}), onProgress: progressReporter('pg_dump (emergency)') });
+      const bytes = await pgDump({ pg: config.postgres, outFile: req.plan.dump.emergencyFile, ...(signal ? { signal } : {}), progress: trackStep('pg_dump (emergency)', 'bytes') });
       return { bytes };
     },
 
@@ -280,7 +282,7 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       if (t && !p) {
         await rename(r.target, r.previous);
         await syncDir(parent);
-        await faultPoint(config, 'restore.swap', activitySignal());
+        await faults.reach('restore.swap', activitySignal());
       } else if (t && p) {
         throw new RecoveryStateError(`cannot swap ${r.target}: both it and ${r.previous} exist next to the staging folder`);
       }
@@ -314,7 +316,7 @@ export function createRestoreActivities({ config, services }: RestoreActivityDep
       if (!config.postgres) throw new Error('no postgres section in the host config');
       const signal = activitySignal();
       await access(req.file);
-      await pgRestore({ pg: config.postgres, file: req.file, ...(signal ? { signal } : {}) });
+      await pgRestore({ pg: config.postgres, file: req.file, ...(signal ? { signal } : {}), progress: trackStep('pg_restore', 'bytes') });
     },
 
     /** After a recovery: each service active, the memory service answers, the database answers, the configured validate command passes. */

@@ -3,22 +3,36 @@ import { ServiceCommandError, errorMessage } from '../common/errors.js';
 import { finding, type Finding } from '../common/report.js';
 import type { ServiceManager, ServiceStatus } from '../services/index.js';
 import { activitySignal, rethrowIfCancelled } from './context.js';
+import { NO_FAULTS, type Faults } from './faults.js';
+import { transitionRecord } from './service-transitions.js';
 
 export interface ServiceActivityDeps {
   services: ServiceManager;
   /** How long a started service may take to report active. @default 30 s */
   startTimeoutMs?: number;
+  /**
+   * Where each stop/start keeps the times it observed, so a retry after a
+   * killed worker reports when the service really went down or came up.
+   * @default none: a retry reports its own time
+   */
+  transitionsDir?: string;
+  /** @default {@link NO_FAULTS} */
+  faults?: Faults;
 }
 
 export interface ServiceTransition {
   service: string;
-  /** ISO time on the host. */
+  /**
+   * ISO time on the host: just before the stop command that took the service
+   * down, or when it was first seen active after the start. A retry of the same
+   * activity reports the first attempt's time when the service is still in that state.
+   */
   at: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export function createServiceActivities({ services, startTimeoutMs = 30_000 }: ServiceActivityDeps) {
+export function createServiceActivities({ services, startTimeoutMs = 30_000, transitionsDir, faults = NO_FAULTS }: ServiceActivityDeps) {
   const call = () => {
     const signal = activitySignal();
     return signal ? { signal } : {};
@@ -51,25 +65,48 @@ export function createServiceActivities({ services, startTimeoutMs = 30_000 }: S
       return Promise.all(names.map((name) => services.status(name, call())));
     },
 
-    /** Stops services one by one and checks each is no longer active. Idempotent. */
+    /**
+     * Stops services one by one and checks each is no longer active. Idempotent:
+     * a retry reports, for a service an earlier attempt stopped and that is still
+     * down, the time of that stop.
+     */
     async stopServices(req: { services: string[] }): Promise<ServiceTransition[]> {
       const out: ServiceTransition[] = [];
+      const record = await transitionRecord(transitionsDir, 'stop');
       for (const service of req.services) {
+        const earlier = record.get(service);
+        if (earlier && (await services.status(service, call())).state !== 'active') {
+          out.push({ service, at: earlier });
+          continue;
+        }
         const at = new Date().toISOString();
+        // Kept before the stop: a worker killed right after it still leaves the time behind.
+        await record.set(service, at);
         await services.stop(service, call());
         const s = await services.status(service, call());
         if (s.state === 'active') {
           throw new ServiceCommandError({ service, action: 'stop', argv: [], exitCode: 0, timedOut: false, output: `still active after stop (${s.detail})` });
         }
+        await faults.reach('services.stopped', activitySignal(), { service });
         out.push({ service, at });
       }
       return out;
     },
 
-    /** Starts services one by one and waits until each reports active. Idempotent. */
+    /**
+     * Starts services one by one and waits until each reports active. Idempotent:
+     * a retry reports, for a service an earlier attempt saw come up and that is
+     * still active, the time it came up.
+     */
     async startServices(req: { services: string[] }): Promise<ServiceTransition[]> {
       const out: ServiceTransition[] = [];
+      const record = await transitionRecord(transitionsDir, 'start');
       for (const service of req.services) {
+        const earlier = record.get(service);
+        if (earlier && (await services.status(service, call())).state === 'active') {
+          out.push({ service, at: earlier });
+          continue;
+        }
         await services.start(service, call());
         const deadline = Date.now() + startTimeoutMs;
         let s = await services.status(service, call());
@@ -87,7 +124,10 @@ export function createServiceActivities({ services, startTimeoutMs = 30_000 }: S
             output: `not active ${startTimeoutMs / 1000}s after start (${s.state}: ${s.detail})`,
           });
         }
-        out.push({ service, at: new Date().toISOString() });
+        const at = new Date().toISOString();
+        await record.set(service, at);
+        await faults.reach('services.started', activitySignal(), { service });
+        out.push({ service, at });
       }
       return out;
     },

@@ -2,9 +2,15 @@
  * Copies a folder tree to a staging folder, keeping modes, times, owners (when
  * root), symlinks as symlinks and hard links as hard links. Sockets, FIFOs and
  * devices are skipped and reported: a backup holds files, folders and links.
+ *
+ * With `resume`, a copy a killed or stalled attempt left behind is completed
+ * rather than redone: a file whose copy already has the source's size and
+ * modification time is kept (its time is set only after its data, owner and
+ * mode, so a matching time means that copy finished), everything else is
+ * copied again, and entries the source no longer has are removed.
  */
 import { constants, type Stats } from 'node:fs';
-import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, readdir, readlink, symlink, utimes } from 'node:fs/promises';
+import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface CopyStats {
@@ -13,14 +19,18 @@ export interface CopyStats {
   symlinks: number;
   hardlinks: number;
   bytes: number;
+  /** Of `files`, those kept from an earlier attempt's copy (see `resume`); their bytes are in `bytes`. */
+  reused: number;
   /** Paths not copied (special files, or entries that vanished while an online source was read). */
   skipped: string[];
 }
 
 export interface CopyOptions {
   signal?: AbortSignal;
-  /** File bytes copied so far. */
-  onProgress?: (bytes: number) => void;
+  /** File bytes in the copy so far (kept ones included), and files. */
+  onProgress?: (bytes: number, files: number) => void;
+  /** `dest` may hold an earlier attempt's partial copy of `src`: keep what matches, redo the rest. @default false */
+  resume?: boolean;
   /** Files copied at once. @default 8 */
   concurrency?: number;
 }
@@ -28,7 +38,10 @@ export interface CopyOptions {
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 export async function copyTree(src: string, dest: string, opts: CopyOptions = {}): Promise<CopyStats> {
-  const stats: CopyStats = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, bytes: 0, skipped: [] };
+  const stats: CopyStats = { files: 0, directories: 0, symlinks: 0, hardlinks: 0, bytes: 0, reused: 0, skipped: [] };
+  const resume = opts.resume === true;
+  /** Paths written or kept in `dest`, when resuming: anything else there is stale. */
+  const wanted = new Set<string>();
   const links = new Map<string, string>();
   const dirs: Array<{ path: string; st: Stats }> = [];
   const limit = opts.concurrency ?? 8;
@@ -66,8 +79,13 @@ export async function copyTree(src: string, dest: string, opts: CopyOptions = {}
       }
       throw err;
     }
+    if (resume) {
+      wanted.add(to);
+      const there = await lstat(to).catch(() => undefined);
+      if (there && !(st.isDirectory() && there.isDirectory()) && !(st.isFile() && there.isFile() && st.nlink === 1)) await rm(to, { recursive: true, force: true });
+    }
     if (st.isDirectory()) {
-      await mkdir(to, { mode: 0o700 });
+      await mkdir(to, { mode: 0o700, recursive: resume });
       stats.directories += 1;
       dirs.push({ path: to, st });
       const names = await readdir(from);
@@ -91,6 +109,16 @@ export async function copyTree(src: string, dest: string, opts: CopyOptions = {}
       }
       if (st.nlink > 1) links.set(key, to);
       await schedule(async () => {
+        if (resume) {
+          const there = await lstat(to).catch(() => undefined);
+          if (there?.isFile() && there.size === st.size && sameTime(there.mtimeMs, st.mtimeMs) && (there.mode & 0o7777) === (st.mode & 0o7777)) {
+            stats.files += 1;
+            stats.reused += 1;
+            stats.bytes += st.size;
+            opts.onProgress?.(stats.bytes, stats.files);
+            return;
+          }
+        }
         try {
           await copyFile(from, to, constants.COPYFILE_FICLONE);
         } catch (err) {
@@ -105,7 +133,7 @@ export async function copyTree(src: string, dest: string, opts: CopyOptions = {}
         await utimes(to, st.atime, st.mtime);
         stats.files += 1;
         stats.bytes += st.size;
-        opts.onProgress?.(stats.bytes);
+        opts.onProgress?.(stats.bytes, stats.files);
       });
       return;
     }
@@ -118,6 +146,7 @@ export async function copyTree(src: string, dest: string, opts: CopyOptions = {}
     await Promise.all(running);
   }
   check();
+  if (resume) await removeUnwanted(dest, wanted);
   // Folder modes and times last: creating their contents changed the times.
   for (const d of dirs.reverse()) {
     await owner(d.path, d.st);
@@ -125,6 +154,27 @@ export async function copyTree(src: string, dest: string, opts: CopyOptions = {}
     await utimes(d.path, d.st.atime, d.st.mtime);
   }
   return stats;
+}
+
+/**
+ * Whether a copy's modification time is the one `utimes` gave it from the source:
+ * times are set through a Date (milliseconds) and stored in nanoseconds, so they
+ * come back within a millisecond or two; a copy cut short carries the time it was
+ * written, long after the (stopped) source's.
+ */
+function sameTime(copyMs: number, sourceMs: number): boolean {
+  return Math.abs(copyMs - sourceMs) < 2;
+}
+
+/** Removes what an earlier attempt copied that the source no longer has. */
+async function removeUnwanted(dest: string, wanted: ReadonlySet<string>): Promise<void> {
+  const st = await lstat(dest).catch(() => undefined);
+  if (!st?.isDirectory()) return;
+  for (const name of await readdir(dest)) {
+    const path = join(dest, name);
+    if (!wanted.has(path)) await rm(path, { recursive: true, force: true });
+    else await removeUnwanted(path, wanted);
+  }
 }
 
 function describeSpecial(st: Stats): string {

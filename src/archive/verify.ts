@@ -4,13 +4,14 @@
  * database dump passes `pg_restore --list`. The one verifier the backup runbook,
  * the maintenance runbooks and `mcp-runbooks backups verify` share.
  */
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from '../common/errors.js';
 import { pgRestoreList } from '../postgres/tools.js';
 import { manifestPath, readManifest, writeManifest, type BackupManifest } from './manifest.js';
 import { NotRegularFileError } from './read-into.js';
 import { scanArchive, type ScanResult } from './scan.js';
+import { ownerAlive, ownerTag } from '../system/process-owner.js';
 
 export const VERIFY_STATUSES = ['ok', 'failed', 'no-manifest'] as const;
 export type VerifyStatus = (typeof VERIFY_STATUSES)[number];
@@ -27,6 +28,8 @@ export interface VerifyOutcome {
   fileBytes: number;
   /** Entries in each dump's table of contents. */
   dumps: Array<{ archivePath: string; tocEntries: number }>;
+  /** Scratch folders of verifications killed earlier, removed before this one. */
+  leftoversRemoved?: string[];
 }
 
 export interface VerifyOptions {
@@ -38,6 +41,38 @@ export interface VerifyOptions {
   onProgress?: (bytesRead: number, total: number) => void;
 }
 
+/**
+ * Scratch folders of verifications: `.verify-<owner>-XXXXXX` in the backups
+ * folder, holding each extracted dump (a full copy of the database). The owner
+ * (see {@link ownerTag}) says which process may still be using one.
+ */
+export const VERIFY_PREFIX = '.verify-';
+const VERIFY_NAME = /^\.verify-(\d+(?:\.\d+)?)-[A-Za-z0-9]{6}$/;
+/** Scratch folders without an owner (written before owners were named) go once this old. */
+const UNOWNED_MAX_AGE_MS = 86_400_000;
+
+/**
+ * Removes the scratch folders of verifications whose process is gone (a
+ * worker killed mid-verification), and returns their paths. Run before every
+ * verification and when a host worker starts; a folder of a running
+ * verification in another process (the CLI's `backups verify`) stays.
+ */
+export async function removeVerifyLeftovers(backupDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(backupDir).catch(() => [] as string[])) {
+    if (!name.startsWith(VERIFY_PREFIX)) continue;
+    const path = join(backupDir, name);
+    const st = await lstat(path).catch(() => undefined);
+    if (!st?.isDirectory()) continue;
+    const owner = VERIFY_NAME.exec(name)?.[1];
+    const stale = owner ? !ownerAlive(owner) : Date.now() - st.mtimeMs > UNOWNED_MAX_AGE_MS;
+    if (!stale) continue;
+    await rm(path, { recursive: true, force: true });
+    removed.push(path);
+  }
+  return removed;
+}
+
 export async function verifyBackup(opts: VerifyOptions): Promise<VerifyOutcome> {
   const archivePath = join(opts.backupDir, opts.archive);
   let manifest: BackupManifest | undefined;
@@ -47,7 +82,8 @@ export async function verifyBackup(opts: VerifyOptions): Promise<VerifyOutcome> 
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') problems.push(`manifest unreadable: ${errorMessage(err)}`);
   }
-  const temp = await mkdtemp(join(opts.backupDir, '.verify-'));
+  const leftovers = await removeVerifyLeftovers(opts.backupDir);
+  const temp = await mkdtemp(join(opts.backupDir, `${VERIFY_PREFIX}${ownerTag()}-`));
   try {
     try {
       await access(archivePath);
@@ -92,6 +128,7 @@ export async function verifyBackup(opts: VerifyOptions): Promise<VerifyOutcome> 
       entries: scan.entries,
       fileBytes: scan.fileBytes,
       dumps,
+      ...(leftovers.length ? { leftoversRemoved: leftovers } : {}),
     };
     if (manifest && opts.record !== false) {
       await writeManifest(manifestPath(opts.backupDir, opts.archive), {

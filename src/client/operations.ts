@@ -6,12 +6,13 @@ import type { Config } from '../config/config.js';
 import type { BackupListing } from '../activities/backup.js';
 import { compactTime } from './run-runbook.js';
 
-function start(client: Client, config: Config, type: string, id: string, input: unknown, timeout: string): Promise<WorkflowHandle> {
+/** Starts a workflow; no execution timeout (it would skip the undos): each runbook has its own deadline. */
+function start(client: Client, config: Config, type: string, id: string, input: unknown, summary: string): Promise<WorkflowHandle> {
   return client.workflow.start(type, {
     taskQueue: config.temporal.taskQueue,
     workflowId: `${id}-${compactTime(new Date())}`,
     args: [input],
-    workflowExecutionTimeout: timeout,
+    staticSummary: summary,
   });
 }
 
@@ -31,24 +32,26 @@ export function startRecovery(client: Client, config: Config, req: RecoveryReque
     ...(req.dryRun ? { dryRun: true } : {}),
     ...(req.approvalTimeoutMinutes ? { approvalTimeoutMinutes: req.approvalTimeoutMinutes } : {}),
   };
-  return start(client, config, 'disasterRecovery', `recover-${req.hostId}`, input, '7 days');
+  return start(client, config, 'disasterRecovery', `recover-${req.hostId}`, input, `recover ${req.hostId} from ${req.archive}${req.dryRun ? ' (dry run)' : ''}`);
 }
 
 export async function listBackupsOn(client: Client, config: Config, hostId: string): Promise<BackupListing[]> {
-  const handle = await start(client, config, 'listBackups', `list-backups-${hostId}`, { hostId }, '10 minutes');
+  const handle = await start(client, config, 'listBackups', `list-backups-${hostId}`, { hostId }, `list backups on ${hostId}`);
   const r = (await handle.result()) as { backups: BackupListing[] };
   return r.backups;
 }
 
 export async function verifyBackupsOn(client: Client, config: Config, hostId: string, archives: string[] | 'all'): Promise<WorkflowHandle> {
   const input = archives === 'all' ? { hostId, all: true } : { hostId, archives };
-  return start(client, config, 'verifyBackups', `verify-backups-${hostId}`, input, '24 hours');
+  return start(client, config, 'verifyBackups', `verify-backups-${hostId}`, input, `verify ${archives === 'all' ? 'every backup' : archives.join(', ')} on ${hostId}`.slice(0, 200));
 }
 
 export interface HostLockStatus {
   hostId: string;
   /** Undefined when no lock workflow runs: the host is free. */
   state?: HostLockState;
+  /** What the holder is doing now (its `progress` query), e.g. `rolling back: ...`; undefined when it cannot say. */
+  holderPhase?: { phase: string; detail?: string };
 }
 
 export async function hostLockStatus(client: Client, config: Config): Promise<HostLockStatus[]> {
@@ -58,7 +61,15 @@ export async function hostLockStatus(client: Client, config: Config): Promise<Ho
       try {
         const d = await handle.describe();
         if (d.status.name !== 'RUNNING') return { hostId };
-        return { hostId, state: await handle.query<HostLockState>(LOCK_STATE_QUERY) };
+        const state = await handle.query<HostLockState>(LOCK_STATE_QUERY);
+        const holder = state.holder;
+        if (!holder) return { hostId, state };
+        // A holder stuck in a step (a cleanup that keeps failing) shows where, not only who.
+        const progress = await client.workflow
+          .getHandle(holder.workflowId, holder.runId)
+          .query<{ phase: string; detail?: string }>('progress')
+          .catch(() => undefined);
+        return { hostId, state, ...(progress ? { holderPhase: { phase: progress.phase, ...(progress.detail ? { detail: progress.detail } : {}) } } : {}) };
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return { hostId };
         throw err;

@@ -1,6 +1,10 @@
-/** Follows a running workflow's `progress` query and reports each new phase. */
-import type { WorkflowHandle } from '@temporalio/client';
-import type { RunbookProgress } from '../common/progress.js';
+/**
+ * Follows a running workflow: each new phase from its `progress` query, and the
+ * counters its host activities heartbeat (the pending activities of `describe()`).
+ */
+import type { WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
+import type { LoadedDataConverter, Payload } from '@temporalio/common';
+import type { RunbookProgress, StepProgress } from '../common/progress.js';
 
 export interface WatchOptions {
   /** Called for each new phase, and for host-side step progress when it changes. */
@@ -26,12 +30,46 @@ function fmtBytes(n: number): string {
   return `${v.toFixed(1)} ${units[u]}`;
 }
 
+function fmtCount(n: number, unit: StepProgress['unit']): string {
+  return unit === 'bytes' ? fmtBytes(n) : `${n}${unit === 'lines' ? ' lines' : ''}`;
+}
+
+/** One step's counter for a person, e.g. `archive: 120.0 MiB of 500.0 MiB`. */
+export function describeStepProgress(s: StepProgress): string {
+  return `${s.step}: ${fmtCount(s.done, s.unit)}${s.total ? ` of ${fmtCount(s.total, s.unit)}` : ''}`;
+}
+
 export function describeStep(p: RunbookProgress): string | undefined {
-  const s = p.step;
-  if (!s) return undefined;
-  const done = s.unit === 'bytes' ? fmtBytes(s.done) : String(s.done);
-  const total = s.total ? ` of ${s.unit === 'bytes' ? fmtBytes(s.total) : String(s.total)}` : '';
-  return `${s.step}: ${done}${total}`;
+  return p.step ? describeStepProgress(p.step) : undefined;
+}
+
+function isStepProgress(v: unknown): v is StepProgress {
+  const d = v as Partial<StepProgress> | null | undefined;
+  return typeof d === 'object' && d !== null && typeof d.step === 'string' && typeof d.done === 'number' && typeof d.unit === 'string';
+}
+
+/** The first payload's value: the codecs undone last to first, then the payload converter. */
+async function decodeFirst(converter: LoadedDataConverter, payloads: Payload[]): Promise<unknown> {
+  let decoded = payloads;
+  for (const codec of [...converter.payloadCodecs].reverse()) decoded = await codec.decode(decoded);
+  return decoded[0] ? converter.payloadConverter.fromPayload(decoded[0]) : undefined;
+}
+
+/**
+ * The counters the workflow's pending activities last heartbeated, decoded with
+ * the client's data converter; activities that reported none are left out.
+ */
+export async function pendingSteps(handle: WorkflowHandle, description?: WorkflowExecutionDescription): Promise<StepProgress[]> {
+  const d = description ?? (await handle.describe());
+  const converter = handle.client.options.loadedDataConverter;
+  const out: StepProgress[] = [];
+  for (const a of d.raw.pendingActivities ?? []) {
+    const payloads = a.heartbeatDetails?.payloads;
+    if (!payloads?.length) continue;
+    const details = await decodeFirst(converter, payloads as Payload[]).catch(() => undefined);
+    if (isStepProgress(details)) out.push(details);
+  }
+  return out;
 }
 
 /** Polls until the workflow closes (or `until` holds, or `stop` is aborted); returns the last progress seen. */
@@ -39,37 +77,42 @@ export async function watchProgress(handle: WorkflowHandle, opts: WatchOptions):
   // Every phase is reported once, from the query's own list, so a phase that began and
   // ended between two polls is still shown, in order.
   let shown = opts.shownPhases ?? 0;
-  let lastStep = '';
+  const lastSteps = new Map<string, string>();
   let last: RunbookProgress | undefined;
-  const report = (p: RunbookProgress) => {
-    last = p;
-    for (const ph of p.phases.slice(shown)) opts.onUpdate(`${ph.phase}${ph.detail ? ` (${ph.detail})` : ''}`, p);
+  const report = (p: RunbookProgress, steps: StepProgress[]) => {
+    last = steps[0] ? { ...p, step: steps[0] } : p;
+    for (const ph of p.phases.slice(shown)) opts.onUpdate(`${ph.phase}${ph.detail ? ` (${ph.detail})` : ''}`, last);
     shown = Math.max(shown, p.phases.length);
-    const step = describeStep(p);
-    if (step && step !== lastStep) {
-      lastStep = step;
-      opts.onUpdate(`  ${step}`, p);
+    // Steps of one phase may run side by side (pg_dump beside a snapshot): each its own line when it moves.
+    for (const s of steps) {
+      const line = describeStepProgress(s);
+      if (lastSteps.get(s.step) === line) continue;
+      lastSteps.set(s.step, line);
+      opts.onUpdate(`  ${line}`, last);
     }
   };
-  const poll = async () => {
+  const poll = async (description?: WorkflowExecutionDescription) => {
     try {
-      report(await handle.query<RunbookProgress>('progress'));
+      const p = await handle.query<RunbookProgress>('progress');
+      report(p, description ? await pendingSteps(handle, description).catch(() => []) : []);
       return true;
     } catch {
       // Not started yet, or closed with no worker to answer: the caller awaits the result.
       return false;
     }
   };
+  // The abort listener goes when the sleep ends: one left per poll piled up (MaxListenersExceededWarning).
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      opts.stop?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      const onAbort = () => (clearTimeout(t), resolve());
+      const t = setTimeout(() => (opts.stop?.removeEventListener('abort', onAbort), resolve()), ms);
+      opts.stop?.addEventListener('abort', onAbort, { once: true });
     });
   for (;;) {
-    await poll();
+    const d = await handle.describe();
+    await poll(d);
     if (last && opts.until?.(last)) return last;
     if (opts.stop?.aborted) return last;
-    const d = await handle.describe();
     if (d.status.name !== 'RUNNING') {
       // The phases it went through after the previous poll; a closed workflow still answers queries.
       await poll();

@@ -63,7 +63,8 @@ export async function startRunbook(opts: StartRunbookOptions): Promise<WorkflowH
     taskQueue: opts.config.temporal.taskQueue,
     workflowId: runbookWorkflowId(opts.runbook, opts.hostId, opts.now ?? new Date()),
     args: [{ hostId: opts.hostId, ...opts.input }],
-    workflowExecutionTimeout: def.executionTimeout,
+    // No execution timeout: it would end the run with none of its undos run. Each runbook has its own deadline.
+    staticSummary: `${opts.runbook} on ${opts.hostId}${opts.input?.dryRun === true ? ' (dry run)' : ''}`,
   });
 }
 

@@ -1,8 +1,9 @@
 /** What a runbook reports to the worker's metrics when it ends (a workflow sink). Pure. */
 
-export const RUNBOOK_OUTCOMES = ['success', 'failure', 'cancelled', 'dry-run', 'declined'] as const;
+export const RUNBOOK_OUTCOMES = ['success', 'failure', 'cancelled', 'timed-out', 'invalid-input', 'dry-run', 'declined'] as const;
 /**
  * `success`: the workflow completed (its findings say how the host is); `failure`: it failed; `cancelled`;
+ * `timed-out`: it passed its deadline (its undos ran); `invalid-input`: its input was refused before it ran;
  * `dry-run`: it only planned; `declined`: a recovery that was rejected or not approved in time. The last
  * two changed nothing, so they are neither a success nor a failure (no last success, no findings).
  */

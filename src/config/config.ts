@@ -1,4 +1,5 @@
 /** The resolved configuration every part of mcp-runbooks receives. */
+import type { CountedActivity } from '../common/progress.js';
 import type { RunbookName } from '../runbooks.js';
 import type { OverlapPolicy } from '../schedules/overlap.js';
 import type { CommandTemplates } from './schema.js';
@@ -157,12 +158,13 @@ export interface Config {
   backup: BackupConfig;
   recovery: RecoveryConfig;
   maintenance: MaintenanceConfig;
-  faultInjection?: { pauseAt: string[]; markerDir: string };
   services: ServiceConfig[];
   serviceManager: ServiceManagerConfig;
   memoryService: { url: string; timeoutSeconds: number };
   postgres?: PostgresConfig;
   worker: { shutdownGraceSeconds: number; shutdownForceSeconds: number };
+  /** How host activities are watched (see `withStallWatch`). */
+  activities: { stallSeconds: number; stallSecondsFor?: Partial<Record<CountedActivity, number>> };
   metrics: { host: string; port: number; sdkPort: number; probeSeconds: number; backupProbeSeconds: number; scheduleProbeSeconds: number };
   dev: { dataDir: string; temporalPort: number; uiPort: number };
   sandbox?: SandboxConfig;

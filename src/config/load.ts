@@ -126,7 +126,12 @@ function readYamlFile(abs: string, source: string): Record<string, unknown> {
       cause: err,
     });
   }
-  if (doc === null || doc === undefined) return {};
+  // An empty file would silently run with the production defaults (systemd, /opt/kilocode, ...):
+  // almost always a file that was truncated or never filled in. `{}` says "defaults" on purpose.
+  if (doc === null || doc === undefined) {
+    const found = text.trim() === '' ? `${abs} is empty` : `${abs} has no settings (only comments)`;
+    throw new ConfigError(source, [{ path: '(file)', expected: 'a YAML mapping of settings (write `{}` to take every default on purpose)', found }]);
+  }
   if (typeof doc !== 'object' || Array.isArray(doc)) {
     throw new ConfigError(source, [{ path: '(file)', expected: 'a YAML mapping of settings', found: describeValue(doc) }]);
   }
@@ -332,11 +337,11 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
       ...(p.recovery.validateCommand ? { validateCommand: p.recovery.validateCommand } : {}),
     },
     maintenance: resolveMaintenance(p, installRoot, abs(p.paths.configDir), abs, issues),
-    ...(p.faultInjection ? { faultInjection: { pauseAt: p.faultInjection.pauseAt, markerDir: abs(p.faultInjection.markerDir) } } : {}),
     services,
     serviceManager: p.serviceManager,
     memoryService: p.memoryService,
     worker: p.worker,
+    activities: { stallSeconds: p.activities.stallSeconds, ...(p.activities.stallSecondsFor ? { stallSecondsFor: p.activities.stallSecondsFor } : {}) },
     metrics: p.metrics,
     dev: { dataDir, temporalPort: p.dev.temporalPort, uiPort: p.dev.uiPort },
     schedules: schedules.schedules,

@@ -6,8 +6,8 @@
  * with the field named.
  */
 import type { ConfigIssue } from '../common/errors.js';
-import { RUNBOOKS, type RunbookName } from '../runbooks.js';
-import { parseOverlapPolicy } from '../schedules/overlap.js';
+import { isRunbookName, RUNBOOKS, type RunbookName } from '../runbooks.js';
+import { HOST_KILLING_OVERLAPS, parseOverlapPolicy } from '../schedules/overlap.js';
 import { SCHEDULE_FIELD_DEFAULTS, SEED_SCHEDULES } from '../schedules/seed-schedules.js';
 import { canonicalTimeZone } from '../schedules/timezone.js';
 import type { ScheduleConfig } from './config.js';
@@ -59,6 +59,15 @@ export function resolveSchedules(input: ResolveSchedulesInput): { schedules: Sch
     }
     if (entry.cron !== undefined && entry.every !== undefined) {
       issues.push({ path: `${at}.every`, expected: 'either cron or every, not both', found: `every "${entry.every}" beside cron "${entry.cron}"` });
+      ok = false;
+    }
+    const overlap = entry.overlap !== undefined ? parseOverlapPolicy(entry.overlap) : undefined;
+    if (overlap && HOST_KILLING_OVERLAPS.includes(overlap) && isRunbookName(entry.runbook) && RUNBOOKS[entry.runbook].changesHost) {
+      issues.push({
+        path: `${at}.overlap`,
+        expected: `SKIP, BUFFER_ONE, BUFFER_ALL or ALLOW_ALL for ${entry.runbook}, which changes the host (a run cancelled or terminated for a newer one can leave a service stopped; the host lock already keeps runs apart)`,
+        found: overlap,
+      });
       ok = false;
     }
     const base = SEED_SCHEDULES[entry.runbook];

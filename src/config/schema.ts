@@ -4,6 +4,7 @@
  * retention, disk 80 %, memory 85 %, database connections 80 %.
  */
 import { z } from 'zod';
+import { COUNTED_ACTIVITIES, STALL_DEFAULT_SECONDS } from '../common/progress.js';
 import { SEED_MAINTENANCE, SEED_PATHS, SEED_SERVICES } from '../common/seed.js';
 import { HOST_ID_PATTERN, DEFAULT_TASK_QUEUE } from '../common/task-queues.js';
 import { isRunbookName } from '../runbooks.js';
@@ -222,9 +223,6 @@ const maintenanceSchema = z.strictObject({
     .prefault({}),
 });
 
-/** Points where a fault test can make an activity stop and wait to be killed. */
-export const FAULT_POINTS = ['backup.snapshot', 'backup.archive', 'restore.swap'] as const;
-
 const tlsSchema = z.union(
   [
     z.boolean(),
@@ -363,14 +361,6 @@ export const configSchema = z
       .prefault({}),
     /** Daily, weekly and monthly maintenance (seed section 4). */
     maintenance: maintenanceSchema.prefault({}),
-    /** Fault tests only: activities stop at these points and wait to be killed. */
-    faultInjection: z
-      .strictObject({
-        pauseAt: z.array(z.enum(FAULT_POINTS, { error: `one of ${FAULT_POINTS.join(', ')}` })),
-        /** A `<point>.reached` file is written here when a point is reached; reached points do not pause again. */
-        markerDir: pathString,
-      })
-      .optional(),
     services: z.array(serviceSchema).min(1, { error: 'at least one service' }).default(SEED_SERVICES.map((name) => ({ name }))),
     serviceManager: serviceManagerSchema.prefault({ type: 'systemd' }),
     memoryService: z
@@ -395,6 +385,20 @@ export const configSchema = z
         shutdownGraceSeconds: positiveSeconds.default(10),
         /** Hard bound on shutdown after the grace time; the process exits anyway. @default 20 */
         shutdownForceSeconds: positiveSeconds.default(20),
+      })
+      .prefault({}),
+    activities: z
+      .strictObject({
+        /**
+         * A host activity whose progress counter (bytes copied, entries checked,
+         * lines of a program's output) has not moved for this long fails as
+         * stalled and its program is killed; the step is retried within its
+         * bounded retries. Activities with no counter must finish within it.
+         * @default 300
+         */
+        stallSeconds: positiveSeconds.default(STALL_DEFAULT_SECONDS),
+        /** Per counted activity (e.g. `vacuumDatabase: 1800` for a database whose index passes are long), overrides `stallSeconds`. */
+        stallSecondsFor: z.partialRecord(z.enum(COUNTED_ACTIVITIES, { error: `one of ${COUNTED_ACTIVITIES.join(', ')}` }), positiveSeconds).optional(),
       })
       .prefault({}),
     metrics: z

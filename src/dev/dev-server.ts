@@ -11,7 +11,9 @@ import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execa, type ResultPromise } from 'execa';
 import { errorMessage } from '../common/errors.js';
+import { DEV_SERVER_SEARCH_ATTRIBUTES } from '../common/search-attributes.js';
 import { freePort, isPortFree } from './ports.js';
+import { identify, isAlive, type ProcessIdentity } from './process-identity.js';
 import type { TemporalBinary } from './temporal-binary.js';
 
 export interface DevServerOptions {
@@ -63,6 +65,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   if (!opts.binary) return startWithSdkDownload({ ...opts, port, uiPort, dbFile });
 
   const args = ['server', 'start-dev', '--ip', IP, '--port', String(port), '--namespace', opts.namespace, '--log-level', 'warn'];
+  // The runbooks set McpRunbook/McpHost/McpOutcome; a server without them fails every start that sets them.
+  for (const attribute of DEV_SERVER_SEARCH_ATTRIBUTES) args.push('--search-attribute', attribute);
   if (dbFile) args.push('--db-filename', dbFile);
   if (uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
@@ -78,7 +82,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   void child.then(() => {
     exited = true;
   });
-  await writeFile(pidFile, `${JSON.stringify({ pid: child.pid, port, dbFile })}\n`);
+  await writeFile(pidFile, `${JSON.stringify({ ...(child.pid ? identify(child.pid) : {}), port, dbFile })}\n`);
 
   const address = `${IP}:${port}`;
   const stop = async () => {
@@ -115,7 +119,7 @@ async function startWithSdkDownload(opts: DevServerOptions & { port: number; uiP
       namespace: opts.namespace,
       ...(opts.dbFile ? { dbFilename: opts.dbFile } : {}),
       ...(opts.uiPort !== undefined ? { ui: true, uiPort: opts.uiPort } : { ui: false }),
-      extraArgs: ['--log-level', 'warn'],
+      extraArgs: ['--log-level', 'warn', ...DEV_SERVER_SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', a])],
     },
   });
   return {
@@ -148,29 +152,35 @@ async function waitUntilServing(address: string, namespace: string, timeoutMs: n
   throw new Error(`not serving ${address} after ${timeoutMs / 1000}s (${errorMessage(last)})`);
 }
 
-/** Stops a dev server an earlier, killed run left behind, if it is really ours. */
-async function stopLeftover(pidFile: string): Promise<void> {
-  let recorded: { pid?: number };
-  try {
-    recorded = JSON.parse(await readFile(pidFile, 'utf8')) as { pid?: number };
-  } catch {
-    return;
-  }
-  const pid = recorded.pid;
-  if (pid && isOurServer(pid)) {
-    process.kill(pid, 'SIGTERM');
-    for (let i = 0; i < 100 && isOurServer(pid); i++) await new Promise((r) => setTimeout(r, 100));
-    if (isOurServer(pid)) process.kill(pid, 'SIGKILL');
-  }
-  await rm(pidFile, { force: true });
+/** Stops the dev server an earlier, killed run left in `<dataDir>/temporal/`; true when there was one. */
+export async function stopLeftoverDevServer(dataDir: string): Promise<boolean> {
+  return stopLeftover(join(dataDir, 'temporal', 'server.pid'));
 }
 
-function isOurServer(pid: number): boolean {
+/** Stops a dev server an earlier, killed run left behind, if it is really ours. */
+async function stopLeftover(pidFile: string): Promise<boolean> {
+  let recorded: Partial<ProcessIdentity>;
   try {
-    process.kill(pid, 0);
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    const state = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return cmdline.includes('start-dev') && !/^State:\s+Z/m.test(state);
+    recorded = JSON.parse(await readFile(pidFile, 'utf8')) as Partial<ProcessIdentity>;
+  } catch {
+    return false;
+  }
+  const id = recorded.pid ? { pid: recorded.pid, ...(recorded.startTime ? { startTime: recorded.startTime } : {}) } : undefined;
+  const found = id !== undefined && isOurServer(id);
+  if (id && found) {
+    process.kill(id.pid, 'SIGTERM');
+    for (let i = 0; i < 100 && isOurServer(id); i++) await new Promise((r) => setTimeout(r, 100));
+    if (isOurServer(id)) process.kill(id.pid, 'SIGKILL');
+  }
+  await rm(pidFile, { force: true });
+  return found;
+}
+
+/** The recorded process, still alive (same start time where recorded) and a `temporal server start-dev`. */
+function isOurServer(id: ProcessIdentity): boolean {
+  if (!isAlive(id)) return false;
+  try {
+    return readFileSync(`/proc/${id.pid}/cmdline`, 'utf8').includes('start-dev');
   } catch {
     return false;
   }

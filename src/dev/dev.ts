@@ -16,6 +16,7 @@ import { startDevServer, type DevServer } from './dev-server.js';
 import { findTemporalBinary } from './temporal-binary.js';
 import { provisionSandbox } from './sandbox/provision.js';
 import { startFleet, stopFleet } from './sandbox/fleet.js';
+import { clearDevRun, recordDevRun, stopLeftoverServices } from './leftovers.js';
 
 export interface DevOptions {
   config: Config;
@@ -67,11 +68,21 @@ export async function runDev(opts: DevOptions): Promise<DevResult> {
       out(`sandbox: ${provisioned.root} (${provisioned.created.length ? `${provisioned.created.length} paths created` : 'existing'})`);
       out(`sandbox database: ${provisioned.database.state} ${provisioned.database.detail}`);
       const manager = createServiceManager(config);
+      // Services a crashed (SIGKILLed) dev run started would otherwise be adopted as
+      // "already running" and never stopped: stop them, then start afresh.
+      const leftover = await stopLeftoverServices(config);
+      if (leftover.length) out(`stopped sandbox services a crashed dev run left running: ${leftover.join(', ')}`);
       const fleet = await startFleet(manager);
-      if (fleet.started.length) {
-        cleanups.push({ what: 'sandbox services', run: () => stopFleet(manager, fleet.started) });
-        out(`sandbox services started: ${fleet.started.join(', ')}`);
-      }
+      await recordDevRun(config, fleet.started);
+      const runConfig = config;
+      cleanups.push({
+        what: fleet.started.length ? 'sandbox services' : 'dev run record',
+        run: async () => {
+          if (fleet.started.length) await stopFleet(manager, fleet.started);
+          await clearDevRun(runConfig);
+        },
+      });
+      if (fleet.started.length) out(`sandbox services started: ${fleet.started.join(', ')}`);
       if (fleet.alreadyRunning.length) out(`sandbox services already running (left running on exit): ${fleet.alreadyRunning.join(', ')}`);
     }
     throwIfStopped(opts.stop);

@@ -22,13 +22,15 @@ export interface RunCommandOptions {
   signal?: AbortSignal | undefined;
   /** Added to the worker's environment, which is passed on without its secrets (e.g. `LC_ALL=C` for parsable output). */
   env?: Record<string, string>;
+  /** Called as output arrives with the lines (stdout and stderr) printed so far: a quiet program's only progress. */
+  onOutputLines?: (lines: number) => void;
 }
 
 /** Runs `argv` with a timeout and `LC_ALL=C`; resolves whatever the exit code (see {@link CommandOutcome}). */
 export async function runCommand(argv: readonly string[], opts: RunCommandOptions): Promise<CommandOutcome> {
   const [file, ...args] = argv;
   if (!file) throw new TypeError('empty argv');
-  const r = await execa(file, args, {
+  const child = execa(file, args, {
     reject: false,
     all: true,
     stdin: 'ignore',
@@ -38,6 +40,15 @@ export async function runCommand(argv: readonly string[], opts: RunCommandOption
     extendEnv: false,
     ...(opts.signal ? { cancelSignal: opts.signal } : {}),
   });
+  const onLines = opts.onOutputLines;
+  if (onLines) {
+    let lines = 0;
+    child.all?.on('data', (chunk: Buffer | string) => {
+      for (const c of String(chunk)) if (c === '\n') lines += 1;
+      onLines(lines);
+    });
+  }
+  const r = await child;
   if (r.isCanceled && opts.signal?.aborted) throw opts.signal.reason;
   const code = (r as { code?: string }).code;
   return {

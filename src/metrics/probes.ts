@@ -6,7 +6,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config/config.js';
-import { createBackupActivities } from '../activities/backup.js';
+import { createBackupActivities, newestBackup } from '../activities/backup.js';
 import { archiveTime } from '../common/archive-names.js';
 import type { ServiceManager } from '../services/index.js';
 import { getMemoryStats, type MemoryStats } from '../system/memory-service.js';
@@ -73,10 +73,9 @@ export function backupProbe(config: Config, m: WorkerMetrics): () => Promise<voi
   return async () => {
     const list = await backups.listBackups();
     m.backups.set(host, list.length);
-    // The newest backup, not the newest archive: a recovery's emergency archive (never verified, and
-    // not a scheduled backup) must neither raise BackupNotVerified nor reset BackupTooOld. An archive
-    // whose manifest is unreadable (kind 'unknown') still counts: it shows as not verified.
-    const newest = list.find((b) => b.kind !== 'emergency');
+    // The newest backup, not the newest archive: a recovery's emergency archive must neither raise
+    // BackupNotVerified nor reset BackupTooOld (see isBackup).
+    const newest = newestBackup(list);
     if (!newest) {
       m.backupNewest.remove(host);
       m.backupNewestSize.remove(host);

@@ -43,7 +43,7 @@ export function createWorkerMetrics(labels: { role: string; hostId: string }) {
     // Runbook outcomes (orchestrator: recorded when a runbook workflow ends).
     runbookRuns: new Counter({
       name: 'mcp_runbooks_runbook_runs_total',
-      help: 'Runbook runs that ended, by runbook, host and outcome (success: the workflow completed, whatever its findings; failure; cancelled; dry-run and declined: it changed nothing).',
+      help: 'Runbook runs that ended, by runbook, host and outcome (success: the workflow completed, whatever its findings; failure; cancelled; timed-out: it passed its deadline; invalid-input: refused before it ran; dry-run and declined: it changed nothing).',
       labelNames: ['runbook', 'host', 'outcome'] as const,
       registers,
     }),

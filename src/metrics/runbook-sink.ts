@@ -4,21 +4,37 @@ import type { RunbookOutcome } from '../common/outcome.js';
 import type { RunbookSinks } from '../workflows/outcome.js';
 import type { WorkerMetrics } from './registry.js';
 
-export function recordRunbookOutcome(m: WorkerMetrics, o: RunbookOutcome): void {
+/** When each gauge last moved, per metrics registry: a value read back at start never overrides a newer one. */
+const newest = new WeakMap<WorkerMetrics, Map<string, number>>();
+
+function newer(m: WorkerMetrics, key: string, at: number): boolean {
+  let seen = newest.get(m);
+  if (!seen) newest.set(m, (seen = new Map()));
+  if ((seen.get(key) ?? -Infinity) > at) return false;
+  seen.set(key, at);
+  return true;
+}
+
+/**
+ * Records how a run ended. `restored`: read back from Temporal at start
+ * (src/metrics/restore-outcomes.ts): only the gauges move, and only if newer.
+ */
+export function recordRunbookOutcome(m: WorkerMetrics, o: RunbookOutcome, opts: { restored?: boolean } = {}): void {
   const labels = { runbook: o.runbook, host: o.hostId };
   const at = Date.parse(o.endedAt) / 1000;
-  m.runbookRuns.inc({ ...labels, outcome: o.outcome });
-  // A dry run or a declined recovery changed nothing: counted, but no duration, last success or findings.
-  if (o.outcome === 'dry-run' || o.outcome === 'declined') return;
-  m.runbookDuration.observe(labels, o.seconds);
+  const key = (gauge: string) => `${gauge}\u0000${o.runbook}\u0000${o.hostId}`;
+  if (!opts.restored) m.runbookRuns.inc({ ...labels, outcome: o.outcome });
+  // A dry run, a declined recovery or refused input changed nothing: counted, but no duration, last success or findings.
+  if (o.outcome === 'dry-run' || o.outcome === 'declined' || o.outcome === 'invalid-input') return;
+  if (!opts.restored) m.runbookDuration.observe(labels, o.seconds);
   if (o.outcome === 'success') {
-    m.runbookLastSuccess.set(labels, at);
-    if (o.findings) for (const status of ['ok', 'warn', 'fail'] as const) m.findings.set({ ...labels, status }, o.findings[status]);
+    if (newer(m, key('success'), at)) m.runbookLastSuccess.set(labels, at);
+    if (o.findings && newer(m, key('findings'), at)) for (const status of ['ok', 'warn', 'fail'] as const) m.findings.set({ ...labels, status }, o.findings[status]);
     if (o.archiveBytes !== undefined && o.runbook === 'backup') m.backupLastSize.set({ host: o.hostId }, o.archiveBytes);
-  } else if (o.outcome === 'failure') {
-    m.runbookLastFailure.set(labels, at);
+  } else if (o.outcome === 'failure' || o.outcome === 'timed-out') {
+    if (newer(m, key('failure'), at)) m.runbookLastFailure.set(labels, at);
   }
-  for (const d of o.downtime ?? []) m.runbookDowntime.inc({ ...labels, service: d.service }, d.seconds);
+  if (!opts.restored) for (const d of o.downtime ?? []) m.runbookDowntime.inc({ ...labels, service: d.service }, d.seconds);
 }
 
 export function runbookSinks(m: WorkerMetrics): InjectedSinks<RunbookSinks> {

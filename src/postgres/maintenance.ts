@@ -164,6 +164,48 @@ export interface VacuumOptions {
   /** The VACUUM's own statement timeout. */
   timeoutMinutes: number;
   signal?: AbortSignal;
+  /**
+   * The VACUUM's own progress, read each second from another connection:
+   * `done` is the heap blocks scanned and vacuumed plus the blocks ANALYZE sampled,
+   * summed over the tables done so far (pg_stat_progress_vacuum / _analyze);
+   * `working` gets a number that changes with each new phase, table or index
+   * pass, which moves while the counter cannot (index vacuuming).
+   */
+  progress?: { (done: number): void; working?(marker: number): void };
+}
+
+/** Reads a VACUUM's progress views for backend `pid` every second until stopped. */
+function watchVacuum(config: PostgresConfig, pid: number, version: number, progress: NonNullable<VacuumOptions['progress']>): () => Promise<void> {
+  const blocks = new Map<string, number>();
+  let marker = 0;
+  let lastAt = '';
+  let stopped = false;
+  const views = [
+    "SELECT 'v' || relid AS key, phase || ':' || index_vacuum_count AS at, heap_blks_scanned + heap_blks_vacuumed AS n FROM pg_stat_progress_vacuum WHERE pid = $1",
+    ...(version >= 130000 ? ["SELECT 'a' || relid AS key, phase AS at, sample_blks_scanned AS n FROM pg_stat_progress_analyze WHERE pid = $1"] : []),
+  ];
+  const done = withPgClient(
+    config,
+    async (c) => {
+      while (!stopped) {
+        const r = await c.query<{ key: string; at: string; n: string }>(views.join(' UNION ALL '), [pid]);
+        for (const row of r.rows) {
+          blocks.set(row.key, Math.max(blocks.get(row.key) ?? 0, Number(row.n)));
+          const at = `${row.key}:${row.at}`;
+          if (at !== lastAt) marker += 1;
+          lastAt = at;
+        }
+        progress([...blocks.values()].reduce((a, b) => a + b, 0));
+        progress.working?.(marker);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    },
+    { connectTimeoutMs: 3000 },
+  ).catch(() => undefined);
+  return async () => {
+    stopped = true;
+    await done;
+  };
 }
 
 /**
@@ -197,12 +239,14 @@ export async function vacuumAnalyze(config: PostgresConfig, opts: VacuumOptions)
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const t0 = Date.now();
+    const stopWatching = opts.progress ? watchVacuum(config, pid, version, opts.progress) : async () => undefined;
     try {
       // A signal aborted before the listener was attached never fires it.
       opts.signal?.throwIfAborted();
       await c.query(command);
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
+      await stopWatching();
     }
     const seconds = Math.round((Date.now() - t0) / 100) / 10;
     await c.query("SELECT set_config('statement_timeout', $1, false)", [`${Math.round(config.statementTimeoutSeconds * 1000)}`]);

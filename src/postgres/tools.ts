@@ -1,11 +1,48 @@
 /**
- * pg_dump / pg_restore, run as argv arrays. The password goes to the child only,
- * through PGPASSWORD in its environment: never on the command line, never logged.
+ * pg_dump / pg_restore, run as argv arrays through the one program runner (they
+ * die with the worker). The password goes to the child only, through PGPASSWORD
+ * in its environment: never on the command line, never logged.
  */
-import { stat } from 'node:fs/promises';
-import { execa } from 'execa';
+import { randomBytes } from 'node:crypto';
+import { readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { PostgresConfig } from '../config/config.js';
-import { childEnv } from '../config/secret.js';
+import { processIo } from '../system/proc-io.js';
+import { runProgram } from '../services/run-argv.js';
+import { ownerTag } from '../system/process-owner.js';
+
+/**
+ * Where a pg tool's progress goes (an activity's `trackStep` reporter fits):
+ * the counter shown, and proof of work that does not move it. pg_dump and
+ * pg_restore print no progress, so the counter is measured: the dump file's
+ * size for pg_dump, the bytes pg_restore has read for pg_restore; their I/O in
+ * `/proc/<pid>/io` (socket traffic with the server included) is the proof of work.
+ */
+export interface PgProgress {
+  (done: number, total?: number): void;
+  working?(marker: number): void;
+}
+
+/** How often a running pg tool's counters are read. */
+const PROGRESS_EVERY_MS = 1000;
+
+function watchTool(pid: number | undefined, progress: PgProgress | undefined, counter: (io: { read: number; written: number } | undefined) => Promise<number | undefined>): () => void {
+  if (!progress) return () => undefined;
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void (async () => {
+      const io = await processIo(pid);
+      const done = await counter(io);
+      if (done !== undefined) progress(done);
+      if (io) progress.working?.(io.read + io.written);
+    })().finally(() => {
+      busy = false;
+    });
+  }, PROGRESS_EVERY_MS);
+  return () => clearInterval(timer);
+}
 
 export class PgToolError extends Error {
   override readonly name = 'PgToolError';
@@ -22,40 +59,51 @@ function connectionArgs(pg: PostgresConfig, database = pg.database): string[] {
   return ['--host', pg.host, '--port', String(pg.port), '--username', pg.user, '--dbname', database, '--no-password'];
 }
 
-/** The worker's environment without its secrets, plus this database's connection settings (the password only here). */
+/** This database's connection settings for the child, on top of the worker's environment without its secrets (the password only here). */
 function pgEnv(pg: PostgresConfig): Record<string, string> {
   // The configured password, else a PGPASSWORD the worker was given (as node-postgres uses it for the checks).
   const password = pg.password?.reveal() ?? process.env.PGPASSWORD;
-  return childEnv({ PGCONNECT_TIMEOUT: '10', PGAPPNAME: 'mcp-runbooks', ...(password ? { PGPASSWORD: password } : {}) });
+  return { PGCONNECT_TIMEOUT: '10', PGAPPNAME: 'mcp-runbooks', ...(password ? { PGPASSWORD: password } : {}) };
 }
 
-/** `pg_dump -Fc` of the configured database, online, into `outFile`. Reports the dump's growing size. */
-export async function pgDump(opts: { pg: PostgresConfig; outFile: string; signal?: AbortSignal; onProgress?: (bytes: number) => void }): Promise<number> {
-  const child = execa('pg_dump', ['--format=custom', '--file', opts.outFile, ...connectionArgs(opts.pg)], {
-    env: pgEnv(opts.pg),
-    extendEnv: false,
-    reject: false,
-    all: true,
-    ...(opts.signal ? { cancelSignal: opts.signal } : {}),
-  });
-  const timer = opts.onProgress
-    ? setInterval(() => {
-        stat(opts.outFile).then((s) => opts.onProgress?.(s.size), () => undefined);
-      }, 2000)
-    : undefined;
+/** Each attempt's own file beside `outFile`: `<outFile>.part-<owner>-<random>`. */
+const PART = '.part-';
+
+/**
+ * `pg_dump -Fc` of the configured database, online, into `outFile`. Reports the dump's growing size.
+ *
+ * The dump is written to this attempt's own file and renamed to `outFile` only
+ * once pg_dump exited 0: a pg_dump left running by a killed worker (where it
+ * could not be made to die with it) writes only its own file, so it can never
+ * corrupt the committed dump or the retry's. Earlier attempts' files are
+ * removed first.
+ */
+export async function pgDump(opts: { pg: PostgresConfig; outFile: string; signal?: AbortSignal; progress?: PgProgress }): Promise<number> {
+  const dir = dirname(opts.outFile);
+  const prefix = `${basename(opts.outFile)}${PART}`;
+  for (const f of await readdir(dir).catch(() => [] as string[])) if (f.startsWith(prefix)) await rm(join(dir, f), { force: true });
+  const part = join(dir, `${prefix}${ownerTag()}-${randomBytes(4).toString('hex')}`);
+  const child = runProgram(['pg_dump', '--format=custom', '--file', part, ...connectionArgs(opts.pg)], { env: pgEnv(opts.pg), signal: opts.signal });
+  const stop = watchTool(child.pid, opts.progress, () => stat(part).then((s) => s.size, () => undefined));
   try {
     const r = await child;
     if (r.isCanceled && opts.signal?.aborted) throw opts.signal.reason;
     if (r.exitCode !== 0) throw new PgToolError('pg_dump', r.exitCode, String(r.all ?? r.originalMessage ?? ''));
+    await rename(part, opts.outFile);
+  } catch (err) {
+    await rm(part, { force: true });
+    throw err;
   } finally {
-    if (timer) clearInterval(timer);
+    stop();
   }
-  return (await stat(opts.outFile)).size;
+  const size = (await stat(opts.outFile)).size;
+  opts.progress?.(size);
+  return size;
 }
 
 /** `pg_restore --list`: the dump's table of contents; throws when the dump is unreadable. */
 export async function pgRestoreList(file: string, signal?: AbortSignal): Promise<string[]> {
-  const r = await execa('pg_restore', ['--list', file], { env: childEnv(), extendEnv: false, reject: false, all: true, ...(signal ? { cancelSignal: signal } : {}) });
+  const r = await runProgram(['pg_restore', '--list', file], { signal });
   if (r.exitCode !== 0) throw new PgToolError('pg_restore --list', r.exitCode, String(r.all ?? r.originalMessage ?? ''));
   return String(r.stdout)
     .split('\n')
@@ -66,13 +114,16 @@ export async function pgRestoreList(file: string, signal?: AbortSignal): Promise
  * Restores a custom-format dump into the configured database in one
  * transaction (`--clean --if-exists --single-transaction`): all or nothing.
  */
-export async function pgRestore(opts: { pg: PostgresConfig; file: string; signal?: AbortSignal }): Promise<void> {
-  const r = await execa(
-    'pg_restore',
-    ['--clean', '--if-exists', '--single-transaction', '--no-owner', '--exit-on-error', ...connectionArgs(opts.pg), opts.file],
-    { env: pgEnv(opts.pg),
-    extendEnv: false, reject: false, all: true, ...(opts.signal ? { cancelSignal: opts.signal } : {}) },
-  );
+export async function pgRestore(opts: { pg: PostgresConfig; file: string; signal?: AbortSignal; progress?: PgProgress }): Promise<void> {
+  const total = opts.progress ? (await stat(opts.file)).size : undefined;
+  const child = runProgram(['pg_restore', '--clean', '--if-exists', '--single-transaction', '--no-owner', '--exit-on-error', ...connectionArgs(opts.pg), opts.file], {
+    env: pgEnv(opts.pg),
+    signal: opts.signal,
+  });
+  // Bytes read by pg_restore: the dump itself, plus the server's short replies.
+  const progress = opts.progress && Object.assign((done: number) => opts.progress?.(done, total), { working: opts.progress.working?.bind(opts.progress) });
+  const stop = watchTool(child.pid, progress, async (io) => io?.read);
+  const r = await child.finally(stop);
   if (r.isCanceled && opts.signal?.aborted) throw opts.signal.reason;
   if (r.exitCode !== 0) throw new PgToolError('pg_restore', r.exitCode, String(r.all ?? r.originalMessage ?? ''));
 }

@@ -9,7 +9,8 @@ import { pickHost } from '../common/task-queues.js';
 import type { Config } from '../config/config.js';
 import { describeSchedule } from './apply.js';
 import { checkBackfillRange } from './backfill-range.js';
-import type { OverlapPolicy } from './overlap.js';
+import { HOST_KILLING_OVERLAPS, type OverlapPolicy } from './overlap.js';
+import { RUNBOOKS } from '../runbooks.js';
 import { desiredSchedules, isOurs, readMark, scheduleIdFor } from './spec.js';
 
 type OperateConfig = Pick<Config, 'temporal' | 'schedules' | 'hosts' | 'hostId'>;
@@ -84,6 +85,7 @@ export async function triggerSchedule(
 ): Promise<TriggerResult> {
   const own = await ownSchedule(client, config, id);
   const overlap = opts.overlap ?? own.description.policies.overlap ?? 'SKIP';
+  refuseHostKillingOverlap(own, overlap);
   const before = own.description.info;
   const seen = new Set(before.recentActions.map((a) => a.action.workflow.workflowId));
   await own.handle.trigger(overlap);
@@ -101,6 +103,15 @@ export async function triggerSchedule(
   return { scheduleId: own.scheduleId, overlap, skipped: false };
 }
 
+/** A run started by hand must not cancel or terminate a running one that changes the host (its undos would not all run). */
+function refuseHostKillingOverlap(own: OwnSchedule, overlap: OverlapPolicy): void {
+  const type = own.description.action.type === 'startWorkflow' ? own.description.action.workflowType : undefined;
+  const def = Object.values(RUNBOOKS).find((r) => r.workflowType === type);
+  if (HOST_KILLING_OVERLAPS.includes(overlap) && (def?.changesHost ?? true)) {
+    throw new UsageError(`--overlap: ${overlap} would end a running ${type ?? 'runbook'} that changes the host, undone or not at all; use skip, buffer-one, buffer-all or allow-all (the host lock keeps runs apart)`);
+  }
+}
+
 export interface BackfillOptions {
   from: Date;
   to: Date;
@@ -113,6 +124,7 @@ export async function backfillSchedule(client: Client, config: OperateConfig, id
   checkBackfillRange(opts.from, opts.to);
   const own = await ownSchedule(client, config, id);
   const overlap = opts.overlap ?? own.description.policies.overlap ?? 'SKIP';
+  refuseHostKillingOverlap(own, overlap);
   await own.handle.backfill({ start: opts.from, end: opts.to, overlap });
   return { ...own, overlap };
 }

@@ -13,3 +13,10 @@ export function parseOverlapPolicy(text: string): OverlapPolicy | undefined {
     .toUpperCase();
   return (OVERLAP_POLICIES as readonly string[]).includes(normal) ? (normal as OverlapPolicy) : undefined;
 }
+
+/**
+ * Policies that end the running run for a newer one. Refused for runbooks that
+ * change a host: TERMINATE_OTHER runs none of the old run's undos, and
+ * CANCEL_OTHER rolls back a backup or maintenance half done, every time a run is late.
+ */
+export const HOST_KILLING_OVERLAPS: readonly OverlapPolicy[] = ['CANCEL_OTHER', 'TERMINATE_OTHER'];

@@ -129,7 +129,8 @@ export function desiredSchedule(s: ScheduleConfig, config: Pick<Config, 'tempora
     taskQueue,
     args: [{ hostId: s.hostId }],
     workflowId: scheduledWorkflowIdBase(s.runbook, s.hostId),
-    workflowExecutionTimeout: RUNBOOKS[s.runbook].executionTimeout,
+    // No execution timeout: it would end the run with none of its undos run. Each runbook has its own deadline.
+    staticSummary: `${s.runbook} on ${s.hostId} (schedule)`,
   };
   const policies = { overlap: s.overlap, catchupWindow: ms(s.catchupWindow), pauseOnFailure: s.pauseOnFailure };
   const specHash = createHash('sha256').update(canonicalJson({ spec, action, policies })).digest('hex').slice(0, 16);

@@ -1,4 +1,6 @@
-import { execa } from 'execa';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { execa, type Result } from 'execa';
 import { ServiceCommandError } from '../common/errors.js';
 import { childEnv } from '../config/secret.js';
 
@@ -6,6 +8,68 @@ export interface ArgvResult {
   exitCode: number;
   /** stdout and stderr, interleaved. */
   output: string;
+}
+
+/** util-linux's setpriv, where Debian and most Linux distributions install it. */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => executable(p));
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function resolveProgram(file: string, env: Record<string, string>): string | undefined {
+  if (file.includes('/')) return executable(file) ? file : undefined;
+  return (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, file)).find(executable);
+}
+
+/**
+ * The argv that makes the kernel SIGKILL the program when the worker dies
+ * (`setpriv --pdeathsig KILL -- argv`, Linux): a killed worker must not leave
+ * a pg_dump or pg_restore running that races its retry for the same files.
+ * The signal is set in the program itself, and a fork clears it, so a service
+ * a start command launches does not die with the worker. Unchanged where
+ * setpriv is missing, or the program is not found (so its error stays ENOENT).
+ */
+export function diesWithWorker(argv: readonly string[], env: Record<string, string>): string[] {
+  const [file] = argv;
+  if (process.platform !== 'linux' || !SETPRIV || !file || !resolveProgram(file, env)) return [...argv];
+  return [SETPRIV, '--pdeathsig', 'KILL', '--', ...argv];
+}
+
+export interface ProgramOptions {
+  /** Extra environment on top of the worker's without its secrets ({@link childEnv}). */
+  env?: Record<string, string>;
+  signal?: AbortSignal | undefined;
+  /** @default no limit */
+  timeoutMs?: number;
+}
+
+export type ProgramResult = Result<{ all: true; reject: false }>;
+
+/**
+ * The one way the worker runs a program: an argv (never a shell string), the
+ * worker's environment without its secrets, an optional timeout and cancel
+ * signal, and death with the worker ({@link diesWithWorker}). Resolves whatever
+ * the exit; the caller reads `exitCode`, `isCanceled`, `timedOut`.
+ */
+export function runProgram(argv: readonly string[], opts: ProgramOptions = {}): Promise<ProgramResult> & { readonly pid?: number } {
+  const env = childEnv(opts.env);
+  const [file, ...args] = diesWithWorker(argv, env);
+  if (!file) throw new TypeError('empty argv');
+  return execa(file, args, {
+    reject: false,
+    all: true,
+    stdin: 'ignore',
+    ...(opts.timeoutMs ? { timeout: opts.timeoutMs, forceKillAfterDelay: 2000 } : {}),
+    ...(opts.signal ? { cancelSignal: opts.signal } : {}),
+    env,
+    extendEnv: false,
+  });
 }
 
 /**
@@ -17,19 +81,9 @@ export async function runArgv(
   argv: readonly string[],
   ctx: { service: string; action: string; timeoutMs: number; signal?: AbortSignal | undefined; env?: Record<string, string> },
 ): Promise<ArgvResult> {
-  const [file, ...args] = argv;
-  if (!file) throw new TypeError(`empty argv for ${ctx.action} ${ctx.service}`);
-  const result = await execa(file, args, {
-    reject: false,
-    all: true,
-    stdin: 'ignore',
-    timeout: ctx.timeoutMs,
-    forceKillAfterDelay: 2000,
-    ...(ctx.signal ? { cancelSignal: ctx.signal } : {}),
-    // The worker's environment without its secrets: service commands never see the API key or DB password.
-    env: childEnv(ctx.env),
-    extendEnv: false,
-  });
+  if (!argv[0]) throw new TypeError(`empty argv for ${ctx.action} ${ctx.service}`);
+  // The worker's environment without its secrets: service commands never see the API key or DB password.
+  const result = await runProgram(argv, { timeoutMs: ctx.timeoutMs, signal: ctx.signal, ...(ctx.env ? { env: ctx.env } : {}) });
   const output = typeof result.all === 'string' ? result.all : '';
   // Cancellation is not a command failure: let the caller's abort reason (an activity's CancelledFailure) through.
   if (result.isCanceled && ctx.signal?.aborted) throw ctx.signal.reason;

@@ -1,4 +1,4 @@
-import { runMaintenance, type MaintenanceInput, type MaintenanceReport } from './maintenance.js';
+import { maintenanceRunbook } from './maintenance.js';
 
 /** Steps of {@link dailyMaintenance}, in order (seed 4.1). */
 export const DAILY_STEPS = ['services', 'system.disk', 'system.memory', 'backup.status', 'logs.rotate'] as const;
@@ -9,12 +9,10 @@ export const DAILY_STEPS = ['services', 'system.disk', 'system.memory', 'backup.
  * threshold, memory usage, the backups on hand, a log rotation. Holds the host
  * lock, so it never runs beside a backup (seed defect 2: both at 02:00).
  */
-export async function dailyMaintenance(input: MaintenanceInput = {}): Promise<MaintenanceReport> {
-  return runMaintenance('dailyMaintenance', input, DAILY_STEPS, async ({ step, host }) => {
-    await step('services', () => host.ensureServicesRunning());
-    await step('system.disk', () => host.checkDiskAndCleanLogs());
-    await step('system.memory', () => host.checkMemory());
-    await step('backup.status', () => host.backupStatus());
-    await step('logs.rotate', () => host.rotateLogs());
-  });
-}
+export const dailyMaintenance = maintenanceRunbook('dailyMaintenance', DAILY_STEPS, { lock: 'run', budget: { lockWaits: 1, work: '2 hours' } }, async ({ step, acts }) => {
+  await step('services', () => acts.ensureServicesRunning());
+  await step('system.disk', () => acts.checkDiskAndCleanLogs());
+  await step('system.memory', () => acts.checkMemory());
+  await step('backup.status', () => acts.backupStatus());
+  await step('logs.rotate', () => acts.rotateLogs());
+});

@@ -9,7 +9,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { hostLockWorkflowId } from '../common/host-lock.js';
-import { orchestrator } from './activity-profiles.js';
+import { orchestrator } from './activity-policies.js';
 import { leaseGrantedSignal, releaseLeaseSignal, withdrawLeaseSignal } from './host-lock.js';
 import type { ProgressTracker } from './progress.js';
 

@@ -16,7 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { LOCK_SIGNALS, LOCK_STATE_QUERY, type HostLockState, type LeaseRequest } from '../common/host-lock.js';
-import { orchestrator } from './activity-profiles.js';
+import { orchestrator } from './activity-policies.js';
 
 export const requestLeaseSignal = defineSignal<[LeaseRequest]>(LOCK_SIGNALS.request);
 export const releaseLeaseSignal = defineSignal<[{ leaseId: string }]>(LOCK_SIGNALS.release);

@@ -1,7 +1,8 @@
 /** Every workflow the orchestrator worker registers. */
 export { healthCheck, type HealthCheckInput } from './health-check.js';
 export { backup, type BackupInput, type BackupResult } from './backup.js';
-export { disasterRecovery, approveUpdate, approveSignal, rejectUpdate, planQuery, type DisasterRecoveryInput, type RecoveryResult } from './disaster-recovery.js';
+export { disasterRecovery, planQuery, type DisasterRecoveryInput, type RecoveryResult } from './disaster-recovery.js';
+export { approveUpdate, approveSignal, rejectUpdate, type ApprovalInput, type ApprovalResult } from './approval.js';
 export { listBackups, verifyBackups, type VerifyBackupsInput } from './backups.js';
 export { dailyMaintenance, DAILY_STEPS } from './daily-maintenance.js';
 export { weeklyMaintenance, WEEKLY_STEPS, approveUpgradesUpdate, rejectUpgradesUpdate, pendingUpgradeQuery, type PendingUpgrade } from './weekly-maintenance.js';

@@ -1,5 +1,5 @@
 import { finding } from '../common/report.js';
-import { runMaintenance, type MaintenanceInput, type MaintenanceReport } from './maintenance.js';
+import { maintenanceRunbook, type MaintenanceReport } from './maintenance.js';
 
 /** Steps of {@link monthlyMaintenance}, in order (seed 4.3). */
 export const MONTHLY_STEPS = [
@@ -24,24 +24,22 @@ export const MONTHLY_STEPS = [
  * `reports/monthly-report-YYYYMM.txt` and `.json` on the host, with
  * recommendations derived from the findings. Installs nothing.
  */
-export async function monthlyMaintenance(input: MaintenanceInput = {}): Promise<MaintenanceReport> {
-  return runMaintenance('monthlyMaintenance', input, MONTHLY_STEPS, async ({ step, host, long, report, workflowId }) => {
-    await step('security.audit', () => host.auditStatus());
-    await step('packages.security', async () => (await long.checkPackages()).findings);
-    await step('security.user', () => host.serviceUserAccess());
-    await step('security.permissions', () => long.checkPermissions());
-    await step('security.certificates', () => host.checkCertificates());
-    await step('postgres.vacuum', () => long.vacuumDatabase());
-    await step('memory.consolidate', () => host.consolidateMemoryService());
-    await step('system', async () => [await host.checkDisk(), await host.checkMemory(), ...(await host.checkCpuAndLoad())]);
-    await step('services', () => host.checkServices());
-    await step('backup.status', () => host.backupStatus());
-    let reportFiles: MaintenanceReport['reportFiles'];
-    await step('report.monthly', async () => {
-      const files = await host.writeMonthlyReport({ report: report(), workflowId });
-      reportFiles = { text: files.text, json: files.json };
-      return finding('report.monthly', 'ok', `monthly report written: ${files.text} and ${files.json} (${files.recommendations} recommendations)`, { ...files });
-    });
-    return reportFiles ? { reportFiles } : undefined;
+export const monthlyMaintenance = maintenanceRunbook('monthlyMaintenance', MONTHLY_STEPS, { lock: 'run', budget: { lockWaits: 1, work: '8 hours' } }, async ({ step, acts, report, workflowId }) => {
+  await step('security.audit', () => acts.auditStatus());
+  await step('packages.security', async () => (await acts.checkPackages()).findings);
+  await step('security.user', () => acts.serviceUserAccess());
+  await step('security.permissions', () => acts.checkPermissions());
+  await step('security.certificates', () => acts.checkCertificates());
+  await step('postgres.vacuum', () => acts.vacuumDatabase());
+  await step('memory.consolidate', () => acts.consolidateMemoryService());
+  await step('system', async () => [await acts.checkDisk(), await acts.checkMemory(), ...(await acts.checkCpuAndLoad())]);
+  await step('services', () => acts.checkServices());
+  await step('backup.status', () => acts.backupStatus());
+  let reportFiles: MaintenanceReport['reportFiles'];
+  await step('report.monthly', async () => {
+    const files = await acts.writeMonthlyReport({ report: report(), workflowId });
+    reportFiles = { text: files.text, json: files.json };
+    return finding('report.monthly', 'ok', `monthly report written: ${files.text} and ${files.json} (${files.recommendations} recommendations)`, { ...files });
   });
-}
+  return reportFiles ? { reportFiles } : undefined;
+});

@@ -1,9 +1,13 @@
-/** The `progress` query every long runbook answers, fed by the workflow's phases and its host activities' reports. */
-import { defineQuery, defineSignal, setHandler, workflowInfo } from '@temporalio/workflow';
-import { ACTIVITY_PROGRESS_SIGNAL, type RunbookProgress, type StepProgress } from '../common/progress.js';
+/**
+ * The `progress` query every long runbook answers: the phases it went through.
+ * A host step's counters are not here: they travel as the activity's heartbeat
+ * details (no signals, so a long backup's history does not grow with its
+ * progress), and the client reads them from the pending activities of `describe()`.
+ */
+import { defineQuery, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { RunbookProgress } from '../common/progress.js';
 
 export const progressQuery = defineQuery<RunbookProgress>('progress');
-export const activityProgressSignal = defineSignal<[StepProgress]>(ACTIVITY_PROGRESS_SIGNAL);
 
 export interface ProgressTracker {
   set(phase: string, detail?: string): void;
@@ -21,14 +25,8 @@ export function trackProgress(runbook: string): ProgressTracker {
     phases: [{ phase: 'starting', at: now() }],
   };
   setHandler(progressQuery, () => progress);
-  setHandler(activityProgressSignal, (step) => {
-    progress.step = step;
-    progress.updatedAt = now();
-  });
   return {
     set(phase, detail) {
-      // A host step's progress belongs to its phase; parts of one phase may run side by side.
-      if (phase !== progress.phase) delete progress.step;
       progress.phase = phase;
       if (detail === undefined) delete progress.detail;
       else progress.detail = detail;

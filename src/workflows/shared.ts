@@ -1,7 +1,7 @@
 /** Helpers shared by the runbook workflows. */
 import { ApplicationFailure, ActivityFailure } from '@temporalio/workflow';
 import { finding, type Finding } from '../common/report.js';
-import { orchestrator } from './activity-profiles.js';
+import { orchestrator } from './activity-policies.js';
 import type { HostRoute } from '../activities/orchestrator.js';
 
 /** The innermost message of a failure (an activity failure wraps the activity's error). */
@@ -20,9 +20,6 @@ export function failedWith(err: unknown, type: string): boolean {
 
 /** Where the host's activities run; an unknown host fails the workflow at once with a clear message. */
 export async function routeToHost(hostId: string | undefined): Promise<HostRoute> {
-  if (hostId !== undefined && typeof hostId !== 'string') {
-    throw ApplicationFailure.nonRetryable(`input.hostId must be a string, got ${typeof hostId}`, 'InvalidInput');
-  }
   try {
     return await orchestrator.resolveHost(hostId);
   } catch (err) {
@@ -37,13 +34,4 @@ export async function runChecks(checks: Record<string, () => Promise<Finding | F
   return settled.flatMap((r, i) =>
     r.status === 'fulfilled' ? r.value : [finding(names[i]!, 'fail', `check could not run: ${failureMessage(r.reason)}`, {})],
   );
-}
-
-/** Workflow input as an object: `temporal workflow start` without `--input` passes null. */
-export function inputObject<T extends object>(input: T | null | undefined, workflow: string): Partial<T> {
-  if (input === null || input === undefined) return {};
-  if (typeof input !== 'object' || Array.isArray(input)) {
-    throw ApplicationFailure.nonRetryable(`${workflow} input must be a JSON object, got ${Array.isArray(input) ? 'an array' : typeof input}`, 'InvalidInput');
-  }
-  return input;
 }

@@ -1,7 +1,7 @@
 /** Verifying archives one by one with the shared verifier (`verifyBackup`), one finding each. */
-import { isCancellation, patched } from '@temporalio/workflow';
+import { isCancellation } from '@temporalio/workflow';
+import type { HostActivities } from '../activities/index.js';
 import { finding, type Finding } from '../common/report.js';
-import type { hostActivities } from './activity-profiles.js';
 import type { ProgressTracker } from './progress.js';
 import { failureMessage } from './shared.js';
 
@@ -10,7 +10,7 @@ import { failureMessage } from './shared.js';
  * it matches, `warn` when it reads back but has no manifest, `fail` otherwise.
  * Used by `verifyBackups` and weekly maintenance, so both judge an archive alike.
  */
-export async function verifyArchives(long: ReturnType<typeof hostActivities>, archives: readonly string[], progress: ProgressTracker): Promise<Finding[]> {
+export async function verifyArchives(long: Pick<HostActivities, 'verifyBackup' | 'backupFolderState'>, archives: readonly string[], progress: ProgressTracker): Promise<Finding[]> {
   const findings: Finding[] = [];
   for (const [i, archive] of archives.entries()) {
     progress.set('verify', `${archive} (${i + 1} of ${archives.length})`);
@@ -29,15 +29,8 @@ export async function verifyArchives(long: ReturnType<typeof hostActivities>, ar
     }
   }
   if (archives.length === 0) {
-    // Runs recorded before this change replay without the extra activity.
-    if (patched('backup-verify-names-folder')) {
-      const { dir, exists } = await long.backupFolderState();
-      findings.push(
-        finding('backup.verify', 'warn', exists ? `no archives in ${dir}` : `backup folder ${dir} does not exist: no archives to verify`, { backupDir: dir, exists }),
-      );
-    } else {
-      findings.push(finding('backup.verify', 'warn', 'no archives in the backups folder', {}));
-    }
+    const { dir, exists } = await long.backupFolderState();
+    findings.push(finding('backup.verify', 'warn', exists ? `no archives in ${dir}` : `backup folder ${dir} does not exist: no archives to verify`, { backupDir: dir, exists }));
   }
   return findings;
 }

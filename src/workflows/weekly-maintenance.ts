@@ -1,23 +1,22 @@
-import { condition, defineQuery, defineUpdate, patched, setHandler } from '@temporalio/workflow';
+import { defineQuery, setHandler } from '@temporalio/workflow';
 import type { PackageCheck } from '../activities/maintenance/index.js';
 import { finding, type Finding } from '../common/report.js';
-import type { ApprovalInput, ApprovalResult } from './disaster-recovery.js';
-import { runMaintenance, type MaintenanceContext, type MaintenanceInput, type MaintenanceReport } from './maintenance.js';
-import { verifyArchives } from './verify-archives.js';
 import { count } from '../common/words.js';
+import { approvalGate, approveUpdate, rejectUpdate, type ApprovalGate, type ApprovalResult } from './approval.js';
+import { maintenanceRunbook, type MaintenanceContext } from './maintenance.js';
+import { verifyArchives } from './verify-archives.js';
 
 /** Steps of {@link weeklyMaintenance}, in order (seed 4.2). */
 export const WEEKLY_STEPS = ['packages.updates', 'logs.errors', 'postgres', 'memory.stats', 'temp.cleanup', 'backup.verify', 'packages.upgrade'] as const;
 
 /**
  * Approves the pending package upgrade of a weekly run that waits for it
- * (`maintenance.packages.upgradeApprovalTimeoutMinutes` > 0). Same name and
- * shape as the recovery's, so `mcp-runbooks approve <workflow-id>` and
- * `temporal workflow update execute --name approve` work for both.
+ * (`maintenance.packages.upgradeApprovalTimeoutMinutes` > 0). Same update as
+ * the recovery's, so `mcp-runbooks approve <workflow-id>` works for both.
  */
-export const approveUpgradesUpdate = defineUpdate<ApprovalResult, [ApprovalInput?]>('approve');
+export const approveUpgradesUpdate = approveUpdate;
 /** Declines it: the run ends without installing anything. */
-export const rejectUpgradesUpdate = defineUpdate<ApprovalResult, [ApprovalInput?]>('reject');
+export const rejectUpgradesUpdate = rejectUpdate;
 
 /** What a waiting weekly run would install, for whoever approves it. */
 export interface PendingUpgrade {
@@ -29,84 +28,74 @@ export interface PendingUpgrade {
 }
 export const pendingUpgradeQuery = defineQuery<PendingUpgrade | null>('pendingUpgrade');
 
+/** The config's longest upgrade approval wait (`upgradeApprovalTimeoutMinutes` at most 1440). */
+const MAX_APPROVAL_MS = 24 * 60 * 60_000;
+
 /**
  * Seed 4.2, weekly: pending package updates (security ones flagged), error
  * lines in each service's log since the previous scan, PostgreSQL slow queries
  * and connection usage, the memory service's size and operations, old `mcp_*`
- * temp files removed, every backup archive verified. Packages are installed
- * only when the config allows it or an operator approves this run through the
- * `approve` update while it waits (seed defect 9 upgraded unattended). The
- * wait happens after the host lock is released, and the lock is taken again
- * only around the install, so a nightly backup is never kept waiting a day.
+ * temp files removed, every backup archive verified; then, only when the config
+ * allows it or an operator approves this run (seed defect 9 upgraded
+ * unattended), the packages are installed. The wait for approval holds no
+ * host lock, so a nightly backup is never kept waiting a day.
  */
-export async function weeklyMaintenance(input: MaintenanceInput = {}): Promise<MaintenanceReport> {
-  let check: PackageCheck | undefined;
-  let waiting = false;
-  let decided: ApprovalResult | undefined;
-  const decide = (approved: boolean) => (a?: ApprovalInput): ApprovalResult => {
-    decided ??= { approved, ...(typeof a?.by === 'string' && a.by ? { by: a.by.slice(0, 200) } : {}) };
-    return decided;
-  };
-  const validator = (_a?: ApprovalInput) => {
-    if (decided) throw new Error(`the upgrade was already ${decided.approved ? 'approved' : 'rejected'}${decided.by ? ` by ${decided.by}` : ''}`);
-    if (!waiting) throw new Error('this weekly run is not waiting for an upgrade approval (it waits only when updates are pending and maintenance.packages.upgradeApprovalTimeoutMinutes > 0)');
-  };
-  setHandler(approveUpgradesUpdate, (a?: ApprovalInput) => decide(true)(a), { validator });
-  setHandler(rejectUpgradesUpdate, (a?: ApprovalInput) => decide(false)(a), { validator });
-  setHandler(pendingUpgradeQuery, () =>
-    check ? { awaitingApproval: waiting, pending: check.pending, security: check.security, packages: check.packages, ...(decided ? { decided } : {}) } : null,
-  );
-
-  /** `locked` runs the install under the host lock: at once inside it, or by taking it again after a wait outside it. */
-  const upgrade = async ({ long, progress }: MaintenanceContext, locked: <T>(fn: () => Promise<T>) => Promise<T>): Promise<Finding | Finding[]> => {
-    if (!check?.listed) return [];
-    const { pending, security, policy } = check;
-    if (pending === 0) return finding('packages.upgrade', 'ok', 'nothing to install: no updates pending', { pending: 0 });
-    const what = `${count(pending, 'update')} (${security} security)`;
-    if (policy.allowUpgrades) return locked(() => long.upgradePackages({ by: 'maintenance.packages.allowUpgrades' }));
-    if (policy.approvalTimeoutMinutes <= 0) {
-      return finding('packages.upgrade', 'ok', `${what} not installed: this host only reports (set maintenance.packages.allowUpgrades, or upgradeApprovalTimeoutMinutes to wait for an operator's approval)`, { pending, security, installed: false });
-    }
-    waiting = true;
-    progress.set('awaiting upgrade approval', `${what}; approve with \`mcp-runbooks approve <workflow id>\` within ${policy.approvalTimeoutMinutes} minutes`);
-    const answered = await condition(() => decided !== undefined, Math.round(policy.approvalTimeoutMinutes * 60_000));
-    waiting = false;
-    if (!answered || !decided) {
-      return finding('packages.upgrade', 'ok', `${what} not installed: no approval within ${policy.approvalTimeoutMinutes} minutes`, { pending, security, installed: false, approval: 'timed out' });
-    }
-    if (!decided.approved) {
-      return finding('packages.upgrade', 'ok', `${what} not installed: rejected${decided.by ? ` by ${decided.by}` : ''}`, { pending, security, installed: false, approval: 'rejected', ...decided });
-    }
-    const by = `approved by ${decided.by ?? 'an operator'}`;
-    return locked(() => {
-      progress.set('packages.upgrade', `installing ${what}`);
-      return long.upgradePackages({ by });
+export const weeklyMaintenance = maintenanceRunbook(
+  'weeklyMaintenance',
+  WEEKLY_STEPS,
+  {
+    lock: 'steps',
+    budget: { lockWaits: 2, work: '12 hours', approvalMs: () => MAX_APPROVAL_MS },
+    handlers: () => {
+      const gate = approvalGate('this weekly run');
+      gate.notWaiting('it waits only when updates are pending and maintenance.packages.upgradeApprovalTimeoutMinutes > 0');
+      return { gate, check: undefined as PackageCheck | undefined };
+    },
+  },
+  async (m, state) => {
+    setHandler(pendingUpgradeQuery, () =>
+      state.check
+        ? { awaitingApproval: state.gate.waiting, pending: state.check.pending, security: state.check.security, packages: state.check.packages, ...(state.gate.decided ? { decided: state.gate.decided } : {}) }
+        : null,
+    );
+    const { step, acts, workflowId, progress } = m;
+    await m.locked(async () => {
+      await step('packages.updates', async () => {
+        state.check = await acts.checkPackages();
+        return state.check.findings;
+      });
+      await step('logs.errors', () => acts.countLogErrors({ workflowId }));
+      await step('postgres', () => acts.checkPostgres());
+      await step('memory.stats', () => acts.memoryServiceStats());
+      await step('temp.cleanup', () => acts.cleanTempFiles());
+      await step('backup.verify', async () => verifyArchives(acts, (await acts.listBackups()).map((b) => b.archive), progress));
     });
-  };
-  const inLock = <T>(fn: () => Promise<T>) => fn();
-  /** Set when the run waits for approval after releasing the host lock. */
-  let waitOutsideLock = false;
+    await step('packages.upgrade', () => upgrade(m, state.gate, state.check));
+  },
+);
 
-  return runMaintenance('weeklyMaintenance', input, WEEKLY_STEPS, async (ctx) => {
-    const { step, host, long, workflowId, progress } = ctx;
-    await step('packages.updates', async () => {
-      check = await long.checkPackages();
-      return check.findings;
-    });
-    await step('logs.errors', () => long.countLogErrors({ workflowId }));
-    await step('postgres', () => host.checkPostgres());
-    await step('memory.stats', () => host.memoryServiceStats());
-    await step('temp.cleanup', () => host.cleanTempFiles());
-    await step('backup.verify', async () => verifyArchives(long, (await host.listBackups()).map((b) => b.archive), progress));
-    const needsApproval = Boolean(check?.listed && check.pending > 0 && !check.policy.allowUpgrades && check.policy.approvalTimeoutMinutes > 0);
-    // The wait (up to a day) must not hold the host lock: other runbooks give up after LOCK_WAIT (6 h).
-    // Runs recorded before this change waited inside the lock, and replay that way.
-    if (needsApproval && patched('weekly-approval-outside-host-lock')) {
-      waitOutsideLock = true;
-      return;
-    }
-    await step('packages.upgrade', () => upgrade(ctx, inLock));
-  }, async (ctx) => {
-    if (waitOutsideLock) await ctx.step('packages.upgrade', () => upgrade(ctx, ctx.relock));
+/** Installs the pending updates when allowed, or after an operator's approval given while the run waits outside the host lock. */
+async function upgrade(m: MaintenanceContext, gate: ApprovalGate, check: PackageCheck | undefined): Promise<Finding | Finding[]> {
+  if (!check?.listed) return [];
+  const { pending, security, policy } = check;
+  if (pending === 0) return finding('packages.upgrade', 'ok', 'nothing to install: no updates pending', { pending: 0 });
+  const what = `${count(pending, 'update')} (${security} security)`;
+  if (policy.allowUpgrades) return m.locked(() => m.acts.upgradePackages({ by: 'maintenance.packages.allowUpgrades' }));
+  if (policy.approvalTimeoutMinutes <= 0) {
+    return finding('packages.upgrade', 'ok', `${what} not installed: this host only reports (set maintenance.packages.allowUpgrades, or upgradeApprovalTimeoutMinutes to wait for an operator's approval)`, { pending, security, installed: false });
+  }
+  m.progress.set('awaiting upgrade approval', `${what}; approve with \`mcp-runbooks approve <workflow id>\` within ${policy.approvalTimeoutMinutes} minutes`);
+  const decision = await gate.wait(Math.round(policy.approvalTimeoutMinutes * 60_000));
+  gate.notWaiting(decision === 'not-approved' ? 'the wait for approval timed out' : 'it was decided');
+  if (decision === 'not-approved') {
+    return finding('packages.upgrade', 'ok', `${what} not installed: no approval within ${policy.approvalTimeoutMinutes} minutes`, { pending, security, installed: false, approval: 'timed out' });
+  }
+  const by = gate.decided?.by;
+  if (decision === 'rejected') {
+    return finding('packages.upgrade', 'ok', `${what} not installed: rejected${by ? ` by ${by}` : ''}`, { pending, security, installed: false, approval: 'rejected', approved: false, ...(by ? { by } : {}) });
+  }
+  return m.locked(() => {
+    m.progress.set('packages.upgrade', `installing ${what}`);
+    return m.acts.upgradePackages({ by: `approved by ${by ?? 'an operator'}` });
   });
 }

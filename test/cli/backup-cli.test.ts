@@ -88,13 +88,13 @@ describe('mcp-runbooks run backup / backups / recover / approve / status', () =>
     expect(r.stdout).toContain('ok    postgres.select1');
   });
 
-  it('a refused archive prints the reason and exits 1', async () => {
+  it('a refused archive prints the reason and exits 6 (RestoreRefused)', async () => {
     const r = await cli('recover', 'mcp_backup_19990101_000000.tar.gz', '--yes');
-    expect(r.exitCode).toBe(1);
+    expect(r.exitCode, r.all).toBe(6);
     expect(r.stderr).toContain('refusing to restore mcp_backup_19990101_000000.tar.gz: no archive');
   });
 
-  it('recover on a terminal asks, and an answer other than "yes" rejects with nothing changed', async () => {
+  it('recover on a terminal asks, and an answer other than "yes" rejects with nothing changed: exit 5', async () => {
     // Python's pty module gives the CLI a real terminal (argv, no shell).
     const child = execa('python3', ['-c', 'import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)', process.execPath, CLI, '--config', sbx.configPath, 'recover', archive], {
       env: cliEnv(),
@@ -115,7 +115,7 @@ describe('mcp-runbooks run backup / backups / recover / approve / status', () =>
     });
     const r = await child;
     expect(answered, output).toBe(true);
-    expect(r.exitCode, output).toBe(0);
+    expect(r.exitCode, output).toBe(5);
     expect(output).toContain('rejected: nothing was changed');
     expect(output).toContain(': rejected');
   });

@@ -7,9 +7,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { freePort } from '../../src/dev/ports.js';
-import { runCli } from '../helpers/cli.js';
+import { loadConfig } from '../../src/config/load.js';
+import { cliEnv, runCli } from '../helpers/cli.js';
 
 let dir: string;
 /** A port nothing listens on: connecting to it is refused. */
@@ -63,19 +64,47 @@ describe('config errors exit 2 and name the field', () => {
 });
 
 describe('an unreachable Temporal server', () => {
-  it('is named with its address and namespace, and where to set them', async () => {
+  it('is named with its address and namespace, and where to set them: exit 7', async () => {
     const r = await runCli(['--config', await unreachable(), 'status']);
-    expect(r.exitCode, r.all).toBe(1);
+    expect(r.exitCode, r.all).toBe(7);
     expect(r.stderr).toContain(`mcp-runbooks: cannot reach Temporal at 127.0.0.1:${closedPort} (namespace ops): `);
     expect(r.stderr).toContain('check temporal.address in the config or TEMPORAL_ADDRESS, or start a local server with `mcp-runbooks dev`');
   });
 });
 
 describe('mcp-runbooks config', () => {
-  it('prints permission modes in octal, as the file takes them', async () => {
-    const path = await configFile({ maintenance: { security: { allowedFileModes: ['644', '4755'], allowedDirModes: ['0750'] } } });
-    const r = await runCli(['--config', path, 'config']);
+  it('prints YAML that --config loads back to the same resolved config (octal modes, secrets by reference)', async () => {
+    const env = cliEnv({ MCP_PG_PASSWORD: 'pw-very-secret' });
+    const path = await configFile({
+      hostId: 'printed',
+      postgres: { password: { env: 'MCP_PG_PASSWORD' } },
+      maintenance: { security: { allowedFileModes: ['644', '4755'], allowedDirModes: ['0750'] }, packages: { refreshCommand: false } },
+      schedules: [{ runbook: 'health-check', every: '15m' }],
+    });
+    const r = await runCli(['--config', path, 'config'], { env });
     expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).not.toContain('pw-very-secret');
     expect(r.stdout).toMatch(/allowedFileModes:\n\s+- "644"\n\s+- "4755"\n\s+allowedDirModes:\n\s+- "750"\n/);
+    const printed = join(dir, 'printed.yaml');
+    await writeFile(printed, r.stdout);
+    const { source: _a, ...original } = loadConfig({ path, env });
+    const { source: _b, ...reloaded } = loadConfig({ path: printed, env });
+    expect(reloaded).toEqual(original);
+    // And the CLI takes its own output.
+    const again = await runCli(['--config', printed, 'config'], { env });
+    expect(again.exitCode, again.all).toBe(0);
+    expect(parse(again.stdout)).toEqual(parse(r.stdout));
+  });
+
+  it('refuses an empty or comment-only config file: exit 2, the file named', async () => {
+    for (const [content, why] of [['', 'is empty'], ['# nothing here yet\n', 'has no settings']] as const) {
+      const path = join(dir, `c${n++}.yaml`);
+      await writeFile(path, content);
+      const r = await runCli(['--config', path, 'config']);
+      expect(r.exitCode, r.all).toBe(2);
+      expect(r.stderr).toContain(`mcp-runbooks: invalid configuration (${path})`);
+      expect(r.stderr).toContain(`${path} ${why}`);
+      expect(r.stdout).toBe('');
+    }
   });
 });

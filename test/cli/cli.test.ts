@@ -74,11 +74,11 @@ describe('run health-check', () => {
     expect(r.stdout).toContain('summary: 6 ok, 0 warn, 0 fail');
   });
 
-  it('--json prints the report object; a stopped service makes the exit code 1', async () => {
+  it('--json prints the report object; a stopped service (a fail finding) makes the exit code 3', async () => {
     await sbx.manager.stop('mcp-postgres');
     try {
       const r = await runCli(['--config', sbx.configPath, 'run', 'health-check', '--json']);
-      expect(r.exitCode).toBe(1);
+      expect(r.exitCode).toBe(3);
       const report = JSON.parse(r.stdout) as RunbookReport;
       expect(report.runbook).toBe('healthCheck');
       expect(report.findings.find((f) => f.check === 'service.mcp-postgres')?.status).toBe('fail');
@@ -98,13 +98,21 @@ describe('run health-check', () => {
 });
 
 describe('config', () => {
-  it('prints the effective config with secrets redacted', async () => {
+  it('prints the effective config with each secret as its reference, never its value', async () => {
     const withSecret = join(sbx.root, 'secret.yaml');
     await writeFile(withSecret, 'postgres: { password: { env: MCP_PG_PASSWORD } }\n');
     const r = await runCli(['--config', withSecret, 'config'], { env: cliEnv({ MCP_PG_PASSWORD: 'pw-very-secret' }) });
     expect(r.exitCode, r.all).toBe(0);
     expect(r.stdout).toContain('installRoot: /opt/kilocode/mcp-servers');
-    expect(r.stdout).toContain('password: "[secret from env:MCP_PG_PASSWORD]"');
+    expect(r.stdout).toMatch(/password:\n\s+env: MCP_PG_PASSWORD\n/);
     expect(r.all).not.toContain('pw-very-secret');
+  });
+});
+
+describe('input the runbook refuses', () => {
+  it('a backup reason longer than the schema allows fails the run as InvalidInput: exit 2', async () => {
+    const r = await runCli(['--config', sbx.configPath, 'run', 'backup', '--reason', 'x'.repeat(501)]);
+    expect(r.exitCode, r.all).toBe(2);
+    expect(r.stderr).toContain('input.reason must be a string of at most 500 characters');
   });
 });

@@ -10,7 +10,8 @@ import { startRunbook } from '../../src/client/run-runbook.js';
 import { PACKAGE_ROOT } from '../../src/dev/sandbox/layout.js';
 import { startWorker } from '../../src/worker.js';
 import type { MaintenanceReport } from '../../src/workflows/index.js';
-import { runCli } from '../helpers/cli.js';
+import { execa } from 'execa';
+import { CLI, cliEnv, runCli } from '../helpers/cli.js';
 import { startTestHost, type TestHost } from '../helpers/host.js';
 import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { awaitPhase, workflowBundle } from '../helpers/temporal.js';
@@ -36,7 +37,7 @@ describe('mcp-runbooks run daily|weekly|monthly', () => {
     expect(report.steps.map((s) => s.step)).toEqual(['services', 'system.disk', 'system.memory', 'backup.status', 'logs.rotate']);
   });
 
-  it('run daily with a service that cannot start: the report in text, FAIL named, exit 1', async () => {
+  it('run daily with a service that cannot start: the report in text, FAIL named, exit 3', async () => {
     await sbx.manager.stop('mcp-memory');
     const blocker: Server = createServer();
     await new Promise<void>((r) => blocker.listen(sbx.config.sandbox!.memoryPort, '127.0.0.1', r));
@@ -47,7 +48,7 @@ describe('mcp-runbooks run daily|weekly|monthly', () => {
       await new Promise<void>((res) => blocker.close(() => res()));
       await sbx.manager.start('mcp-memory');
     }
-    expect(r.exitCode, r.all).toBe(1);
+    expect(r.exitCode, r.all).toBe(3);
     expect(r.stderr).toMatch(/daily on cli-maint: daily-cli-maint-\d{8}T/);
     // Progress from the query, step by step.
     expect(r.stderr).toContain('services (step 1 of 5)');
@@ -98,4 +99,57 @@ describe('mcp-runbooks approve (weekly upgrade; apt stand-in: a real apt-get upg
       await rm(state, { force: true });
     }
   }, 90_000);
+});
+
+describe('exit codes of a weekly run whose upgrade waits for approval (apt stand-in)', () => {
+  /** A weekly host whose upgrade waits `minutes` for approval, with its own worker; `fn` runs while it serves. */
+  async function withWeeklyHost(hostId: string, minutes: number, fn: (configPath: string) => Promise<void>): Promise<void> {
+    const state = join(tmpdir(), `mcp-apt-${hostId}-${Date.now()}`);
+    const standIn = (...args: string[]) => [process.execPath, join(PACKAGE_ROOT, 'test', 'fixtures', 'apt-stand-in.mjs'), state, ...args];
+    // Services running: a fail finding (memory.stats) would exit 3 and hide the code under test.
+    const w = await createTestSandbox({
+      hostId,
+      extra: { maintenance: { packages: { refreshCommand: false, listCommand: standIn('list'), upgradeCommand: standIn('upgrade'), upgradeApprovalTimeoutMinutes: minutes } } },
+    });
+    const ww = await startWorker({ config: w.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
+    try {
+      await fn(w.configPath);
+    } finally {
+      await ww.shutdown();
+      await w.cleanup();
+      await rm(state, { force: true });
+    }
+  }
+
+  it('not approved in time: exit 5; a long follow (many progress polls) prints no MaxListenersExceededWarning', async () => {
+    // 0.25 minutes: about 15 progress polls while the run waits, more than Node's 10-listener warning threshold.
+    await withWeeklyHost('cli-weekly-timeout', 0.25, async (configPath) => {
+      const r = await runCli(['--config', configPath, 'run', 'weekly']);
+      expect(r.exitCode, r.all).toBe(5);
+      expect(r.stderr).toContain('awaiting upgrade approval');
+      expect(r.stdout).toMatch(/packages\.upgrade +3 updates.* not installed: no approval within 0\.25 minutes/);
+      expect(r.stderr).not.toContain('MaxListenersExceededWarning');
+      expect(r.stderr).not.toContain('memory leak');
+    });
+  }, 120_000);
+
+  it('rejected with `approve --reject`: the run exits 5', async () => {
+    await withWeeklyHost('cli-weekly-reject', 10, async (configPath) => {
+      const run = execa(process.execPath, [CLI, '--config', configPath, 'run', 'weekly'], { env: cliEnv(), extendEnv: false, reject: false, all: true, timeout: 90_000 });
+      const id = await new Promise<string>((resolve, reject) => {
+        let seen = '';
+        run.stderr.on('data', (chunk: Buffer) => {
+          seen += chunk.toString();
+          const m = /weekly on cli-weekly-reject: (\S+)[\s\S]*awaiting upgrade approval/.exec(seen);
+          if (m) resolve(m[1]!);
+        });
+        void run.then(() => reject(new Error(`the run ended before it waited for approval:\n${seen}`)));
+      });
+      const decided = await runCli(['--config', configPath, 'approve', id, '--reject', '--by', 'dave']);
+      expect(decided.stdout).toBe(`${id}: rejected by dave`);
+      const r = await run;
+      expect(r.exitCode, r.all).toBe(5);
+      expect(r.stdout).toMatch(/not installed: rejected by dave/);
+    });
+  }, 120_000);
 });

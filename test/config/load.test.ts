@@ -34,8 +34,8 @@ function configError(fn: () => unknown): ConfigError {
 }
 
 describe('seed defaults', () => {
-  it('an empty file gives the seed operations guide values', async () => {
-    const c = loadConfig({ path: await file(''), env: {} });
+  it('an empty mapping (`{}`) gives the seed operations guide values', async () => {
+    const c = loadConfig({ path: await file('{}\n'), env: {} });
     expect(c.services.map((s) => s.name)).toEqual(['mcp-filesystem', 'mcp-postgres', 'mcp-memory', 'mcp-compliance']);
     expect(c.paths).toEqual({
       installRoot: '/opt/kilocode/mcp-servers',
@@ -234,7 +234,8 @@ const BAD: Array<[string, unknown, { path: string; expected: string; found: stri
     { backup: { stagingDir: '/opt/kilocode/mcp-servers/memory_db/tmp' } },
     { path: 'backup.stagingDir', expected: 'outside every backup source', found: 'inside "/opt/kilocode/mcp-servers/memory_db"' },
   ],
-  ['an unknown fault point', { faultInjection: { pauseAt: ['backup.everything'], markerDir: '/tmp' } }, { path: 'faultInjection.pauseAt[0]', expected: 'one of backup.snapshot', found: '"backup.everything"' }],
+  // Fault points are armed only by a test entry point (test/fixtures/fault-worker.mjs), never by a config file.
+  ['fault injection', { faultInjection: { pauseAt: ['backup.snapshot'], markerDir: '/tmp' } }, { path: 'faultInjection', expected: 'no such field', found: 'unknown field "faultInjection"' }],
   ['a YAML list instead of a mapping', '- a\n- b\n', { path: '(file)', expected: 'a YAML mapping of settings', found: 'a list of 2' }],
   ['broken YAML', 'services: [mcp-memory\n', { path: '(file)', expected: 'valid YAML', found: 'a syntax error at line 2, column 1: Flow sequence' }],
 ];
@@ -249,6 +250,19 @@ describe('bad configuration is refused with the field, what was expected and wha
     expect(issue!.found).toContain(want.found);
     expect(e.message).toContain(want.path);
     expect(e.message).not.toContain('hunter2');
+  });
+
+  it.each([
+    ['an empty file', '', 'is empty'],
+    ['a file of blank lines', '\n  \n', 'is empty'],
+    ['a file of comments only', '# hostId: db-1\n# temporal: { address: temporal:7233 }\n', 'has no settings'],
+  ])('%s is refused, naming the file, rather than running with the production defaults', async (_name, content, why) => {
+    const path = await file(content);
+    const e = configError(() => loadConfig({ path, env: {} }));
+    expect(e.issues).toEqual([{ path: '(file)', expected: expect.stringContaining('a YAML mapping of settings') as unknown, found: expect.stringContaining(`${path} ${why}`) as unknown }]);
+    expect(e.message).toContain(`invalid configuration (${path})`);
+    // The same through MCP_RUNBOOKS_CONFIG.
+    expect(configError(() => loadConfig({ env: { MCP_RUNBOOKS_CONFIG: path } })).message).toContain(`${path} ${why}`);
   });
 
   it('a missing file names the file', () => {

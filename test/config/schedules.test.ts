@@ -171,3 +171,13 @@ describe('a bad schedule is refused at load with the field, what was expected an
     expect((error as ConfigError).message).toContain(`${want.path}: expected`);
   });
 });
+
+describe('overlap policies that end a running run', () => {
+  it.each(['cancel-other', 'TERMINATE_OTHER'])('%s is refused for every runbook that changes the host, and allowed for the read-only health check', (overlap) => {
+    const entries = ['backup', 'daily', 'weekly', 'monthly', 'health-check'].map((runbook) => ({ runbook, host: 'a', cron: '0 4 * * *', overlap }));
+    const r = resolveSchedules({ entries, defaultSchedules: false, hosts: ['a'], defaultHost: 'a' });
+    expect(r.issues.map((i) => [i.path, i.found])).toEqual([0, 1, 2, 3].map((i) => [`schedules[${i}].overlap`, overlap.toUpperCase().replace('-', '_')]));
+    expect(r.issues[0]!.expected).toContain('SKIP, BUFFER_ONE, BUFFER_ALL or ALLOW_ALL for backup, which changes the host');
+    expect(r.schedules.map((s) => s.runbook)).toEqual(['health-check']);
+  });
+});

@@ -3,7 +3,7 @@
  * test server), as an operator runs it with `npm start`.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -15,9 +15,12 @@ import { startDevServer } from '../../src/dev/dev-server.js';
 import { freePort, isPortFree } from '../../src/dev/ports.js';
 import { sandboxConfigObject } from '../../src/dev/sandbox/layout.js';
 import { dropSandboxDatabase } from '../../src/dev/sandbox/provision.js';
-import { stopFleet } from '../../src/dev/sandbox/fleet.js';
+import { startFleet, stopFleet } from '../../src/dev/sandbox/fleet.js';
+import { PACKAGE_ROOT } from '../../src/dev/sandbox/layout.js';
+import { execa } from 'execa';
+import { pollUntil } from '../helpers/temporal.js';
 import { createServiceManager } from '../../src/services/index.js';
-import { runCli, spawnCliUntil } from '../helpers/cli.js';
+import { cliEnv, runCli, spawnCliUntil } from '../helpers/cli.js';
 import { inject } from 'vitest';
 
 let dir: string;
@@ -67,20 +70,81 @@ describe('dev', () => {
     expect(existsSync(join(dir, 'data', 'temporal', 'dev.db'))).toBe(true);
   }, 150_000);
 
-  it('after a crash (SIGKILL), the next run stops the dev server left behind and starts cleanly', async () => {
+  it('after a crash (SIGKILL), the next run stops the dev server and the sandbox services left behind and starts cleanly', async () => {
     const first = await spawnCliUntil(['--config', configPath, 'dev'], /Press Ctrl-C/);
     first.kill('SIGKILL');
     await first.exited;
-    // The orphaned server still holds the port.
+    // The orphaned server still holds the port; the orphaned services still run.
     expect(await isPortFree('127.0.0.1', ports.temporal)).toBe(false);
+    const manager = createServiceManager(loadConfig({ path: configPath, env: {} }));
+    for (const s of manager.services) expect((await manager.status(s)).state).toBe('active');
     const r = await runCli(['--config', configPath, 'dev', '--once'], { timeout: 120_000 });
     expect(r.exitCode, r.all).toBe(0);
-    expect(r.stdout).toContain('sandbox services already running (left running on exit)');
+    expect(r.stdout).toContain('stopped sandbox services a crashed dev run left running: mcp-filesystem, mcp-postgres, mcp-memory, mcp-compliance');
+    expect(r.stdout).toContain('sandbox services started: mcp-filesystem, mcp-postgres, mcp-memory, mcp-compliance');
+    expect(r.stdout).not.toContain('already running');
+    for (const s of manager.services) expect((await manager.status(s)).state, s).toBe('inactive');
     // The history survived, and so did the schedule: applying again changes nothing.
     expect(r.stdout).toMatch(/= unchanged\s+mcp-runbooks\.health-check\.local/);
     expect(r.stdout).toContain('summary:');
     expect(await isPortFree('127.0.0.1', ports.temporal)).toBe(true);
   }, 150_000);
+
+  it('dev --clean stops what a crashed run left (dev server, sandbox services) and exits', async () => {
+    const first = await spawnCliUntil(['--config', configPath, 'dev'], /Press Ctrl-C/);
+    first.kill('SIGKILL');
+    await first.exited;
+    const r = await runCli(['--config', configPath, 'dev', '--clean']);
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.stdout).toContain('stopped the Temporal dev server a crashed dev run left running');
+    expect(r.stdout).toContain('stopped sandbox services a crashed dev run left running: mcp-filesystem, mcp-postgres, mcp-memory, mcp-compliance');
+    const manager = createServiceManager(loadConfig({ path: configPath, env: {} }));
+    for (const s of manager.services) expect((await manager.status(s)).state, s).toBe('inactive');
+    for (const p of Object.values(ports)) expect(await isPortFree('127.0.0.1', p), String(p)).toBe(true);
+    const again = await runCli(['--config', configPath, 'dev', '--clean']);
+    expect(again.stdout).toContain('no sandbox services left running by a crashed dev run');
+  }, 150_000);
+
+  it('dev --clean leaves alone a service whose pid no longer is the process the crashed run started (start time differs)', async () => {
+    const config = loadConfig({ path: configPath, env: {} });
+    const manager = createServiceManager(config);
+    // Started by someone else; a stale record names the same pids with other start times.
+    await startFleet(manager);
+    try {
+      const runDir = join(config.sandbox!.root, 'run');
+      const services = await Promise.all(
+        manager.services.map(async (service) => ({ service, pid: Number((await readFile(join(runDir, `${service}.pid`), 'utf8')).trim()), startTime: '1' })),
+      );
+      await writeFile(join(config.dev.dataDir, 'dev-run.json'), JSON.stringify({ dev: { pid: 2 ** 22 + 1, startTime: '1' }, services }));
+      const r = await runCli(['--config', configPath, 'dev', '--clean']);
+      expect(r.exitCode, r.all).toBe(0);
+      expect(r.stdout).toContain('no sandbox services left running by a crashed dev run');
+      for (const s of manager.services) expect((await manager.status(s)).state, s).toBe('active');
+    } finally {
+      await stopFleet(manager);
+    }
+  }, 60_000);
+
+  it.each(['SIGINT', 'SIGTERM'] as const)('`npm start` stops everything it started on %s sent to the npm process', async (signal) => {
+    const config = loadConfig({ path: configPath, env: {} });
+    const manager = createServiceManager(config);
+    const npm = execa('npm', ['start'], { cwd: PACKAGE_ROOT, env: cliEnv({ MCP_RUNBOOKS_CONFIG: configPath }), extendEnv: false, reject: false, all: true, timeout: 150_000 });
+    await new Promise<void>((resolve, reject) => {
+      let seen = '';
+      npm.all.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.includes('Press Ctrl-C')) resolve();
+      });
+      void npm.then(() => reject(new Error(`npm start exited before it was up:\n${seen}`)));
+    });
+    for (const s of manager.services) expect((await manager.status(s)).state, s).toBe('active');
+    process.kill(npm.pid!, signal);
+    await npm;
+    // Whatever path the signal took (npm forwards it, or the dev process sees its parent go), everything stops.
+    await pollUntil('the sandbox services stopping', async () => Promise.all(manager.services.map(async (s) => (await manager.status(s)).state)), (states) => states.every((x) => x === 'inactive'), { timeoutMs: 60_000, intervalMs: 500 });
+    await pollUntil('the Temporal port freed', () => isPortFree('127.0.0.1', ports.temporal), (free) => free, { timeoutMs: 30_000, intervalMs: 500 });
+    for (const p of Object.values(ports)) expect(await isPortFree('127.0.0.1', p), String(p)).toBe(true);
+  }, 200_000);
 
   it('Ctrl-C (SIGINT) stops everything and exits 0', async () => {
     const config = loadConfig({ path: configPath, env: {} });

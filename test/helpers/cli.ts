@@ -48,11 +48,16 @@ export interface RunningCli {
 
 /** Starts the CLI and resolves once its output matches `ready`. */
 export async function spawnCliUntil(args: string[], ready: RegExp): Promise<RunningCli> {
-  const proc = execa(process.execPath, [CLI, ...args], { reject: false, env: cliEnv(), extendEnv: false, all: true, forceKillAfterDelay: false });
+  return spawnNodeUntil(CLI, args, ready);
+}
+
+/** Starts a Node script (the CLI, a test entry point) with {@link cliEnv} and resolves once its output matches `ready`. */
+export async function spawnNodeUntil(script: string, args: string[], ready: RegExp): Promise<RunningCli> {
+  const proc = execa(process.execPath, [script, ...args], { reject: false, env: cliEnv(), extendEnv: false, all: true, forceKillAfterDelay: false });
   let output = '';
   const exited = proc.then((r): CliResult => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, all: r.all }));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`CLI not ready after 60s:\n${output}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`${script} not ready after 60s:\n${output}`)), 60_000);
     proc.all.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       if (ready.test(output)) {
@@ -62,7 +67,7 @@ export async function spawnCliUntil(args: string[], ready: RegExp): Promise<Runn
     });
     void exited.then((r) => {
       clearTimeout(timer);
-      reject(new Error(`CLI exited (${String(r.exitCode)}) before ready:\n${output}`));
+      reject(new Error(`${script} exited (${String(r.exitCode)}) before ready:\n${output}`));
     });
   });
   return { pid: proc.pid, kill: (signal) => proc.kill(signal), exited, output: () => output };

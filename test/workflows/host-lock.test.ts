@@ -2,6 +2,7 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostLockStatus } from '../../src/client/operations.js';
+import { HOST_LOCK_WORKFLOW_TYPE, hostLockWorkflowId, LOCK_SIGNALS } from '../../src/common/host-lock.js';
 import type { BackupResult } from '../../src/workflows/index.js';
 import { runCli } from '../helpers/cli.js';
 import { startTestHost, type TestHost } from '../helpers/host.js';
@@ -73,13 +74,35 @@ describe('host lock', () => {
     await expectNoOverlap(hs[0]!, hs[1]!);
   }, 120_000);
 
-  it('status shows the holder; a holder that is terminated loses its lease and the next runbook runs', async () => {
+  it('a recovery waiting for approval holds no lock: a backup started meanwhile runs at once, and the approved recovery then takes the lock', async () => {
     const archive = (await (await start('listBackups', { hostId: 'lock-host' }, 'list')).result()) as { backups: Array<{ archive: string }> };
-    // A recovery waiting for approval holds the lock.
-    const holder = await start('disasterRecovery', { backup: archive.backups[0]!.archive, hostId: 'lock-host' }, 'holder');
+    const recovery = await start('disasterRecovery', { backup: archive.backups[0]!.archive, hostId: 'lock-host', approvalTimeoutMinutes: 10 }, 'waiting-recovery');
+    await awaitPhase(recovery, 'awaiting approval');
+    expect((await hostLockStatus(client, sbx.config))[0]?.state?.holder).toBeUndefined();
+    const backup = await start('backup', { hostId: 'lock-host' }, 'during-approval');
+    const result = (await backup.result()) as BackupResult;
+    expect(result.verification?.status).toBe('ok');
+    // Still waiting: the backup never queued behind it.
+    expect((await recovery.query<{ phase: string }>('progress')).phase).toBe('awaiting approval');
+    await recovery.executeUpdate('reject', { args: [{ by: 'test' }] });
+    expect(((await recovery.result()) as { outcome: string }).outcome).toBe('rejected');
+  }, 120_000);
+
+  it('status shows the holder; a holder that is terminated loses its lease and the next runbook runs', async () => {
+    // A long-lived workflow made the holder directly (the runbooks hold the lock only while they work):
+    // a recovery left waiting for approval, granted a lease it never releases.
+    const archive = (await (await start('listBackups', { hostId: 'lock-host' }, 'list2')).result()) as { backups: Array<{ archive: string }> };
+    const holder = await start('disasterRecovery', { backup: archive.backups[0]!.archive, hostId: 'lock-host', approvalTimeoutMinutes: 10 }, 'holder');
     await awaitPhase(holder, 'awaiting approval');
-    const [status] = await hostLockStatus(client, sbx.config);
-    expect(status?.state?.holder).toMatchObject({ workflowId: holder.workflowId, runbook: 'disasterRecovery' });
+    const { runId } = await holder.describe();
+    await client.workflow.signalWithStart(HOST_LOCK_WORKFLOW_TYPE, {
+      workflowId: hostLockWorkflowId('lock-host'),
+      taskQueue: sbx.config.temporal.taskQueue,
+      args: [{ hostId: 'lock-host' }],
+      signal: LOCK_SIGNALS.request,
+      signalArgs: [{ workflowId: holder.workflowId, runId, runbook: 'disasterRecovery', requestedAt: new Date().toISOString() }],
+    });
+    await pollUntil('the lock granted to the holder', async () => (await hostLockStatus(client, sbx.config))[0]?.state?.holder?.workflowId, (w) => w === holder.workflowId, { timeoutMs: 30_000, intervalMs: 200 });
     const cli = await runCli(['--config', sbx.configPath, 'status']);
     expect(cli.stdout).toContain(`lock-host: held by disasterRecovery ${holder.workflowId}`);
 

@@ -49,9 +49,16 @@ beforeAll(async () => {
   validateMarker = join(root, 'config-invalid');
   sbx = await createTestSandbox({
     hostId: 'safe-host',
-    extra: { recovery: { validateCommand: ['sh', '-c', 'test ! -e "$0"', validateMarker] } },
+    // Fails while the marker exists; with `<marker>.corrupt` too, it first spoils the emergency dump,
+    // so putting the database back fails during the rollback.
+    extra: {
+      recovery: {
+        validateCommand: ['sh', '-c', 'test ! -e "$0" || { test ! -e "$0.corrupt" || for f in "$1"/.recovery/*/emergency.dump; do printf junk > "$f"; done; exit 1; }', validateMarker, '/placeholder-backup-dir'],
+      },
+    },
   });
   folders = sbx.config.backup.sources.flatMap((s) => (s.mode === 'pg_dump' ? [] : [s.path]));
+  sbx.config.recovery.validateCommand![4] = sbx.config.paths.backupDir;
   client = await testClient();
   connection = await testNativeConnection();
   worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
@@ -362,7 +369,7 @@ describe('rollback', () => {
     try {
       const message = await failure(await start('disasterRecovery', { backup: good, hostId: 'safe-host', approve: true }));
       expect(message).toContain('post-recovery checks failed');
-      expect(message).toContain('Rolled back:');
+      expect(message).toContain('Undone:');
       expect(message).toContain(`put back ${join(sbx.config.paths.installRoot, 'memory_db')}`);
       expect(message).toContain(`put back database ${sbx.config.postgres!.database}`);
     } finally {
@@ -372,5 +379,30 @@ describe('rollback', () => {
     expect(await rows()).toEqual(before.rows);
     for (const s of sbx.manager.services) expect((await sbx.manager.status(s)).state).toBe('active');
     await assertReplays(...handles);
+  });
+
+  it('when putting the database back fails, the recovery folder with the emergency dump is kept and named, and the rest is still undone', async () => {
+    const before = { trees: await treesOf(folders) };
+    await writeFile(validateMarker, 'the restored configuration is invalid');
+    await writeFile(`${validateMarker}.corrupt`, '');
+    let message: string;
+    try {
+      message = await failure(await start('disasterRecovery', { backup: good, hostId: 'safe-host', approve: true }));
+    } finally {
+      await rm(validateMarker, { force: true });
+      await rm(`${validateMarker}.corrupt`, { force: true });
+    }
+    expect(message).toContain(`put back database ${sbx.config.postgres!.database}`);
+    expect(message).toMatch(/put back database \S+ from \S+ \(FAILED: /);
+    const kept = /remove staging and recovery files \(skipped: an undo failed, kept ([^,)]+)/.exec(message);
+    expect(kept, message).not.toBeNull();
+    const recoveryDir = kept![1]!;
+    expect(recoveryDir.startsWith(join(sbx.config.paths.backupDir, '.recovery'))).toBe(true);
+    // The evidence is still there: the emergency dump an operator restores by hand.
+    expect(existsSync(join(recoveryDir, 'emergency.dump'))).toBe(true);
+    // Every other undo ran: folders back, services up.
+    expect(await treesOf(folders)).toEqual(before.trees);
+    for (const s of sbx.manager.services) expect((await sbx.manager.status(s)).state).toBe('active');
+    await rm(recoveryDir, { recursive: true, force: true });
   });
 });

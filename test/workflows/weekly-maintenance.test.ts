@@ -167,7 +167,7 @@ describe('weekly package upgrades (apt stand-in: a real apt-get upgrade would ch
     // A second decision is refused by the update's validator, and recorded nowhere.
     const again = await approved.executeUpdate('reject', { args: [{ by: 'mallory' }] }).catch((e: unknown) => e);
     expect(again).toBeInstanceOf(WorkflowUpdateFailedError);
-    expect(String((again as WorkflowUpdateFailedError).cause?.message)).toBe('the upgrade was already approved by alice');
+    expect(String((again as WorkflowUpdateFailedError).cause?.message)).toBe('this weekly run was already approved by alice');
     const r2 = (await approved.result()) as MaintenanceReport;
     expect(by(r2, 'packages.upgrade')).toMatchObject({ status: 'ok', message: 'updates installed (approved by alice); 0 still pending', data: { by: 'approved by alice' } });
     expect(await readFile(state, 'utf8')).toBe('upgrade DEBIAN_FRONTEND=noninteractive args=\n');

@@ -7,7 +7,7 @@ import type { Config } from '../../config/config.js';
 import { lastLines, runCommand } from '../../maintenance/run-command.js';
 import { countErrorLines, errorMatchers, readScanMarker, scanWindowStart, writeScanMarker } from '../../maintenance/log-errors.js';
 import type { ServiceManager } from '../../services/index.js';
-import { activitySignal, rethrowIfCancelled } from '../context.js';
+import { activitySignal, rethrowIfCancelled, trackStep } from '../context.js';
 import { count } from '../../common/words.js';
 
 export interface MaintenanceLogDeps {
@@ -40,7 +40,7 @@ export function createMaintenanceLogActivities({ config, services, logrotate = '
       if (!exists) return finding('logs.rotate', 'warn', `no logrotate configuration at ${file}: logs were not rotated`, { config: file });
       if (logs.logrotateStateFile) await mkdir(dirname(logs.logrotateStateFile), { recursive: true, mode: 0o750 });
       const argv = [logrotate, '--verbose', ...(logs.forceRotation ? ['--force'] : []), ...(logs.logrotateStateFile ? ['--state', logs.logrotateStateFile] : []), file];
-      const r = await runCommand(argv, { timeoutMs: 10 * 60_000, signal });
+      const r = await runCommand(argv, { timeoutMs: 10 * 60_000, signal, onOutputLines: trackStep('logrotate', 'lines') });
       const output = r.output;
       const data = { config: file, argv, exitCode: r.exitCode ?? null };
       if (r.notFound) return finding('logs.rotate', 'warn', `${logrotate} is not installed: logs were not rotated`, data);
@@ -71,6 +71,10 @@ export function createMaintenanceLogActivities({ config, services, logrotate = '
       const matchers = errorMatchers(logs.errorPatterns);
       const out: Finding[] = [];
       let complete = true;
+      // Lines read so far, over the services done: each service's log is read whole, then counted.
+      const report = trackStep('log scan', 'lines');
+      let read = 0;
+      report(read);
       for (const name of services.services) {
         const check = `logs.errors.${name}`;
         const where =
@@ -80,6 +84,8 @@ export function createMaintenanceLogActivities({ config, services, logrotate = '
         try {
           const lines = (await services.logsSince(name, since, signal ? { signal } : {})).filter((l) => !l.time || Date.parse(l.time) < until.getTime());
           const c = countErrorLines(lines, matchers);
+          read += lines.length;
+          report(read);
           const data = { service: name, since: since.toISOString(), until: until.toISOString(), patterns: logs.errorPatterns, ...c };
           out.push(
             c.count > 0

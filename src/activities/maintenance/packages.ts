@@ -7,7 +7,7 @@ import { finding, type Finding } from '../../common/report.js';
 import type { Config } from '../../config/config.js';
 import { parsePendingUpdates, type PendingUpdate } from '../../maintenance/packages.js';
 import { lastLines, runCommand } from '../../maintenance/run-command.js';
-import { activitySignal } from '../context.js';
+import { activitySignal, trackStep } from '../context.js';
 import { count } from '../../common/words.js';
 
 export interface MaintenancePackageDeps {
@@ -35,7 +35,7 @@ export function createMaintenancePackageActivities({ config }: MaintenancePackag
   const policy = { allowUpgrades: p.allowUpgrades, approvalTimeoutMinutes: p.upgradeApprovalTimeoutMinutes };
 
   const list = async (signal: AbortSignal | undefined) => {
-    const r = await runCommand(p.listCommand, { timeoutMs, signal });
+    const r = await runCommand(p.listCommand, { timeoutMs, signal, onOutputLines: trackStep('packages: list updates', 'lines') });
     if (r.notFound) return { ok: false as const, status: 'warn' as const, why: `${p.listCommand[0]} not found: this host's package updates were not checked (not a Debian/Ubuntu host?)` };
     if (r.exitCode !== 0) return { ok: false as const, status: 'fail' as const, why: `\`${p.listCommand.join(' ')}\` ${r.timedOut ? 'timed out' : `failed (exit ${String(r.exitCode)})`}: ${r.error ?? lastLines(r.output)}` };
     return { ok: true as const, updates: parsePendingUpdates(r.stdout) };
@@ -52,7 +52,7 @@ export function createMaintenancePackageActivities({ config }: MaintenancePackag
       const signal = activitySignal();
       let refreshProblem: string | undefined;
       if (p.refreshCommand) {
-        const r = await runCommand(p.refreshCommand, { timeoutMs, signal, env: NONINTERACTIVE });
+        const r = await runCommand(p.refreshCommand, { timeoutMs, signal, env: NONINTERACTIVE, onOutputLines: trackStep('packages: refresh lists', 'lines') });
         if (r.exitCode !== 0) refreshProblem = `\`${p.refreshCommand.join(' ')}\` ${r.notFound ? 'is not installed' : `failed: ${r.error ?? lastLines(r.output, 3)}`}`;
       }
       const l = await list(signal);
@@ -89,7 +89,7 @@ export function createMaintenancePackageActivities({ config }: MaintenancePackag
      */
     async upgradePackages(req: { by: string }): Promise<Finding> {
       const signal = activitySignal();
-      const r = await runCommand(p.upgradeCommand, { timeoutMs, signal, env: NONINTERACTIVE });
+      const r = await runCommand(p.upgradeCommand, { timeoutMs, signal, env: NONINTERACTIVE, onOutputLines: trackStep('packages: upgrade', 'lines') });
       const data = { argv: p.upgradeCommand, by: req.by, exitCode: r.exitCode ?? null, output: r.output.trim().split('\n').slice(-20) };
       if (r.exitCode !== 0) {
         return finding('packages.upgrade', 'fail', `\`${p.upgradeCommand.join(' ')}\` (${req.by}) ${r.notFound ? 'is not installed' : r.timedOut ? `did not finish within ${p.timeoutMinutes} minutes` : `failed (exit ${String(r.exitCode)})`}: ${r.error ?? lastLines(r.output, 3)}`, data);

@@ -4,7 +4,7 @@ import { finding, type Finding } from '../../common/report.js';
 import type { Config } from '../../config/config.js';
 import { withPgClient } from '../../postgres/client.js';
 import { connectionUsage, serverVersionNum, slowQueries, statStatementsColumns, statStatementsState, vacuumAnalyze } from '../../postgres/maintenance.js';
-import { activitySignal, rethrowIfCancelled } from '../context.js';
+import { activitySignal, rethrowIfCancelled, trackStep } from '../context.js';
 import { count } from '../../common/words.js';
 
 export interface MaintenancePostgresDeps {
@@ -70,7 +70,7 @@ export function createMaintenancePostgresActivities({ config }: MaintenancePostg
       if (!pg) return notConfigured('postgres.vacuum');
       const signal = activitySignal();
       try {
-        const r = await vacuumAnalyze(pg, { timeoutMinutes: m.vacuumTimeoutMinutes, ...(signal ? { signal } : {}) });
+        const r = await vacuumAnalyze(pg, { timeoutMinutes: m.vacuumTimeoutMinutes, ...(signal ? { signal } : {}), progress: trackStep(`vacuum ${pg.database} (blocks)`, 'items') });
         const text = `${r.command} of ${r.database} took ${r.seconds}s; dead rows ${r.deadRowsBefore} -> ${r.deadRowsAfter}, size ${r.sizeBefore} -> ${r.sizeAfter} bytes`;
         return r.skipped.length
           ? finding('postgres.vacuum', 'warn', `${text}; ${count(r.skipped.length, 'table')} skipped (${r.skipped[0]})`, { ...r, skipped: r.skipped.slice(0, 20), skippedCount: r.skipped.length })

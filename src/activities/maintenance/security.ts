@@ -13,7 +13,7 @@ import { parseAuditStatus } from '../../maintenance/audit.js';
 import { readCertificates } from '../../maintenance/certificates.js';
 import { octal, scanPermissions } from '../../maintenance/permissions.js';
 import { lastLines, runCommand } from '../../maintenance/run-command.js';
-import { activitySignal, progressReporter, rethrowIfCancelled } from '../context.js';
+import { activitySignal, trackStep, rethrowIfCancelled } from '../context.js';
 import { count } from '../../common/words.js';
 
 export interface MaintenanceSecurityDeps {
@@ -92,7 +92,7 @@ export function createMaintenanceSecurityActivities({ config, getent = 'getent' 
           fileModes: s.allowedFileModes,
           dirModes: s.allowedDirModes,
           ...(signal ? { signal } : {}),
-          onProgress: progressReporter('permission scan', 'items'),
+          onProgress: trackStep('permission scan', 'items'),
         });
         const data = {
           roots: r.roots,

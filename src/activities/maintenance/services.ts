@@ -2,7 +2,7 @@
 import { errorMessage } from '../../common/errors.js';
 import { finding, type Finding } from '../../common/report.js';
 import type { ServiceManager } from '../../services/index.js';
-import { activitySignal, rethrowIfCancelled } from '../context.js';
+import { activitySignal, rethrowIfCancelled, trackStep } from '../context.js';
 import { createServiceActivities } from '../services.js';
 
 export interface MaintenanceServiceDeps {
@@ -23,7 +23,9 @@ export function createMaintenanceServiceActivities({ services, startTimeoutMs }:
     async ensureServicesRunning(): Promise<Finding[]> {
       const signal = activitySignal();
       const out: Finding[] = [];
+      const report = trackStep('services checked', 'items', services.services.length);
       for (const name of services.services) {
+        report(out.length);
         const check = `service.${name}`;
         let before;
         try {

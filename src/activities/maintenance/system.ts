@@ -6,7 +6,7 @@ import { removeOldFilesUnder } from '../../maintenance/old-files.js';
 import { cpuUsage, loadAverage } from '../../system/cpu.js';
 import { diskUsage } from '../../system/disk.js';
 import { createSystemActivities } from '../system.js';
-import { activitySignal, progressReporter, rethrowIfCancelled } from '../context.js';
+import { activitySignal, trackStep, rethrowIfCancelled } from '../context.js';
 import { count } from '../../common/words.js';
 
 export interface MaintenanceSystemDeps {
@@ -51,7 +51,7 @@ export function createMaintenanceSystemActivities({ config, procRoot = '/proc', 
           match: (name) => name.endsWith('.log'),
           keep: serviceLogs,
           ...(signal ? { signal } : {}),
-          onProgress: progressReporter('old logs', 'items'),
+          onProgress: trackStep('old logs', 'items'),
         });
         const after = await diskUsage(path).catch(() => undefined);
         const data = {

@@ -1,0 +1,24 @@
+/** `mcp-runbooks status`: each host's lock holder and queue. */
+import type { Command } from 'commander';
+import { load, out, withClient } from './shared.js';
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('who holds each host\'s lock, and who waits')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const config = await load(cmd);
+      const { hostLockStatus } = await import('../client/operations.js');
+      await withClient(config, async (client) => {
+        const status = await hostLockStatus(client, config);
+        if (opts.json) return void out(JSON.stringify(status, null, 2));
+        for (const s of status) {
+          const h = s.state?.holder;
+          out(h ? `${s.hostId}: held by ${h.runbook} ${h.workflowId} since ${h.grantedAt}` : `${s.hostId}: free`);
+          if (h && s.holderPhase) out(`  now: ${s.holderPhase.phase}${s.holderPhase.detail ? ` (${s.holderPhase.detail})` : ''}`);
+          for (const q of s.state?.queue ?? []) out(`  waiting: ${q.runbook} ${q.workflowId} since ${q.requestedAt}`);
+        }
+      });
+    });
+}

@@ -1,0 +1,77 @@
+/**
+ * Records one history of every runbook (and of the host lock) from the current
+ * code into test/histories/, for test/workflows/replay.test.ts: a later change
+ * that would break replay of runs in flight then fails `npm test`.
+ *
+ *   npm run histories:record
+ *
+ * Run it when a release changes a workflow on purpose (behind `patched()` for
+ * runs in flight, or after they drained), and commit the files.
+ */
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { hostLockWorkflowId } from '../../src/common/host-lock.js';
+import { startTestHost, type TestHost } from '../helpers/host.js';
+import { awaitPhase } from '../helpers/temporal.js';
+
+const OUT = new URL('../histories/', import.meta.url).pathname;
+const HOST = 'history-host';
+let host: TestHost;
+
+beforeAll(async () => {
+  host = await startTestHost({ hostId: HOST });
+}, 120_000);
+afterAll(async () => {
+  await host?.close();
+});
+
+function start(type: string, input: unknown, tag: string): Promise<WorkflowHandle> {
+  return host.client.workflow.start(type, { taskQueue: host.sbx.config.temporal.taskQueue, workflowId: `history-${tag}`, args: [input] });
+}
+
+async function save(name: string, handle: WorkflowHandle): Promise<void> {
+  const history = await handle.fetchHistory();
+  await writeFile(join(OUT, `${name}.json`), `${historyToJSON(history)}\n`);
+}
+
+const settle = (h: WorkflowHandle) => h.result().catch(() => undefined);
+
+it('records a history of every runbook', async () => {
+  await mkdir(OUT, { recursive: true });
+  for (const f of await readdir(OUT)) if (f.endsWith('.json')) await rm(join(OUT, f));
+  const runs: Array<[string, WorkflowHandle]> = [];
+  const run = async (name: string, type: string, input: unknown) => {
+    const h = await start(type, input, name);
+    await settle(h);
+    runs.push([name, h]);
+    return h;
+  };
+  await run('healthCheck', 'healthCheck', { hostId: HOST });
+  await run('backup', 'backup', { hostId: HOST, reason: 'history' });
+  await run('backup-dry-run', 'backup', { hostId: HOST, dryRun: true });
+  await run('backup-invalid-input', 'backup', { hostid: HOST });
+  const list = (await (await run('listBackups', 'listBackups', { hostId: HOST })).result()) as { backups: Array<{ archive: string }> };
+  const archive = list.backups[0]!.archive;
+  await run('verifyBackups', 'verifyBackups', { hostId: HOST, all: true });
+  await run('disasterRecovery-dry-run', 'disasterRecovery', { hostId: HOST, backup: archive, dryRun: true });
+  const rejected = await start('disasterRecovery', { hostId: HOST, backup: archive }, 'disasterRecovery-rejected');
+  await awaitPhase(rejected, 'awaiting approval');
+  await rejected.executeUpdate('reject', { args: [{ by: 'history' }] });
+  await settle(rejected);
+  runs.push(['disasterRecovery-rejected', rejected]);
+  const approved = await start('disasterRecovery', { hostId: HOST, backup: archive, approvalTimeoutMinutes: 5 }, 'disasterRecovery-approved');
+  await awaitPhase(approved, 'awaiting approval');
+  await approved.executeUpdate('approve', { args: [{ by: 'history' }] });
+  await settle(approved);
+  runs.push(['disasterRecovery-approved', approved]);
+  await run('dailyMaintenance', 'dailyMaintenance', { hostId: HOST });
+  await run('weeklyMaintenance', 'weeklyMaintenance', { hostId: HOST });
+  await run('monthlyMaintenance', 'monthlyMaintenance', { hostId: HOST });
+  for (const [name, h] of runs) await save(name, h);
+  // The lock's own history (still running or ended idle; either replays).
+  await save('hostLock', host.client.workflow.getHandle(hostLockWorkflowId(HOST)));
+  expect((await readdir(OUT)).filter((f) => f.endsWith('.json')).length).toBe(runs.length + 1);
+}, 600_000);

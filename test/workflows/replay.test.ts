@@ -1,0 +1,30 @@
+/**
+ * Committed histories of every runbook (test/histories/, recorded with
+ * `npm run histories:record`) replay on the current workflow code: a change
+ * that would break runs in flight fails here instead of in production.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
+import { RUNBOOK_INPUTS } from '../../src/common/inputs.js';
+import { workflowBundle } from '../helpers/temporal.js';
+
+const DIR = new URL('../histories/', import.meta.url).pathname;
+
+describe('replay of committed histories', () => {
+  it('every runbook and the host lock have a history, and each replays without a nondeterminism error', async () => {
+    const files = (await readdir(DIR)).filter((f) => f.endsWith('.json')).sort();
+    const histories = await Promise.all(files.map(async (f) => ({ workflowId: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(await readFile(join(DIR, f), 'utf8'))) })));
+    const types = new Set(histories.map((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
+    expect([...types].sort()).toEqual([...Object.keys(RUNBOOK_INPUTS), 'hostLock'].sort());
+    const sinks = { runbooks: { ended: { fn: () => undefined } } };
+    const replayed: string[] = [];
+    for await (const result of Worker.runReplayHistories({ workflowBundle: workflowBundle(), sinks }, histories)) {
+      expect(result.error, `replay of ${result.workflowId}: ${String(result.error)}`).toBeUndefined();
+      replayed.push(result.workflowId);
+    }
+    expect(replayed.sort()).toEqual(histories.map((h) => h.workflowId).sort());
+  }, 120_000);
+});
