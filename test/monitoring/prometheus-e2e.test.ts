@@ -144,7 +144,7 @@ describe('Prometheus scraping a worker', () => {
     expect(await values(`mcp_runbooks_runbook_duration_seconds_count{${labels('backup')}}`)).toEqual([1]);
   }, 120_000);
 
-  it('a run for a host that does not resolve is recorded under host="unknown", never under the input\'s host name', async () => {
+  it('a run for a host that does not resolve is counted as invalid-input under host="unknown", never under the input\'s host name', async () => {
     const { RUNBOOKS } = await import('../../src/runbooks.js');
     const bogus = `no-such-host-${Date.now()}`;
     const runs: Array<[string, Record<string, unknown>]> = [
@@ -157,7 +157,7 @@ describe('Prometheus scraping a worker', () => {
     for (const [type, input] of runs) await expect(run(type, { ...input, hostId: bogus })).rejects.toThrow();
     const text = await (await fetch(metricsUrl)).text();
     expect(text).not.toContain(bogus);
-    for (const [type] of runs) expect(text).toContain(`mcp_runbooks_runbook_runs_total{runbook="${type}",host="unknown",outcome="failure"} 1`);
+    for (const [type] of runs) expect(text).toContain(`mcp_runbooks_runbook_runs_total{runbook="${type}",host="unknown",outcome="invalid-input"} 1`);
   }, 60_000);
 
   it('every metric a dashboard panel or an alert uses is one the worker exports (node-exporter and `up` aside)', async () => {
