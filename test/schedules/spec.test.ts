@@ -27,8 +27,10 @@ describe('desiredSchedule', () => {
       taskQueue: 'mcp-runbooks',
       args: [{ hostId: 'db-1' }],
       workflowId: 'health-check-db-1',
-      workflowExecutionTimeout: '15 minutes',
+      staticSummary: 'health-check on db-1 (schedule)',
     });
+    // No execution timeout: it would end a run with none of its undos run (each runbook has its own deadline).
+    expect(d.options.action).not.toHaveProperty('workflowExecutionTimeout');
     expect(d.options.policies).toEqual({ overlap: 'SKIP', catchupWindow: 3_600_000, pauseOnFailure: false });
     expect(readMark(d.options.memo)).toEqual({ managedBy: 'mcp-runbooks', taskQueue: 'mcp-runbooks', runbook: 'health-check', hostId: 'db-1' });
     expect(readAppliedSpec(d.options.action.memo)).toEqual({ scheduleId: d.scheduleId, specHash: d.specHash, summary: 'cron "0 2 * * *" UTC, overlap SKIP, catch-up 1h' });
