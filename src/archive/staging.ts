@@ -39,6 +39,10 @@ export async function ownedStagingSince(path: string): Promise<Date | undefined>
  */
 export async function removeOwnedStaging(stagingRoot: string, runDir: string): Promise<boolean> {
   if (dirname(runDir) !== stagingRoot || !(await ownedStagingSince(runDir))) return false;
+  // The marker goes last: a removal that fails half way (a busy mount inside) still owns the folder
+  // on its retry, so the retry fails too and is reported, instead of finding a foreign folder and
+  // leaving it silently.
+  for (const name of await readdir(runDir)) if (name !== STAGING_MARKER) await rm(join(runDir, name), { recursive: true, force: true });
   await rm(runDir, { recursive: true, force: true });
   return true;
 }

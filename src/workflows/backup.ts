@@ -1,10 +1,11 @@
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
 import type { ArchiveResult, BackupPlan } from '../activities/backup.js';
 import type { VerifyOutcome } from '../archive/verify.js';
 import type { Downtime } from '../archive/manifest.js';
 import { backupInput, type BackupInput } from '../common/inputs.js';
 import { buildReport, finding, type Finding, type RunbookReport } from '../common/report.js';
 import { runbook, type RunbookContext } from './runbook.js';
+import { failureMessage } from './shared.js';
 
 export type { BackupInput };
 
@@ -79,7 +80,16 @@ export const backup = runbook(
     progress.set('archive', plan.archive);
     const archive = await acts.createArchive({ plan, workflowId: ctx.workflowId, ...(reason ? { reason } : {}), downtime });
     findings.push(finding('backup.archive', 'ok', `${archive.archive}: ${archive.bytes} bytes, ${archive.entries} entries (${archive.compressor})`, { ...archive }));
-    await acts.removeStaging({ stagingDir: plan.stagingDir });
+    // A staging folder that will not go (a mount inside it, a busy file) costs its bounded retries and a
+    // warning, not the backup: the archive is written, and is verified next.
+    const staging = await acts.removeStaging({ stagingDir: plan.stagingDir }).then(
+      () => undefined,
+      (err: unknown) => {
+        if (isCancellation(err)) throw err;
+        return err;
+      },
+    );
+    if (staging) findings.push(finding('backup.staging', 'warn', `staging folder ${plan.stagingDir} could not be removed (${failureMessage(staging)}); remove it by hand`, { stagingDir: plan.stagingDir }));
     t.arch = seconds(t1, Date.now());
 
     const t2 = Date.now();
