@@ -106,8 +106,14 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
     case 'invalid_type':
       if (issue.input === undefined) return `${path}: missing (expected ${issue.expected})`;
       return `${path}: expected ${issue.expected === 'int' ? 'a whole number' : issue.expected}, got ${shown(issue.input)}`;
-    case 'too_small':
     case 'too_big':
+    case 'too_small': {
+      const bound = issue.code === 'too_big' ? `at most ${String(issue.maximum)}` : `${issue.inclusive === false ? 'more than' : 'at least'} ${String(issue.minimum)}`;
+      const what = issue.origin === 'string' ? ' characters' : issue.origin === 'array' ? ' items' : '';
+      const got = typeof issue.input === 'string' || Array.isArray(issue.input) ? `${issue.input.length}` : shown(issue.input);
+      if (issue.code === 'too_big' && issue.inclusive === false) return `${path}: less than ${String(issue.maximum)}${what} (got ${got})`;
+      return `${path}: ${bound}${what} (got ${got})`;
+    }
     case 'invalid_format':
     case 'custom':
     default:

@@ -113,6 +113,6 @@ describe('input the runbook refuses', () => {
   it('a backup reason longer than the schema allows fails the run as InvalidInput: exit 2', async () => {
     const r = await runCli(['--config', sbx.configPath, 'run', 'backup', '--reason', 'x'.repeat(501)]);
     expect(r.exitCode, r.all).toBe(2);
-    expect(r.stderr).toContain('input.reason must be a string of at most 500 characters');
+    expect(r.stderr).toContain('input.reason: at most 500 characters (got 501)');
   });
 });

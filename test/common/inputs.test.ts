@@ -42,3 +42,13 @@ describe('runbook inputs', () => {
     expect(withInputTables(readme)).toBe(readme);
   });
 });
+
+describe('bounds', () => {
+  it.each([
+    [backupInput, { reason: 'x'.repeat(501) }, 'input.reason: at most 500 characters (got 501)'],
+    [disasterRecoveryInput, { backup: 'mcp_backup_20261124_020000.tar.gz', approvalTimeoutMinutes: 0 }, 'input.approvalTimeoutMinutes: more than 0 (got number 0)'],
+    [disasterRecoveryInput, { backup: 'mcp_backup_20261124_020000.tar.gz', approvalTimeoutMinutes: 20_000 }, 'input.approvalTimeoutMinutes: at most 10080 (got number 20000)'],
+  ])('%#: names the bound and what came', (schema, input, expected) => {
+    expect(problems(schema, input)).toEqual([expected]);
+  });
+});

@@ -116,7 +116,7 @@ describe('schedules apply', () => {
     expect(c.spec.timezone).toBe('Europe/Berlin');
     expect(c.spec.jitter).toBe(30_000);
     expect(c.policies).toEqual({ overlap: 'BUFFER_ONE', catchupWindow: 3_600_000, pauseOnFailure: false });
-    expect(c.action).toMatchObject({ workflowType: 'healthCheck', taskQueue: tq, args: [{ hostId: C }], workflowId: `health-check-${C}`, workflowExecutionTimeout: 900_000 });
+    expect(c.action).toMatchObject({ workflowType: 'healthCheck', taskQueue: tq, args: [{ hostId: C }], workflowId: `health-check-${C}`, workflowExecutionTimeout: undefined });
     expect(c.memo).toEqual({ mcpRunbooks: { managedBy: 'mcp-runbooks', taskQueue: tq, runbook: 'health-check', hostId: C } });
     // 03:00 on Jan 1st in Berlin is 02:00 UTC, plus up to 30 s of jitter.
     const next = c.info.nextActionTimes[0]!;
