@@ -1,5 +1,5 @@
 import { hostOnlyInput, type HostOnlyInput } from '../common/inputs.js';
-import { buildReport, type RunbookReport } from '../common/report.js';
+import { buildReport } from '../common/report.js';
 import { runbook } from './runbook.js';
 import { runChecks } from './shared.js';
 
