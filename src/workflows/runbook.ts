@@ -209,6 +209,8 @@ export function runbook<S extends z.ZodType, R, H = undefined>(
     const outer = CancellationScope.current();
     const scope = new CancellationScope({ cancellable: true });
     let expired = false;
+    /** The phase the deadline passed in: the undos set the phase to "rolling back" before the failure is built. */
+    let expiredIn = '';
     // The deadline timer lives outside the body's scope and is cancelled when the body ends.
     const timerScope = new CancellationScope({ cancellable: true });
     void timerScope
@@ -216,6 +218,7 @@ export function runbook<S extends z.ZodType, R, H = undefined>(
       .then(
         () => {
           expired = true;
+          expiredIn = progress.current.phase;
           scope.cancel();
         },
         () => undefined,
@@ -239,9 +242,9 @@ export function runbook<S extends z.ZodType, R, H = undefined>(
       if (isCancellation(err)) {
         end('timed-out');
         throw ApplicationFailure.nonRetryable(
-          `${name} on ${route.hostId} passed its deadline of ${Math.round(deadlineMs / 60_000)} minutes while in "${progress.current.phase}".${list}`,
+          `${name} on ${route.hostId} passed its deadline of ${Math.round(deadlineMs / 60_000)} minutes while in "${expiredIn}".${list}`,
           RUNBOOK_FAILURES.DeadlineExceeded,
-          { deadlineMs, phase: progress.current.phase, undone: undone ?? [] } satisfies Undone & Record<string, unknown>,
+          { deadlineMs, phase: expiredIn, undone: undone ?? [] } satisfies Undone & Record<string, unknown>,
         );
       }
       end('failure');

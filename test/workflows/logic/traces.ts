@@ -1,0 +1,32 @@
+/** Reading the fakes' recorded calls: what ran after a step was cancelled, in order. */
+import type { FakeCall } from '../../helpers/time-skipping.js';
+
+export const traceOf = (c: FakeCall) => `${c.name}(${c.args.length ? JSON.stringify(c.args[0]) : ''})`;
+
+/** The calls that started once the blocked call saw its cancellation: the undos, in start order. */
+export function afterBlocked(calls: FakeCall[], blocked: FakeCall): Array<{ call: FakeCall; trace: string }> {
+  if (blocked.cancelledAt === undefined) throw new Error(`${blocked.name} was never cancelled`);
+  return calls.filter((c) => c !== blocked && c.startedAt >= blocked.cancelledAt!).map((call) => ({ call, trace: traceOf(call) }));
+}
+
+/**
+ * Sorts each run of consecutive `startServices` calls: one undo restarts its
+ * services side by side, so their order among themselves is not defined.
+ */
+export function normalizeParallelStarts(traces: string[]): string[] {
+  const out: string[] = [];
+  let run: string[] = [];
+  const flush = () => {
+    out.push(...run.sort());
+    run = [];
+  };
+  for (const t of traces) {
+    if (t.startsWith('startServices(')) run.push(t);
+    else {
+      flush();
+      out.push(t);
+    }
+  }
+  flush();
+  return out;
+}
