@@ -67,7 +67,7 @@ export const hostFakes = {
     return at(req.services);
   },
   async snapshotSource(req) {
-    return { archivePath: req.source.archivePath, files: 1, bytes: 10, skipped: [], seconds: 0 };
+    return { archivePath: req.source.archivePath, files: 1, reused: 0, bytes: 10, skipped: [], seconds: 0 };
   },
   async dumpDatabase() {
     return { bytes: 10, seconds: 0 };
@@ -75,12 +75,14 @@ export const hostFakes = {
   async createArchive(req) {
     return { archive: req.plan.archive, path: `/backups/${req.plan.archive}`, bytes: 100, sha256: 'cd'.repeat(32), tarBytes: 200, compressor: 'gzip', seconds: 0, entries: 3 };
   },
-  async removeStaging() {},
+  async removeStaging() {
+    return { removed: true };
+  },
   async verifyBackup(req) {
     return { archive: req.archive, status: 'ok' as const, problems: [], checkedAt: new Date().toISOString(), sha256: 'cd'.repeat(32), bytes: 100, entries: 3, fileBytes: 20, dumps: [] };
   },
   async applyRetention() {
-    return { removed: [], kept: [{ archive: ARCHIVE, why: ['newest'] }], manifestFile: '/backups/retention.json' };
+    return { removed: [], kept: [{ archive: ARCHIVE, why: ['newest'] }], manifestFile: '/backups/retention.json', leftovers: [] };
   },
   async listBackups() {
     return [];
