@@ -11,7 +11,7 @@
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import proto from '@temporalio/proto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { hostLockWorkflowId } from '../../src/common/host-lock.js';
 import { startTestHost, type TestHost } from '../helpers/host.js';
@@ -32,16 +32,21 @@ function start(type: string, input: unknown, tag: string): Promise<WorkflowHandl
   return host.client.workflow.start(type, { taskQueue: host.sbx.config.temporal.taskQueue, workflowId: `history-${tag}`, args: [input] });
 }
 
+/**
+ * Binary protobuf (`.binpb`), as the server sent it: the SDK's JSON reader
+ * (historyFromJSON) breaks on this install's nested protobufjs, and the binary
+ * form needs no conversion at all.
+ */
 async function save(name: string, handle: WorkflowHandle): Promise<void> {
   const history = await handle.fetchHistory();
-  await writeFile(join(OUT, `${name}.json`), `${historyToJSON(history)}\n`);
+  await writeFile(join(OUT, `${name}.binpb`), proto.temporal.api.history.v1.History.encode(history).finish());
 }
 
 const settle = (h: WorkflowHandle) => h.result().catch(() => undefined);
 
 it('records a history of every runbook', async () => {
   await mkdir(OUT, { recursive: true });
-  for (const f of await readdir(OUT)) if (f.endsWith('.json')) await rm(join(OUT, f));
+  for (const f of await readdir(OUT)) if (f.endsWith('.binpb')) await rm(join(OUT, f));
   const runs: Array<[string, WorkflowHandle]> = [];
   const run = async (name: string, type: string, input: unknown) => {
     const h = await start(type, input, name);
@@ -73,5 +78,5 @@ it('records a history of every runbook', async () => {
   for (const [name, h] of runs) await save(name, h);
   // The lock's own history (still running or ended idle; either replays).
   await save('hostLock', host.client.workflow.getHandle(hostLockWorkflowId(HOST)));
-  expect((await readdir(OUT)).filter((f) => f.endsWith('.json')).length).toBe(runs.length + 1);
+  expect((await readdir(OUT)).filter((f) => f.endsWith('.binpb')).length).toBe(runs.length + 1);
 }, 600_000);

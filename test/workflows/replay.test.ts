@@ -5,19 +5,20 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { RUNBOOK_INPUTS } from '../../src/common/inputs.js';
 import { workflowBundle } from '../helpers/temporal.js';
 
 const DIR = new URL('../histories/', import.meta.url).pathname;
+const { History } = proto.temporal.api.history.v1;
 
 describe('replay of committed histories', () => {
   it('every runbook and the host lock have a history, and each replays without a nondeterminism error', async () => {
-    const files = (await readdir(DIR)).filter((f) => f.endsWith('.json')).sort();
-    const histories = await Promise.all(files.map(async (f) => ({ workflowId: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(await readFile(join(DIR, f), 'utf8'))) })));
-    const types = new Set(histories.map((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
+    const files = (await readdir(DIR)).filter((f) => f.endsWith('.binpb')).sort();
+    const histories = await Promise.all(files.map(async (f) => ({ workflowId: f.replace(/\.binpb$/, ''), history: History.decode(await readFile(join(DIR, f))) })));
+    const types = new Set(histories.map((h) => h.history.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
     expect([...types].sort()).toEqual([...Object.keys(RUNBOOK_INPUTS), 'hostLock'].sort());
     const sinks = { runbooks: { ended: { fn: () => undefined } } };
     const replayed: string[] = [];
