@@ -44,7 +44,7 @@ export class ArchiveModel {
   /** Records an entry after it was judged (refused ones too: later entries are then judged against what the archive claims). */
   record(entry: EntryHeader, refused: boolean): void {
     const path = normalizeArchivePath(entry.path);
-    if (!isCanonical(path) || this.types.has(path)) return;
+    if (tooLong(entry) || !isCanonical(path) || this.types.has(path)) return;
     this.types.set(path, entry.type);
     if (entry.type === 'SymbolicLink') {
       this.symlinks.set(path, entry.linkpath ?? '');
@@ -63,6 +63,9 @@ const ONLY_FILES = 'only regular files inside the root are hard-linked';
  */
 export function entryProblem(entry: EntryHeader, roots: readonly EntryRoot[], model: ArchiveModel): string | undefined {
   const raw = entry.path;
+  // First, before any work per path segment: one 1 MiB pax path of 500,000 segments would cost minutes.
+  const long = tooLong(entry);
+  if (long) return long;
   const where = `"${raw}"`;
   if (raw.startsWith('/')) return `absolute path ${where}`;
   const path = normalizeArchivePath(raw);
@@ -143,9 +146,25 @@ function blockingAncestor(path: string, model: ArchiveModel): string | undefined
 }
 
 /** `a`, `a/b` for `a/b/c`: top down. */
+/** Longest path or link target restored, in bytes (Linux PATH_MAX), and most segments. */
+export const MAX_PATH_BYTES = 4096;
+export const MAX_PATH_SEGMENTS = 256;
+
+/** Why an entry's path or link target is too long to judge, or undefined. */
+function tooLong(entry: EntryHeader): string | undefined {
+  for (const [what, p] of [['path', entry.path], ['link target', entry.linkpath ?? '']] as const) {
+    if (p.length > MAX_PATH_BYTES) return `an entry's ${what} is ${p.length} characters long (at most ${MAX_PATH_BYTES}): "${p.slice(0, 80)}…"`;
+    let segments = 1;
+    for (let i = p.indexOf('/'); i >= 0; i = p.indexOf('/', i + 1)) segments++;
+    if (segments > MAX_PATH_SEGMENTS) return `an entry's ${what} has ${segments} segments (at most ${MAX_PATH_SEGMENTS}): "${p.slice(0, 80)}…"`;
+  }
+  return undefined;
+}
+
 function ancestors(path: string): string[] {
-  const parts = path.split('/');
-  return parts.slice(0, -1).map((_, i) => parts.slice(0, i + 1).join('/'));
+  const out: string[] = [];
+  for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) out.push(path.slice(0, i));
+  return out;
 }
 
 function isCanonical(path: string): boolean {

@@ -112,9 +112,13 @@ export async function verifyBackup(opts: VerifyOptions): Promise<VerifyOutcome> 
         if (toc.length === 0) problems.push(`${root}: pg_restore --list shows an empty dump`);
         dumps.push({ archivePath: root, tocEntries: toc.length });
       } catch (err) {
+        // A cancel or a stall is not the archive's fault: never recorded as a failed verification
+        // (retention would then stop counting a good backup as verified).
+        if (opts.signal?.aborted) throw opts.signal.reason ?? err;
         problems.push(`${root}: ${errorMessage(err)}`);
       }
     }
+    if (opts.signal?.aborted) throw opts.signal.reason;
     const dumpRoots = manifest?.roots.filter((r) => r.kind === 'pg_dump') ?? [];
     for (const r of dumpRoots) if (!scan.dumps[r.archivePath]) problems.push(`${r.archivePath}: the dump is missing from the archive`);
     const status: VerifyStatus = problems.length > 0 ? 'failed' : manifest ? 'ok' : 'no-manifest';

@@ -47,7 +47,7 @@ export const disasterRecoveryInput = z.strictObject({
 
 export const verifyBackupsInput = z.strictObject({
   hostId: hostId.optional(),
-  archives: z.array(archiveName).max(10_000).optional().describe('Archive names to verify. Default: every archive.'),
+  archives: z.array(archiveName).max(1000).optional().describe('Archive names to verify. Default: every archive.'),
   all: z.boolean().optional().describe('Verify every archive (the default when `archives` is not given).'),
 });
 

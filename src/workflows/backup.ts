@@ -5,7 +5,7 @@ import type { Downtime } from '../archive/manifest.js';
 import { backupInput, type BackupInput } from '../common/inputs.js';
 import { buildReport, finding, type Finding, type RunbookReport } from '../common/report.js';
 import { runbook, type RunbookContext } from './runbook.js';
-import { failureMessage } from './shared.js';
+import { failureMessage, startEach } from './shared.js';
 
 export type { BackupInput };
 
@@ -115,7 +115,7 @@ async function snapshotGroup(ctx: RunbookContext, plan: BackupPlan, group: Backu
   const { acts, progress } = ctx;
   progress.set('snapshot', `stopping ${group.services.join(', ')}`);
   const running = (await acts.serviceStates({ services: group.services })).filter((s) => s.state === 'active').map((s) => s.service);
-  const forget = ctx.undo.add(`restart ${running.join(', ')}`, () => Promise.all(running.map((service) => acts.startServices({ services: [service] }))));
+  const forget = ctx.undo.add(`restart ${running.join(', ')}`, () => startEach(acts, running));
   const stopped = await acts.stopServices({ services: running });
   for (const archivePath of group.sources) {
     const source = plan.sources.find((s) => s.archivePath === archivePath)!;

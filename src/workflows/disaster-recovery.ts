@@ -6,7 +6,7 @@ import { disasterRecoveryInput, type DisasterRecoveryInput } from '../common/inp
 import { buildReport, finding, type Finding, type RunbookReport } from '../common/report.js';
 import { approvalGate, type ApprovalGate } from './approval.js';
 import { runbook, type RunbookContext } from './runbook.js';
-import { failedWith, failureMessage } from './shared.js';
+import { failedWith, failureMessage, startEach } from './shared.js';
 
 export type { DisasterRecoveryInput };
 export { approveUpdate, approveSignal, rejectUpdate, type ApprovalInput, type ApprovalResult } from './approval.js';
@@ -125,15 +125,18 @@ async function awaitApproval(ctx: RunbookContext, gate: ApprovalGate, minutes: n
 /** Extract, stop, emergency dump, swap, restore the database, start, check: each change registers its undo first. */
 async function restoreHost(ctx: RunbookContext, plan: RestorePlan, r: RecoveryRecord): Promise<void> {
   const { acts, progress, undo } = ctx;
+  // Every undo is dropped once the restored host passed its checks: from then on a cancel or the
+  // deadline (during the emergency archive) must not roll a recovered host back.
+  const registered: Array<() => void> = [];
   // Kept when an undo fails: what an operator needs to finish by hand.
-  undo.addCleanup('remove staging and recovery files', () => [plan.recoveryDir, ...plan.roots.map((x) => x.previous)], () => acts.cleanupRecovery({ plan, keepPrevious: true }));
+  registered.push(undo.addCleanup('remove staging and recovery files', () => [plan.recoveryDir, ...plan.roots.map((x) => x.previous)], () => acts.cleanupRecovery({ plan, keepPrevious: true })));
   progress.set('extract', `${plan.totals.files} files, ${plan.totals.bytes} bytes beside their targets`);
   await r.timed('extractSeconds', () => acts.extractForRestore({ plan }));
   const down = Date.now();
 
   progress.set('stop services');
   const running = (await acts.serviceStates({})).filter((s) => s.state === 'active').map((s) => s.service);
-  undo.add(`start ${running.join(', ') || 'no services'}`, () => Promise.all(running.map((service) => acts.startServices({ services: [service] }))));
+  registered.push(undo.add(`start ${running.join(', ') || 'no services'}`, () => startEach(acts, running)));
   const stopped = await acts.stopServices({ services: running });
 
   if (plan.dump) {
@@ -142,18 +145,18 @@ async function restoreHost(ctx: RunbookContext, plan: RestorePlan, r: RecoveryRe
   }
   progress.set('swap');
   for (const root of plan.roots) {
-    undo.add(`put back ${root.target}`, () => acts.undoSwap({ root }));
+    registered.push(undo.add(`put back ${root.target}`, () => acts.undoSwap({ root })));
     await acts.swapRoot({ root });
   }
   if (plan.dump) {
     const dump = plan.dump;
     progress.set('restore database', dump.database);
-    undo.add(`put back database ${dump.database} from ${dump.emergencyFile}`, () => acts.restoreDatabase({ file: dump.emergencyFile }));
+    registered.push(undo.add(`put back database ${dump.database} from ${dump.emergencyFile}`, () => acts.restoreDatabase({ file: dump.emergencyFile })));
     await acts.restoreDatabase({ file: dump.file });
   }
 
   progress.set('start services');
-  undo.add('stop services before rolling back', () => acts.stopServices({ services: plan.services }));
+  registered.push(undo.add('stop services before rolling back', () => acts.stopServices({ services: plan.services })));
   const started = await acts.startServices({ services: plan.services });
   r.durations.restoreSeconds = tenths(Date.now() - down);
   for (const s of stopped) {
@@ -165,6 +168,7 @@ async function restoreHost(ctx: RunbookContext, plan: RestorePlan, r: RecoveryRe
   r.checks.push(...(await acts.postRecoveryChecks()));
   const failed = r.checks.filter((c) => c.status === 'fail');
   if (failed.length) throw ApplicationFailure.nonRetryable(`post-recovery checks failed: ${failed.map((f) => f.message).join('; ')}`, 'RecoveryCheckFailed', { checks: r.checks });
+  for (const forget of registered) forget();
   r.findings.push(finding('recovery.restore', 'ok', `restored ${plan.roots.length} folders${plan.dump ? ` and database ${plan.dump.database}` : ''} from ${plan.archive}`, {}), ...r.checks);
 }
 
@@ -179,9 +183,9 @@ async function archivePreviousState(ctx: RunbookContext, plan: RestorePlan, r: R
       r.findings.push(finding('recovery.emergency-backup', 'ok', `previous state archived as ${archive.archive}`, { archive: archive.archive }));
     }
   } catch (err) {
-    if (isCancellation(err)) throw err;
+    // Also a cancel or the deadline: the host is recovered and checked, so the run ends recovered, with the previous state kept.
     r.findings.push(
-      finding('recovery.emergency-backup', 'warn', `could not archive the previous state (${failureMessage(err)}); the previous folders are kept beside their targets`, {
+      finding('recovery.emergency-backup', 'warn', `could not archive the previous state (${isCancellation(err) ? 'cancelled' : failureMessage(err)}); the previous folders and the recovery folder ${plan.recoveryDir} are kept`, {
         previous: plan.roots.map((x) => x.previous),
       }),
     );

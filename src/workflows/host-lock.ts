@@ -11,6 +11,7 @@ import {
   defineQuery,
   defineSignal,
   getExternalWorkflowHandle,
+  isCancellation,
   setHandler,
   uuid4,
   workflowInfo,
@@ -50,12 +51,16 @@ export async function hostLock(input: { hostId: string; state?: HostLockState })
     while (!state.holder && state.queue.length > 0) {
       const next = state.queue.shift()!;
       const leaseId = uuid4();
+      // The holder is set before the grant is sent: a withdraw (or a repeated request) that arrives
+      // while the grant is in flight then finds it, instead of a lease nobody will release.
+      const lease = { ...next, leaseId, grantedAt: new Date().toISOString() };
+      state.holder = lease;
       try {
         await getExternalWorkflowHandle(next.workflowId, next.runId).signal(leaseGrantedSignal, { leaseId, hostId: state.hostId });
-        state.holder = { ...next, leaseId, grantedAt: new Date().toISOString() };
         state.granted += 1;
       } catch {
         // The requester closed while it waited: skip it.
+        if (state.holder === lease) delete state.holder;
       }
     }
     if (!state.holder) {
@@ -69,7 +74,12 @@ export async function hostLock(input: { hostId: string; state?: HostLockState })
     const holder = state.holder;
     const released = await condition(() => state.holder !== holder, HOLDER_CHECK);
     if (!released && state.holder === holder) {
-      const open = await orchestrator.workflowIsOpen({ workflowId: holder.workflowId, runId: holder.runId });
+      // A failed check (Temporal briefly unreachable) must not fail the lock itself: its queue and holder
+      // would be lost and the next request would start a second lock. Take the holder as open; check again.
+      const open = await orchestrator.workflowIsOpen({ workflowId: holder.workflowId, runId: holder.runId }).catch((err: unknown) => {
+        if (isCancellation(err)) throw err;
+        return true;
+      });
       if (!open && state.holder === holder) {
         delete state.holder;
         state.revoked += 1;

@@ -25,6 +25,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   isCancellation,
   setCurrentDetails,
   sleep,
@@ -235,11 +236,14 @@ export function runbook<S extends z.ZodType, R, H = undefined>(
       // Undos the body registered outside any lock (lock: 'none', or before `locked`) still run.
       if (undone === undefined && undo.pending.length > 0) await compensate(err).catch(() => undefined);
       const list = undone ? ` Undone: ${describeUndone(undone)}.` : '';
-      if (isCancellation(err) && (!expired || outer.consideredCancelled)) {
+      // What happened decides, not the error's class: a step cancelled for the deadline or an operator's
+      // cancel may come back as a timeout (its worker died) or as its own error (its program was killed).
+      if (outer.consideredCancelled || (isCancellation(err) && !expired)) {
         end('cancelled');
-        throw err;
+        if (isCancellation(err)) throw err;
+        throw new CancelledFailure(`${name} on ${route.hostId} was cancelled while in "${progress.current.phase}": ${failureMessage(err)}.${list}`);
       }
-      if (isCancellation(err)) {
+      if (expired) {
         end('timed-out');
         throw ApplicationFailure.nonRetryable(
           `${name} on ${route.hostId} passed its deadline of ${Math.round(deadlineMs / 60_000)} minutes while in "${expiredIn}".${list}`,

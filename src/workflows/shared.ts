@@ -1,5 +1,6 @@
 /** Helpers shared by the runbook workflows. */
-import { ApplicationFailure, ActivityFailure } from '@temporalio/workflow';
+import { ApplicationFailure, ActivityFailure, isCancellation } from '@temporalio/workflow';
+import type { HostActivities } from '../activities/index.js';
 import { finding, type Finding } from '../common/report.js';
 import { orchestrator } from './activity-policies.js';
 import type { HostRoute } from '../activities/orchestrator.js';
@@ -23,7 +24,9 @@ export async function routeToHost(hostId: string | undefined): Promise<HostRoute
   try {
     return await orchestrator.resolveHost(hostId);
   } catch (err) {
-    throw ApplicationFailure.nonRetryable(failureMessage(err), 'UnknownHostError');
+    // Only a host the orchestrator does not know is bad input; a cancel or a timeout stays what it is.
+    if (failedWith(err, 'UnknownHostError')) throw ApplicationFailure.nonRetryable(failureMessage(err), 'UnknownHostError');
+    throw err;
   }
 }
 
@@ -31,7 +34,20 @@ export async function routeToHost(hostId: string | undefined): Promise<HostRoute
 export async function runChecks(checks: Record<string, () => Promise<Finding | Finding[]>>): Promise<Finding[]> {
   const names = Object.keys(checks);
   const settled = await Promise.allSettled(names.map((name) => checks[name]!()));
+  // A cancelled check is the run's cancellation, not a finding.
+  const cancelled = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && isCancellation(r.reason));
+  if (cancelled) throw cancelled.reason;
   return settled.flatMap((r, i) =>
     r.status === 'fulfilled' ? r.value : [finding(names[i]!, 'fail', `check could not run: ${failureMessage(r.reason)}`, {})],
   );
+}
+
+/**
+ * Starts each service on its own, all of them even when one fails (a restart undo must not stop at
+ * the first service that will not start); fails naming every one that did not start.
+ */
+export async function startEach(acts: Pick<HostActivities, 'startServices'>, services: readonly string[]): Promise<void> {
+  const settled = await Promise.allSettled(services.map((service) => acts.startServices({ services: [service] })));
+  const failed = settled.flatMap((x, i) => (x.status === 'rejected' ? [`${services[i]}: ${failureMessage(x.reason)}`] : []));
+  if (failed.length) throw ApplicationFailure.nonRetryable(`could not start ${failed.join('; ')}`, 'ServiceStartFailed');
 }

@@ -77,3 +77,23 @@ describe('entryProblem', () => {
     expect(symlinkChainProblems(roots, model)).toEqual([`symlink "${r}/esc" -> "sub/a/.." leads outside its root ${r} through the archive's other symlinks`]);
   });
 });
+
+describe('paths too long to judge', () => {
+  it('a path of 500,000 segments (a 1 MiB pax path that gzips to a few KB) is refused at once, before any per-segment work', () => {
+    const path = `${r}/${'a/'.repeat(500_000)}x`;
+    const t0 = performance.now();
+    const model = new ArchiveModel();
+    const problem = entryProblem(file(path), roots, model);
+    model.record(file(path), true);
+    expect(performance.now() - t0).toBeLessThan(200);
+    expect(problem).toMatch(/^an entry's path is 1000010 characters long \(at most 4096\)/);
+    expect(model.folders.size).toBe(0);
+  });
+
+  it.each<[string, EntryHeader, RegExp]>([
+    ['257 short segments', file(`${r}/${'a/'.repeat(255)}x`), /^an entry's path has 258 segments \(at most 256\)/],
+    ['a link target of 5000 characters', sym(`${r}/s`, 'b'.repeat(5000)), /^an entry's link target is 5000 characters long \(at most 4096\)/],
+  ])('%s is refused', (_what, entry, expected) => {
+    expect(lastProblem([dir(r), entry])).toMatch(expected);
+  });
+});
