@@ -427,7 +427,17 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
           return { name: archive, createdAt: archiveTime(archive)!, verification, kind: m?.kind ?? 'backup' };
         }),
       );
-      const decision = decideRetention(infos, now, config.retention, req.protect ?? []);
+      // A manifest that exists but cannot be read (EIO, too many open files, a half-written copy) says
+      // nothing about verification: that archive is kept, never deleted as "never verified".
+      const unreadable: string[] = [];
+      for (const archive of archives) {
+        const err = await readManifest(manifestPath(backupDir, archive)).then(
+          () => undefined,
+          (e: unknown) => e as NodeJS.ErrnoException,
+        );
+        if (err && err.code !== 'ENOENT') unreadable.push(archive);
+      }
+      const decision = decideRetention(infos, now, config.retention, [...(req.protect ?? []), ...unreadable]);
       for (const r of decision.remove) {
         await rm(join(backupDir, r.name), { force: true });
         await rm(manifestPath(backupDir, r.name), { force: true });

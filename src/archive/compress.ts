@@ -21,7 +21,7 @@ export interface Compressor {
 
 let pigzAvailable: Promise<boolean> | undefined;
 function hasPigz(): Promise<boolean> {
-  pigzAvailable ??= execa('pigz', ['--version'], { reject: false, timeout: 5000 }).then((r) => r.exitCode === 0);
+  pigzAvailable ??= execa('pigz', ['--version'], { env: childEnv(), extendEnv: false, reject: false, timeout: 5000 }).then((r) => r.exitCode === 0);
   return pigzAvailable;
 }
 

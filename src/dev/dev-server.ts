@@ -12,6 +12,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execa, type ResultPromise } from 'execa';
 import { errorMessage } from '../common/errors.js';
 import { DEV_SERVER_SEARCH_ATTRIBUTES } from '../common/search-attributes.js';
+import { childEnv } from '../config/secret.js';
 import { freePort, isPortFree } from './ports.js';
 import { identify, isAlive, type ProcessIdentity } from './process-identity.js';
 import type { TemporalBinary } from './temporal-binary.js';
@@ -72,6 +73,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
   const logFile = join(dir, 'server.log');
   const child: ResultPromise = execa(opts.binary.path, args, {
+    // The worker's secrets (database password, API key) are no business of the dev server.
+    env: childEnv(),
+    extendEnv: false,
     stdin: 'ignore',
     stdout: { file: logFile, append: true },
     stderr: { file: logFile, append: true },

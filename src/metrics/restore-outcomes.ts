@@ -51,7 +51,9 @@ export async function restoreRunbookOutcomes(opts: RestoreOutcomesOptions): Prom
       let n = 0;
       for await (const wf of opts.client.workflow.list({ query })) {
         if (++n > (opts.limit ?? 200)) break;
-        const outcome = outcomeOf(wf);
+        // A run the server ended (terminated, timed out, over the history limit) never set its outcome: a failure.
+        const recorded = outcomeOf(wf);
+        const outcome = recorded === 'running' && ['TERMINATED', 'TIMED_OUT', 'FAILED'].includes(wf.status.name) ? 'failure' : recorded;
         if (!wf.closeTime || !outcome) continue;
         if (SUCCESS_OUTCOMES.includes(outcome) && (!success || wf.closeTime > success.closeTime!)) success = wf;
         if (FAILED.includes(outcome) && (!failure || wf.closeTime > failure.closeTime!)) failure = wf;

@@ -77,6 +77,19 @@ describe('retention on the backups folder', () => {
     expect(existsSync(manifestPath(config.paths.backupDir, d40failed))).toBe(false);
     expect(r.kept.find((k) => k.archive === d40ok)?.why).toContain('newest verified backup');
   });
+
+  it('keeps an old archive whose manifest exists but cannot be read: it is not "never verified"', async () => {
+    await putArchive(1, 'ok');
+    await putArchive(2, 'ok'); // with the one above, the two daily keepers (keepDaily: 2)
+    const old = await putArchive(60, 'ok');
+    const plain = await putArchive(61, 'ok');
+    // A folder where the manifest should be: reading it fails with EISDIR, not ENOENT.
+    await rm(manifestPath(config.paths.backupDir, old));
+    await mkdir(manifestPath(config.paths.backupDir, old));
+    const r = await createBackupActivities({ config }).applyRetention();
+    expect(await onDisk()).toContain(old);
+    expect(r.removed.map((x) => x.archive)).toEqual([plain]);
+  });
 });
 
 describe('staging cleanup', () => {
