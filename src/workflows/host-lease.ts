@@ -4,7 +4,6 @@ import {
   CancellationScope,
   condition,
   getExternalWorkflowHandle,
-  isCancellation,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -27,12 +26,14 @@ export async function withHostLock<T>(hostId: string, runbook: string, progress:
     CancellationScope.nonCancellable(() => lock.signal(withdrawLeaseSignal, { workflowId, runId }).catch(() => undefined));
 
   progress.set('waiting for the host lock', hostId);
-  await orchestrator.requestHostLease({ hostId, request: { workflowId, runId, runbook, requestedAt: new Date().toISOString() } });
   let granted: boolean;
   try {
+    // Inside the try: a cancel while the request is in flight may still have queued it, so withdraw.
+    await orchestrator.requestHostLease({ hostId, request: { workflowId, runId, runbook, requestedAt: new Date().toISOString() } });
     granted = await condition(() => leaseId !== undefined, LOCK_WAIT);
   } catch (err) {
-    if (isCancellation(err)) await withdraw();
+    // Cancelled, past the deadline, or the request failed after it may have been delivered.
+    await withdraw();
     throw err;
   }
   if (!granted) {
