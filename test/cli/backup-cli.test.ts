@@ -45,6 +45,10 @@ describe('mcp-runbooks run backup / backups / recover / approve / status', () =>
     archive = /archive: .*\/(mcp_backup_\d{8}_\d{6}\.tar\.gz)/.exec(r.stdout)![1]!;
     expect(r.stdout).toMatch(/downtime: mcp-memory \d+(\.\d)?s/);
     expect(r.stdout).toContain('ok    backup.verify');
+    // The Temporal UI's line for the run: the summary the CLI set at start, the details the workflow set as it ended.
+    const handle = host.client.workflow.getHandle(workflowId!);
+    expect(await (await handle.describe()).staticSummary()).toBe('backup on cli-backup');
+    expect((await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails).toBe('backup on cli-backup: success');
   });
 
   it('backups list shows age, size, kind and verification; verify checks one or all', async () => {
