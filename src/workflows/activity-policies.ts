@@ -45,39 +45,28 @@ export interface ActivityPolicy extends ActivityOptions {
   cancellationType: ActivityCancellationType;
 }
 
-/** A read or a small change without a progress counter: one stall window at most, five attempts. */
-function quick(attempts = 5, startToClose = UNCOUNTED_MAX): ActivityPolicy {
+/** A row: the one shape every policy has; the kinds below differ only in these numbers. */
+function row(startToClose: string, attempts: number, initialInterval: string, maximumInterval: string): ActivityPolicy {
   return {
     startToCloseTimeout: startToClose,
     heartbeatTimeout: HEARTBEAT_TIMEOUT,
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: attempts, nonRetryableErrorTypes },
+    retry: { initialInterval, backoffCoefficient: 2, maximumInterval, maximumAttempts: attempts, nonRetryableErrorTypes },
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   };
 }
 
+/** A read or a small change without a progress counter: one stall window at most, five attempts. */
+const quick = (attempts = 5): ActivityPolicy => row(UNCOUNTED_MAX, attempts, '1 second', '30 seconds');
+
 /** A long step that heartbeats its real progress (bytes, entries); a hung one fails as stalled on the host. */
-function long(startToClose: string, attempts = 3): ActivityPolicy {
-  return {
-    startToCloseTimeout: startToClose,
-    heartbeatTimeout: HEARTBEAT_TIMEOUT,
-    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: attempts, nonRetryableErrorTypes },
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  };
-}
+const long = (startToClose: string, attempts = 3): ActivityPolicy => row(startToClose, attempts, '2 seconds', '1 minute');
 
 /**
  * A step that must happen once begun (start services, swap a folder back):
  * retried longer than a read, but within a bound: a service that will never
  * start must end as a failure the operator sees, not hold the host lock forever.
  */
-function persistent(attempts = 10, startToClose = UNCOUNTED_MAX): ActivityPolicy {
-  return {
-    startToCloseTimeout: startToClose,
-    heartbeatTimeout: HEARTBEAT_TIMEOUT,
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: attempts, nonRetryableErrorTypes },
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  };
-}
+const persistent = (attempts = 10): ActivityPolicy => row(UNCOUNTED_MAX, attempts, '1 second', '1 minute');
 
 /** Every host activity's policy. */
 export const HOST_ACTIVITY_POLICIES = {
