@@ -5,14 +5,14 @@
  * the cleanup is skipped and the failure names what was kept.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure, WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecoveryStateError } from '../../../src/activities/restore.js';
 import { finding } from '../../../src/common/report.js';
 import { LogicEnv } from '../../helpers/time-skipping.js';
 import { BACKUP_CASES, RECOVERY_CASES, type StepCase } from './cases.js';
 import { ARCHIVE, RESTORE_PLAN, hostFakes, leftStopped, newFakes } from './fixtures.js';
-import { afterBlocked, normalizeParallelStarts, traceOf } from './traces.js';
+import { afterBlocked, applicationFailureOf, failureOf, normalizeParallelStarts, traceOf } from './traces.js';
 
 /** How long a cancelled step takes to stop: the undos must not start before. */
 const STOP_MS = 300;
@@ -49,12 +49,7 @@ async function cancelCase(runbook: 'backup' | 'disasterRecovery', i: number, c: 
   // server refuse the workflow task: "ACTIVITY_UNKNOWN" for a cancel of an activity that just ended.)
   await env.quiet(handle, ['started'], (p) => p.length === 1);
   await handle.cancel();
-  const err = await handle.result().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+  expect(await failureOf(handle)).toBeInstanceOf(CancelledFailure);
 
   expect(call.outcome).toBe('cancelled');
   // The step took STOP_MS to stop after it saw its cancellation, and nothing started meanwhile.
@@ -82,13 +77,7 @@ describe('an undo that fails', () => {
   it('the other undos still run newest first; the cleanup is skipped and the failure names what was kept', async () => {
     const workflowId = `${FAILING}-1`;
     const handle = await env.start('disasterRecovery', { hostId: 'h', backup: ARCHIVE, approve: true }, workflowId);
-    const err = await handle.result().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    const failure = (err as WorkflowFailedError).cause as ApplicationFailure;
-    expect(failure).toBeInstanceOf(ApplicationFailure);
+    const failure = await applicationFailureOf(handle);
     expect(failure.type).toBe('RecoveryCheckFailed');
     const plan = RESTORE_PLAN;
     expect(failure.message).toBe(

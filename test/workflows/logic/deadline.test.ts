@@ -4,13 +4,12 @@
  * for, the undos registered before it run newest first, and every service that
  * was stopped is started again.
  */
-import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUNBOOK_FAILURES } from '../../../src/common/failures.js';
 import { LogicEnv } from '../../helpers/time-skipping.js';
 import { BACKUP_CASES, RECOVERY_CASES, type StepCase } from './cases.js';
 import { ARCHIVE, leftStopped, newFakes } from './fixtures.js';
-import { afterBlocked, normalizeParallelStarts } from './traces.js';
+import { afterBlocked, applicationFailureOf, normalizeParallelStarts } from './traces.js';
 
 const HOUR = 3_600_000;
 
@@ -39,14 +38,8 @@ async function deadlineCase(runbook: 'backup' | 'disasterRecovery', i: number, c
   const startedAt = (await handle.describe()).startTime.getTime();
   await env.fireDeadlineDuring(handle, hostId, startedAt + budgetHours * HOUR, blocked);
 
-  const err = await handle.result().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const failure = (err as WorkflowFailedError).cause;
-  expect(failure).toBeInstanceOf(ApplicationFailure);
-  expect((failure as ApplicationFailure).type).toBe(RUNBOOK_FAILURES.DeadlineExceeded);
+  const failure = await applicationFailureOf(handle);
+  expect(failure.type).toBe(RUNBOOK_FAILURES.DeadlineExceeded);
   expect(failure!.message).toBe(
     `${runbook} on ${hostId} passed its deadline of ${budgetHours * 60} minutes while in "${c.phase}".${c.undone ? ` Undone: ${c.undone}.` : ''}`,
   );

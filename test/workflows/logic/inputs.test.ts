@@ -5,7 +5,7 @@
  * InvalidInput naming the field; no activity ran (not even routing), and nothing
  * is left running (no host lock workflow was started).
  */
-import { ApplicationFailure, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUNBOOK_FAILURES } from '../../../src/common/failures.js';
@@ -13,6 +13,7 @@ import { hostLockWorkflowId } from '../../../src/common/host-lock.js';
 import { RUNBOOK_INPUTS } from '../../../src/common/inputs.js';
 import { LogicEnv } from '../../helpers/time-skipping.js';
 import { ARCHIVE, newFakes } from './fixtures.js';
+import { applicationFailureOf } from './traces.js';
 
 /** Values of the wrong type for a field of each type. */
 const WRONG: Record<string, unknown[]> = {
@@ -86,13 +87,7 @@ describe('bad input fails at once with InvalidInput naming the field; nothing ra
   it.each(cases.map((c, i) => [c.runbook, c.what, i, c] as const))('%s: %s', async (runbook, _what, i, c) => {
     const workflowId = `input-${runbook}-${i}`;
     const handle = await env.start(runbook, c.input, workflowId);
-    const err = await handle.result().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(WorkflowFailedError);
-    const failure = (err as WorkflowFailedError).cause as ApplicationFailure;
-    expect(failure).toBeInstanceOf(ApplicationFailure);
+    const failure = await applicationFailureOf(handle);
     expect(failure.type).toBe(RUNBOOK_FAILURES.InvalidInput);
     expect(failure.nonRetryable).toBe(true);
     const problems = (failure.details?.[0] as { problems: string[] }).problems;

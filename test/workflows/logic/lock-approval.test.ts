@@ -5,12 +5,13 @@
  * waits; approvals before the wait or with unknown fields are refused; the lock
  * ends when idle, continues as new, and takes a dead holder's lease back.
  */
-import { WorkflowFailedError, type ApplicationFailure, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOST_LOCK_WORKFLOW_TYPE, hostLockWorkflowId, LOCK_SIGNALS, LOCK_STATE_QUERY, type HostLockState } from '../../../src/common/host-lock.js';
 import type { RunbookProgress } from '../../../src/common/progress.js';
 import { LogicEnv } from '../../helpers/time-skipping.js';
 import { ARCHIVE, newFakes } from './fixtures.js';
+import { applicationFailureOf } from './traces.js';
 
 const HOUR = 3_600_000;
 const fakes = newFakes();
@@ -22,15 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.teardown();
 });
-
-const failureOf = async (h: WorkflowHandle) => {
-  const err = await h.result().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  return (err as WorkflowFailedError).cause as ApplicationFailure;
-};
 
 async function until<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -72,7 +64,7 @@ describe('host lock', () => {
     const holder = await longHolder('busy');
     const waiting = await env.start('backup', { hostId: 'busy' }, 'busy-backup');
     await until('the backup queued', () => lockState('busy'), (s) => s.queue.some((q) => q.workflowId === waiting.workflowId));
-    const failure = await failureOf(waiting);
+    const failure = await applicationFailureOf(waiting);
     expect(failure.type).toBe('HostBusy');
     expect(failure.message).toBe('backup on busy failed: host busy stayed busy for 6 hours; nothing was changed.');
     expect(fakes.of(waiting.workflowId)).toEqual([]);
@@ -160,7 +152,7 @@ describe('approval', () => {
       expect(String((err as Error & { cause?: Error }).cause?.message ?? err?.message)).toBe('this recovery is not waiting for approval: the archive is still being inspected');
     }
     await r.cancel();
-    await failureOf(r).catch(() => undefined);
+    await applicationFailureOf(r).catch(() => undefined);
     expect(fakes.of(r.workflowId).map((c) => c.name)).toEqual(['inspectRestore']);
   });
 

@@ -1,5 +1,24 @@
 /** Reading the fakes' recorded calls: what ran after a step was cancelled, in order. */
+import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { expect } from 'vitest';
 import type { FakeCall } from '../../helpers/time-skipping.js';
+
+/** What a run failed with: the cause of its WorkflowFailedError (the test fails when the run did not fail). */
+export async function failureOf(h: WorkflowHandle): Promise<Error | undefined> {
+  const err = await h.result().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  return (err as WorkflowFailedError).cause;
+}
+
+/** The ApplicationFailure a run failed with. */
+export async function applicationFailureOf(h: WorkflowHandle): Promise<ApplicationFailure> {
+  const failure = await failureOf(h);
+  expect(failure).toBeInstanceOf(ApplicationFailure);
+  return failure as ApplicationFailure;
+}
 
 export const traceOf = (c: FakeCall) => `${c.name}(${c.args.length ? JSON.stringify(c.args[0]) : ''})`;
 
