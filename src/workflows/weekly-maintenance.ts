@@ -96,6 +96,6 @@ async function upgrade(m: MaintenanceContext, gate: ApprovalGate, check: Package
   }
   return m.locked(() => {
     m.progress.set('packages.upgrade', `installing ${what}`);
-    return m.acts.upgradePackages({ by: `approved by ${by ?? 'an operator'}` });
+    return m.acts.upgradePackages({ by: `approved by ${by ?? 'an operator'}`, approved: { pending, packages: check.packages } });
   });
 }

@@ -139,6 +139,25 @@ describe('weekly package upgrades (apt stand-in: a real apt-get upgrade would ch
     maintenance: { packages: { refreshCommand: false, listCommand: standIn(state, 'list'), upgradeCommand: standIn(state, 'upgrade'), ...extra } },
   });
 
+  it('an approval covers the updates it was shown: a package pending only after the approval wait installs nothing', async () => {
+    const state = join(tmpdir(), `mcp-apt-state-${Date.now()}-changed`);
+    cleanups.push(() => rm(state, { force: true }));
+    const { sbx } = await host('weekly-changed', packagesConfig(state, { upgradeApprovalTimeoutMinutes: 10 }), false);
+    const run = await startRunbook({ client, config: sbx.config, runbook: 'weekly', hostId: 'weekly-changed' });
+    handles.push(run);
+    await awaitPhase(run, 'awaiting upgrade approval');
+    // A new release lands while the operator reads the list.
+    await writeFile(state, 'new-release\n');
+    await run.executeUpdate('approve', { args: [{ by: 'alice' }] });
+    const r = (await run.result()) as MaintenanceReport;
+    expect(by(r, 'packages.upgrade')).toMatchObject({
+      status: 'warn',
+      message: 'nothing installed: the pending updates changed since they were approved (approved by alice); new: linux-image-amd64. Run weekly maintenance again to approve the current list',
+      data: { approved: 3, pendingNow: 4, added: ['linux-image-amd64'], installed: false },
+    });
+    expect(await readFile(state, 'utf8')).not.toContain('upgrade ');
+  }, 60_000);
+
   it('waits for an operator: reject installs nothing; approve installs, once, and says who approved', async () => {
     const state = join(tmpdir(), `mcp-apt-state-${Date.now()}`);
     cleanups.push(() => rm(state, { force: true }));

@@ -87,8 +87,24 @@ export function createMaintenancePackageActivities({ config }: MaintenancePackag
      * again to report what is left. Called only when the config allows it or an
      * operator approved; `by` says which, for the record.
      */
-    async upgradePackages(req: { by: string }): Promise<Finding> {
+    async upgradePackages(req: { by: string; approved?: { pending: number; packages: string[] } }): Promise<Finding> {
       const signal = activitySignal();
+      if (req.approved) {
+        // An approval covers what the operator was shown, not whatever is pending hours later.
+        const now = await list(signal);
+        const shown = new Set(req.approved.packages);
+        // Names are compared when the operator saw them all (the listing shows at most 200); else only the count.
+        const complete = req.approved.packages.length === req.approved.pending;
+        const added = now.ok && complete ? now.updates.map((u) => u.name).filter((n) => !shown.has(n)) : [];
+        if (!now.ok || now.updates.length > req.approved.pending || added.length > 0) {
+          return finding(
+            'packages.upgrade',
+            'warn',
+            `nothing installed: the pending updates changed since they were approved (${req.by})${added.length ? `; new: ${added.slice(0, 20).join(', ')}` : now.ok ? '' : `; ${now.why}`}. Run weekly maintenance again to approve the current list`,
+            { by: req.by, approved: req.approved.pending, ...(now.ok ? { pendingNow: now.updates.length, added } : {}), installed: false },
+          );
+        }
+      }
       const r = await runCommand(p.upgradeCommand, { timeoutMs, signal, env: NONINTERACTIVE, onOutputLines: trackStep('packages: upgrade', 'lines') });
       const data = { argv: p.upgradeCommand, by: req.by, exitCode: r.exitCode ?? null, output: r.output.trim().split('\n').slice(-20) };
       if (r.exitCode !== 0) {
