@@ -64,7 +64,33 @@ export interface BackupConfig {
   /** Snapshots are copied here, then archived. */
   stagingDir: string;
   compression: { program: 'auto' | 'pigz' | 'gzip'; level: number };
+  /** Where each backup goes, in order; never empty (default: one archive target named `local`). */
+  targets: BackupTarget[];
 }
+
+/** The seed's `.tar.gz` folder, `paths.backupDir`. */
+export interface ArchiveTarget {
+  name: string;
+  type: 'archive';
+}
+
+/** A restic repository. Its secrets go to restic alone, through its environment. */
+export interface ResticTarget {
+  name: string;
+  type: 'restic';
+  /** The repository as it may be shown: a plain location, user:password removed, or where its secret came from. */
+  location: string;
+  repository: Secret;
+  password: Secret;
+  env: Record<string, Secret>;
+  options: Record<string, string>;
+  checkReadDataSubset: string;
+  retention: RetentionConfig;
+  /** Identifies the repository across hosts (sha256 of its location): the repository lock's id. Not secret. */
+  repositoryId: string;
+}
+
+export type BackupTarget = ArchiveTarget | ResticTarget;
 
 export interface RecoveryConfig {
   validateCommand?: string[];

@@ -4,6 +4,7 @@
  * variables, then flags; validated with zod; paths made absolute; secrets read.
  * This module and its callers' `env` argument are the only readers of the environment.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -13,7 +14,7 @@ import { ConfigError, type ConfigIssue } from '../common/errors.js';
 import { SEED_MAINTENANCE } from '../common/seed.js';
 import { HOST_ID_PATTERN, pickHost } from '../common/task-queues.js';
 import { sandboxConfigObject } from '../dev/sandbox/layout.js';
-import type { BackupSource, Config, MaintenanceConfig, ServiceConfig, TemporalConfig, TlsConfig } from './config.js';
+import type { BackupSource, BackupTarget, Config, MaintenanceConfig, ServiceConfig, TemporalConfig, TlsConfig } from './config.js';
 import { resolveSchedules } from './schedules.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
 import { Secret } from './secret.js';
@@ -329,7 +330,7 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
     },
     thresholds: p.thresholds,
     retention: p.retention,
-    backup: { sources: [], stagingDir: '', compression: p.backup.compression },
+    backup: { sources: [], stagingDir: '', compression: p.backup.compression, targets: [] },
     recovery: {
       freeSpaceMarginPercent: p.recovery.freeSpaceMarginPercent,
       maxCompressionRatio: p.recovery.maxCompressionRatio,
@@ -353,6 +354,7 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
   }
   config.backup.stagingDir = p.backup.stagingDir ? abs(p.backup.stagingDir) : join(config.paths.backupDir, '.staging');
   config.backup.sources = resolveBackupSources(p, config, abs, issues);
+  config.backup.targets = resolveBackupTargets(p, config, abs, secret);
   if (p.sandbox) {
     config.sandbox = {
       root: p.sandbox.root ? abs(p.sandbox.root) : join(dataDir, 'sandbox'),
@@ -362,6 +364,56 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
   }
   if (issues.length > 0) throw new ConfigError(ctx.source, issues);
   return config;
+}
+
+/**
+ * The backup targets, secrets read: the configured ones, or one archive target
+ * named `local` (the backups folder, as before targets existed).
+ */
+function resolveBackupTargets(
+  p: ParsedConfig,
+  config: Config,
+  abs: (path: string) => string,
+  secret: (ref: SecretRef | undefined, field: string) => Secret | undefined,
+): BackupTarget[] {
+  if (!p.backup.targets) return [{ name: 'local', type: 'archive' }];
+  const out: BackupTarget[] = [];
+  p.backup.targets.forEach((t, i) => {
+    const field = `backup.targets[${i}]`;
+    if (t.type === 'archive') {
+      out.push({ name: t.name, type: 'archive' });
+      return;
+    }
+    const plain = typeof t.repository === 'string' ? t.repository : undefined;
+    // A local path is made absolute like every other path; restic reads it relative to its own cwd otherwise.
+    const location = plain?.startsWith('/') ? abs(plain) : plain;
+    const repository = location !== undefined ? new Secret(location, 'config') : secret(t.repository as SecretRef, `${field}.repository`);
+    const password = secret(t.password, `${field}.password`);
+    const env: Record<string, Secret> = {};
+    for (const [name, ref] of Object.entries(t.env)) {
+      const value = secret(ref, `${field}.env.${name}`);
+      if (value) env[name] = value;
+    }
+    if (!repository || !password) return;
+    out.push({
+      name: t.name,
+      type: 'restic',
+      location: location !== undefined ? displayLocation(location) : `[repository from ${repository.origin}]`,
+      repository,
+      password,
+      env,
+      options: t.options,
+      checkReadDataSubset: t.checkReadDataSubset,
+      retention: t.retention ?? config.retention,
+      repositoryId: createHash('sha256').update(repository.reveal().replace(/\/+$/, '')).digest('hex').slice(0, 16),
+    });
+  });
+  return out;
+}
+
+/** A repository location without the user:password a REST or S3 URL may carry. */
+export function displayLocation(location: string): string {
+  return location.replace(/^((?:rest|s3):)?(https?:\/\/)[^/@]*@/, (_m, kind: string | undefined, scheme: string) => `${kind ?? ''}${scheme}***@`);
 }
 
 /**

@@ -6,7 +6,7 @@
  * (`source`, a pg_dump source's database) are left out.
  */
 import { stringify } from 'yaml';
-import type { BackupSource, Config, ScheduleConfig, ServiceConfig } from './config.js';
+import type { BackupSource, BackupTarget, Config, ScheduleConfig, ServiceConfig } from './config.js';
 import { octalMode } from './config.js';
 import type { Secret } from './secret.js';
 
@@ -32,6 +32,21 @@ function service(s: ServiceConfig): Record<string, unknown> {
 function backupSource(src: BackupSource): Record<string, unknown> {
   // A dump's database is always `postgres.database`; the file has no field for it.
   return src.mode === 'pg_dump' ? { mode: 'pg_dump' } : { ...src };
+}
+
+function backupTarget(t: BackupTarget): Record<string, unknown> {
+  if (t.type === 'archive') return { ...t };
+  return {
+    name: t.name,
+    type: t.type,
+    // A location written in the file is shown without the user:password a URL may carry (give those as a secret reference).
+    repository: t.repository.origin === 'config' ? t.location : secretReference(t.repository),
+    password: secretReference(t.password),
+    env: Object.fromEntries(Object.entries(t.env).map(([k, v]) => [k, secretReference(v)])),
+    options: t.options,
+    checkReadDataSubset: t.checkReadDataSubset,
+    retention: t.retention,
+  };
 }
 
 function schedule(s: ScheduleConfig): Record<string, unknown> {
@@ -61,7 +76,7 @@ export function configDocument(config: Config): Record<string, unknown> {
     paths: config.paths,
     thresholds: config.thresholds,
     retention: config.retention,
-    backup: { sources: config.backup.sources.map(backupSource), stagingDir: config.backup.stagingDir, compression: config.backup.compression },
+    backup: { sources: config.backup.sources.map(backupSource), stagingDir: config.backup.stagingDir, compression: config.backup.compression, targets: config.backup.targets.map(backupTarget) },
     recovery: config.recovery,
     maintenance: {
       ...config.maintenance,

@@ -94,6 +94,52 @@ const serviceManagerSchema = z.discriminatedUnion(
   { error: 'a service manager: {type: systemd} or {type: command, commands: {start, stop, status}}' },
 );
 
+/** A backup target's name: it labels metrics and picks the target in `backups list --target`. */
+export const TARGET_NAME_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;
+const targetName = z
+  .string({ error: 'a target name (lower-case letters, digits and "-", starting with a letter; at most 32)' })
+  .regex(TARGET_NAME_PATTERN, { error: 'a target name (lower-case letters, digits and "-", starting with a letter; at most 32)' });
+
+const retentionSchema = z.strictObject({
+  days: z.number({ error: 'a whole number of days >= 1' }).int().min(1, { error: 'a whole number of days >= 1' }).default(30),
+  /** Also keep the newest archive of each of the last N days / ISO weeks / months. */
+  keepDaily: z.number({ error: 'a whole number >= 0' }).int().min(0, { error: 'a whole number >= 0' }).optional(),
+  keepWeekly: z.number({ error: 'a whole number >= 0' }).int().min(0, { error: 'a whole number >= 0' }).optional(),
+  keepMonthly: z.number({ error: 'a whole number >= 0' }).int().min(0, { error: 'a whole number >= 0' }).optional(),
+});
+
+/** restic's repository locations: a local path, or one of the backends restic 0.14 reads. */
+const RESTIC_REPOSITORY = /^(\/|sftp:|s3:|rest:|b2:|azure:|gs:|swift:|rclone:)/;
+const resticOption = z.string().regex(/^[a-z0-9]+\.[a-z0-9.-]+$/, { error: 'a restic -o option name such as s3.connections' });
+
+/** Where a backup goes. `archive`: the seed's .tar.gz folder (paths.backupDir); `restic`: a restic repository. */
+const backupTargetSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ name: targetName, type: z.literal('archive') }),
+    z.strictObject({
+      name: targetName,
+      type: z.literal('restic'),
+      /** `/path`, `sftp:user@host:/path`, `s3:https://host/bucket/path`, `rest:https://host/path/`; or a secret reference when it holds credentials (a REST URL with user:password). */
+      repository: z.union([
+        z.string({ error: 'a restic repository' }).regex(RESTIC_REPOSITORY, { error: 'a restic repository: /path, sftp:..., s3:..., rest:...' }),
+        secretRefSchema,
+      ]),
+      /** The repository password. Without it nothing in the repository can be read: keep a copy off the host. */
+      password: secretRefSchema,
+      /** Backend credentials given to restic alone, e.g. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for s3. */
+      env: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, { error: 'an environment variable name' }), secretRefSchema).default({}),
+      /** restic `-o name=value` options, e.g. {"s3.connections": "4"}. */
+      options: z.record(resticOption, z.string()).default({}),
+      /** `restic check --read-data-subset` after each backup (e.g. "5%", "1/10"); "0%" checks only the structure. @default 5% */
+      checkReadDataSubset: z.string().regex(/^(\d{1,3}(\.\d+)?%|\d+\/\d+|\d+[KMGT]?)$/, { error: 'a restic --read-data-subset: 5%, 1/10 or 500M' }).default('5%'),
+      /** Keep-policy for this repository. @default the top-level `retention` */
+      retention: retentionSchema.optional(),
+    }),
+  ],
+  { error: 'a backup target: {name, type: archive} or {name, type: restic, repository, password}' },
+);
+
 /** Where a backup reads from and how it keeps the copy consistent. */
 const backupSourceSchema = z.discriminatedUnion(
   'mode',
@@ -319,21 +365,26 @@ export const configSchema = z
         dbConnectionsPercent: percent.default(80),
       })
       .prefault({}),
-    retention: z
-      .strictObject({
-        days: z.number({ error: 'a whole number of days >= 1' }).int().min(1, { error: 'a whole number of days >= 1' }).default(30),
-        /** Also keep the newest archive of each of the last N days / ISO weeks / months. */
-        keepDaily: z.number({ error: 'a whole number >= 0' }).int().min(0, { error: 'a whole number >= 0' }).optional(),
-        keepWeekly: z.number({ error: 'a whole number >= 0' }).int().min(0, { error: 'a whole number >= 0' }).optional(),
-        keepMonthly: z.number({ error: 'a whole number >= 0' }).int().min(0, { error: 'a whole number >= 0' }).optional(),
-      })
-      .prefault({}),
+    retention: retentionSchema.prefault({}),
     backup: z
       .strictObject({
         /** @default the seed's folders (config, installer, memory service, memory_db, memory_backups, reports) and a pg_dump when `postgres` is set */
         sources: z.array(backupSourceSchema).min(1, { error: 'at least one backup source' }).optional(),
         /** Where snapshots are copied before archiving. @default `<backupDir>/.staging` */
         stagingDir: pathString.optional(),
+        /** Where each backup goes; every target gets the same snapshot. @default [{name: local, type: archive}] */
+        targets: z
+          .array(backupTargetSchema, { error: 'a list of backup targets' })
+          .min(1, { error: 'at least one backup target' })
+          .superRefine((targets, ctx) => {
+            const names = new Set<string>();
+            targets.forEach((t, i) => {
+              if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: 'a target name not used before', input: t.name });
+              names.add(t.name);
+            });
+            if (targets.filter((t) => t.type === 'archive').length > 1) ctx.addIssue({ code: 'custom', path: [], message: 'at most one archive target (it is the backups folder)', input: targets });
+          })
+          .optional(),
         compression: z
           .strictObject({
             /** `auto` uses pigz when installed, else Node's zlib. */
@@ -455,6 +506,7 @@ export const configSchema = z
 /** The configuration file's contents after validation, before paths and secrets are resolved. */
 export type ParsedConfig = z.output<typeof configSchema>;
 export type SecretRef = z.output<typeof secretRefSchema>;
+export type ParsedBackupTarget = z.output<typeof backupTargetSchema>;
 export type CommandTemplates = z.output<typeof commandTemplates>;
 export type ScheduleEntry = z.output<typeof scheduleEntrySchema>;
 export type ParsedMaintenance = z.output<typeof maintenanceSchema>;
