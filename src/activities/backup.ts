@@ -15,6 +15,7 @@ import type { Config } from '../config/config.js';
 import { pickCompressor } from '../archive/compress.js';
 import { copyTree } from '../archive/copy-tree.js';
 import { writeArchive, type ArchiveSource } from '../archive/create.js';
+import type { RootTally } from '../archive/listing.js';
 import {
   MANIFEST_FORMAT,
   manifestPath,
@@ -179,6 +180,56 @@ export async function freshArchiveName(config: Config, from: Date): Promise<{ na
 }
 
 const DAY_MS = 86_400_000;
+
+/**
+ * The manifest of one stored copy of a backup: each root's tally of what was
+ * packed, the stored file's sha256 and size, where it came from. The archive
+ * target stores it beside the `.tar.gz`; a restic target as a snapshot of its own.
+ */
+export function buildManifest(m: {
+  config: Pick<Config, 'hostId'>;
+  plan: Pick<BackupPlan, 'archive' | 'createdAt' | 'sources' | 'dump'>;
+  roots: ReadonlyArray<{ archivePath: string; tally: RootTally }>;
+  sha256: string;
+  bytes: number;
+  compressor: string;
+  workflowId: string;
+  reason?: string | undefined;
+  downtime: Downtime[];
+  kind?: BackupManifest['kind'] | undefined;
+}): BackupManifest {
+  const { plan } = m;
+  const roots: ManifestRoot[] = m.roots.map((root) => {
+    const src = plan.sources.find((s) => s.archivePath === root.archivePath);
+    return src
+      ? { archivePath: root.archivePath, kind: 'folder', originalPath: src.originalPath, mode: src.mode, services: src.services, entries: root.tally.entries, bytes: root.tally.bytes, listingSha256: root.tally.digest() }
+      : { archivePath: root.archivePath, kind: 'pg_dump', database: plan.dump?.database ?? '', mode: 'pg_dump', services: [], entries: root.tally.entries, bytes: root.tally.bytes, listingSha256: root.tally.digest() };
+  });
+  return {
+    format: MANIFEST_FORMAT,
+    archive: plan.archive,
+    sha256: m.sha256,
+    bytes: m.bytes,
+    host: m.config.hostId,
+    kind: m.kind ?? 'backup',
+    ...(m.reason ? { reason: m.reason } : {}),
+    workflowId: m.workflowId,
+    createdAt: plan.createdAt,
+    finishedAt: new Date().toISOString(),
+    toolVersion: VERSION,
+    compressor: m.compressor,
+    roots,
+    totals: { entries: roots.reduce((n, x) => n + x.entries.files + x.entries.directories + x.entries.symlinks + x.entries.hardlinks, 0), bytes: roots.reduce((n, x) => n + x.bytes, 0) },
+    downtime: m.downtime,
+  };
+}
+
+/** What a backup packs, in order: each folder from where it is read (staging or live), then the dump. */
+export function archiveSources(plan: Pick<BackupPlan, 'sources' | 'dump'>): ArchiveSource[] {
+  const sources: ArchiveSource[] = plan.sources.map((s) => ({ archivePath: s.archivePath, sourcePath: s.archiveFrom }));
+  if (plan.dump) sources.push({ archivePath: plan.dump.archivePath, sourcePath: plan.dump.stagingPath });
+  return sources;
+}
 
 export interface BackupActivityDeps {
   config: Config;
@@ -354,8 +405,7 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
       await ensureBackupDir();
       const signal = activitySignal() ?? new AbortController().signal;
       const compressor = await pickCompressor(config.backup.compression.program, config.backup.compression.level);
-      const sources: ArchiveSource[] = plan.sources.map((s) => ({ archivePath: s.archivePath, sourcePath: s.archiveFrom }));
-      if (plan.dump) sources.push({ archivePath: plan.dump.archivePath, sourcePath: plan.dump.stagingPath });
+      const sources = archiveSources(plan);
       const report = trackStep('archive', 'bytes', plan.estimatedBytes);
       const result = await writeArchive({
         sources,
@@ -365,30 +415,7 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
         onProgress: (n) => report(n),
         beforeCommit: async (r) => {
           await faults.reach('backup.archive', signal);
-          const roots: ManifestRoot[] = r.roots.map((root) => {
-            const src = plan.sources.find((s) => s.archivePath === root.archivePath);
-            return src
-              ? { archivePath: root.archivePath, kind: 'folder', originalPath: src.originalPath, mode: src.mode, services: src.services, entries: root.tally.entries, bytes: root.tally.bytes, listingSha256: root.tally.digest() }
-              : { archivePath: root.archivePath, kind: 'pg_dump', database: plan.dump?.database ?? '', mode: 'pg_dump', services: [], entries: root.tally.entries, bytes: root.tally.bytes, listingSha256: root.tally.digest() };
-          });
-          const manifest: BackupManifest = {
-            format: MANIFEST_FORMAT,
-            archive: plan.archive,
-            sha256: r.sha256,
-            bytes: r.bytes,
-            host: config.hostId,
-            kind: req.kind ?? 'backup',
-            ...(req.reason ? { reason: req.reason } : {}),
-            workflowId: req.workflowId,
-            createdAt: plan.createdAt,
-            finishedAt: new Date().toISOString(),
-            toolVersion: VERSION,
-            compressor: compressor.name,
-            roots,
-            totals: { entries: roots.reduce((n, x) => n + x.entries.files + x.entries.directories + x.entries.symlinks + x.entries.hardlinks, 0), bytes: roots.reduce((n, x) => n + x.bytes, 0) },
-            downtime: req.downtime,
-          };
-          await writeManifest(mPath, manifest);
+          await writeManifest(mPath, buildManifest({ config, plan, roots: r.roots, sha256: r.sha256, bytes: r.bytes, compressor: compressor.name, workflowId: req.workflowId, reason: req.reason, downtime: req.downtime, kind: req.kind }));
         },
       });
       const entries = result.roots.reduce((n, r) => n + r.tally.count, 0);

@@ -7,7 +7,7 @@
  */
 
 /** Every place an activity can be paused. */
-export const FAULT_POINTS = ['backup.snapshot', 'backup.archive', 'restore.swap', 'services.stopped', 'services.started'] as const;
+export const FAULT_POINTS = ['backup.snapshot', 'backup.archive', 'backup.restic', 'restore.fetch', 'restore.swap', 'services.stopped', 'services.started'] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 export interface Faults {

@@ -9,6 +9,7 @@ import { createBackupActivities } from './backup.js';
 import { withStallWatch } from './heartbeat.js';
 import { NO_FAULTS, type Faults } from './faults.js';
 import { createMaintenanceActivities } from './maintenance/index.js';
+import { createOffsiteActivities } from './offsite.js';
 import { createRestoreActivities } from './restore.js';
 import { createServiceActivities } from './services.js';
 import { createSystemActivities } from './system.js';
@@ -31,6 +32,7 @@ export function createActivities(deps: HostActivityDeps) {
     ...createSystemActivities({ config: deps.config }),
     ...backup,
     ...createRestoreActivities({ config: deps.config, services, faults }),
+    ...createOffsiteActivities({ config: deps.config, faults }),
     ...createMaintenanceActivities({ config: deps.config, services, listBackups: backup.listBackups }),
   }, { stallSeconds: deps.config.activities.stallSeconds, ...(deps.config.activities.stallSecondsFor ? { stallSecondsFor: deps.config.activities.stallSecondsFor } : {}) });
 }

@@ -58,6 +58,20 @@ export async function pickDecompressor(choice: CompressorChoice = 'auto'): Promi
   };
 }
 
+/** The manifest's `compressor` of a tar stored uncompressed (a restic target: its chunker deduplicates plain tar). */
+export const UNCOMPRESSED = 'none';
+
+/** How to read back an archive written by `compressor` (from its manifest): gunzip, or as it is for {@link UNCOMPRESSED}. */
+export async function pickReader(compressor: string | undefined): Promise<Compressor> {
+  if (compressor !== UNCOMPRESSED) return pickDecompressor();
+  return {
+    name: UNCOMPRESSED,
+    async run(input, output, signal) {
+      await pipeline(input, output, { signal });
+    },
+  };
+}
+
 /** pigz as a pipe stage; a non-zero exit fails the pipe with `failure(exit code, stderr)`. */
 function pigz(name: string, args: string[], failure: (code: string, stderr: string) => string): Compressor {
   return {

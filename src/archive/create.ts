@@ -57,9 +57,25 @@ export interface WriteArchiveOptions {
   beforeCommit?: (result: WriteArchiveResult) => Promise<void>;
 }
 
-export async function writeArchive(opts: WriteArchiveOptions): Promise<WriteArchiveResult> {
-  const partial = `${opts.outFile}.partial`;
-  await rm(partial, { force: true });
+/** A tar stream of several roots, as {@link writeArchive} and restic targets store it. */
+export interface PackedTar {
+  /** The uncompressed tar bytes; read it once. */
+  stream: Readable;
+  /** Uncompressed tar bytes produced so far. */
+  tarBytes(): number;
+  /** Each root's tally; complete once the stream has ended. */
+  roots(): RootResult[];
+  /** Stops packing (after a failure downstream). */
+  stop(): void;
+}
+
+/**
+ * Packs the roots into one tar stream whose entry paths are each root's
+ * archive path (its original absolute path without `/`), wherever it is read
+ * from; tallies each root's entries for the manifest as they pass.
+ */
+export function packTar(sources: readonly ArchiveSource[], onProgress?: (tarBytes: number) => void): PackedTar {
+  const opts = { sources, onProgress };
   const tallies = opts.sources.map((s) => ({ source: s, tally: new RootTally() }));
   const bySource = [...tallies].sort((a, b) => b.source.sourcePath.length - a.source.sourcePath.length);
 
@@ -101,6 +117,21 @@ export async function writeArchive(opts: WriteArchiveOptions): Promise<WriteArch
       cb(null, chunk);
     },
   });
+  // Relative to cwd "/": node-tar resolves each entry's absolute path, which onWriteEntry maps to its archive path.
+  for (const s of opts.sources) pack.add(s.sourcePath.replace(/^\/+/, ''));
+  pack.end();
+  return {
+    stream: Readable.from(pack, { objectMode: false }).pipe(counter),
+    tarBytes: () => tarBytes,
+    roots: () => tallies.map((t) => ({ archivePath: normalizeArchivePath(t.source.archivePath), tally: t.tally })),
+    stop: () => pack.removeAllListeners('data'),
+  };
+}
+
+export async function writeArchive(opts: WriteArchiveOptions): Promise<WriteArchiveResult> {
+  const partial = `${opts.outFile}.partial`;
+  await rm(partial, { force: true });
+  const packed = packTar(opts.sources, opts.onProgress);
   const hash = createHash('sha256');
   let bytes = 0;
   const fh = await open(partial, 'wx', 0o600);
@@ -119,30 +150,21 @@ export async function writeArchive(opts: WriteArchiveOptions): Promise<WriteArch
     },
   });
 
-  // Relative to cwd "/": node-tar resolves each entry's absolute path, which onWriteEntry maps to its archive path.
-  for (const s of opts.sources) pack.add(s.sourcePath.replace(/^\/+/, ''));
-  pack.end();
-  const tarStream = Readable.from(pack, { objectMode: false }).pipe(counter);
-  const result = (): WriteArchiveResult => ({
-    bytes,
-    sha256: hash.copy().digest('hex'),
-    tarBytes,
-    roots: tallies.map((t) => ({ archivePath: normalizeArchivePath(t.source.archivePath), tally: t.tally })),
-  });
+  const result = (): WriteArchiveResult => ({ bytes, sha256: hash.copy().digest('hex'), tarBytes: packed.tarBytes(), roots: packed.roots() });
   try {
-    await opts.compressor.run(tarStream, sink, opts.signal);
+    await opts.compressor.run(packed.stream, sink, opts.signal);
     await fh.close();
     await opts.beforeCommit?.(result());
     await rename(partial, opts.outFile);
     await syncDir(dirname(opts.outFile));
   } catch (err) {
-    pack.removeAllListeners('data');
+    packed.stop();
     await fh.close().catch(() => undefined);
     await rm(partial, { force: true });
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT') throw new DiskFullError(opts.outFile, { cause: err });
     throw err;
   }
-  opts.onProgress?.(tarBytes);
+  opts.onProgress?.(packed.tarBytes());
   return result();
 }

@@ -24,7 +24,7 @@ import { link, lstat, lutimes, lchown, mkdir, open, realpath, rm, symlink, unlin
 import { dirname, join, relative, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
-import { pickDecompressor } from './compress.js';
+import { pickReader } from './compress.js';
 import { ArchiveModel, entryProblem, symlinkChainProblems } from './entry-rules.js';
 import { normalizeArchivePath, normalizeType, rootOf } from './listing.js';
 import { parserSink } from './parser-sink.js';
@@ -50,6 +50,8 @@ export interface InspectedArchive {
   fileBytes: number;
   /** Bytes of the uncompressed tar stream. */
   tarBytes: number;
+  /** The manifest's compressor; `none` for a tar stored as it is. @default gzip */
+  compressor?: string;
 }
 
 export interface ExtractOptions {
@@ -364,7 +366,7 @@ async function extractFrom(archive: FileHandle, opts: ExtractOptions, result: Ex
     if (failure) throw failure;
   });
   try {
-    const gunzip = await pickDecompressor();
+    const gunzip = await pickReader(inspected?.compressor);
     await gunzip.run(readInto(archive, counter), sink, opts.signal ?? new AbortController().signal);
   } catch (err) {
     failure ??= err;

@@ -6,8 +6,15 @@ import type { Parser } from 'tar';
  * `onChunk` sees each decompressed chunk first; if it throws, the write fails with that error (a size limit stops the pass).
  */
 export function parserSink(parser: Parser, onChunk?: (chunk: Buffer) => void): Writable {
+  let first = true;
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
+      // node-tar gunzips a stream that starts like gzip by itself, past every size limit counted here: refuse it.
+      if (first && chunk.length >= 2 && chunk[0] === 0x1f && chunk[1] === 0x8b) {
+        cb(new Error('the tar stream is itself gzip-compressed; nested compression is refused (it would decompress past the size limits)'));
+        return;
+      }
+      first = false;
       try {
         onChunk?.(chunk);
       } catch (err) {

@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
-import { pickDecompressor } from './compress.js';
+import { pickReader } from './compress.js';
 import { ArchiveModel, entryProblem, symlinkChainProblems, type EntryRoot } from './entry-rules.js';
 import { parserSink } from './parser-sink.js';
 import { openRegularFile, readInto } from './read-into.js';
@@ -158,7 +158,7 @@ export async function scanArchive(opts: ScanOptions): Promise<ScanResult> {
       if (limitExceeded) throw stopped;
     });
     try {
-      const gunzip = await pickDecompressor();
+      const gunzip = await pickReader(opts.manifest?.compressor);
       await gunzip.run(readInto(fh, hasher), sinkToParser, opts.signal ?? new AbortController().signal);
     } catch (err) {
       if (opts.signal?.aborted) throw err;

@@ -92,6 +92,14 @@ export const HOST_ACTIVITY_POLICIES = {
   listBackups: quick(),
   backupFolderState: quick(),
   backupStatus: quick(),
+  // restic targets (src/activities/offsite.ts)
+  describeTargets: quick(),
+  resticBackup: long('6 hours'),
+  resticVerify: long('6 hours', 2),
+  resticRetention: long('6 hours', 2),
+  listTargetBackups: quick(),
+  fetchFromTarget: long('6 hours'),
+  removeFetched: quick(),
   // recovery
   inspectRestore: long('3 hours'),
   extractForRestore: long('4 hours'),

@@ -1,0 +1,450 @@
+/**
+ * Restic targets: off-host, encrypted, deduplicated copies of each backup.
+ *
+ * A backup is stored as two snapshots in the repository, both tagged with the
+ * archive name, the host and the workflow id:
+ * - `<name>.tar` (`part=tar`): the same tar stream the archive target compresses,
+ *   fed to `restic backup --stdin`, so restic's chunker deduplicates it against
+ *   every earlier night and every entry keeps its original absolute path;
+ * - `<name>.manifest.json` (`part=manifest`): its manifest (compressor `none`,
+ *   sha256 and size of the tar, each root's tally, the tar snapshot's id).
+ * Restoring reads both back with `restic dump` into a private folder and hands
+ * them to the same inspection and extraction as an archive; nothing a
+ * repository returns is trusted before those checks.
+ *
+ * Which restic step may run beside which is decided by the repository lock
+ * workflow (shared for backups, exclusive for check, forget, prune and unlock),
+ * never by restic's own locks: a lock a killed run left is removed only under
+ * the exclusive lease, that is when Temporal shows no run of ours holds the
+ * repository.
+ */
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, open, rm } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/activity';
+import { archiveNameProblem, ARCHIVE_SUFFIX } from '../common/archive-names.js';
+import type { Config, ResticTarget } from '../config/config.js';
+import { packTar } from '../archive/create.js';
+import { UNCOMPRESSED } from '../archive/compress.js';
+import { MANIFEST_FORMAT, manifestPath, syncDir, writeManifest, type BackupManifest, type Downtime } from '../archive/manifest.js';
+import { decideRetention, type VerificationState } from '../archive/retention.js';
+import { jsonLines, listSnapshots, runRestic, unlockAll, ResticError, RESTIC_FAILURES, type ResticSnapshot } from '../targets/restic.js';
+import { archiveSources, buildManifest, type BackupListing, type BackupPlan } from './backup.js';
+import { activitySignal, trackStep } from './context.js';
+import { NO_FAULTS, type Faults } from './faults.js';
+
+/** Every snapshot this tool writes carries this tag; others in a shared repository are never touched. */
+export const RESTIC_TAG = 'mcp-runbooks';
+/** A manifest read from a repository larger than this is refused unread. */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+/** A listing, lock or tag command is uncounted: it must end within one stall window (300 s). */
+const LISTING_TIMEOUT_MS = 240_000;
+
+/** A target as a workflow sees it: no secret, only what it needs to route and lock. */
+export interface TargetInfo {
+  name: string;
+  type: 'archive' | 'restic';
+  /** Shown to operators (no credentials). */
+  location: string;
+  /** restic: the repository lock's key. */
+  repositoryId?: string;
+}
+
+export interface ResticBackupResult {
+  target: string;
+  archive: string;
+  snapshotId: string;
+  manifestSnapshotId: string;
+  /** New data stored in the repository by this backup (restic `data_added`). */
+  dataAdded: number;
+  /** Tar bytes read into restic. */
+  tarBytes: number;
+  sha256: string;
+  entries: number;
+  seconds: number;
+  /** An earlier attempt of this run had already stored it. */
+  reused: boolean;
+}
+
+export interface ResticVerifyResult {
+  target: string;
+  archive?: string;
+  ok: boolean;
+  problems: string[];
+  /** `--read-data` (all data read) or the subset read. */
+  readData: string;
+  verifiedAt: string;
+  /** Stale locks of killed runs removed before the check. */
+  locksRemoved: number;
+  seconds: number;
+}
+
+export interface ResticRetentionResult {
+  target: string;
+  removed: string[];
+  kept: number;
+  /** Snapshots forgotten whose backup never got a manifest (a run killed between the two). */
+  orphans: number;
+  repositoryBytes?: number;
+  /** This host's backups left in the repository. */
+  snapshots: number;
+}
+
+/** Tag helpers: restic splits `--tag` values on commas. */
+const tagSafe = (value: string) => value.replace(/,/g, '_');
+const tag = (key: string, value: string) => `${key}=${tagSafe(value)}`;
+const tagValue = (s: ResticSnapshot, key: string) => s.tags?.find((t) => t.startsWith(`${key}=`))?.slice(key.length + 1);
+const tarFileName = (archive: string) => `${archive.slice(0, -ARCHIVE_SUFFIX.length)}.tar`;
+const manifestFileName = (archive: string) => `${archive.slice(0, -ARCHIVE_SUFFIX.length)}.manifest.json`;
+
+interface StoredBackup {
+  archive: string;
+  manifestSnapshot: ResticSnapshot;
+  tarSnapshotId?: string;
+  workflowId?: string;
+  verifiedAt?: string;
+  verifyFailedAt?: string;
+}
+
+export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config: Config; faults?: Faults }) {
+  const restic = (name: string): ResticTarget => {
+    const t = config.backup.targets.find((x) => x.name === name);
+    if (!t) throw ApplicationFailure.nonRetryable(`no backup target "${name}" on host ${config.hostId} (config backup.targets: ${config.backup.targets.map((x) => x.name).join(', ')})`, 'UnknownTarget');
+    if (t.type !== 'restic') throw ApplicationFailure.nonRetryable(`backup target "${name}" is an ${t.type} target, not a restic repository`, 'UnknownTarget');
+    return t;
+  };
+  /** Refusals restic gives that no retry can change. */
+  const permanent = (err: unknown): never => {
+    if (err instanceof ResticError && (err.name === RESTIC_FAILURES.noRepository || err.name === RESTIC_FAILURES.wrongPassword)) {
+      throw ApplicationFailure.nonRetryable(err.message, err.name);
+    }
+    throw err;
+  };
+
+  /** This host's backups in the repository, newest first: one per manifest snapshot. */
+  const storedBackups = async (t: ResticTarget, signal?: AbortSignal): Promise<{ backups: StoredBackup[]; all: ResticSnapshot[] }> => {
+    const all = await listSnapshots(t, { host: config.hostId, tags: [RESTIC_TAG] }, signal).catch(permanent);
+    const backups: StoredBackup[] = [];
+    for (const s of all) {
+      if (tagValue(s, 'part') !== 'manifest') continue;
+      const archive = tagValue(s, 'archive');
+      if (!archive || archiveNameProblem(archive)) continue;
+      const verified = tagValue(s, 'verified');
+      const failed = tagValue(s, 'verify-failed');
+      backups.push({
+        archive,
+        manifestSnapshot: s,
+        ...(tagValue(s, 'tar') ? { tarSnapshotId: tagValue(s, 'tar')! } : {}),
+        ...(tagValue(s, 'workflow') ? { workflowId: tagValue(s, 'workflow')! } : {}),
+        ...(verified ? { verifiedAt: verified } : {}),
+        ...(failed ? { verifyFailedAt: failed } : {}),
+      });
+    }
+    backups.sort((a, b) => b.archive.localeCompare(a.archive));
+    return { backups, all };
+  };
+
+  /** Reads a backup's manifest out of the repository, bounded in size and checked for its format and name. */
+  const readStoredManifest = async (t: ResticTarget, b: StoredBackup, signal?: AbortSignal): Promise<BackupManifest> => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    await runRestic(t, ['dump', b.manifestSnapshot.id, `/${manifestFileName(b.archive)}`], {
+      signal,
+      timeoutMs: LISTING_TIMEOUT_MS,
+      onStdout: (c) => {
+        size += c.length;
+        if (size > MAX_MANIFEST_BYTES) throw new Error(`the manifest of ${b.archive} in target ${t.name} is larger than ${MAX_MANIFEST_BYTES} bytes; refusing it`);
+        chunks.push(c);
+      },
+    });
+    let m: BackupManifest;
+    try {
+      m = JSON.parse(Buffer.concat(chunks).toString('utf8')) as BackupManifest;
+    } catch {
+      throw ApplicationFailure.nonRetryable(`the manifest of ${b.archive} in target ${t.name} is not JSON`, 'RestoreRefused');
+    }
+    if (m?.format !== MANIFEST_FORMAT) throw ApplicationFailure.nonRetryable(`the manifest of ${b.archive} in target ${t.name} is not an mcp-runbooks manifest`, 'RestoreRefused');
+    if (m.archive !== b.archive) throw ApplicationFailure.nonRetryable(`the manifest tagged ${b.archive} in target ${t.name} describes "${String(m.archive)}"`, 'RestoreRefused');
+    return m;
+  };
+
+  const stats = async (t: ResticTarget, signal?: AbortSignal): Promise<number | undefined> => {
+    const { stdout } = await runRestic(t, ['stats', '--json', '--mode', 'raw-data'], { signal, timeoutMs: LISTING_TIMEOUT_MS });
+    const s = jsonLines(stdout)[0] as { total_size?: unknown } | undefined;
+    return typeof s?.total_size === 'number' ? s.total_size : undefined;
+  };
+
+  /** Which stored backups a `verify` covers and whether it reads everything. */
+  const checkArgs = (t: ResticTarget, full: boolean) => (full ? ['--read-data'] : t.checkReadDataSubset === '0%' ? [] : [`--read-data-subset=${t.checkReadDataSubset}`]);
+
+  return {
+    /** The host's targets, without secrets. */
+    async describeTargets(): Promise<TargetInfo[]> {
+      return config.backup.targets.map((t) =>
+        t.type === 'archive' ? { name: t.name, type: t.type, location: config.paths.backupDir } : { name: t.name, type: t.type, location: t.location, repositoryId: t.repositoryId },
+      );
+    },
+
+    /**
+     * Streams the backup's tar into `restic backup --stdin` (after the services
+     * are back: it reads the staging copies and the live online folders), then
+     * stores its manifest. Heartbeats the tar bytes restic has taken in. A retry
+     * of a run whose backup is already stored returns it; a tar snapshot stored
+     * without its manifest (killed in between) is stored again (deduplicated,
+     * so only the tar's metadata is new) and the orphan forgotten by retention.
+     */
+    async resticBackup(req: { plan: BackupPlan; target: string; workflowId: string; reason?: string; downtime: Downtime[] }): Promise<ResticBackupResult> {
+      const t = restic(req.target);
+      const { plan } = req;
+      const t0 = Date.now();
+      const signal = activitySignal();
+      const previous = (await storedBackups(t, signal)).backups.find((b) => b.archive === plan.archive && b.workflowId === tagSafe(req.workflowId));
+      if (previous) {
+        const m = await readStoredManifest(t, previous, signal);
+        return { target: t.name, archive: plan.archive, snapshotId: previous.tarSnapshotId ?? '', manifestSnapshotId: previous.manifestSnapshot.id, dataAdded: 0, tarBytes: m.bytes, sha256: m.sha256, entries: m.totals.entries, seconds: (Date.now() - t0) / 1000, reused: true };
+      }
+      const tags = [RESTIC_TAG, tag('archive', plan.archive), tag('workflow', req.workflowId)];
+      const report = trackStep(`restic backup to ${t.name}`, 'bytes', plan.estimatedBytes);
+      const packed = packTar(archiveSources(plan));
+      const hash = createHash('sha256');
+      let tarBytes = 0;
+      let paused = false;
+      const hasher = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          hash.update(chunk);
+          tarBytes += chunk.length;
+          // A kill test stops the feed here, restic running and waiting for more.
+          if (!paused && tarBytes > 1024 * 1024) {
+            paused = true;
+            faults.reach('backup.restic', signal).then(() => cb(null, chunk), cb);
+            return;
+          }
+          cb(null, chunk);
+        },
+      });
+      packed.stream.on('error', (err) => hasher.destroy(err));
+      let summary: { snapshot_id?: string; data_added?: number } | undefined;
+      await runRestic(t, ['backup', '--json', '--stdin', '--stdin-filename', tarFileName(plan.archive), '--host', config.hostId, ...tags.flatMap((x) => ['--tag', x]), '--tag', 'part=tar'], {
+        signal,
+        stdin: packed.stream.pipe(hasher),
+        onLine: (line) => {
+          const msg = jsonLines(line)[0] as { message_type?: string; bytes_done?: number; snapshot_id?: string; data_added?: number } | undefined;
+          if (msg?.message_type === 'status') report(tarBytes);
+          if (msg?.message_type === 'summary') summary = msg;
+        },
+      }).catch((err: unknown) => {
+        packed.stop();
+        return permanent(err);
+      });
+      if (!summary?.snapshot_id) throw new Error(`restic backup to target ${t.name} ended without a summary (no snapshot id)`);
+      report(tarBytes);
+      const manifest: BackupManifest & { stored: { target: string; snapshotId: string; file: string } } = {
+        ...buildManifest({ config, plan, roots: packed.roots(), sha256: hash.digest('hex'), bytes: tarBytes, compressor: UNCOMPRESSED, workflowId: req.workflowId, reason: req.reason, downtime: req.downtime }),
+        stored: { target: t.name, snapshotId: summary.snapshot_id, file: `/${tarFileName(plan.archive)}` },
+      };
+      let manifestSnapshot: string | undefined;
+      await runRestic(t, ['backup', '--json', '--stdin', '--stdin-filename', manifestFileName(plan.archive), '--host', config.hostId, ...tags.flatMap((x) => ['--tag', x]), '--tag', 'part=manifest', '--tag', tag('tar', summary.snapshot_id)], {
+        signal,
+        stdin: Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]),
+        onLine: (line) => {
+          const msg = jsonLines(line)[0] as { message_type?: string; snapshot_id?: string } | undefined;
+          if (msg?.message_type === 'summary') manifestSnapshot = msg.snapshot_id;
+        },
+      }).catch(permanent);
+      return {
+        target: t.name,
+        archive: plan.archive,
+        snapshotId: summary.snapshot_id,
+        manifestSnapshotId: manifestSnapshot ?? '',
+        dataAdded: summary.data_added ?? 0,
+        tarBytes,
+        sha256: manifest.sha256,
+        entries: manifest.totals.entries,
+        seconds: (Date.now() - t0) / 1000,
+        reused: false,
+      };
+    },
+
+    /**
+     * Run only under the repository's exclusive lease: removes locks killed runs
+     * left (no run of ours holds the repository, so every lock in it is stale),
+     * runs `restic check` (a subset of the data, or all with `full`), compares
+     * what was stored for `archive` (or the newest backup) with its manifest,
+     * and tags its manifest snapshot `verified=` or `verify-failed=`.
+     */
+    async resticVerify(req: { target: string; archive?: string; full?: boolean }): Promise<ResticVerifyResult> {
+      const t = restic(req.target);
+      const t0 = Date.now();
+      const signal = activitySignal();
+      const report = trackStep(`restic check ${t.name}`, 'lines');
+      let lines = 0;
+      const { stdout: lockList } = await runRestic(t, ['list', 'locks', '--no-lock'], { signal, timeoutMs: LISTING_TIMEOUT_MS }).catch(permanent);
+      const locksRemoved = lockList.split('\n').filter((l) => l.trim()).length;
+      if (locksRemoved > 0) await unlockAll(t, signal);
+      const problems: string[] = [];
+      const readData = req.full ? 'all' : t.checkReadDataSubset;
+      await runRestic(t, ['check', ...checkArgs(t, Boolean(req.full))], { signal, onLine: () => report(++lines) }).catch((err: unknown) => {
+        if (err instanceof ResticError && err.name === RESTIC_FAILURES.failed) problems.push(err.message);
+        else permanent(err);
+      });
+      const { backups } = await storedBackups(t, signal);
+      const b = req.archive ? backups.find((x) => x.archive === req.archive) : backups[0];
+      if (req.archive && !b) problems.push(`no backup ${req.archive} of host ${config.hostId} in target ${t.name}`);
+      if (b) {
+        try {
+          const m = await readStoredManifest(t, b, signal);
+          const snapshot = (m as BackupManifest & { stored?: { snapshotId?: string; file?: string } }).stored;
+          if (!snapshot?.snapshotId || snapshot.snapshotId !== b.tarSnapshotId) problems.push(`the manifest of ${b.archive} names tar snapshot ${String(snapshot?.snapshotId)}, its tags ${String(b.tarSnapshotId)}`);
+          else {
+            const { stdout } = await runRestic(t, ['ls', '--json', snapshot.snapshotId], { signal, timeoutMs: LISTING_TIMEOUT_MS });
+            const node = jsonLines(stdout).find((n) => (n as { path?: string }).path === `/${tarFileName(b.archive)}`) as { size?: number } | undefined;
+            if (!node) problems.push(`snapshot ${snapshot.snapshotId} holds no ${tarFileName(b.archive)}`);
+            else if (node.size !== m.bytes) problems.push(`${tarFileName(b.archive)} is ${String(node.size)} bytes in the repository, its manifest says ${m.bytes}`);
+          }
+          if (req.full && problems.length === 0) {
+            // All of it read back and hashed: what a restore would get.
+            const hash = createHash('sha256');
+            let n = 0;
+            await runRestic(t, ['dump', b.tarSnapshotId!, `/${tarFileName(b.archive)}`], {
+              signal,
+              onStdout: (c) => {
+                hash.update(c);
+                n += c.length;
+                report(++lines);
+              },
+            });
+            if (n !== m.bytes || hash.digest('hex') !== m.sha256) problems.push(`${tarFileName(b.archive)} reads back as ${n} bytes that do not hash to its manifest's sha256`);
+          }
+        } catch (err) {
+          if (err instanceof ApplicationFailure || err instanceof ResticError) problems.push(err.message);
+          else throw err;
+        }
+        const at = new Date().toISOString();
+        const label = problems.length ? tag('verify-failed', at) : tag('verified', at);
+        const drop = b.manifestSnapshot.tags?.filter((x) => x.startsWith('verified=') || x.startsWith('verify-failed=')) ?? [];
+        await runRestic(t, ['tag', '--add', label, ...drop.flatMap((d) => ['--remove', d]), b.manifestSnapshot.id], { signal, timeoutMs: LISTING_TIMEOUT_MS });
+      }
+      return { target: t.name, ...(b ? { archive: b.archive } : {}), ok: problems.length === 0, problems, readData, verifiedAt: new Date().toISOString(), locksRemoved, seconds: (Date.now() - t0) / 1000 };
+    },
+
+    /**
+     * Run only under the repository's exclusive lease: applies the keep-policy
+     * to this host's backups in the repository (the same rule as the archive
+     * folder: daily/weekly/monthly picks among verified backups, the newest
+     * verified one always kept, plus `protect`), forgets both snapshots of each
+     * backup not kept and manifest-less tar snapshots a day old, then prunes.
+     */
+    async resticRetention(req: { target: string; protect?: string[] }): Promise<ResticRetentionResult> {
+      const t = restic(req.target);
+      const signal = activitySignal();
+      const report = trackStep(`restic forget and prune ${t.name}`, 'lines');
+      let lines = 0;
+      const now = new Date();
+      const { backups, all } = await storedBackups(t, signal);
+      const infos = backups.map((b) => {
+        const verification: VerificationState = b.verifiedAt ? 'ok' : b.verifyFailedAt ? 'failed' : 'none';
+        return { name: b.archive, createdAt: new Date(b.manifestSnapshot.time), verification, kind: 'backup' as const };
+      });
+      const decision = decideRetention(infos, now, t.retention, req.protect ?? []);
+      const removed = new Set(decision.remove.map((r) => r.name));
+      const forget: string[] = [];
+      let orphans = 0;
+      for (const s of all) {
+        const archive = tagValue(s, 'archive');
+        if (!archive) continue;
+        if (removed.has(archive)) forget.push(s.id);
+        else if (tagValue(s, 'part') === 'tar' && !backups.some((b) => b.tarSnapshotId === s.id) && now.getTime() - Date.parse(s.time) > 86_400_000) {
+          // A tar no manifest names, a day old: an attempt killed before its manifest was stored.
+          forget.push(s.id);
+          orphans += 1;
+        }
+      }
+      if (forget.length) {
+        await runRestic(t, ['forget', ...forget], { signal, onLine: () => report(++lines) });
+        await runRestic(t, ['prune'], { signal, onLine: () => report(++lines) });
+      }
+      const repositoryBytes = await stats(t, signal).catch(() => undefined);
+      return { target: t.name, removed: [...removed].sort(), kept: decision.keep.length, orphans, ...(repositoryBytes !== undefined ? { repositoryBytes } : {}), snapshots: decision.keep.length };
+    },
+
+    /** This host's backups in the target, newest first, as `backups list` shows them; works with no local backups folder at all. */
+    async listTargetBackups(req: { target: string }): Promise<BackupListing[]> {
+      const t = restic(req.target);
+      const now = Date.now();
+      const { backups } = await storedBackups(t, activitySignal());
+      return backups.map((b) => ({
+        archive: b.archive,
+        createdAt: b.manifestSnapshot.time,
+        ageSeconds: Math.round((now - Date.parse(b.manifestSnapshot.time)) / 1000),
+        bytes: 0,
+        kind: 'backup',
+        hasManifest: true,
+        ...(b.verifiedAt ? { verified: { ok: true, at: b.verifiedAt, problems: [] } } : b.verifyFailedAt ? { verified: { ok: false, at: b.verifyFailedAt, problems: ['restic check or the manifest comparison failed'] } } : {}),
+      }));
+    },
+
+    /**
+     * Reads a backup out of a restic target into a private folder
+     * (`<backupDir>/.offsite/<tag>`, 0700) as `<archive>` and its manifest, for
+     * {@link createRestoreActivities}' inspection: the manifest bounded in size,
+     * the tar bounded to the manifest's size and hashed as it comes. Works on a
+     * bare host (the backups folder is created). Returns the folder.
+     */
+    async fetchFromTarget(req: { target: string; archive: string; workflowId: string; runId?: string }): Promise<{ dir: string; bytes: number; seconds: number }> {
+      const t = restic(req.target);
+      const t0 = Date.now();
+      const signal = activitySignal();
+      const problem = archiveNameProblem(req.archive);
+      if (problem) throw ApplicationFailure.nonRetryable(`refusing to restore ${req.archive}: ${problem}`, 'RestoreRefused');
+      const { backups } = await storedBackups(t, signal);
+      const b = backups.find((x) => x.archive === req.archive);
+      if (!b) {
+        const newest = backups.slice(0, 5).map((x) => x.archive);
+        throw ApplicationFailure.nonRetryable(`refusing to restore ${req.archive}: no such backup of host ${config.hostId} in target ${t.name} (${t.location})${newest.length ? `; newest: ${newest.join(', ')}` : '; it holds none'}`, 'RestoreRefused');
+      }
+      const m = await readStoredManifest(t, b, signal);
+      const stored = (m as BackupManifest & { stored?: { snapshotId?: string } }).stored;
+      if (m.compressor !== UNCOMPRESSED || !stored?.snapshotId || stored.snapshotId !== b.tarSnapshotId) {
+        throw ApplicationFailure.nonRetryable(`refusing to restore ${req.archive} from target ${t.name}: its manifest does not describe the tar snapshot it is tagged with`, 'RestoreRefused');
+      }
+      const dirTag = createHash('sha256').update(req.runId ?? req.workflowId).digest('hex').slice(0, 8);
+      const dir = join(config.paths.backupDir, '.offsite', dirTag);
+      await mkdir(config.paths.backupDir, { recursive: true, mode: 0o700 });
+      await chmod(config.paths.backupDir, 0o700);
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const out = await open(join(dir, req.archive), 'wx', 0o600);
+      const report = trackStep(`restic dump ${req.archive} from ${t.name}`, 'bytes', m.bytes);
+      let n = 0;
+      try {
+        await runRestic(t, ['dump', stored.snapshotId, `/${tarFileName(req.archive)}`], {
+          signal,
+          onStdout: async (c) => {
+            if (n === 0) await faults.reach('restore.fetch', signal);
+            n += c.length;
+            if (n > m.bytes) throw ApplicationFailure.nonRetryable(`refusing to restore ${req.archive} from target ${t.name}: it holds more than the ${m.bytes} bytes its manifest says`, 'RestoreRefused');
+            let done = 0;
+            while (done < c.length) done += (await out.write(c, done, c.length - done)).bytesWritten;
+            report(n);
+          },
+        });
+        await out.sync();
+      } finally {
+        await out.close();
+      }
+      await writeManifest(manifestPath(dir, req.archive), m);
+      await syncDir(dir);
+      return { dir, bytes: n, seconds: (Date.now() - t0) / 1000 };
+    },
+
+    /** Removes a folder {@link fetchFromTarget} made. */
+    async removeFetched(req: { dir: string }): Promise<void> {
+      const root = join(config.paths.backupDir, '.offsite');
+      if (!req.dir.startsWith(`${root}/`) || req.dir.slice(root.length + 1).includes('/')) throw ApplicationFailure.nonRetryable(`${req.dir} is not a folder fetched from a target`, 'InvalidInput');
+      await rm(req.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type OffsiteActivities = ReturnType<typeof createOffsiteActivities>;
