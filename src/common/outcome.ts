@@ -23,3 +23,25 @@ export interface RunbookOutcome {
   /** Size of the archive a backup wrote. */
   archiveBytes?: number;
 }
+
+/** How one backup target fared in one backup run (or a `backups verify --target` run). */
+export interface TargetOutcome {
+  hostId: string;
+  /** The target's configured name. */
+  target: string;
+  type: 'archive' | 'restic';
+  outcome: 'success' | 'failure';
+  /** ISO time. */
+  endedAt: string;
+  /** The backup's archive name: it identifies the backup in every target. */
+  archive?: string;
+  /** restic: data the snapshot added to the repository; archive: the archive's size. */
+  bytesAdded?: number;
+  /** restic: the repository's size after the backup. */
+  repositoryBytes?: number;
+  /** This host's backups kept in the target after retention. */
+  snapshots?: number;
+  verification?: { ok: boolean; at: string; full: boolean };
+  /** On failure: why (no secrets). */
+  message?: string;
+}

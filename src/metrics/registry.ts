@@ -72,6 +72,55 @@ export function createWorkerMetrics(labels: { role: string; hostId: string }) {
       labelNames: ['runbook', 'host', 'status'] as const,
       registers,
     }),
+    // Backup targets (orchestrator: recorded as each target of a backup run ends).
+    targetRuns: new Counter({
+      name: 'mcp_runbooks_backup_target_runs_total',
+      help: 'Backup target steps that ended, by host, target, type (archive, restic) and outcome (success, failure).',
+      labelNames: ['host', 'target', 'type', 'outcome'] as const,
+      registers,
+    }),
+    targetLastSuccess: new Gauge({
+      name: 'mcp_runbooks_backup_target_last_success_timestamp_seconds',
+      help: 'When a backup was last stored and verified on a target (Unix time).',
+      labelNames: ['host', 'target', 'type'] as const,
+      registers,
+    }),
+    targetLastFailure: new Gauge({
+      name: 'mcp_runbooks_backup_target_last_failure_timestamp_seconds',
+      help: 'When a backup last failed on a target (Unix time).',
+      labelNames: ['host', 'target', 'type'] as const,
+      registers,
+    }),
+    targetBytesAdded: new Gauge({
+      name: 'mcp_runbooks_backup_target_bytes_added_bytes',
+      help: 'Bytes the last successful backup added to the target (restic: new deduplicated data; archive: the archive size).',
+      labelNames: ['host', 'target', 'type'] as const,
+      registers,
+    }),
+    targetRepositoryBytes: new Gauge({
+      name: 'mcp_runbooks_backup_target_repository_bytes',
+      help: 'Size of a restic repository after the last successful backup (restic stats --mode raw-data).',
+      labelNames: ['host', 'target', 'type'] as const,
+      registers,
+    }),
+    targetSnapshots: new Gauge({
+      name: 'mcp_runbooks_backup_target_snapshots',
+      help: "The host's backups kept in the target after the last successful backup's retention.",
+      labelNames: ['host', 'target', 'type'] as const,
+      registers,
+    }),
+    targetVerificationOk: new Gauge({
+      name: 'mcp_runbooks_backup_target_verification_ok',
+      help: '1 when the latest verification of the target (restic check plus the manifest comparison; archive read-back) passed, else 0.',
+      labelNames: ['host', 'target', 'type'] as const,
+      registers,
+    }),
+    targetLastVerified: new Gauge({
+      name: 'mcp_runbooks_backup_target_last_verified_timestamp_seconds',
+      help: 'When the target was last verified (Unix time).',
+      labelNames: ['host', 'target', 'type'] as const,
+      registers,
+    }),
     runbookDowntime: new Counter({
       name: 'mcp_runbooks_runbook_downtime_seconds_total',
       help: 'Service downtime caused by runbooks (the stops of backup and recovery), by runbook, host and service.',

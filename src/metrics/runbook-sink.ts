@@ -1,6 +1,6 @@
 /** The worker side of the `runbooks` workflow sink: runbook outcomes into the metrics. */
 import type { InjectedSinks } from '@temporalio/worker';
-import type { RunbookOutcome } from '../common/outcome.js';
+import type { RunbookOutcome, TargetOutcome } from '../common/outcome.js';
 import type { RunbookSinks } from '../workflows/outcome.js';
 import type { WorkerMetrics } from './registry.js';
 
@@ -37,10 +37,32 @@ export function recordRunbookOutcome(m: WorkerMetrics, o: RunbookOutcome, opts: 
   if (!opts.restored) for (const d of o.downtime ?? []) m.runbookDowntime.inc({ ...labels, service: d.service }, d.seconds);
 }
 
+/** A backup target's result: per host and target, its last success or failure, size, snapshots and verification. */
+export function recordTargetOutcome(m: WorkerMetrics, o: TargetOutcome): void {
+  const labels = { host: o.hostId, target: o.target, type: o.type };
+  const at = Date.parse(o.endedAt) / 1000;
+  const key = (gauge: string) => `target-${gauge}\u0000${o.hostId}\u0000${o.target}`;
+  m.targetRuns.inc({ ...labels, outcome: o.outcome });
+  if (o.outcome === 'failure') {
+    if (newer(m, key('failure'), at)) m.targetLastFailure.set(labels, at);
+    return;
+  }
+  if (!newer(m, key('success'), at)) return;
+  m.targetLastSuccess.set(labels, at);
+  if (o.bytesAdded !== undefined) m.targetBytesAdded.set(labels, o.bytesAdded);
+  if (o.repositoryBytes !== undefined) m.targetRepositoryBytes.set(labels, o.repositoryBytes);
+  if (o.snapshots !== undefined) m.targetSnapshots.set(labels, o.snapshots);
+  if (o.verification) {
+    m.targetVerificationOk.set(labels, o.verification.ok ? 1 : 0);
+    m.targetLastVerified.set(labels, Date.parse(o.verification.at) / 1000);
+  }
+}
+
 export function runbookSinks(m: WorkerMetrics): InjectedSinks<RunbookSinks> {
   return {
     runbooks: {
       ended: { fn: (_info, outcome) => recordRunbookOutcome(m, outcome), callDuringReplay: false },
+      target: { fn: (_info, outcome) => recordTargetOutcome(m, outcome), callDuringReplay: false },
     },
   };
 }

@@ -1,5 +1,7 @@
 import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
 import type { ArchiveResult, BackupPlan } from '../activities/backup.js';
+import type { ResticBackupResult, ResticRetentionResult, ResticVerifyResult, TargetInfo } from '../activities/offsite.js';
+import { reportTarget } from './outcome.js';
 import type { VerifyOutcome } from '../archive/verify.js';
 import type { Downtime } from '../archive/manifest.js';
 import { backupInput, type BackupInput } from '../common/inputs.js';
@@ -17,6 +19,8 @@ export interface BackupResult extends RunbookReport {
   downtime: Downtime[];
   durations: { snapshotSeconds: number; archiveSeconds: number; verifySeconds: number; totalSeconds: number };
   retention?: { removed: string[]; kept: number };
+  /** How each backup target fared, in config order. */
+  targets?: TargetReport[];
 }
 
 const seconds = (from: number, to: number) => Math.round((to - from) / 100) / 10;
@@ -76,12 +80,31 @@ export const backup = runbook(
       }),
     );
 
-    const t1 = Date.now();
-    progress.set('archive', plan.archive);
-    const archive = await acts.createArchive({ plan, workflowId: ctx.workflowId, ...(reason ? { reason } : {}), downtime });
-    findings.push(finding('backup.archive', 'ok', `${archive.archive}: ${archive.bytes} bytes, ${archive.entries} entries (${archive.compressor})`, { ...archive }));
+    // Every target gets the same snapshot, one after the other; a target that fails does not stop the rest.
+    const targets = await acts.describeTargets();
+    const outcomes: TargetReport[] = [];
+    let archived: Partial<BackupResult> = {};
+    for (const target of targets) {
+      try {
+        if (target.type === 'archive') {
+          archived = await toArchive(ctx, plan, { reason, downtime, findings, t });
+          outcomes.push({ target: target.name, type: 'archive', ok: true });
+          reportTarget({ hostId: ctx.hostId, target: target.name, type: 'archive', outcome: 'success', endedAt: new Date().toISOString(), archive: plan.archive, ...(archived.archive ? { bytesAdded: archived.archive.bytes } : {}), ...(archived.retention ? { snapshots: archived.retention.kept } : {}), verification: { ok: true, at: new Date().toISOString(), full: true } });
+        } else {
+          const r = await toRestic(ctx, plan, target, { reason, downtime, findings });
+          outcomes.push({ target: target.name, type: 'restic', ok: true, restic: r });
+          reportTarget({ hostId: ctx.hostId, target: target.name, type: 'restic', outcome: 'success', endedAt: new Date().toISOString(), archive: plan.archive, bytesAdded: r.backup.dataAdded, ...(r.retention.repositoryBytes !== undefined ? { repositoryBytes: r.retention.repositoryBytes } : {}), snapshots: r.retention.snapshots, verification: { ok: r.verify.ok, at: r.verify.verifiedAt, full: false } });
+        }
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const message = failureMessage(err);
+        findings.push(finding(`backup.target.${target.name}`, 'fail', `target ${target.name} (${target.type}, ${target.location}) failed: ${message}`, { target: target.name }));
+        outcomes.push({ target: target.name, type: target.type, ok: false, error: message });
+        reportTarget({ hostId: ctx.hostId, target: target.name, type: target.type, outcome: 'failure', endedAt: new Date().toISOString(), archive: plan.archive, message });
+      }
+    }
     // A staging folder that will not go (a mount inside it, a busy file) costs its bounded retries and a
-    // warning, not the backup: the archive is written, and is verified next.
+    // warning, not the backup: every target has been written.
     const staging = await acts.removeStaging({ stagingDir: plan.stagingDir }).then(
       () => undefined,
       (err: unknown) => {
@@ -90,25 +113,88 @@ export const backup = runbook(
       },
     );
     if (staging) findings.push(finding('backup.staging', 'warn', `staging folder ${plan.stagingDir} could not be removed (${failureMessage(staging)}); remove it by hand`, { stagingDir: plan.stagingDir }));
-    t.arch = seconds(t1, Date.now());
-
-    const t2 = Date.now();
-    progress.set('verify', archive.archive);
-    const verification = await acts.verifyBackup({ archive: archive.archive });
-    t.ver = seconds(t2, Date.now());
-    if (verification.status !== 'ok') {
-      const problems = verification.problems.join('; ');
-      findings.push(finding('backup.verify', 'fail', `${archive.archive} failed verification: ${problems}`, { ...verification }));
-      throw ApplicationFailure.nonRetryable(`backup ${archive.archive} failed verification: ${problems}`, 'BackupVerificationFailed', report({ archive, verification }));
+    const failedTargets = outcomes.filter((o) => !o.ok);
+    const result = report({ ...archived, targets: outcomes });
+    if (failedTargets.length) {
+      const stored = outcomes.filter((o) => o.ok).map((o) => o.target);
+      throw ApplicationFailure.nonRetryable(
+        `backup ${plan.archive} failed on target${failedTargets.length > 1 ? 's' : ''} ${failedTargets.map((o) => `${o.target} (${o.error ?? 'failed'})`).join('; ')}${stored.length ? `; stored on ${stored.join(', ')}` : ''}`,
+        failedTargets.every((o) => o.type === 'archive') && archived.verification && archived.verification.status !== 'ok' ? 'BackupVerificationFailed' : 'BackupTargetFailed',
+        result,
+      );
     }
-    findings.push(finding('backup.verify', 'ok', `${archive.archive} reads back whole and matches its manifest`, { entries: verification.entries, sha256: verification.sha256 }));
-
-    progress.set('retention');
-    const retention = await acts.applyRetention({ protect: [archive.archive] });
-    findings.push(finding('backup.retention', 'ok', `${retention.removed.length} old archives removed, ${retention.kept.length} kept`, { removed: retention.removed.map((r) => r.archive) }));
-    return report({ archive, verification, retention: { removed: retention.removed.map((r) => r.archive), kept: retention.kept.length } });
+    return result;
   },
 );
+
+interface TargetReport {
+  target: string;
+  type: 'archive' | 'restic';
+  ok: boolean;
+  error?: string;
+  restic?: ResticStored;
+}
+
+interface ResticStored {
+  backup: ResticBackupResult;
+  verify: ResticVerifyResult;
+  retention: ResticRetentionResult;
+}
+
+/** The archive target: build the .tar.gz, read it back whole against its manifest, apply retention. */
+async function toArchive(
+  ctx: RunbookContext,
+  plan: BackupPlan,
+  o: { reason: string | undefined; downtime: Downtime[]; findings: Finding[]; t: { arch: number; ver: number } },
+): Promise<Pick<BackupResult, 'archive' | 'verification' | 'retention'>> {
+  const { acts, progress } = ctx;
+  const t1 = Date.now();
+  progress.set('archive', plan.archive);
+  const archive = await acts.createArchive({ plan, workflowId: ctx.workflowId, ...(o.reason ? { reason: o.reason } : {}), downtime: o.downtime });
+  o.findings.push(finding('backup.archive', 'ok', `${archive.archive}: ${archive.bytes} bytes, ${archive.entries} entries (${archive.compressor})`, { ...archive }));
+  o.t.arch = seconds(t1, Date.now());
+
+  const t2 = Date.now();
+  progress.set('verify', archive.archive);
+  const verification = await acts.verifyBackup({ archive: archive.archive });
+  o.t.ver = seconds(t2, Date.now());
+  if (verification.status !== 'ok') {
+    const problems = verification.problems.join('; ');
+    o.findings.push(finding('backup.verify', 'fail', `${archive.archive} failed verification: ${problems}`, { ...verification }));
+    throw ApplicationFailure.nonRetryable(`${archive.archive} failed verification: ${problems}`, 'BackupVerificationFailed');
+  }
+  o.findings.push(finding('backup.verify', 'ok', `${archive.archive} reads back whole and matches its manifest`, { entries: verification.entries, sha256: verification.sha256 }));
+
+  progress.set('retention');
+  const retention = await acts.applyRetention({ protect: [archive.archive] });
+  o.findings.push(finding('backup.retention', 'ok', `${retention.removed.length} old archives removed, ${retention.kept.length} kept`, { removed: retention.removed.map((r) => r.archive) }));
+  return { archive, verification, retention: { removed: retention.removed.map((r) => r.archive), kept: retention.kept.length } };
+}
+
+/**
+ * A restic target: the tar stream into the repository (after the services are back), then
+ * `restic check` on a subset plus the stored size against the manifest, then forget and prune.
+ * All under the host lock the run holds: one host's runs never meet on its repository.
+ */
+async function toRestic(ctx: RunbookContext, plan: BackupPlan, target: TargetInfo, o: { reason: string | undefined; downtime: Downtime[]; findings: Finding[] }): Promise<ResticStored> {
+  const { acts, progress } = ctx;
+  progress.set(`restic backup to ${target.name}`, target.location);
+  const backup = await acts.resticBackup({ plan, target: target.name, workflowId: ctx.workflowId, ...(o.reason ? { reason: o.reason } : {}), downtime: o.downtime });
+  o.findings.push(
+    finding(`backup.restic.${target.name}`, 'ok', `${plan.archive} stored in ${target.name} as snapshot ${backup.snapshotId.slice(0, 8)}: ${backup.tarBytes} bytes read, ${backup.dataAdded} bytes added`, { ...backup }),
+  );
+  progress.set(`restic check ${target.name}`);
+  const verify = await acts.resticVerify({ target: target.name, archive: plan.archive });
+  if (!verify.ok) {
+    o.findings.push(finding(`backup.restic-verify.${target.name}`, 'fail', `${plan.archive} in ${target.name} failed verification: ${verify.problems.join('; ')}`, { ...verify }));
+    throw ApplicationFailure.nonRetryable(`${plan.archive} in ${target.name} failed verification: ${verify.problems.join('; ')}`, 'BackupVerificationFailed');
+  }
+  o.findings.push(finding(`backup.restic-verify.${target.name}`, 'ok', `${target.name}: restic check (read ${verify.readData} of the data) passed and the stored tar matches its manifest${verify.locksRemoved ? `; ${verify.locksRemoved} stale locks removed` : ''}`, { ...verify }));
+  progress.set(`restic forget and prune ${target.name}`);
+  const retention = await acts.resticRetention({ target: target.name, protect: [plan.archive] });
+  o.findings.push(finding(`backup.restic-retention.${target.name}`, 'ok', `${target.name}: ${retention.removed.length} old backups forgotten, ${retention.kept} kept`, { ...retention }));
+  return { backup, verify, retention };
+}
 
 /** Stops one group's running services (their restart registered first), copies its folders, starts them again. */
 async function snapshotGroup(ctx: RunbookContext, plan: BackupPlan, group: BackupPlan['stopGroups'][number], downtime: Downtime[]): Promise<void> {

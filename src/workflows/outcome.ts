@@ -4,12 +4,14 @@
  * size. Sinks run outside the workflow sandbox and are not called on replay.
  */
 import { proxySinks, type Sinks } from '@temporalio/workflow';
-import type { RunbookOutcome, RunbookOutcomeKind } from '../common/outcome.js';
+import type { RunbookOutcome, RunbookOutcomeKind, TargetOutcome } from '../common/outcome.js';
 import type { RunbookReport } from '../common/report.js';
 
 export interface RunbookSinks extends Sinks {
   runbooks: {
     ended(outcome: RunbookOutcome): void;
+    /** One backup target's result in a backup run. */
+    target(outcome: TargetOutcome): void;
   };
 }
 
@@ -37,4 +39,9 @@ export function reportEnd(runbook: string, host: string, outcome: RunbookOutcome
     ...(extra.downtime?.length ? { downtime: extra.downtime.map((d) => ({ service: d.service, seconds: d.seconds })) } : {}),
     ...(extra.archive ? { archiveBytes: extra.archive.bytes } : {}),
   });
+}
+
+/** Reports how one backup target fared (per-target metrics and alerts). */
+export function reportTarget(outcome: TargetOutcome): void {
+  runbooks.target(outcome);
 }
