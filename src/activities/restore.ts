@@ -76,6 +76,8 @@ export interface RestorePlan {
    * plans made before this field existed, which extraction refuses (inspect again).
    */
   inspected?: InspectedArchive;
+  /** Where the archive is read from when it was fetched from a backup target. @default the backups folder */
+  archiveDir?: string;
 }
 
 
@@ -94,29 +96,35 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
 
   return {
     /** Every check a recovery needs before it touches anything; throws {@link RestoreRefusedError} with the reasons. */
-    async inspectRestore(req: { archive: string; workflowId: string; runId?: string }): Promise<RestorePlan> {
+    async inspectRestore(req: { archive: string; workflowId: string; runId?: string; fromDir?: string }): Promise<RestorePlan> {
       const { archive } = req;
+      // A backup fetched from a restic target (fetchFromTarget) is read from its private folder, and checked the same way.
+      const offsite = join(backupDir, '.offsite');
+      if (req.fromDir !== undefined && (dirname(req.fromDir) !== offsite || basename(req.fromDir).startsWith('.'))) {
+        throw new RestoreRefusedError(archive, [`${req.fromDir} is not a folder fetched from a backup target`]);
+      }
+      const archiveDir = req.fromDir ?? backupDir;
       const refuse = (...reasons: string[]): never => {
         throw new RestoreRefusedError(archive, reasons);
       };
       const nameProblem = archiveNameProblem(archive);
       if (nameProblem) refuse(nameProblem);
-      const archivePath = join(backupDir, archive);
+      const archivePath = join(archiveDir, archive);
       const st = await lstat(archivePath).catch(() => undefined);
       // Links are refused, not followed: a link planted in the backups folder could lead anywhere, and the scan reads with O_NOFOLLOW anyway.
       if (st?.isSymbolicLink()) refuse(`${archivePath} is a symbolic link; refusing to read an archive through a link`);
       if (!st?.isFile()) {
         const available = (await readdir(backupDir).catch(() => [] as string[])).filter((f) => f.endsWith('.tar.gz')).sort().reverse().slice(0, 5);
-        refuse(`no archive "${archive}" in ${backupDir}${available.length ? ` (newest: ${available.join(', ')})` : ''}`);
+        refuse(`no archive "${archive}" in ${archiveDir}${available.length ? ` (newest: ${available.join(', ')})` : ''}`);
       }
       let manifest: BackupManifest;
-      if ((await lstat(manifestPath(backupDir, archive)).catch(() => undefined))?.isSymbolicLink()) {
-        refuse(`its manifest ${manifestPath(backupDir, archive)} is a symbolic link; refusing to read a manifest through a link`);
+      if ((await lstat(manifestPath(archiveDir, archive)).catch(() => undefined))?.isSymbolicLink()) {
+        refuse(`its manifest ${manifestPath(archiveDir, archive)} is a symbolic link; refusing to read a manifest through a link`);
       }
       try {
-        manifest = await readManifest(manifestPath(backupDir, archive));
+        manifest = await readManifest(manifestPath(archiveDir, archive));
       } catch (err) {
-        return refuse(`its manifest ${manifestPath(backupDir, archive)} is missing or unreadable (${errorMessage(err)}); an archive is restored only against its manifest`);
+        return refuse(`its manifest ${manifestPath(archiveDir, archive)} is missing or unreadable (${errorMessage(err)}); an archive is restored only against its manifest`);
       }
       if (manifest.archive !== archive) refuse(`the manifest describes "${manifest.archive}", not "${archive}"`);
 
@@ -219,7 +227,8 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
         services: [...services.services],
         space,
         totals: { files: roots.reduce((n, r) => n + r.files, 0), bytes: roots.reduce((n, r) => n + r.bytes, 0) },
-        inspected: { sha256: scan.sha256, bytes: scan.bytes, entries: scan.entries, fileBytes: scan.fileBytes, tarBytes: scan.tarBytes },
+        inspected: { sha256: scan.sha256, bytes: scan.bytes, entries: scan.entries, fileBytes: scan.fileBytes, tarBytes: scan.tarBytes, compressor: manifest.compressor },
+        ...(req.fromDir !== undefined ? { archiveDir } : {}),
       };
     },
 
@@ -240,9 +249,10 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
       const targets: ExtractTarget[] = plan.roots.map((r) => ({ archivePath: r.archivePath, destination: r.staging, kind: 'folder' }));
       if (plan.dump) targets.push({ archivePath: plan.dump.archivePath, destination: plan.dump.file, kind: 'file' });
       const signal = activitySignal();
-      const report = trackStep(`extract ${plan.archive}`, 'bytes', (await lstat(join(backupDir, plan.archive))).size);
+      const archiveDir = plan.archiveDir ?? backupDir;
+      const report = trackStep(`extract ${plan.archive}`, 'bytes', (await lstat(join(archiveDir, plan.archive))).size);
       const result = await extractRoots({
-        archivePath: join(backupDir, plan.archive),
+        archivePath: join(archiveDir, plan.archive),
         targets,
         inspected: plan.inspected,
         workDir: plan.recoveryDir,

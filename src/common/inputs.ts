@@ -26,6 +26,13 @@ const archiveName = z
 /** Input of `healthCheck`, `listBackups` and the three maintenance runbooks. */
 export const hostOnlyInput = z.strictObject({ hostId: hostId.optional() });
 
+const targetName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/);
+
+export const listBackupsInput = z.strictObject({
+  hostId: hostId.optional(),
+  target: targetName.optional().describe("A backup target's name (config backup.targets): lists the host's backups stored there, even with no backups folder. Default: the backups folder."),
+});
+
 export const backupInput = z.strictObject({
   hostId: hostId.optional(),
   reason: z.string().max(500).optional().describe('Recorded in the manifest, e.g. `before upgrade`.'),
@@ -35,6 +42,9 @@ export const backupInput = z.strictObject({
 export const disasterRecoveryInput = z.strictObject({
   backup: archiveName,
   hostId: hostId.optional(),
+  from: targetName
+    .optional()
+    .describe('The backup target to restore from (a name in the host\'s backup.targets), e.g. a restic repository on a bare host. Default: the backups folder.'),
   approve: z.boolean().optional().describe('Skip the wait for an `approve` update. Default false.'),
   dryRun: z.boolean().optional().describe('Inspect the archive and report the plan; change nothing. Default false.'),
   approvalTimeoutMinutes: z
@@ -48,6 +58,7 @@ export const disasterRecoveryInput = z.strictObject({
 export const verifyBackupsInput = z.strictObject({
   hostId: hostId.optional(),
   archives: z.array(archiveName).max(1000).optional().describe('Archive names to verify. Default: every archive.'),
+  target: targetName.optional().describe('A restic target: `restic check --read-data` (every byte of the repository), and the newest backup (or each of `archives`) read back whole against its manifest. Default: the backups folder.'),
   all: z.boolean().optional().describe('Verify every archive (the default when `archives` is not given).'),
 });
 
@@ -61,7 +72,7 @@ export const RUNBOOK_INPUTS = {
   healthCheck: hostOnlyInput,
   backup: backupInput,
   disasterRecovery: disasterRecoveryInput,
-  listBackups: hostOnlyInput,
+  listBackups: listBackupsInput,
   verifyBackups: verifyBackupsInput,
   dailyMaintenance: hostOnlyInput,
   weeklyMaintenance: hostOnlyInput,

@@ -44,4 +44,6 @@ export interface TargetOutcome {
   verification?: { ok: boolean; at: string; full: boolean };
   /** On failure: why (no secrets). */
   message?: string;
+  /** A `backups verify --target` run: only the verification gauges move, not the backup's last success or failure. */
+  verifyOnly?: boolean;
 }

@@ -42,6 +42,13 @@ export function recordTargetOutcome(m: WorkerMetrics, o: TargetOutcome): void {
   const labels = { host: o.hostId, target: o.target, type: o.type };
   const at = Date.parse(o.endedAt) / 1000;
   const key = (gauge: string) => `target-${gauge}\u0000${o.hostId}\u0000${o.target}`;
+  if (o.verifyOnly) {
+    if (o.verification && newer(m, key('verified'), at)) {
+      m.targetVerificationOk.set(labels, o.verification.ok ? 1 : 0);
+      m.targetLastVerified.set(labels, Date.parse(o.verification.at) / 1000);
+    }
+    return;
+  }
   m.targetRuns.inc({ ...labels, outcome: o.outcome });
   if (o.outcome === 'failure') {
     if (newer(m, key('failure'), at)) m.targetLastFailure.set(labels, at);

@@ -1,4 +1,4 @@
-import { ApplicationFailure, defineQuery, isCancellation, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, defineQuery, isCancellation, setHandler } from '@temporalio/workflow';
 import type { ArchiveResult } from '../activities/backup.js';
 import type { RestorePlan } from '../activities/restore.js';
 import type { Downtime } from '../archive/manifest.js';
@@ -75,30 +75,54 @@ export const disasterRecovery = runbook(
   async (ctx, input, gate): Promise<RecoveryResult> => {
     const r = recoveryRecord(ctx, input.backup);
     gate.notWaiting('the archive is still being inspected');
-    const plan = await ctx.locked(() => r.timed('inspectSeconds', () => inspect(ctx, input.backup, r.findings)));
-    if (input.dryRun) return r.result('dry-run', plan);
-
-    if (!input.approve) {
-      const decision = await r.timed('approvalWaitSeconds', () => awaitApproval(ctx, gate, input.approvalTimeoutMinutes ?? DEFAULT_APPROVAL_MINUTES, r.findings));
-      if (decision !== 'approved') return r.result(decision, plan, gate.decided?.by);
+    const plan = await ctx.locked(() => r.timed('inspectSeconds', () => inspect(ctx, input.backup, input.from, r.findings)));
+    // A copy fetched from a target goes whatever happens next: it can be fetched again.
+    const fetchedDir = plan.archiveDir;
+    try {
+      return await recover(ctx, input, gate, plan, r);
+    } finally {
+      if (fetchedDir) await CancellationScope.nonCancellable(() => ctx.acts.removeFetched({ dir: fetchedDir })).catch(() => undefined);
     }
-    gate.notWaiting('it is already changing the host');
-    return ctx.locked(async () => {
-      await restoreHost(ctx, plan, r);
-      await archivePreviousState(ctx, plan, r);
-      return r.result('recovered', plan, gate.decided?.by);
-    });
   },
 );
 
-/** The archive's checks: nothing is touched until they pass. */
-async function inspect(ctx: RunbookContext, archive: string, findings: Finding[]): Promise<RestorePlan> {
-  ctx.progress.set('inspect', archive);
+async function recover(ctx: RunbookContext, input: DisasterRecoveryInput, gate: ApprovalGate, plan: RestorePlan, r: RecoveryRecord): Promise<RecoveryResult> {
+  if (input.dryRun) return r.result('dry-run', plan);
+
+  if (!input.approve) {
+    const decision = await r.timed('approvalWaitSeconds', () => awaitApproval(ctx, gate, input.approvalTimeoutMinutes ?? DEFAULT_APPROVAL_MINUTES, r.findings));
+    if (decision !== 'approved') return r.result(decision, plan, gate.decided?.by);
+  }
+  gate.notWaiting('it is already changing the host');
+  return ctx.locked(async () => {
+    await restoreHost(ctx, plan, r);
+    await archivePreviousState(ctx, plan, r);
+    return r.result('recovered', plan, gate.decided?.by);
+  });
+}
+
+/**
+ * The archive's checks: nothing is touched until they pass. From a restic target the backup is
+ * first read into a private folder (its manifest bounded, its tar hashed), then checked as an archive.
+ */
+async function inspect(ctx: RunbookContext, archive: string, from: string | undefined, findings: Finding[]): Promise<RestorePlan> {
   let plan: RestorePlan;
+  let fetched: { dir: string; bytes: number } | undefined;
   try {
-    plan = await ctx.acts.inspectRestore({ archive, workflowId: ctx.workflowId, runId: ctx.runId });
+    if (from !== undefined) {
+      const target = (await ctx.acts.describeTargets()).find((t) => t.name === from);
+      if (!target) throw ApplicationFailure.nonRetryable(`host ${ctx.hostId} has no backup target "${from}" (config backup.targets)`, 'RestoreRefused');
+      if (target.type === 'restic') {
+        ctx.progress.set('fetch', `${archive} from ${target.name} (${target.location})`);
+        fetched = await ctx.acts.fetchFromTarget({ target: from, archive, workflowId: ctx.workflowId, runId: ctx.runId });
+        findings.push(finding('recovery.fetch', 'ok', `${archive} read from target ${target.name} (${target.location}): ${fetched.bytes} bytes`, { target: target.name }));
+      }
+    }
+    ctx.progress.set('inspect', archive);
+    plan = await ctx.acts.inspectRestore({ archive, workflowId: ctx.workflowId, runId: ctx.runId, ...(fetched ? { fromDir: fetched.dir } : {}) });
   } catch (err) {
     if (isCancellation(err)) throw err;
+    if (fetched) await ctx.acts.removeFetched({ dir: fetched.dir }).catch(() => undefined);
     throw ApplicationFailure.nonRetryable(`${failureMessage(err)}. Nothing was changed.`, failedWith(err, 'RestoreRefusedError') ? 'RestoreRefused' : 'RecoveryInspectFailed');
   }
   setHandler(planQuery, () => plan);

@@ -1,6 +1,6 @@
 /** A real sandbox host per test: its own folder, memory port, database and task queue. */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -31,14 +31,19 @@ export interface TestSandboxOptions {
   extra?: Record<string, unknown>;
   /** Point the config at the shared test dev server. @default true */
   withTemporalAddress?: boolean;
+  /** The sandbox's folder (a host rebuilt at the same paths); created if missing. @default a new temporary folder */
+  root?: string;
+  /** The memory service's port (a rebuilt host keeps the old one: its restored config names it). @default a free port */
+  memoryPort?: number;
 }
 
 export async function createTestSandbox(opts: TestSandboxOptions = {}): Promise<TestSandbox> {
-  const root = await mkdtemp(join(tmpdir(), 'mcp-sbx-'));
+  const root = opts.root ?? (await mkdtemp(join(tmpdir(), 'mcp-sbx-')));
+  await mkdir(root, { recursive: true });
   const obj = sandboxConfigObject({
     root,
     hostId: opts.hostId ?? 'test-host',
-    memoryPort: await freePort(),
+    memoryPort: opts.memoryPort ?? (await freePort()),
     database: `mcp_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`,
   });
   obj.temporal = {
