@@ -11,13 +11,14 @@ export function registerBackups(program: Command): void {
     .command('list')
     .description('archives with age, size, kind and verification')
     .option('--host <id>', 'host (default: this config\'s host)')
+    .option('--target <name>', 'list the host\'s backups in this backup target (config backup.targets), e.g. a restic repository')
     .option('--json', 'print as JSON')
-    .action(async (opts: { host?: string; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { host?: string; target?: string; json?: boolean }, cmd: Command) => {
       await connected(cmd, opts.host, async ({ config, client, hostId }) => {
         const { listBackupsOn } = await import('../client/operations.js');
-        const list = await listBackupsOn(client, config, hostId);
+        const list = await listBackupsOn(client, config, hostId, opts.target);
         if (opts.json) return void out(JSON.stringify(list, null, 2));
-        if (!list.length) return void out(`no archives on ${hostId}`);
+        if (!list.length) return void out(`no backups of ${hostId}${opts.target ? ` in ${opts.target}` : ''}`);
         const age = (s: number) => (s < 3600 ? `${Math.round(s / 60)}m` : s < 172800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`);
         const size = (n: number) => (n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
         out(`${'archive'.padEnd(36)} ${'age'.padStart(5)} ${'size'.padStart(11)}  ${'kind'.padEnd(9)} verified`);
@@ -34,14 +35,15 @@ export function registerBackups(program: Command): void {
     .argument('[archive]', 'archive name')
     .option('--all', 'every archive')
     .option('--host <id>', 'host (default: this config\'s host)')
+    .option('--target <name>', 'a restic target: restic check --read-data, and the backup read back whole against its manifest')
     .option('--json', 'print the report as JSON')
     .addOption(reconnectOption())
-    .action(async (archive: string | undefined, opts: { all?: boolean; host?: string; json?: boolean; reconnectTimeout: string }, cmd: Command) => {
+    .action(async (archive: string | undefined, opts: { all?: boolean; host?: string; target?: string; json?: boolean; reconnectTimeout: string }, cmd: Command) => {
       if (!archive && !opts.all) throw new UsageError('name an archive or pass --all');
       if (archive && opts.all) throw new UsageError('name an archive or pass --all, not both');
       await connected(cmd, opts.host, async ({ config, client, hostId }) => {
         const { verifyBackupsOn } = await import('../client/operations.js');
-        const handle = await verifyBackupsOn(client, config, hostId, archive ? [archive] : 'all');
+        const handle = await verifyBackupsOn(client, config, hostId, archive ? [archive] : 'all', opts.target);
         const report = await followResult<RunbookReport>(config, handle, { quiet: Boolean(opts.json), reconnectTimeout: opts.reconnectTimeout });
         if (report) await printReport(report, Boolean(opts.json));
       });

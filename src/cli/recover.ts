@@ -24,6 +24,7 @@ interface RecoverOptions {
   dryRun?: boolean;
   approvalTimeout: string;
   json?: boolean;
+  from?: string;
   reconnectTimeout: string;
 }
 
@@ -36,6 +37,7 @@ export function registerRecover(program: Command): void {
     .option('--yes', 'approve at once, without asking')
     .option('--dry-run', 'inspect the archive and show the plan; change nothing')
     .option('--approval-timeout <minutes>', 'how long the workflow waits for approval', '60')
+    .option('--from <target>', 'restore from this backup target (a restic repository in config backup.targets), e.g. on a bare host')
     .option('--json', 'print the result as JSON')
     .addOption(reconnectOption())
     .action(async (archive: string, opts: RecoverOptions, cmd: Command) => {
@@ -47,7 +49,7 @@ export function registerRecover(program: Command): void {
       await connected(cmd, opts.host, async ({ config, client, hostId }) => {
         const { startRecovery } = await import('../client/operations.js');
         const { watchProgress } = await import('../client/progress.js');
-        const handle = await startRecovery(client, config, { archive, hostId, approve: Boolean(opts.yes), dryRun: Boolean(opts.dryRun), approvalTimeoutMinutes: minutes });
+        const handle = await startRecovery(client, config, { archive, hostId, approve: Boolean(opts.yes), dryRun: Boolean(opts.dryRun), approvalTimeoutMinutes: minutes, ...(opts.from ? { from: opts.from } : {}) });
         if (!opts.json) err(`disasterRecovery of ${hostId} from ${archive}: ${handle.workflowId}`);
         let shownPhases = 0;
         if (!opts.yes && !opts.dryRun) {

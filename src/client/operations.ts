@@ -22,6 +22,8 @@ export interface RecoveryRequest {
   approve?: boolean;
   dryRun?: boolean;
   approvalTimeoutMinutes?: number;
+  /** A backup target to restore from (config backup.targets); absent: the backups folder. */
+  from?: string;
 }
 
 export function startRecovery(client: Client, config: Config, req: RecoveryRequest): Promise<WorkflowHandle> {
@@ -31,18 +33,19 @@ export function startRecovery(client: Client, config: Config, req: RecoveryReque
     ...(req.approve ? { approve: true } : {}),
     ...(req.dryRun ? { dryRun: true } : {}),
     ...(req.approvalTimeoutMinutes ? { approvalTimeoutMinutes: req.approvalTimeoutMinutes } : {}),
+    ...(req.from ? { from: req.from } : {}),
   };
-  return start(client, config, 'disasterRecovery', `recover-${req.hostId}`, input, `recover ${req.hostId} from ${req.archive}${req.dryRun ? ' (dry run)' : ''}`);
+  return start(client, config, 'disasterRecovery', `recover-${req.hostId}`, input, `recover ${req.hostId} from ${req.archive}${req.from ? ` in ${req.from}` : ''}${req.dryRun ? ' (dry run)' : ''}`);
 }
 
-export async function listBackupsOn(client: Client, config: Config, hostId: string): Promise<BackupListing[]> {
-  const handle = await start(client, config, 'listBackups', `list-backups-${hostId}`, { hostId }, `list backups on ${hostId}`);
+export async function listBackupsOn(client: Client, config: Config, hostId: string, target?: string): Promise<BackupListing[]> {
+  const handle = await start(client, config, 'listBackups', `list-backups-${hostId}`, { hostId, ...(target ? { target } : {}) }, `list backups on ${hostId}${target ? ` in ${target}` : ''}`);
   const r = (await handle.result()) as { backups: BackupListing[] };
   return r.backups;
 }
 
-export async function verifyBackupsOn(client: Client, config: Config, hostId: string, archives: string[] | 'all'): Promise<WorkflowHandle> {
-  const input = archives === 'all' ? { hostId, all: true } : { hostId, archives };
+export async function verifyBackupsOn(client: Client, config: Config, hostId: string, archives: string[] | 'all', target?: string): Promise<WorkflowHandle> {
+  const input = { ...(archives === 'all' ? { hostId, all: true } : { hostId, archives }), ...(target ? { target } : {}) };
   return start(client, config, 'verifyBackups', `verify-backups-${hostId}`, input, `verify ${archives === 'all' ? 'every backup' : archives.join(', ')} on ${hostId}`.slice(0, 200));
 }
 
