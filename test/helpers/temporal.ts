@@ -33,7 +33,7 @@ export async function testNativeConnection(): Promise<NativeConnection> {
 export async function assertReplays(...handles: WorkflowHandle[]): Promise<void> {
   const histories = await Promise.all(handles.map(async (h) => ({ workflowId: h.workflowId, history: await h.fetchHistory() })));
   // The metrics sink is not called on replay; registering it keeps the replayer from logging it as unknown.
-  const sinks = { runbooks: { ended: { fn: () => undefined } } };
+  const sinks = { runbooks: { ended: { fn: () => undefined }, target: { fn: () => undefined } } };
   for await (const result of Worker.runReplayHistories({ workflowBundle: workflowBundle(), sinks }, histories)) {
     if (result.error) throw new Error(`replay of ${result.workflowId} failed: ${String(result.error)}`, { cause: result.error });
   }

@@ -379,6 +379,7 @@ export class LogicEnv {
           },
           callDuringReplay: false,
         },
+        target: { fn: () => undefined, callDuringReplay: false },
       },
     };
     const orchestratorWorker = await Worker.create({

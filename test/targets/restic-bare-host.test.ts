@@ -45,8 +45,10 @@ const folderSources = (config: Config) => config.backup.sources.flatMap((s) => (
 const rows = (config: Config) =>
   withPgClient(config.postgres!, async (c) => (await c.query<{ id: string; kind: string }>('SELECT id, kind FROM mcp_events ORDER BY id')).rows);
 
+const started: Array<{ client: Client; workflowId: string }> = [];
 async function run<T>(client: Client, config: Config, type: string, input: unknown): Promise<T> {
   const handle = await client.workflow.start(type, { taskQueue: config.temporal.taskQueue, workflowId: `${type}-${HOST}-${Date.now()}`, args: [input] });
+  started.push({ client, workflowId: handle.workflowId });
   return (await handle.result()) as T;
 }
 
@@ -117,7 +119,38 @@ describe('restic target', () => {
     expect(await treesOf(folderSources(cfg))).toEqual(before);
     expect((await rows(cfg)).map((x) => x.kind)).toEqual(rowsBefore.map((x) => x.kind));
     for (const s of second.sbx.manager.services) expect((await second.sbx.manager.status(s)).state).toBe('active');
-    // The fetched copy is gone; nothing of the password in the run's history.
+    // The fetched copy is gone.
     expect((await readdir(join(cfg.paths.backupDir, '.offsite')).catch(() => [])).length).toBe(0);
+    // The password is in no run's history (inputs, activity inputs and results, failures).
+    for (const s of started) {
+      const history = JSON.stringify(await s.client.workflow.getHandle(s.workflowId).fetchHistory());
+      expect(history.length).toBeGreaterThan(1000);
+      expect(history).not.toContain(password);
+    }
   }, 300_000);
+
+  it('a target that fails fails only itself: the run names it, the other targets still store the backup', async () => {
+    const h = await startTestHost({
+      hostId: 'restic-down',
+      extra: { backup: { targets: [...targets().targets, { name: 'missing', type: 'restic', repository: join(work, 'no-such-repo'), password: { file: passwordFile } }] } },
+    });
+    hosts.push(h);
+    const handle = await h.client.workflow.start('backup', { taskQueue: h.sbx.config.temporal.taskQueue, workflowId: `backup-down-${Date.now()}`, args: [{ hostId: 'restic-down' }] });
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e as { cause?: { message?: string; type?: string; details?: unknown[] } },
+    );
+    expect(err?.cause?.type).toBe('BackupTargetFailed');
+    expect(err?.cause?.message).toContain('failed on target missing');
+    expect(err?.cause?.message).toContain('restic -r');
+    expect(err?.cause?.message).toContain('stored on local, offsite');
+    const report = err?.cause?.details?.[0] as BackupResult;
+    expect(report.targets?.map((t) => [t.target, t.ok])).toEqual([
+      ['local', true],
+      ['offsite', true],
+      ['missing', false],
+    ]);
+    for (const s of h.sbx.manager.services) expect((await h.sbx.manager.status(s)).state).toBe('active');
+    expect(JSON.stringify(await handle.fetchHistory())).not.toContain(password);
+  }, 180_000);
 });

@@ -20,7 +20,7 @@ describe('replay of committed histories', () => {
     const histories = await Promise.all(files.map(async (f) => ({ workflowId: f.replace(/\.binpb$/, ''), history: History.decode(await readFile(join(DIR, f))) })));
     const types = new Set(histories.map((h) => h.history.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
     expect([...types].sort()).toEqual([...Object.keys(RUNBOOK_INPUTS), 'hostLock'].sort());
-    const sinks = { runbooks: { ended: { fn: () => undefined } } };
+    const sinks = { runbooks: { ended: { fn: () => undefined }, target: { fn: () => undefined } } };
     const replayed: string[] = [];
     for await (const result of Worker.runReplayHistories({ workflowBundle: workflowBundle(), sinks }, histories)) {
       expect(result.error, `replay of ${result.workflowId}: ${String(result.error)}`).toBeUndefined();

@@ -87,6 +87,9 @@ export const hostFakes = {
   async listBackups() {
     return [];
   },
+  async describeTargets() {
+    return [{ name: 'local', type: 'archive' as const, location: '/backups' }];
+  },
   async inspectRestore() {
     return RESTORE_PLAN;
   },
