@@ -94,11 +94,11 @@ export const HOST_ACTIVITY_POLICIES = {
   backupStatus: quick(),
   // restic targets (src/activities/offsite.ts)
   describeTargets: quick(),
-  resticBackup: long('6 hours'),
-  resticVerify: long('6 hours', 2),
-  resticRetention: long('6 hours', 2),
+  resticBackup: long('5 hours'),
+  resticVerify: long('5 hours', 2),
+  resticRetention: long('5 hours', 2),
   listTargetBackups: quick(),
-  fetchFromTarget: long('6 hours'),
+  fetchFromTarget: long('5 hours'),
   removeFetched: quick(),
   // recovery
   inspectRestore: long('3 hours'),
