@@ -1,0 +1,125 @@
+/**
+ * recordTargetOutcome, read back from the registry's exposition text (what
+ * Prometheus scrapes): each target's series move alone, never back in time,
+ * and verification is a 0/1 gauge. The Offsite* alerts read exactly these lines.
+ */
+import { describe, expect, it } from 'vitest';
+import type { TargetOutcome } from '../../src/common/outcome.js';
+import { createWorkerMetrics } from '../../src/metrics/registry.js';
+import { recordTargetOutcome } from '../../src/metrics/runbook-sink.js';
+
+const HOST = 'db-1';
+const T = (iso: string) => Date.parse(iso) / 1000;
+
+/** The sample lines of every `mcp_runbooks_backup_target_*` metric, sorted (HELP and TYPE left out). */
+async function targetLines(...outcomes: TargetOutcome[]): Promise<string[]> {
+  const m = createWorkerMetrics({ role: 'orchestrator', hostId: HOST });
+  for (const o of outcomes) recordTargetOutcome(m, o);
+  const text = await m.registry.metrics();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('mcp_runbooks_backup_target_'))
+    .sort();
+}
+
+const step = (target: string, type: TargetOutcome['type'], o: Pick<TargetOutcome, 'outcome' | 'endedAt'> & Partial<TargetOutcome>): TargetOutcome => ({ hostId: HOST, target, type, ...o });
+const labels = (target: string, type: string) => `host="${HOST}",target="${target}",type="${type}"`;
+
+describe('recordTargetOutcome (exposition text)', () => {
+  it('on one host, a failing target and a succeeding target each move only their own series', async () => {
+    const lines = await targetLines(
+      step('offsite', 'restic', { outcome: 'failure', endedAt: '2026-12-01T02:20:00Z', message: 'repository unreachable' }),
+      step('nas', 'restic', {
+        outcome: 'success',
+        endedAt: '2026-12-01T02:30:00Z',
+        bytesAdded: 4096,
+        repositoryBytes: 1_000_000,
+        snapshots: 7,
+        verification: { ok: true, at: '2026-12-01T02:29:00Z', full: false },
+      }),
+    );
+    const nas = labels('nas', 'restic');
+    const offsite = labels('offsite', 'restic');
+    expect(lines).toEqual(
+      [
+        `mcp_runbooks_backup_target_runs_total{${offsite},outcome="failure"} 1`,
+        `mcp_runbooks_backup_target_last_failure_timestamp_seconds{${offsite}} ${T('2026-12-01T02:20:00Z')}`,
+        `mcp_runbooks_backup_target_runs_total{${nas},outcome="success"} 1`,
+        `mcp_runbooks_backup_target_last_success_timestamp_seconds{${nas}} ${T('2026-12-01T02:30:00Z')}`,
+        `mcp_runbooks_backup_target_bytes_added_bytes{${nas}} 4096`,
+        `mcp_runbooks_backup_target_repository_bytes{${nas}} 1000000`,
+        `mcp_runbooks_backup_target_snapshots{${nas}} 7`,
+        `mcp_runbooks_backup_target_verification_ok{${nas}} 1`,
+        `mcp_runbooks_backup_target_last_verified_timestamp_seconds{${nas}} ${T('2026-12-01T02:29:00Z')}`,
+      ].sort(),
+    );
+    // The failed target has no success, size or verification series: OffsiteBackupTooOld's "never succeeded" case.
+    expect(lines.filter((l) => l.includes('target="offsite"') && !/runs_total|last_failure/.test(l))).toEqual([]);
+  });
+
+  it('an archive target and a restic target on one host keep their own type label', async () => {
+    const lines = await targetLines(
+      step('local', 'archive', { outcome: 'success', endedAt: '2026-12-01T02:10:00Z', bytesAdded: 5000 }),
+      step('offsite', 'restic', { outcome: 'success', endedAt: '2026-12-01T02:20:00Z', bytesAdded: 300 }),
+    );
+    expect(lines.filter((l) => l.startsWith('mcp_runbooks_backup_target_bytes_added_bytes'))).toEqual(
+      [`mcp_runbooks_backup_target_bytes_added_bytes{${labels('local', 'archive')}} 5000`, `mcp_runbooks_backup_target_bytes_added_bytes{${labels('offsite', 'restic')}} 300`].sort(),
+    );
+  });
+
+  it('an older success arriving after a newer one does not take back the last success, sizes or verification', async () => {
+    const lines = await targetLines(
+      step('offsite', 'restic', { outcome: 'success', endedAt: '2026-12-02T02:00:00Z', bytesAdded: 200, repositoryBytes: 9000, snapshots: 8, verification: { ok: true, at: '2026-12-02T01:59:00Z', full: false } }),
+      step('offsite', 'restic', { outcome: 'success', endedAt: '2026-12-01T02:00:00Z', bytesAdded: 100, repositoryBytes: 8000, snapshots: 7, verification: { ok: false, at: '2026-12-01T01:59:00Z', full: false } }),
+    );
+    const l = labels('offsite', 'restic');
+    expect(lines).toContain(`mcp_runbooks_backup_target_last_success_timestamp_seconds{${l}} ${T('2026-12-02T02:00:00Z')}`);
+    expect(lines).toContain(`mcp_runbooks_backup_target_bytes_added_bytes{${l}} 200`);
+    expect(lines).toContain(`mcp_runbooks_backup_target_repository_bytes{${l}} 9000`);
+    expect(lines).toContain(`mcp_runbooks_backup_target_snapshots{${l}} 8`);
+    expect(lines).toContain(`mcp_runbooks_backup_target_verification_ok{${l}} 1`);
+    // Both steps ended: both are counted, late or not.
+    expect(lines).toContain(`mcp_runbooks_backup_target_runs_total{${l},outcome="success"} 2`);
+  });
+
+  it('an older failure arriving after a newer one does not take back the last failure', async () => {
+    const lines = await targetLines(
+      step('offsite', 'restic', { outcome: 'failure', endedAt: '2026-12-02T02:00:00Z' }),
+      step('offsite', 'restic', { outcome: 'failure', endedAt: '2026-12-01T02:00:00Z' }),
+    );
+    expect(lines).toContain(`mcp_runbooks_backup_target_last_failure_timestamp_seconds{${labels('offsite', 'restic')}} ${T('2026-12-02T02:00:00Z')}`);
+  });
+
+  it('a failure after a success keeps the last success, so last failure > last success (OffsiteBackupFailed)', async () => {
+    const lines = await targetLines(
+      step('offsite', 'restic', { outcome: 'success', endedAt: '2026-12-01T02:00:00Z', bytesAdded: 100 }),
+      step('offsite', 'restic', { outcome: 'failure', endedAt: '2026-12-02T02:00:00Z' }),
+    );
+    const l = labels('offsite', 'restic');
+    expect(lines).toContain(`mcp_runbooks_backup_target_last_success_timestamp_seconds{${l}} ${T('2026-12-01T02:00:00Z')}`);
+    expect(lines).toContain(`mcp_runbooks_backup_target_last_failure_timestamp_seconds{${l}} ${T('2026-12-02T02:00:00Z')}`);
+    expect(lines).toContain(`mcp_runbooks_backup_target_bytes_added_bytes{${l}} 100`);
+  });
+
+  it.each([
+    { ok: true, value: 1 },
+    { ok: false, value: 0 },
+  ])('verification ok=$ok sets the gauge to $value (OffsiteBackupNotVerified fires on 0)', async ({ ok, value }) => {
+    const lines = await targetLines(step('offsite', 'restic', { outcome: 'success', endedAt: '2026-12-01T02:00:00Z', verification: { ok, at: '2026-12-01T01:58:00Z', full: false } }));
+    const l = labels('offsite', 'restic');
+    expect(lines).toContain(`mcp_runbooks_backup_target_verification_ok{${l}} ${value}`);
+    expect(lines).toContain(`mcp_runbooks_backup_target_last_verified_timestamp_seconds{${l}} ${T('2026-12-01T01:58:00Z')}`);
+  });
+
+  it('a newer `backups verify --target` that failed turns verification to 0 and moves nothing else', async () => {
+    const lines = await targetLines(
+      step('offsite', 'restic', { outcome: 'success', endedAt: '2026-12-01T02:00:00Z', verification: { ok: true, at: '2026-12-01T01:59:00Z', full: false } }),
+      step('offsite', 'restic', { verifyOnly: true, outcome: 'failure', endedAt: '2026-12-01T09:00:00Z', verification: { ok: false, at: '2026-12-01T09:00:00Z', full: true } }),
+    );
+    const l = labels('offsite', 'restic');
+    expect(lines).toContain(`mcp_runbooks_backup_target_verification_ok{${l}} 0`);
+    expect(lines).toContain(`mcp_runbooks_backup_target_last_verified_timestamp_seconds{${l}} ${T('2026-12-01T09:00:00Z')}`);
+    expect(lines).toContain(`mcp_runbooks_backup_target_runs_total{${l},outcome="success"} 1`);
+    expect(lines.filter((x) => x.startsWith('mcp_runbooks_backup_target_last_failure'))).toEqual([]);
+  });
+});
