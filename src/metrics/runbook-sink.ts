@@ -37,18 +37,25 @@ export function recordRunbookOutcome(m: WorkerMetrics, o: RunbookOutcome, opts: 
   if (!opts.restored) for (const d of o.downtime ?? []) m.runbookDowntime.inc({ ...labels, service: d.service }, d.seconds);
 }
 
-/** A backup target's result: per host and target, its last success or failure, size, snapshots and verification. */
+/**
+ * A backup target's result: per host and target, its last success or failure,
+ * size and snapshots, and its latest verification. Each moves only when newer
+ * than what it shows (a sink call can arrive late, after a newer one).
+ */
 export function recordTargetOutcome(m: WorkerMetrics, o: TargetOutcome): void {
   const labels = { host: o.hostId, target: o.target, type: o.type };
   const at = Date.parse(o.endedAt) / 1000;
   const key = (gauge: string) => `target-${gauge}\u0000${o.hostId}\u0000${o.target}`;
-  if (o.verifyOnly) {
-    if (o.verification && newer(m, key('verified'), at)) {
+  // Whatever run brought it, and whatever the step's outcome: a check that failed inside a failed
+  // backup step is the latest verification too. Ordered by when the check ran, not when the step ended.
+  if (o.verification) {
+    const verifiedAt = Date.parse(o.verification.at) / 1000;
+    if (newer(m, key('verified'), verifiedAt)) {
       m.targetVerificationOk.set(labels, o.verification.ok ? 1 : 0);
-      m.targetLastVerified.set(labels, Date.parse(o.verification.at) / 1000);
+      m.targetLastVerified.set(labels, verifiedAt);
     }
-    return;
   }
+  if (o.verifyOnly) return;
   m.targetRuns.inc({ ...labels, outcome: o.outcome });
   if (o.outcome === 'failure') {
     if (newer(m, key('failure'), at)) m.targetLastFailure.set(labels, at);
@@ -59,10 +66,6 @@ export function recordTargetOutcome(m: WorkerMetrics, o: TargetOutcome): void {
   if (o.bytesAdded !== undefined) m.targetBytesAdded.set(labels, o.bytesAdded);
   if (o.repositoryBytes !== undefined) m.targetRepositoryBytes.set(labels, o.repositoryBytes);
   if (o.snapshots !== undefined) m.targetSnapshots.set(labels, o.snapshots);
-  if (o.verification) {
-    m.targetVerificationOk.set(labels, o.verification.ok ? 1 : 0);
-    m.targetLastVerified.set(labels, Date.parse(o.verification.at) / 1000);
-  }
 }
 
 export function runbookSinks(m: WorkerMetrics): InjectedSinks<RunbookSinks> {

@@ -111,6 +111,41 @@ describe('recordTargetOutcome (exposition text)', () => {
     expect(lines).toContain(`mcp_runbooks_backup_target_last_verified_timestamp_seconds{${l}} ${T('2026-12-01T01:58:00Z')}`);
   });
 
+  it('a check that failed inside a failed backup step turns verification to 0 (the step failed because of it)', async () => {
+    const lines = await targetLines(
+      step('offsite', 'restic', { outcome: 'success', endedAt: '2026-12-01T02:00:00Z', verification: { ok: true, at: '2026-12-01T01:59:00Z', full: false } }),
+      step('offsite', 'restic', { outcome: 'failure', endedAt: '2026-12-02T02:00:00Z', verification: { ok: false, at: '2026-12-02T01:59:00Z', full: false }, message: 'pack 1a2b damaged' }),
+    );
+    const l = labels('offsite', 'restic');
+    expect(lines).toContain(`mcp_runbooks_backup_target_verification_ok{${l}} 0`);
+    expect(lines).toContain(`mcp_runbooks_backup_target_last_verified_timestamp_seconds{${l}} ${T('2026-12-02T01:59:00Z')}`);
+    expect(lines).toContain(`mcp_runbooks_backup_target_last_success_timestamp_seconds{${l}} ${T('2026-12-01T02:00:00Z')}`);
+  });
+
+  it('an older `backups verify --target` arriving after a newer backup check does not take the verification back', async () => {
+    // One clock for both kinds of run: ordered by when the check ran.
+    const lines = await targetLines(
+      step('offsite', 'restic', { outcome: 'success', endedAt: '2026-12-02T02:00:00Z', verification: { ok: true, at: '2026-12-02T01:59:00Z', full: false } }),
+      step('offsite', 'restic', { verifyOnly: true, outcome: 'failure', endedAt: '2026-12-01T09:00:00Z', verification: { ok: false, at: '2026-12-01T09:00:00Z', full: true } }),
+    );
+    const l = labels('offsite', 'restic');
+    expect(lines).toContain(`mcp_runbooks_backup_target_verification_ok{${l}} 1`);
+    expect(lines).toContain(`mcp_runbooks_backup_target_last_verified_timestamp_seconds{${l}} ${T('2026-12-02T01:59:00Z')}`);
+  });
+
+  it('the same target name on two hosts: two series, the older one does not lose to the newer', async () => {
+    const lines = await targetLines(
+      step('offsite', 'restic', { outcome: 'success', endedAt: '2026-12-02T02:00:00Z' }),
+      { ...step('offsite', 'restic', { outcome: 'success', endedAt: '2026-12-01T02:00:00Z' }), hostId: 'db-2' },
+    );
+    expect(lines.filter((l) => l.startsWith('mcp_runbooks_backup_target_last_success'))).toEqual(
+      [
+        `mcp_runbooks_backup_target_last_success_timestamp_seconds{${labels('offsite', 'restic')}} ${T('2026-12-02T02:00:00Z')}`,
+        `mcp_runbooks_backup_target_last_success_timestamp_seconds{host="db-2",target="offsite",type="restic"} ${T('2026-12-01T02:00:00Z')}`,
+      ].sort(),
+    );
+  });
+
   it('a newer `backups verify --target` that failed turns verification to 0 and moves nothing else', async () => {
     const lines = await targetLines(
       step('offsite', 'restic', { outcome: 'success', endedAt: '2026-12-01T02:00:00Z', verification: { ok: true, at: '2026-12-01T01:59:00Z', full: false } }),
