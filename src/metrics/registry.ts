@@ -117,7 +117,7 @@ export function createWorkerMetrics(labels: { role: string; hostId: string }) {
     }),
     targetLastVerified: new Gauge({
       name: 'mcp_runbooks_backup_target_last_verified_timestamp_seconds',
-      help: 'When the target was last verified (Unix time).',
+      help: "When the target's latest verification ran, in a backup run or a `backups verify --target` run (Unix time).",
       labelNames: ['host', 'target', 'type'] as const,
       registers,
     }),
