@@ -116,9 +116,18 @@ describe('Prometheus scraping a worker', () => {
     await eventually('count(mcp_runbooks_schedule_paused{runbook="health-check", host="prom-host"})', (v) => v === 1);
     await eventually('sum(temporal_workflow_completed_total)', (v) => v >= 2);
     await eventually('mcp_runbooks_worker_ready', (v) => v === 1);
+    // The default target: the backups folder, as an archive target named local.
+    const target = 'host="prom-host", target="local", type="archive"';
+    await eventually(`time() - mcp_runbooks_backup_target_last_success_timestamp_seconds{${target}}`, (v) => v < 300);
+    await eventually(`mcp_runbooks_backup_target_runs_total{${target}, outcome="success"}`, (v) => v === 1);
+    await eventually(`mcp_runbooks_backup_target_bytes_added_bytes{${target}}`, (v) => v > 0);
+    await eventually(`mcp_runbooks_backup_target_snapshots{${target}}`, (v) => v === 1);
+    await eventually(`mcp_runbooks_backup_target_verification_ok{${target}}`, (v) => v === 1);
+    await eventually(`time() - mcp_runbooks_backup_target_last_verified_timestamp_seconds{${target}}`, (v) => v < 300);
     // The alert rules load and evaluate against these series: no backup alert for a fresh, verified backup.
     const alerts = (await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as { data: { alerts: Array<{ labels: { alertname: string } }> } };
-    expect(alerts.data.alerts.map((a) => a.labels.alertname)).not.toContain('BackupTooOld');
+    const firing = alerts.data.alerts.map((a) => a.labels.alertname);
+    for (const alert of ['BackupTooOld', 'BackupFailed', 'OffsiteBackupTooOld', 'OffsiteBackupFailed', 'OffsiteBackupNotVerified']) expect(firing).not.toContain(alert);
   }, 180_000);
 
   it('a backup dry run and a recovery dry run are counted as dry-run and move neither the last success nor the findings', async () => {
