@@ -12,11 +12,10 @@
  * them to the same inspection and extraction as an archive; nothing a
  * repository returns is trusted before those checks.
  *
- * Which restic step may run beside which is decided by the repository lock
- * workflow (shared for backups, exclusive for check, forget, prune and unlock),
- * never by restic's own locks: a lock a killed run left is removed only under
- * the exclusive lease, that is when Temporal shows no run of ours holds the
- * repository.
+ * A host's restic steps run under its host lock, so they never meet each other;
+ * a lock a killed run left is removed with plain `restic unlock`, which removes
+ * only locks restic proves stale. Runs of different hosts on one repository are
+ * not coordinated yet (a repository lock workflow is the missing piece).
  */
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, open, rm } from 'node:fs/promises';
@@ -29,7 +28,7 @@ import { packTar } from '../archive/create.js';
 import { UNCOMPRESSED } from '../archive/compress.js';
 import { MANIFEST_FORMAT, manifestPath, syncDir, writeManifest, type BackupManifest, type Downtime } from '../archive/manifest.js';
 import { decideRetention, type VerificationState } from '../archive/retention.js';
-import { jsonLines, listSnapshots, runRestic, unlockAll, ResticError, RESTIC_FAILURES, type ResticSnapshot } from '../targets/restic.js';
+import { jsonLines, listSnapshots, runRestic, unlockStale, ResticError, RESTIC_FAILURES, type ResticSnapshot } from '../targets/restic.js';
 import { archiveSources, buildManifest, type BackupListing, type BackupPlan } from './backup.js';
 import { activitySignal, trackStep } from './context.js';
 import { NO_FAULTS, type Faults } from './faults.js';
@@ -267,9 +266,8 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
     },
 
     /**
-     * Run only under the repository's exclusive lease: removes locks killed runs
-     * left (no run of ours holds the repository, so every lock in it is stale),
-     * runs `restic check` (a subset of the data, or all with `full`), compares
+     * Removes the locks killed runs left that restic proves stale
+     * ({@link unlockStale}), runs `restic check` (a subset of the data, or all with `full`), compares
      * what was stored for `archive` (or the newest backup) with its manifest,
      * and tags its manifest snapshot `verified=` or `verify-failed=`.
      */
@@ -279,9 +277,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
       const signal = activitySignal();
       const report = trackStep(`restic check ${t.name}`, 'lines');
       let lines = 0;
-      const { stdout: lockList } = await runRestic(t, ['list', 'locks', '--no-lock'], { signal, timeoutMs: LISTING_TIMEOUT_MS }).catch(permanent);
-      const locksRemoved = lockList.split('\n').filter((l) => l.trim()).length;
-      if (locksRemoved > 0) await unlockAll(t, signal);
+      const locksRemoved = await unlockStale(t, signal).catch(permanent);
       const problems: string[] = [];
       const readData = req.full ? 'all' : t.checkReadDataSubset;
       await runRestic(t, ['check', ...checkArgs(t, Boolean(req.full))], { signal, onLine: () => report(++lines) }).catch((err: unknown) => {
@@ -329,7 +325,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
     },
 
     /**
-     * Run only under the repository's exclusive lease: applies the keep-policy
+     * Applies the keep-policy
      * to this host's backups in the repository (the same rule as the archive
      * folder: daily/weekly/monthly picks among verified backups, the newest
      * verified one always kept, plus `protect`), forgets both snapshots of each
@@ -417,6 +413,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
       const out = await open(join(dir, req.archive), 'wx', 0o600);
       const report = trackStep(`restic dump ${req.archive} from ${t.name}`, 'bytes', m.bytes);
       let n = 0;
+      let fetched = false;
       try {
         await runRestic(t, ['dump', stored.snapshotId, `/${tarFileName(req.archive)}`], {
           signal,
@@ -430,11 +427,16 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
           },
         });
         await out.sync();
-      } finally {
         await out.close();
+        if (n !== m.bytes) throw ApplicationFailure.nonRetryable(`refusing to restore ${req.archive} from target ${t.name}: it holds ${n} bytes, its manifest says ${m.bytes}`, 'RestoreRefused');
+        await writeManifest(manifestPath(dir, req.archive), m);
+        await syncDir(dir);
+        fetched = true;
+      } finally {
+        await out.close().catch(() => undefined);
+        // A refused or broken fetch leaves nothing behind (a retry fetches again from the start).
+        if (!fetched) await rm(dir, { recursive: true, force: true });
       }
-      await writeManifest(manifestPath(dir, req.archive), m);
-      await syncDir(dir);
       return { dir, bytes: n, seconds: (Date.now() - t0) / 1000 };
     },
 

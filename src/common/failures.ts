@@ -19,6 +19,8 @@ export const RUNBOOK_FAILURES = {
   BackupVerificationFailed: 'BackupVerificationFailed',
   /** A step of the backup failed; the undos ran. */
   BackupFailed: 'BackupFailed',
+  /** One or more backup targets failed; the others stored the backup (the message names each). */
+  BackupTargetFailed: 'BackupTargetFailed',
   /** The archive failed the restore checks (manifest, checksum, an entry's type or where it leads). Nothing was changed. */
   RestoreRefused: 'RestoreRefused',
   /** The archive could not be inspected (unreadable, host unreachable). Nothing was changed. */

@@ -89,6 +89,10 @@ export function redactor(target: ResticTarget): (text: string) => string {
 function classify(target: ResticTarget, args: readonly string[], exitCode: number | undefined, stderr: string): ResticError {
   const text = stderr.trim().split('\n').slice(-6).join(' | ') || `exit ${String(exitCode)}`;
   const what = `restic ${args[0] ?? ''} on target ${target.name} (${target.location})`;
+  // restic 0.14 says "Is there a repository ...?" also when the backend does not answer: that is not a missing repository.
+  if (/connection refused|no such host|dial tcp|i\/o timeout|TLS handshake|connection reset|server misbehaving|503 Service/i.test(stderr)) {
+    return new ResticError(RESTIC_FAILURES.failed, target.name, `${what}: the repository's backend does not answer (${text})`, exitCode);
+  }
   if (exitCode === 10 || /Is there a repository at the following location\?|unable to open config file|repository does not exist/i.test(stderr)) {
     return new ResticError(RESTIC_FAILURES.noRepository, target.name, `${what}: no restic repository there; create it with \`restic -r ${target.location} init\` (${text})`, exitCode);
   }
@@ -128,7 +132,11 @@ export async function runRestic(target: ResticTarget, args: readonly string[], o
         const stdin = child.stdin!;
         // restic closing its stdin early (it failed) ends the feed; the exit code says why.
         stdin.on('error', () => resolve());
-        opts.stdin!.on('error', reject);
+        opts.stdin!.on('error', (err) => {
+          // Killed, never given an end of input: restic must not store a cut-off stream as a snapshot.
+          child.kill('SIGKILL');
+          reject(err);
+        });
         opts.stdin!.pipe(stdin).on('finish', () => resolve());
       })
     : Promise.resolve();
@@ -138,6 +146,8 @@ export async function runRestic(target: ResticTarget, args: readonly string[], o
     reading = (async () => {
       for await (const chunk of child.stdout! as AsyncIterable<Buffer>) await onStdout(chunk);
     })();
+    // A consumer that refuses more (a size bound) stops restic at once, and its reason is the error.
+    reading.catch(() => child.kill('SIGKILL'));
   } else if (opts.onLine) {
     const onLine = opts.onLine;
     const lines = createInterface({ input: child.stdout!, crlfDelay: Infinity });
@@ -148,19 +158,14 @@ export async function runRestic(target: ResticTarget, args: readonly string[], o
   const [result, fed, read] = await Promise.allSettled([child, feeding, reading]);
   const r = result.status === 'fulfilled' ? result.value : undefined;
   if (opts.signal?.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new Error('cancelled');
-  if (fed.status === 'rejected') {
-    if (r && r.exitCode === 0) throw fed.reason;
-  }
-  if (read.status === 'rejected' && (!r || r.exitCode === 0)) {
-    child.kill('SIGKILL');
-    throw read.reason;
-  }
+  // Our side failed first (a refused stream, a source that broke): that is the reason, not restic's exit after the kill.
+  if (read.status === 'rejected') throw read.reason;
+  if (fed.status === 'rejected') throw fed.reason;
   const stderr = redact(String(r?.stderr ?? ''));
   if (!r || r.exitCode !== 0) {
     if (r?.timedOut) throw new ResticError(RESTIC_FAILURES.failed, target.name, `restic ${args[0] ?? ''} on target ${target.name} (${target.location}) did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`, undefined);
     throw classify(target, args, r?.exitCode, stderr || (r?.failed && r.exitCode === undefined ? redact(String(r.message)) : ''));
   }
-  if (fed.status === 'rejected') throw fed.reason;
   return { stdout: typeof r.stdout === 'string' ? r.stdout : '', stderr };
 }
 
@@ -197,13 +202,20 @@ export async function listSnapshots(target: ResticTarget, filter: { host?: strin
   return parsed.filter((s): s is ResticSnapshot => typeof s === 'object' && s !== null && typeof (s as ResticSnapshot).id === 'string' && typeof (s as ResticSnapshot).time === 'string');
 }
 
-/** Removes every lock in the repository. Only call it while holding the repository lock exclusively: then no run of ours is using it. */
-export async function unlockAll(target: ResticTarget, signal?: AbortSignal): Promise<void> {
-  await runRestic(target, ['unlock', '--remove-all'], { signal, timeoutMs: 240_000 });
-}
-
 /** Lists the repository's lock files (ids); empty when nothing holds it. */
 export async function listLocks(target: ResticTarget, signal?: AbortSignal): Promise<string[]> {
   const { stdout } = await runRestic(target, ['list', 'locks', '--no-lock'], { signal, timeoutMs: 240_000 });
   return stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+/**
+ * Removes the locks restic itself proves stale (their process on this host is gone, or they were
+ * not refreshed for 30 minutes): never one a live restic holds, on this host or another.
+ * Returns how many were removed.
+ */
+export async function unlockStale(target: ResticTarget, signal?: AbortSignal): Promise<number> {
+  const before = (await listLocks(target, signal)).length;
+  if (before === 0) return 0;
+  await runRestic(target, ['unlock'], { signal, timeoutMs: 240_000 });
+  return before - (await listLocks(target, signal)).length;
 }

@@ -7,7 +7,7 @@ import type { Downtime } from '../archive/manifest.js';
 import { backupInput, type BackupInput } from '../common/inputs.js';
 import { buildReport, finding, type Finding, type RunbookReport } from '../common/report.js';
 import { runbook, type RunbookContext } from './runbook.js';
-import { failureMessage, startEach } from './shared.js';
+import { failedWith, failureMessage, startEach } from './shared.js';
 
 export type { BackupInput };
 
@@ -100,7 +100,8 @@ export const backup = runbook(
         const message = failureMessage(err);
         findings.push(finding(`backup.target.${target.name}`, 'fail', `target ${target.name} (${target.type}, ${target.location}) failed: ${message}`, { target: target.name }));
         outcomes.push({ target: target.name, type: target.type, ok: false, error: message });
-        reportTarget({ hostId: ctx.hostId, target: target.name, type: target.type, outcome: 'failure', endedAt: new Date().toISOString(), archive: plan.archive, message });
+        const verifyFailed = failedWith(err, 'BackupVerificationFailed');
+        reportTarget({ hostId: ctx.hostId, target: target.name, type: target.type, outcome: 'failure', endedAt: new Date().toISOString(), archive: plan.archive, message, ...(verifyFailed ? { verification: { ok: false, at: new Date().toISOString(), full: false } } : {}) });
       }
     }
     // A staging folder that will not go (a mount inside it, a busy file) costs its bounded retries and a
