@@ -18,7 +18,7 @@ export function registerBackups(program: Command): void {
         const { listBackupsOn } = await import('../client/operations.js');
         const list = await listBackupsOn(client, config, hostId, opts.target);
         if (opts.json) return void out(JSON.stringify(list, null, 2));
-        if (!list.length) return void out(`no backups of ${hostId}${opts.target ? ` in ${opts.target}` : ''}`);
+        if (!list.length) return void out(opts.target ? `no backups of ${hostId} in ${opts.target}` : `no archives on ${hostId}`);
         const age = (s: number) => (s < 3600 ? `${Math.round(s / 60)}m` : s < 172800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`);
         const size = (n: number) => (n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
         out(`${'archive'.padEnd(36)} ${'age'.padStart(5)} ${'size'.padStart(11)}  ${'kind'.padEnd(9)} verified`);
