@@ -55,7 +55,7 @@ describe('mcp-runbooks run daily|weekly|monthly', () => {
     expect(r.stdout).toMatch(/dailyMaintenance on host cli-maint/);
     expect(r.stdout).toMatch(/FAIL {2}service\.mcp-memory +mcp-memory was inactive and did not start/);
     expect(r.stdout).toMatch(/summary: \d+ ok, \d+ warn, 1 fail; failed: service\.mcp-memory/);
-  });
+  }, 150_000);
 
   it('run monthly writes the report file (its paths in the JSON report); no fail finding on the sandbox host, exit 0', async () => {
     const r = await cli('run', 'monthly', '--json');
