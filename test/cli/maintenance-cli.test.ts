@@ -1,5 +1,4 @@
 /** `mcp-runbooks run daily|weekly|monthly` and `approve` as an operator runs them, against a real worker. */
-import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { readFile, rm } from 'node:fs/promises';
@@ -14,7 +13,8 @@ import { execa } from 'execa';
 import { CLI, cliEnv, runCli } from '../helpers/cli.js';
 import { startTestHost, type TestHost } from '../helpers/host.js';
 import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { awaitPhase, workflowBundle } from '../helpers/temporal.js';
+import { awaitPhase, within, workflowBundle } from '../helpers/temporal.js';
+import { blockPort } from '../helpers/port-blocker.js';
 
 let host: TestHost;
 let sbx: TestSandbox;
@@ -38,15 +38,14 @@ describe('mcp-runbooks run daily|weekly|monthly', () => {
   });
 
   it('run daily with a service that cannot start: the report in text, FAIL named, exit 3', async () => {
-    await sbx.manager.stop('mcp-memory');
-    const blocker: Server = createServer();
-    await new Promise<void>((r) => blocker.listen(sbx.config.sandbox!.memoryPort, '127.0.0.1', r));
+    await within('stopping mcp-memory', sbx.manager.stop('mcp-memory'));
+    const blocker = await blockPort(sbx.config.sandbox!.memoryPort);
     let r;
     try {
       r = await cli('run', 'daily');
     } finally {
-      await new Promise<void>((res) => blocker.close(() => res()));
-      await sbx.manager.start('mcp-memory');
+      await blocker.release();
+      await within('starting mcp-memory again', sbx.manager.start('mcp-memory'));
     }
     expect(r.exitCode, r.all).toBe(3);
     expect(r.stderr).toMatch(/daily on cli-maint: daily-cli-maint-\d{8}T/);

@@ -73,3 +73,52 @@ export async function pollUntil<T>(
 export async function awaitPhase(handle: WorkflowHandle, phase: string, timeoutMs = 60_000): Promise<RunbookProgress> {
   return pollUntil(`${handle.workflowId} reaching phase "${phase}"`, () => handle.query<RunbookProgress>('progress'), (p) => p.phase === phase, { timeoutMs });
 }
+
+/**
+ * The workflow's result, or, once `timeoutMs` has passed, an error saying where
+ * the run stands (its status, last progress phase and pending activities), so a
+ * hang in a loaded suite names its step instead of ending as a bare test timeout.
+ */
+export async function resultWithin<T = unknown>(handle: WorkflowHandle, timeoutMs = 90_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      void whereIs(handle).then((where) => reject(new Error(`${handle.workflowId}: no result within ${timeoutMs / 1000}s; ${where}`)));
+    }, timeoutMs);
+  });
+  try {
+    return (await Promise.race([handle.result(), timedOut])) as T;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function whereIs(handle: WorkflowHandle): Promise<string> {
+  const parts: string[] = [];
+  try {
+    const d = await handle.describe();
+    parts.push(`status ${d.status.name}`);
+    for (const a of d.raw.pendingActivities ?? []) {
+      parts.push(`pending ${a.activityType?.name ?? '?'} (attempt ${a.attempt ?? '?'}, state ${String(a.state)}${a.lastFailure?.message ? `, last failure: ${a.lastFailure.message}` : ''})`);
+    }
+  } catch (err) {
+    parts.push(`describe failed: ${String(err)}`);
+  }
+  try {
+    const p = await handle.query<RunbookProgress>('progress');
+    parts.push(`phase ${p.phase}`);
+  } catch (err) {
+    parts.push(`progress query failed: ${String(err)}`);
+  }
+  return parts.join('; ');
+}
+
+/** `p`, or an error naming `what` once `ms` has passed (a bare test timeout would not say which step hung). */
+export async function within<T>(what: string, p: Promise<T>, ms = 60_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms / 1000}s`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -4,15 +4,15 @@
  * failure and the fail count again, read back from Temporal, so BackupFailed and
  * MaintenanceFailFindings stay on. Runs refused for bad input are counted.
  */
-import { createServer, type Server } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorker } from '../../src/worker.js';
 import { startTestHost, type TestHost } from '../helpers/host.js';
-import { testNativeConnection, workflowBundle } from '../helpers/temporal.js';
+import { resultWithin, testNativeConnection, within, workflowBundle } from '../helpers/temporal.js';
+import { blockPort } from '../helpers/port-blocker.js';
 
 let host: TestHost;
 const HOST = 'restart-host';
@@ -43,31 +43,30 @@ describe('outcome metrics after a worker restart', () => {
     const { sbx } = host;
     // A failed backup.
     const failed = await start('backup', { hostId: HOST }, 'backup');
-    await expect(failed.result()).rejects.toThrow();
+    await expect(resultWithin(failed)).rejects.toBeInstanceOf(WorkflowFailedError);
     const failedClose = (await failed.describe()).closeTime!.getTime() / 1000;
     // A daily run with one fail finding: mcp-memory cannot start while its port is taken.
-    await sbx.manager.stop('mcp-memory');
-    const blocker: Server = createServer();
-    await new Promise<void>((r) => blocker.listen(sbx.config.sandbox!.memoryPort, '127.0.0.1', r));
+    await within('stopping mcp-memory', sbx.manager.stop('mcp-memory'));
+    const blocker = await blockPort(sbx.config.sandbox!.memoryPort);
     let daily: WorkflowHandle;
     try {
       daily = await start('dailyMaintenance', { hostId: HOST }, 'daily');
-      await daily.result();
+      await resultWithin(daily);
     } finally {
-      await new Promise<void>((res) => blocker.close(() => res()));
-      await sbx.manager.start('mcp-memory');
+      await blocker.release();
+      await within('starting mcp-memory again', sbx.manager.start('mcp-memory'));
     }
     const dailyClose = (await daily.describe()).closeTime!.getTime() / 1000;
     // Refused input: counted under host "unknown" and outcome invalid-input.
-    await expect((await start('backup', { hostid: HOST }, 'typo')).result()).rejects.toMatchObject({ cause: { type: 'InvalidInput', message: expect.stringMatching(/input\.hostid: unknown field/) } });
+    await expect(resultWithin(await start('backup', { hostid: HOST }, 'typo'))).rejects.toMatchObject({ cause: { type: 'InvalidInput', message: expect.stringMatching(/input\.hostid: unknown field/) } });
     expect(await metricValue(host.worker.registry.runbookRuns, { runbook: 'backup', host: 'unknown', outcome: 'invalid-input' })).toBe(1);
 
     // The first worker stops; a second one starts with an empty registry.
-    await host.worker.shutdown();
+    await within('the first worker shutting down', host.worker.shutdown());
     const connection = await testNativeConnection();
     const second = await startWorker({ config: sbx.config, role: 'orchestrator', connection, workflowBundle: workflowBundle(), serveMetrics: false, probes: false });
     try {
-      const restored = await second.restored;
+      const restored = await within('the second worker reading outcomes back from visibility', second.restored);
       expect(restored.map((r) => `${r.runbook}@${r.host}`).sort()).toEqual([`backup@${HOST}`, `dailyMaintenance@${HOST}`]);
       const m = second.registry;
       // Visibility times and the workflow's own end differ by milliseconds at most.

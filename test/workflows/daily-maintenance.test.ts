@@ -1,5 +1,4 @@
 /** dailyMaintenance (seed 4.1) on the real dev server, with real sandbox services, files and logrotate. */
-import { createServer, type Server } from 'node:net';
 import { lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { makeOld } from '../helpers/files.js';
 import { startTestHost, type TestHost } from '../helpers/host.js';
 import type { TestSandbox } from '../helpers/sandbox.js';
 import { assertReplays } from '../helpers/temporal.js';
+import { blockPort } from '../helpers/port-blocker.js';
 
 let host: TestHost;
 let sbx: TestSandbox;
@@ -113,13 +113,12 @@ describe('dailyMaintenance', () => {
   it('a stopped service that cannot start is a fail finding; every other check still runs', async () => {
     await sbx.manager.stop('mcp-memory');
     // Something else holds the memory service's port, so it exits at start.
-    const blocker: Server = createServer();
-    await new Promise<void>((r) => blocker.listen(sbx.config.sandbox!.memoryPort, '127.0.0.1', r));
+    const blocker = await blockPort(sbx.config.sandbox!.memoryPort);
     let report: MaintenanceReport;
     try {
       ({ report } = await daily());
     } finally {
-      await new Promise<void>((r) => blocker.close(() => r()));
+      await blocker.release();
       await sbx.manager.start('mcp-memory');
     }
     const memory = by(report, 'service.mcp-memory');
