@@ -6,6 +6,7 @@ import { getClient } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { UnknownHostError } from '../common/errors.js';
 import { HOST_LOCK_WORKFLOW_TYPE, hostLockWorkflowId, LOCK_SIGNALS, type LeaseRequest } from '../common/host-lock.js';
+import { REPOSITORY_LOCK_SIGNALS, REPOSITORY_LOCK_WORKFLOW_TYPE, repositoryLockWorkflowId, type RepositoryLeaseRequest } from '../common/repository-lock.js';
 import { hostTaskQueue, pickHost } from '../common/task-queues.js';
 import type { Config } from '../config/config.js';
 
@@ -32,6 +33,17 @@ export function createOrchestratorActivities({ config }: { config: Pick<Config, 
         taskQueue: config.temporal.taskQueue,
         args: [{ hostId: req.hostId }],
         signal: LOCK_SIGNALS.request,
+        signalArgs: [req.request],
+      });
+    },
+
+    /** Queues a lease request on the repository's lock workflow, starting it if it is not running. */
+    async requestRepositoryLease(req: { repositoryId: string; request: RepositoryLeaseRequest }): Promise<void> {
+      await getClient().workflow.signalWithStart(REPOSITORY_LOCK_WORKFLOW_TYPE, {
+        workflowId: repositoryLockWorkflowId(req.repositoryId),
+        taskQueue: config.temporal.taskQueue,
+        args: [{ repositoryId: req.repositoryId }],
+        signal: REPOSITORY_LOCK_SIGNALS.request,
         signalArgs: [req.request],
       });
     },

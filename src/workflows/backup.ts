@@ -8,6 +8,7 @@ import { backupInput, type BackupInput } from '../common/inputs.js';
 import { buildReport, finding, type Finding, type RunbookReport } from '../common/report.js';
 import { runbook, type RunbookContext } from './runbook.js';
 import { failedWith, failureMessage, startEach } from './shared.js';
+import { leaseFor, withRepositoryLease } from './repository-lease.js';
 
 export type { BackupInput };
 
@@ -175,26 +176,32 @@ async function toArchive(
 /**
  * A restic target: the tar stream into the repository (after the services are back), then
  * `restic check` on a subset plus the stored size against the manifest, then forget and prune.
- * All under the host lock the run holds: one host's runs never meet on its repository.
+ * Under the host lock the run holds, and a repository lease: shared for the backup (other hosts'
+ * backups may run beside it), exclusive for check, tag, forget and prune (nothing else of ours runs).
  */
 async function toRestic(ctx: RunbookContext, plan: BackupPlan, target: TargetInfo, o: { reason: string | undefined; downtime: Downtime[]; findings: Finding[] }): Promise<ResticStored> {
   const { acts, progress } = ctx;
-  progress.set(`restic backup to ${target.name}`, target.location);
-  const backup = await acts.resticBackup({ plan, target: target.name, workflowId: ctx.workflowId, ...(o.reason ? { reason: o.reason } : {}), downtime: o.downtime });
+  // Backups (of any host) share the repository; check, tag, forget and prune have it alone.
+  const backup = await withRepositoryLease(leaseFor(ctx, target, 'shared'), progress, () => {
+    progress.set(`restic backup to ${target.name}`, target.location);
+    return acts.resticBackup({ plan, target: target.name, workflowId: ctx.workflowId, ...(o.reason ? { reason: o.reason } : {}), downtime: o.downtime });
+  });
   o.findings.push(
     finding(`backup.restic.${target.name}`, 'ok', `${plan.archive} stored in ${target.name} as snapshot ${backup.snapshotId.slice(0, 8)}: ${backup.tarBytes} bytes read, ${backup.dataAdded} bytes added`, { ...backup }),
   );
-  progress.set(`restic check ${target.name}`);
-  const verify = await acts.resticVerify({ target: target.name, archive: plan.archive });
-  if (!verify.ok) {
-    o.findings.push(finding(`backup.restic-verify.${target.name}`, 'fail', `${plan.archive} in ${target.name} failed verification: ${verify.problems.join('; ')}`, { ...verify }));
-    throw ApplicationFailure.nonRetryable(`${plan.archive} in ${target.name} failed verification: ${verify.problems.join('; ')}`, 'BackupVerificationFailed');
-  }
-  o.findings.push(finding(`backup.restic-verify.${target.name}`, 'ok', `${target.name}: restic check (read ${verify.readData} of the data) passed and the stored tar matches its manifest${verify.locksRemoved ? `; ${verify.locksRemoved} stale locks removed` : ''}`, { ...verify }));
-  progress.set(`restic forget and prune ${target.name}`);
-  const retention = await acts.resticRetention({ target: target.name, protect: [plan.archive] });
-  o.findings.push(finding(`backup.restic-retention.${target.name}`, 'ok', `${target.name}: ${retention.removed.length} old backups forgotten, ${retention.kept} kept`, { ...retention }));
-  return { backup, verify, retention };
+  return withRepositoryLease(leaseFor(ctx, target, 'exclusive'), progress, async () => {
+    progress.set(`restic check ${target.name}`);
+    const verify = await acts.resticVerify({ target: target.name, archive: plan.archive });
+    if (!verify.ok) {
+      o.findings.push(finding(`backup.restic-verify.${target.name}`, 'fail', `${plan.archive} in ${target.name} failed verification: ${verify.problems.join('; ')}`, { ...verify }));
+      throw ApplicationFailure.nonRetryable(`${plan.archive} in ${target.name} failed verification: ${verify.problems.join('; ')}`, 'BackupVerificationFailed');
+    }
+    o.findings.push(finding(`backup.restic-verify.${target.name}`, 'ok', `${target.name}: restic check (read ${verify.readData} of the data) passed and the stored tar matches its manifest${verify.locksRemoved ? `; ${verify.locksRemoved} stale locks removed` : ''}`, { ...verify }));
+    progress.set(`restic forget and prune ${target.name}`);
+    const retention = await acts.resticRetention({ target: target.name, protect: [plan.archive] });
+    o.findings.push(finding(`backup.restic-retention.${target.name}`, 'ok', `${target.name}: ${retention.removed.length} old backups forgotten, ${retention.kept} kept`, { ...retention }));
+    return { backup, verify, retention };
+  });
 }
 
 /** Stops one group's running services (their restart registered first), copies its folders, starts them again. */

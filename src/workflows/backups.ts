@@ -3,6 +3,7 @@ import type { BackupListing } from '../activities/backup.js';
 import { listBackupsInput, verifyBackupsInput, type VerifyBackupsInput } from '../common/inputs.js';
 import { buildReport, finding } from '../common/report.js';
 import { reportTarget } from './outcome.js';
+import { leaseFor, withRepositoryLease } from './repository-lease.js';
 import { runbook } from './runbook.js';
 import { verifyArchives } from './verify-archives.js';
 
@@ -27,7 +28,8 @@ export const listBackups = runbook(
  * `pg_restore --list`. Takes the host lock, so retention cannot delete an
  * archive while it is read. One finding per archive.
  */
-export const verifyBackups = runbook('verifyBackups', verifyBackupsInput, { lock: 'run', budget: { lockWaits: 1, work: '18 hours' } }, async ({ acts, hostId, startedAt, progress }, input) => {
+export const verifyBackups = runbook('verifyBackups', verifyBackupsInput, { lock: 'run', budget: { lockWaits: 1, work: '18 hours' } }, async (ctx, input) => {
+  const { acts, hostId, startedAt, progress } = ctx;
   const info = input.target === undefined ? undefined : (await acts.describeTargets()).find((t) => t.name === input.target);
   if (input.target !== undefined && !info) throw ApplicationFailure.nonRetryable(`host ${hostId} has no backup target "${input.target}" (config backup.targets)`, 'UnknownTarget');
   if (info?.type === 'restic') {
@@ -35,8 +37,11 @@ export const verifyBackups = runbook('verifyBackups', verifyBackupsInput, { lock
     const archives = input.archives?.length && !input.all ? input.archives : [undefined];
     const findings = [];
     for (const archive of archives) {
-      progress.set(`restic check --read-data ${info.name}`, archive ?? 'newest backup');
-      const v = await acts.resticVerify({ target: info.name, full: true, ...(archive ? { archive } : {}) });
+      // A full read runs alone on the repository: no backup of another host writes to it meanwhile.
+      const v = await withRepositoryLease(leaseFor(ctx, info, 'exclusive'), progress, () => {
+        progress.set(`restic check --read-data ${info.name}`, archive ?? 'newest backup');
+        return acts.resticVerify({ target: info.name, full: true, ...(archive ? { archive } : {}) });
+      });
       findings.push(finding(`verify.${info.name}.${v.archive ?? 'repository'}`, v.ok ? 'ok' : 'fail', v.ok ? `${info.name}: every byte read and checked; ${v.archive ?? 'no backup'} matches its manifest` : `${info.name}: ${v.problems.join('; ')}`, { ...v }));
       reportTarget({ verifyOnly: true, hostId, target: info.name, type: 'restic', outcome: v.ok ? 'success' : 'failure', endedAt: v.verifiedAt, ...(v.archive ? { archive: v.archive } : {}), verification: { ok: v.ok, at: v.verifiedAt, full: true }, ...(v.ok ? {} : { message: v.problems.join('; ') }) });
     }

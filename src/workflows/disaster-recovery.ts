@@ -5,6 +5,7 @@ import type { Downtime } from '../archive/manifest.js';
 import { disasterRecoveryInput, type DisasterRecoveryInput } from '../common/inputs.js';
 import { buildReport, finding, type Finding, type RunbookReport } from '../common/report.js';
 import { approvalGate, type ApprovalGate } from './approval.js';
+import { leaseFor, withRepositoryLease } from './repository-lease.js';
 import { runbook, type RunbookContext } from './runbook.js';
 import { failedWith, failureMessage, startEach } from './shared.js';
 
@@ -113,8 +114,11 @@ async function inspect(ctx: RunbookContext, archive: string, from: string | unde
       const target = (await ctx.acts.describeTargets()).find((t) => t.name === from);
       if (!target) throw ApplicationFailure.nonRetryable(`host ${ctx.hostId} has no backup target "${from}" (config backup.targets)`, 'RestoreRefused');
       if (target.type === 'restic') {
-        ctx.progress.set('fetch', `${archive} from ${target.name} (${target.location})`);
-        fetched = await ctx.acts.fetchFromTarget({ target: from, archive, workflowId: ctx.workflowId, runId: ctx.runId });
+        // Shared with backups: a prune (which runs alone) cannot remove what is being read.
+        fetched = await withRepositoryLease(leaseFor(ctx, target, 'shared'), ctx.progress, () => {
+          ctx.progress.set('fetch', `${archive} from ${target.name} (${target.location})`);
+          return ctx.acts.fetchFromTarget({ target: from, archive, workflowId: ctx.workflowId, runId: ctx.runId });
+        });
         findings.push(finding('recovery.fetch', 'ok', `${archive} read from target ${target.name} (${target.location}): ${fetched.bytes} bytes`, { target: target.name }));
       }
     }

@@ -9,4 +9,5 @@ export { weeklyMaintenance, WEEKLY_STEPS, approveUpgradesUpdate, rejectUpgradesU
 export { monthlyMaintenance, MONTHLY_STEPS } from './monthly-maintenance.js';
 export type { MaintenanceInput, MaintenanceReport, StepOutcome } from './maintenance.js';
 export { hostLock, lockStateQuery } from './host-lock.js';
+export { repositoryLock, repositoryLockStateQuery } from './repository-lock.js';
 export { progressQuery } from './progress.js';

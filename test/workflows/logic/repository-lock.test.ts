@@ -1,0 +1,130 @@
+/**
+ * The repository lock, on the real repositoryLock workflow (time-skipping
+ * server, fake host activities): two hosts back up to one restic repository
+ * at the same time (shared leases), but a check, forget and prune run alone:
+ * never beside another host's backup, and one host's after the other's.
+ */
+import { Context } from '@temporalio/activity';
+import type { WorkflowHandle } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPOSITORY_LOCK_STATE_QUERY, repositoryLockWorkflowId, type RepositoryLockState } from '../../../src/common/repository-lock.js';
+import type { LogicEnv as Env } from '../../helpers/time-skipping.js';
+import { LogicEnv } from '../../helpers/time-skipping.js';
+import { ARCHIVE, newFakes } from './fixtures.js';
+
+const REPO = 'repo-shared-by-two';
+
+/**
+ * Gates that hold one run's call of an activity until the test opens them
+ * (heartbeating meanwhile, so the time-skipping server sees it alive).
+ */
+const gates = new Map<string, { started: Promise<void>; start: () => void; opened: boolean }>();
+function gate(activity: string, workflowId: string): { started: Promise<void>; open: () => void } {
+  let start!: () => void;
+  const g = { started: new Promise<void>((r) => (start = r)), start, opened: false };
+  gates.set(`${activity}:${workflowId}`, g);
+  return { started: g.started, open: () => (g.opened = true) };
+}
+async function passGate(activity: string): Promise<void> {
+  const ctx = Context.current();
+  const g = gates.get(`${activity}:${ctx.info.workflowExecution?.workflowId ?? ''}`);
+  if (!g) return;
+  g.start();
+  while (!g.opened) {
+    ctx.heartbeat({ step: activity, done: 0 });
+    await ctx.sleep(50);
+  }
+}
+
+const fakes = newFakes({
+  async describeTargets() {
+    return [
+      { name: 'local', type: 'archive' as const, location: '/backups' },
+      { name: 'offsite', type: 'restic' as const, location: 's3:https://s3.example/bucket', repositoryId: REPO },
+    ];
+  },
+  async resticBackup(req) {
+    await passGate('resticBackup');
+    return { target: req.target, archive: req.plan.archive, snapshotId: 'a'.repeat(64), manifestSnapshotId: 'b'.repeat(64), dataAdded: 10, tarBytes: 200, sha256: 'cd'.repeat(32), entries: 3, seconds: 0, reused: false };
+  },
+  async resticVerify(req) {
+    await passGate('resticVerify');
+    return { target: req.target, archive: ARCHIVE, ok: true, problems: [], readData: '5%', verifiedAt: new Date().toISOString(), locksRemoved: 0, seconds: 0 };
+  },
+  async resticRetention(req) {
+    return { target: req.target, removed: [], kept: 1, orphans: 0, snapshots: 1 };
+  },
+});
+
+let env: Env;
+beforeAll(async () => {
+  env = await LogicEnv.start({ hosts: ['a', 'b'], fakes, lock: 'real' });
+});
+afterAll(async () => {
+  for (const g of gates.values()) g.opened = true;
+  await env?.teardown();
+});
+
+async function until<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (ok(v)) return v;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`${what} not reached; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const lockState = () => env.client.workflow.getHandle(repositoryLockWorkflowId(REPO)).query<RepositoryLockState>(REPOSITORY_LOCK_STATE_QUERY);
+const calls = (h: WorkflowHandle, name: string) => fakes.of(h.workflowId).filter((c) => c.name === name);
+
+describe('repository lock', () => {
+  it('backups of two hosts share the repository; each check and prune has it alone, in request order', async () => {
+    const a = `backup-a-${Date.now()}`;
+    const b = `backup-b-${Date.now()}`;
+    const backupA = gate('resticBackup', a);
+    const backupB = gate('resticBackup', b);
+    const checkA = gate('resticVerify', a);
+    const ha = await env.start('backup', { hostId: 'a' }, a);
+    await backupA.started;
+    const hb = await env.start('backup', { hostId: 'b' }, b);
+    // B's backup starts while A's is still running: both hold shared leases.
+    await backupB.started;
+    const both = await lockState();
+    expect(both.holders.map((h) => [h.hostId, h.mode]).sort()).toEqual([
+      ['a', 'shared'],
+      ['b', 'shared'],
+    ]);
+
+    // A's backup ends; its check waits for B's backup, which still shares the repository.
+    backupA.open();
+    await until('A queued for the exclusive lease', lockState, (s) => s.queue.some((q) => q.workflowId === a && q.mode === 'exclusive'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls(ha, 'resticVerify')).toEqual([]);
+
+    // B's backup ends: A's check runs alone; B's check waits behind it.
+    backupB.open();
+    await checkA.started;
+    const during = await lockState();
+    expect(during.holders.map((h) => [h.hostId, h.mode])).toEqual([['a', 'exclusive']]);
+    await until('B queued behind A', lockState, (s) => s.queue.some((q) => q.workflowId === b && q.mode === 'exclusive'));
+    expect(calls(hb, 'resticVerify')).toEqual([]);
+    checkA.open();
+
+    await Promise.all([ha.result(), hb.result()]);
+    const [retentionA] = calls(ha, 'resticRetention');
+    const [verifyB] = calls(hb, 'resticVerify');
+    // A's prune ended before B's check began: exclusive means alone.
+    expect(retentionA!.endedAt!).toBeLessThanOrEqual(verifyB!.startedAt);
+    const after = await lockState();
+    expect(after.holders).toEqual([]);
+    expect(after.queue).toEqual([]);
+    expect(after.granted).toBe(4);
+  });
+});
