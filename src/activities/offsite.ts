@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { chmod, mkdir, open, rm } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { archiveNameProblem, ARCHIVE_SUFFIX } from '../common/archive-names.js';
 import type { Config, ResticTarget } from '../config/config.js';
 import { packTar } from '../archive/create.js';
@@ -104,6 +104,21 @@ interface StoredBackup {
   workflowId?: string;
   verifiedAt?: string;
   verifyFailedAt?: string;
+}
+
+/**
+ * A retry after a killed attempt: the restic it ran (killed with the worker) left its lock in
+ * the repository. Restic's own staleness test removes it (its process on this host is gone),
+ * never a live one; the first attempt leaves locks alone.
+ */
+async function clearAfterKill(t: ResticTarget, signal: AbortSignal | undefined): Promise<void> {
+  let attempt = 1;
+  try {
+    attempt = Context.current().info.attempt;
+  } catch {
+    // Called outside an activity (a test, a tool): a first attempt.
+  }
+  if (attempt > 1) await unlockStale(t, signal);
 }
 
 export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config: Config; faults?: Faults }) {
@@ -198,6 +213,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
       const { plan } = req;
       const t0 = Date.now();
       const signal = activitySignal();
+      await clearAfterKill(t, signal);
       const previous = (await storedBackups(t, signal)).backups.find((b) => b.archive === plan.archive && b.workflowId === tagSafe(req.workflowId));
       if (previous) {
         const m = await readStoredManifest(t, previous, signal);
@@ -267,7 +283,8 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
 
     /**
      * Removes the locks killed runs left that restic proves stale
-     * ({@link unlockStale}), runs `restic check` (a subset of the data, or all with `full`), compares
+     * ({@link unlockStale}; the workflows call this holding the repository's exclusive lease, so
+     * no run of ours is in the repository), runs `restic check` (a subset of the data, or all with `full`), compares
      * what was stored for `archive` (or the newest backup) with its manifest,
      * and tags its manifest snapshot `verified=` or `verify-failed=`.
      */
@@ -393,6 +410,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
       const signal = activitySignal();
       const problem = archiveNameProblem(req.archive);
       if (problem) throw ApplicationFailure.nonRetryable(`refusing to restore ${req.archive}: ${problem}`, 'RestoreRefused');
+      await clearAfterKill(t, signal);
       const { backups } = await storedBackups(t, signal);
       const b = backups.find((x) => x.archive === req.archive);
       if (!b) {

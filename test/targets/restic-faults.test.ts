@@ -1,0 +1,151 @@
+/**
+ * SIGKILL the worker while restic runs: during a backup's restic step (the
+ * tar feed paused, restic holding its repository lock) and during a restore's
+ * `restic dump`. The killed restic dies with the worker and leaves its lock
+ * behind, restic's best-known failure; the restarted worker finishes the run,
+ * no lock is left, every service runs, every folder is wholly restored.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FaultPoint } from '../../src/activities/faults.js';
+import { REPOSITORY_LOCK_STATE_QUERY, repositoryLockWorkflowId, type RepositoryLockState } from '../../src/common/repository-lock.js';
+import type { Config } from '../../src/config/config.js';
+import { withPgClient } from '../../src/postgres/client.js';
+import type { BackupResult, RecoveryResult } from '../../src/workflows/index.js';
+import { spawnNodeUntil, type RunningCli } from '../helpers/cli.js';
+import { treesOf } from '../helpers/files.js';
+import { localRepository, type TestRepository } from '../helpers/offsite.js';
+import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { assertReplays, pollUntil, resultWithin, testClient } from '../helpers/temporal.js';
+
+const HOST = 'restic-fault-host';
+const FAULT_WORKER = fileURLToPath(new URL('../fixtures/fault-worker.mjs', import.meta.url));
+let work: string;
+let markers: string;
+let sbx: TestSandbox;
+let client: Client;
+let repo: TestRepository;
+const running: RunningCli[] = [];
+
+const folderSources = (config: Config) => config.backup.sources.flatMap((s) => (s.mode === 'pg_dump' ? [] : [s.path]));
+const rows = (config: Config) => withPgClient(config.postgres!, async (c) => (await c.query<{ id: string }>('SELECT * FROM mcp_events ORDER BY id')).rows);
+
+async function worker(pauseAt: FaultPoint[]): Promise<RunningCli> {
+  const w = await spawnNodeUntil(FAULT_WORKER, [sbx.configPath, markers, ...pauseAt], /task queues: /);
+  running.push(w);
+  return w;
+}
+async function reached(point: string): Promise<void> {
+  const marker = join(markers, `${point}.reached`);
+  for (let i = 0; i < 900 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(existsSync(marker), `${point} reached`).toBe(true);
+}
+async function kill(w: RunningCli): Promise<void> {
+  w.kill('SIGKILL');
+  await w.exited;
+}
+async function stopAll(): Promise<void> {
+  for (const w of running.splice(0)) await kill(w);
+}
+const locks = async () => (await repo.restic(['list', 'locks', '--no-lock'])).stdout.trim().split('\n').filter(Boolean);
+const allActive = async () => {
+  for (const s of sbx.manager.services) expect((await sbx.manager.status(s)).state, s).toBe('active');
+};
+/** Some restic process still running: pdeathsig must have killed the worker's. */
+const resticAlive = async () => {
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'latin1').catch(() => '');
+    if (cmd.startsWith('restic\0') && cmd.includes(HOST)) return true;
+  }
+  return false;
+};
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'mcp-restic-faults-'));
+  markers = join(work, 'markers');
+  repo = await localRepository({ name: 'offsite', dir: join(work, 'offsite'), extra: { checkReadDataSubset: '100%' } });
+  sbx = await createTestSandbox({ hostId: HOST, extra: { backup: { targets: [{ name: 'local', type: 'archive' }, repo.target] } } });
+  // More than the 1 MiB the restic feed passes before its fault point.
+  await writeFile(join(folderSources(sbx.config)[0]!, 'large.bin'), randomBytes(3 * 1024 * 1024));
+  client = await testClient();
+}, 120_000);
+afterAll(async () => {
+  for (const w of running) w.kill('SIGKILL');
+  await Promise.allSettled(running.map((w) => w.exited));
+  await client?.connection.close();
+  await sbx?.cleanup();
+  await rm(work, { recursive: true, force: true });
+});
+
+function start(type: string, input: Record<string, unknown>): Promise<WorkflowHandle> {
+  return client.workflow.start(type, { taskQueue: sbx.config.temporal.taskQueue, workflowId: `${type}-${HOST}-${Date.now()}`, args: [{ hostId: HOST, ...input }] });
+}
+
+describe('a worker killed while restic runs', () => {
+  let archive: string;
+
+  it('during the restic backup: the restarted worker stores the backup once, verifies it, removes the stale lock', async () => {
+    const before = await treesOf(folderSources(sbx.config));
+    const w = await worker(['backup.restic']);
+    const handle = await start('backup', { reason: 'kill test' });
+    await reached('backup.restic');
+    // restic is running and holds its lock (taken as it opens the repository); the services are already back.
+    await pollUntil('restic holding its lock', locks, (l) => l.length === 1, { timeoutMs: 20_000 });
+    await allActive();
+    await kill(w);
+    // restic died with the worker; its lock stays in the repository.
+    for (let i = 0; i < 50 && (await resticAlive()); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await resticAlive()).toBe(false);
+    expect(await locks()).toHaveLength(1);
+
+    await worker([]);
+    const b = await resultWithin<BackupResult>(handle, 240_000);
+    archive = b.archive!.archive;
+    const offsite = b.targets!.find((t) => t.target === 'offsite')!;
+    expect(offsite.ok).toBe(true);
+    expect(offsite.restic!.verify).toMatchObject({ ok: true, problems: [] });
+    // Exactly one tar and one manifest for the backup: the killed attempt stored nothing.
+    const snaps = JSON.parse((await repo.restic(['snapshots', '--json', '--host', HOST])).stdout) as Array<{ tags: string[] }>;
+    expect(snaps.filter((s) => s.tags.includes(`archive=${archive}`)).map((s) => s.tags.find((t) => t.startsWith('part='))).sort()).toEqual(['part=manifest', 'part=tar']);
+    expect(await locks()).toEqual([]);
+    await allActive();
+    expect(await treesOf(folderSources(sbx.config))).toEqual(before);
+    // The repository lock holds nothing once the run is over.
+    const lock = await client.workflow.getHandle(repositoryLockWorkflowId((sbx.config.backup.targets[1] as { repositoryId: string }).repositoryId)).query<RepositoryLockState>(REPOSITORY_LOCK_STATE_QUERY);
+    expect(lock.holders).toEqual([]);
+    await assertReplays(handle);
+    await stopAll();
+  }, 360_000);
+
+  it('during the restic restore: the restarted worker fetches again and recovers; no lock, no fetched copy left', async () => {
+    expect(archive).toBeDefined();
+    const config = sbx.config;
+    const before = await treesOf(folderSources(config));
+    const rowsBefore = await rows(config);
+    await unlink(join(folderSources(config)[0]!, 'large.bin'));
+    await withPgClient(config.postgres!, (c) => c.query('DELETE FROM mcp_events'));
+
+    const w = await worker(['restore.fetch']);
+    const handle = await start('disasterRecovery', { backup: archive, from: 'offsite', approve: true });
+    await reached('restore.fetch');
+    await pollUntil('restic dump holding its lock', locks, (l) => l.length === 1, { timeoutMs: 20_000 });
+    await kill(w);
+    await worker([]);
+    const r = await resultWithin<RecoveryResult>(handle, 240_000);
+    expect(r.outcome).toBe('recovered');
+    expect(await treesOf(folderSources(config))).toEqual(before);
+    expect(await rows(config)).toEqual(rowsBefore);
+    expect(await locks()).toEqual([]);
+    expect((await readdir(join(config.paths.backupDir, '.offsite')).catch(() => [])).length).toBe(0);
+    await allActive();
+    await assertReplays(handle);
+    await stopAll();
+  }, 360_000);
+});
