@@ -27,7 +27,8 @@ import {
   type ManifestRoot,
 } from '../archive/manifest.js';
 import { decideRetention, type VerificationState } from '../archive/retention.js';
-import { claimStaging, removeOwnedStaging, staleStaging } from '../archive/staging.js';
+import { claimMirror, claimStaging, mirrorDir, mirrorUnchangedSince, pruneMirror, recordMirrorSync, removeMirror, removeOwnedStaging, staleStaging } from '../archive/staging.js';
+import { runProgram } from '../services/run-argv.js';
 import { verifyBackup, type VerifyOutcome } from '../archive/verify.js';
 import { pgDump } from '../postgres/tools.js';
 import { VERSION } from '../version.js';
@@ -79,7 +80,7 @@ export interface BackupPlan {
 export interface SnapshotResult {
   archivePath: string;
   files: number;
-  /** Of `files`, those an earlier attempt had already copied (kept, not rewritten). */
+  /** Of `files`, those kept from an earlier copy (an earlier attempt's, or the last backup's with `backup.incrementalSnapshot`), not rewritten. */
   reused: number;
   bytes: number;
   skipped: string[];
@@ -284,11 +285,17 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
   };
 
   return {
-    /** What this backup will read, where it stages, and which services each stop covers. Changes nothing but the backups folder's mode. */
+    /**
+     * What this backup will read, where it stages, and which services each stop covers. Changes
+     * nothing but the backups folder's mode and the snapshot copy kept between backups (roots the
+     * config no longer copies there are removed from it; all of it with `incrementalSnapshot: false`).
+     */
     async planBackup(): Promise<BackupPlan> {
       await ensureBackupDir();
       const { name, at } = await freshName(new Date());
       const stagingDir = join(config.backup.stagingDir, name.slice(0, -ARCHIVE_SUFFIX.length));
+      // Stop-mode folders are copied into the copy kept between backups, or into this run's own folder.
+      const snapshotRoot = config.backup.incrementalSnapshot ? join(mirrorDir(config.backup.stagingDir, config.hostId), 'root') : join(stagingDir, 'root');
       const sources: PlannedSource[] = [];
       const missing: string[] = [];
       let dump: PlannedDump | undefined;
@@ -309,12 +316,17 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
         sources.push({
           archivePath,
           originalPath: src.path,
-          archiveFrom: src.mode === 'stop' ? join(stagingDir, 'root', archivePath) : src.path,
+          archiveFrom: src.mode === 'stop' ? join(snapshotRoot, archivePath) : src.path,
           mode: src.mode,
           services: src.mode === 'stop' ? src.services : [],
         });
         estimatedBytes += await treeBytes(src.path, () => report(++entries));
       }
+      // The copy kept between backups holds only what this config still copies there: a folder dropped
+      // from the sources (or made online) loses its copy, and turning the option off removes it all.
+      const mirror = mirrorDir(config.backup.stagingDir, config.hostId);
+      if (config.backup.incrementalSnapshot) await pruneMirror(mirror, sources.filter((s) => s.mode === 'stop').map((s) => s.archivePath));
+      else await removeMirror(mirror);
       return {
         archive: name,
         createdAt: at.toISOString(),
@@ -329,14 +341,16 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
 
     /**
      * Copies one stop-mode source into staging; heartbeats the bytes copied.
+     * Safe only because the source's services are stopped for the whole step
+     * (retries of an activity run without the workflow starting them).
      *
-     * A retry whose previous attempt reported progress on this copy resumes it:
-     * files already copied whole (same size, mode and modification time) are
-     * kept, the rest copied again, entries gone from the source removed. That is
-     * safe here and nowhere else in a backup: the source's services are stopped
-     * for the whole step (retries of an activity run without the workflow
-     * starting them), and the staging folder is this run's own. A first attempt,
-     * or a retry that never reported, starts from an empty folder.
+     * Into the copy kept between backups (`backup.incrementalSnapshot`): only what
+     * changed since the last complete update is copied; a file is kept when its
+     * size, mode and modification time match and the source's ctime is older than
+     * that update's start (see {@link copyTree}'s `unchangedSince`); entries gone
+     * from the source are removed. Into this run's own folder: a retry whose
+     * previous attempt reported progress keeps the files it copied whole (same
+     * size, mode and modification time); a first attempt starts from an empty folder.
      */
     async snapshotSource(req: { source: PlannedSource }): Promise<SnapshotResult> {
       const { source } = req;
@@ -344,13 +358,35 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
       const t0 = Date.now();
       const signal = activitySignal();
       const step = `snapshot ${source.originalPath}`;
-      const resume = previousProgress(step) !== undefined;
-      await claimStaging(runStagingDir(source.archiveFrom), { archive: `${basename(runStagingDir(source.archiveFrom))}${ARCHIVE_SUFFIX}`, host: config.hostId });
+      const mirror = mirrorDir(config.backup.stagingDir, config.hostId);
+      const inMirror = source.archiveFrom.startsWith(`${mirror}${sep}`);
+      let unchangedSince: number | undefined;
+      if (inMirror) {
+        await claimMirror(mirror, config.hostId);
+        unchangedSince = await mirrorUnchangedSince(mirror, source.archivePath);
+      } else {
+        await claimStaging(runStagingDir(source.archiveFrom), { archive: `${basename(runStagingDir(source.archiveFrom))}${ARCHIVE_SUFFIX}`, host: config.hostId });
+      }
+      const resume = unchangedSince !== undefined || previousProgress(step) !== undefined;
       if (!resume) await rm(source.archiveFrom, { recursive: true, force: true });
       await mkdir(dirname(source.archiveFrom), { recursive: true, mode: 0o700 });
+      // Taken before the first file is looked at (the bound derived from it allows for ctime's coarse clock).
+      const startedAt = Date.now();
       const report = trackStep(step, 'bytes');
-      const copied = await copyTree(source.originalPath, source.archiveFrom, { ...(signal ? { signal } : {}), onProgress: (bytes) => report(bytes), concurrency: 16, resume });
+      const copied = await copyTree(source.originalPath, source.archiveFrom, {
+        ...(signal ? { signal } : {}),
+        onProgress: (bytes) => report(bytes),
+        concurrency: 16,
+        resume,
+        ...(unchangedSince !== undefined ? { unchangedSince } : {}),
+      });
       if (source.mode === 'stop') await faults.reach('backup.snapshot', signal);
+      if (inMirror) {
+        // On disk before the record that vouches for it: after a power cut the record never names a copy that is not there.
+        const synced = await runProgram(['sync', '--file-system', mirror], { timeoutMs: 300_000, signal });
+        if (synced.exitCode !== 0) throw new Error(`sync --file-system ${mirror} failed (exit ${String(synced.exitCode)}): ${String(synced.all ?? '').trim()}`);
+        await recordMirrorSync(mirror, source.archivePath, startedAt, unchangedSince === undefined);
+      }
       return { archivePath: source.archivePath, files: copied.files, reused: copied.reused, bytes: copied.bytes, skipped: copied.skipped, seconds: (Date.now() - t0) / 1000 };
     },
 

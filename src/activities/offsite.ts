@@ -12,10 +12,16 @@
  * them to the same inspection and extraction as an archive; nothing a
  * repository returns is trusted before those checks.
  *
- * A host's restic steps run under its host lock, so they never meet each other;
- * a lock a killed run left is removed with plain `restic unlock`, which removes
- * only locks restic proves stale. Runs of different hosts on one repository are
- * not coordinated yet (a repository lock workflow is the missing piece).
+ * Runs on one repository (of any host) are coordinated by its repository lock
+ * workflow (src/workflows/repository-lock.ts): `restic backup` and the reads of
+ * a recovery under a shared lease, check, tag, forget and prune under the
+ * exclusive one. Reads take no restic lock at all (`--no-lock`). A lock that a
+ * killed `restic backup` left is removed with plain `restic unlock` (which
+ * removes only locks restic proves stale) and only by a step that holds the
+ * exclusive lease, when no other run of ours is in the repository: the
+ * verification after each backup, a retried retention, or
+ * {@link createOffsiteActivities}' `resticUnlockStale`, which a backup refused
+ * as locked asks for.
  */
 import { createHash } from 'node:crypto';
 import { chmod, mkdir, open, rm } from 'node:fs/promises';
@@ -23,6 +29,7 @@ import { Readable, Transform } from 'node:stream';
 import { join } from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { archiveNameProblem, ARCHIVE_SUFFIX } from '../common/archive-names.js';
+import { REPOSITORY_LOCKED } from '../common/repository-lock.js';
 import type { Config, ResticTarget } from '../config/config.js';
 import { packTar } from '../archive/create.js';
 import { UNCOMPRESSED } from '../archive/compress.js';
@@ -94,6 +101,11 @@ export interface ResticRetentionResult {
 const tagSafe = (value: string) => value.replace(/,/g, '_');
 const tag = (key: string, value: string) => `${key}=${tagSafe(value)}`;
 const tagValue = (s: ResticSnapshot, key: string) => s.tags?.find((t) => t.startsWith(`${key}=`))?.slice(key.length + 1);
+/**
+ * Whether the snapshot id `ref` (from a tag or a summary) names snapshot `id` (from a listing): restic 0.14
+ * prints the short id (8 hex digits) in `backup --json`'s summary, later versions the full one.
+ */
+const namesSnapshot = (ref: string | undefined, id: string) => ref !== undefined && ref.length >= 8 && id.startsWith(ref);
 const tarFileName = (archive: string) => `${archive.slice(0, -ARCHIVE_SUFFIX.length)}.tar`;
 const manifestFileName = (archive: string) => `${archive.slice(0, -ARCHIVE_SUFFIX.length)}.manifest.json`;
 
@@ -106,19 +118,13 @@ interface StoredBackup {
   verifyFailedAt?: string;
 }
 
-/**
- * A retry after a killed attempt: the restic it ran (killed with the worker) left its lock in
- * the repository. Restic's own staleness test removes it (its process on this host is gone),
- * never a live one; the first attempt leaves locks alone.
- */
-async function clearAfterKill(t: ResticTarget, signal: AbortSignal | undefined): Promise<void> {
-  let attempt = 1;
+/** Which attempt of its activity this is; 1 outside an activity (a test, a tool). */
+function attempt(): number {
   try {
-    attempt = Context.current().info.attempt;
+    return Context.current().info.attempt;
   } catch {
-    // Called outside an activity (a test, a tool): a first attempt.
+    return 1;
   }
-  if (attempt > 1) await unlockStale(t, signal);
 }
 
 export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config: Config; faults?: Faults }) {
@@ -134,6 +140,11 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
       throw ApplicationFailure.nonRetryable(err.message, err.name);
     }
     throw err;
+  };
+  /** As {@link permanent}, and a repository restic calls locked is {@link REPOSITORY_LOCKED}: the workflow unlocks under the exclusive lease. */
+  const lockedOrPermanent = (err: unknown): never => {
+    if (err instanceof ResticError && err.name === RESTIC_FAILURES.locked) throw ApplicationFailure.nonRetryable(err.message, REPOSITORY_LOCKED);
+    return permanent(err);
   };
 
   /** This host's backups in the repository, newest first: one per manifest snapshot. */
@@ -213,7 +224,9 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
       const { plan } = req;
       const t0 = Date.now();
       const signal = activitySignal();
-      await clearAfterKill(t, signal);
+      // A lock an earlier, killed attempt left stays: this step holds only a shared lease (other hosts'
+      // backups may run), and restic's own non-exclusive lock does not wait for it. The verification
+      // after it, under the exclusive lease, removes it.
       const previous = (await storedBackups(t, signal)).backups.find((b) => b.archive === plan.archive && b.workflowId === tagSafe(req.workflowId));
       if (previous) {
         const m = await readStoredManifest(t, previous, signal);
@@ -250,7 +263,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
         },
       }).catch((err: unknown) => {
         packed.stop();
-        return permanent(err);
+        return lockedOrPermanent(err);
       });
       if (!summary?.snapshot_id) throw new Error(`restic backup to target ${t.name} ended without a summary (no snapshot id)`);
       report(tarBytes);
@@ -266,7 +279,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
           const msg = jsonLines(line)[0] as { message_type?: string; snapshot_id?: string } | undefined;
           if (msg?.message_type === 'summary') manifestSnapshot = msg.snapshot_id;
         },
-      }).catch(permanent);
+      }).catch(lockedOrPermanent);
       return {
         target: t.name,
         archive: plan.archive,
@@ -294,28 +307,50 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
       const signal = activitySignal();
       const report = trackStep(`restic check ${t.name}`, 'lines');
       let lines = 0;
-      const locksRemoved = await unlockStale(t, signal).catch(permanent);
-      const problems: string[] = [];
       const readData = req.full ? 'all' : t.checkReadDataSubset;
-      await runRestic(t, ['check', ...checkArgs(t, Boolean(req.full))], { signal, onLine: () => report(++lines) }).catch((err: unknown) => {
-        if (err instanceof ResticError && err.name === RESTIC_FAILURES.failed) problems.push(err.message);
-        else permanent(err);
-      });
-      const { backups } = await storedBackups(t, signal);
-      const b = req.archive ? backups.find((x) => x.archive === req.archive) : backups[0];
-      if (req.archive && !b) problems.push(`no backup ${req.archive} of host ${config.hostId} in target ${t.name}`);
-      if (b) {
+      // The check and the comparison with the manifest run side by side: the listings take no lock
+      // (--no-lock), so they neither wait for the check nor make it fail.
+      const checking = (async (): Promise<{ locksRemoved: number; problems: string[] }> => {
+        const locksRemoved = await unlockStale(t, signal).catch(permanent);
+        const found: string[] = [];
+        await runRestic(t, ['check', ...checkArgs(t, Boolean(req.full))], { signal, onLine: () => report(++lines) }).catch((err: unknown) => {
+          if (err instanceof ResticError && err.name === RESTIC_FAILURES.failed) found.push(err.message);
+          else permanent(err);
+        });
+        return { locksRemoved, problems: found };
+      })();
+      const comparing = (async (): Promise<{ b: StoredBackup | undefined; m: BackupManifest | undefined; problems: string[] }> => {
+        const found: string[] = [];
+        const { backups } = await storedBackups(t, signal);
+        const b = req.archive ? backups.find((x) => x.archive === req.archive) : backups[0];
+        if (req.archive && !b) found.push(`no backup ${req.archive} of host ${config.hostId} in target ${t.name}`);
+        if (!b) return { b, m: undefined, problems: found };
         try {
           const m = await readStoredManifest(t, b, signal);
           const snapshot = (m as BackupManifest & { stored?: { snapshotId?: string; file?: string } }).stored;
-          if (!snapshot?.snapshotId || snapshot.snapshotId !== b.tarSnapshotId) problems.push(`the manifest of ${b.archive} names tar snapshot ${String(snapshot?.snapshotId)}, its tags ${String(b.tarSnapshotId)}`);
+          if (!snapshot?.snapshotId || snapshot.snapshotId !== b.tarSnapshotId) found.push(`the manifest of ${b.archive} names tar snapshot ${String(snapshot?.snapshotId)}, its tags ${String(b.tarSnapshotId)}`);
           else {
             const { stdout } = await runRestic(t, ['ls', '--json', snapshot.snapshotId], { signal, timeoutMs: LISTING_TIMEOUT_MS });
             const node = jsonLines(stdout).find((n) => (n as { path?: string }).path === `/${tarFileName(b.archive)}`) as { size?: number } | undefined;
-            if (!node) problems.push(`snapshot ${snapshot.snapshotId} holds no ${tarFileName(b.archive)}`);
-            else if (node.size !== m.bytes) problems.push(`${tarFileName(b.archive)} is ${String(node.size)} bytes in the repository, its manifest says ${m.bytes}`);
+            if (!node) found.push(`snapshot ${snapshot.snapshotId} holds no ${tarFileName(b.archive)}`);
+            else if (node.size !== m.bytes) found.push(`${tarFileName(b.archive)} is ${String(node.size)} bytes in the repository, its manifest says ${m.bytes}`);
           }
-          if (req.full && problems.length === 0) {
+          return { b, m, problems: found };
+        } catch (err) {
+          if (err instanceof ApplicationFailure || err instanceof ResticError) return { b, m: undefined, problems: [...found, err.message] };
+          throw err;
+        }
+      })();
+      // Both settle before either's failure is thrown: no restic of this step is left running.
+      const [checked, compared] = await Promise.allSettled([checking, comparing]);
+      if (checked.status === 'rejected') throw checked.reason;
+      if (compared.status === 'rejected') throw compared.reason;
+      const { locksRemoved } = checked.value;
+      const { b, m } = compared.value;
+      const problems = [...checked.value.problems, ...compared.value.problems];
+      if (b) {
+        if (req.full && m && problems.length === 0) {
+          try {
             // All of it read back and hashed: what a restore would get.
             const hash = createHash('sha256');
             let n = 0;
@@ -328,10 +363,10 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
               },
             });
             if (n !== m.bytes || hash.digest('hex') !== m.sha256) problems.push(`${tarFileName(b.archive)} reads back as ${n} bytes that do not hash to its manifest's sha256`);
+          } catch (err) {
+            if (err instanceof ApplicationFailure || err instanceof ResticError) problems.push(err.message);
+            else throw err;
           }
-        } catch (err) {
-          if (err instanceof ApplicationFailure || err instanceof ResticError) problems.push(err.message);
-          else throw err;
         }
         const at = new Date().toISOString();
         const label = problems.length ? tag('verify-failed', at) : tag('verified', at);
@@ -339,6 +374,16 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
         await runRestic(t, ['tag', '--add', label, ...drop.flatMap((d) => ['--remove', d]), b.manifestSnapshot.id], { signal, timeoutMs: LISTING_TIMEOUT_MS });
       }
       return { target: t.name, ...(b ? { archive: b.archive } : {}), ok: problems.length === 0, problems, readData, verifiedAt: new Date().toISOString(), locksRemoved, seconds: (Date.now() - t0) / 1000 };
+    },
+
+    /**
+     * Removes the locks restic proves stale ({@link unlockStale}): called by a workflow holding the
+     * repository's exclusive lease (no run of ours is in the repository), when a backup was refused
+     * as locked. Returns how many were removed.
+     */
+    async resticUnlockStale(req: { target: string }): Promise<{ target: string; removed: number }> {
+      const t = restic(req.target);
+      return { target: t.name, removed: await unlockStale(t, activitySignal()).catch(permanent) };
     },
 
     /**
@@ -353,6 +398,9 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
       const signal = activitySignal();
       const report = trackStep(`restic forget and prune ${t.name}`, 'lines');
       let lines = 0;
+      // A retry after a worker killed during forget or prune: their lock stays until removed. This step
+      // holds the exclusive lease, so no run of ours is in the repository.
+      if (attempt() > 1) await unlockStale(t, signal).catch(permanent);
       const now = new Date();
       const { backups, all } = await storedBackups(t, signal);
       const infos = backups.map((b) => {
@@ -367,7 +415,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
         const archive = tagValue(s, 'archive');
         if (!archive) continue;
         if (removed.has(archive)) forget.push(s.id);
-        else if (tagValue(s, 'part') === 'tar' && !backups.some((b) => b.tarSnapshotId === s.id) && now.getTime() - Date.parse(s.time) > 86_400_000) {
+        else if (tagValue(s, 'part') === 'tar' && !backups.some((b) => namesSnapshot(b.tarSnapshotId, s.id)) && now.getTime() - Date.parse(s.time) > 86_400_000) {
           // A tar no manifest names, a day old: an attempt killed before its manifest was stored.
           forget.push(s.id);
           orphans += 1;
@@ -410,7 +458,6 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
       const signal = activitySignal();
       const problem = archiveNameProblem(req.archive);
       if (problem) throw ApplicationFailure.nonRetryable(`refusing to restore ${req.archive}: ${problem}`, 'RestoreRefused');
-      await clearAfterKill(t, signal);
       const { backups } = await storedBackups(t, signal);
       const b = backups.find((x) => x.archive === req.archive);
       if (!b) {

@@ -5,6 +5,7 @@
  * target and swapping by rename, so a folder is always wholly old or wholly
  * restored; the previous folder is kept until the post-recovery checks pass.
  */
+import { databaseAnswers, memoryServiceAnswers } from './service-checks.js';
 import { createHash } from 'node:crypto';
 import { access, lstat, mkdir, readFile, readdir, rename, rm, statfs } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
@@ -16,11 +17,9 @@ import { extractRoots, type ExtractTarget, type InspectedArchive } from '../arch
 import { manifestPath, readManifest, syncDir, writeFileDurably, type BackupManifest } from '../archive/manifest.js';
 import { NotRegularFileError } from '../archive/read-into.js';
 import { scanArchive, type ScanResult } from '../archive/scan.js';
-import { withPgClient } from '../postgres/client.js';
 import { pgDump, pgRestore } from '../postgres/tools.js';
 import type { ServiceManager } from '../services/index.js';
 import { runArgv } from '../services/run-argv.js';
-import { getMemoryStats } from '../system/memory-service.js';
 import { createBackupActivities, freshArchiveName, type ArchiveResult, type BackupPlan } from './backup.js';
 import { activitySignal, trackStep } from './context.js';
 import { NO_FAULTS, type Faults } from './faults.js';
@@ -332,20 +331,7 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
     /** After a recovery: each service active, the memory service answers, the database answers, the configured validate command passes. */
     async postRecoveryChecks(): Promise<Finding[]> {
       const findings = await serviceOps.checkServices();
-      try {
-        const stats = await getMemoryStats(config.memoryService.url, config.memoryService.timeoutSeconds * 1000);
-        findings.push(finding('memory.get_stats', 'ok', `memory service answers: ${stats.size} memories`, { ...stats }));
-      } catch (err) {
-        findings.push(finding('memory.get_stats', 'fail', `memory service does not answer: ${errorMessage(err)}`, { url: config.memoryService.url }));
-      }
-      if (config.postgres) {
-        try {
-          await withPgClient(config.postgres, (c) => c.query('SELECT 1'));
-          findings.push(finding('postgres.select1', 'ok', `database ${config.postgres.database} answers SELECT 1`, { database: config.postgres.database }));
-        } catch (err) {
-          findings.push(finding('postgres.select1', 'fail', `database ${config.postgres.database} does not answer: ${errorMessage(err)}`, { database: config.postgres.database }));
-        }
-      }
+      findings.push(await memoryServiceAnswers(config), ...(await databaseAnswers(config)));
       if (config.recovery.validateCommand) {
         const argv = config.recovery.validateCommand;
         try {

@@ -7,7 +7,8 @@
  * rather than redone: a file whose copy already has the source's size and
  * modification time is kept (its time is set only after its data, owner and
  * mode, so a matching time means that copy finished), everything else is
- * copied again, and entries the source no longer has are removed.
+ * copied again, and entries the source no longer has are removed. With
+ * `unchangedSince` as well, the same brings last night's copy up to date.
  */
 import { constants, type Stats } from 'node:fs';
 import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
@@ -33,6 +34,14 @@ export interface CopyOptions {
   resume?: boolean;
   /** Files copied at once. @default 8 */
   concurrency?: number;
+  /**
+   * With `resume`: `dest` is a copy made earlier (the last backup's), and a file there is kept only
+   * if, beyond size, mode and modification time, the source's ctime is older than this (ms since the
+   * epoch: when that copy started). The kernel sets ctime on every write, chmod, chown and rename and
+   * no program can set it back, so a file changed since then is copied again even when its size and
+   * mtime were kept. @default none (size, mode and mtime decide)
+   */
+  unchangedSince?: number;
 }
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -82,7 +91,9 @@ export async function copyTree(src: string, dest: string, opts: CopyOptions = {}
     if (resume) {
       wanted.add(to);
       const there = await lstat(to).catch(() => undefined);
-      if (there && !(st.isDirectory() && there.isDirectory()) && !(st.isFile() && there.isFile() && st.nlink === 1)) await rm(to, { recursive: true, force: true });
+      // Only a folder or a lone regular file can be kept; anything else (a hard-linked copy among them:
+      // writing into it would change its other names too) is removed first.
+      if (there && !(st.isDirectory() && there.isDirectory()) && !(st.isFile() && there.isFile() && st.nlink === 1 && there.nlink === 1)) await rm(to, { recursive: true, force: true });
     }
     if (st.isDirectory()) {
       await mkdir(to, { mode: 0o700, recursive: resume });
@@ -111,19 +122,30 @@ export async function copyTree(src: string, dest: string, opts: CopyOptions = {}
       await schedule(async () => {
         if (resume) {
           const there = await lstat(to).catch(() => undefined);
-          if (there?.isFile() && there.size === st.size && sameTime(there.mtimeMs, st.mtimeMs) && (there.mode & 0o7777) === (st.mode & 0o7777)) {
+          if (
+            there?.isFile() &&
+            there.size === st.size &&
+            sameTime(there.mtimeMs, st.mtimeMs) &&
+            (there.mode & 0o7777) === (st.mode & 0o7777) &&
+            (opts.unchangedSince === undefined || st.ctimeMs < opts.unchangedSince)
+          ) {
             stats.files += 1;
             stats.reused += 1;
             stats.bytes += st.size;
             opts.onProgress?.(stats.bytes, stats.files);
             return;
           }
+          // Not kept: a new file, never the old one written over.
+          if (there) await rm(to, { force: true });
         }
         try {
           await copyFile(from, to, constants.COPYFILE_FICLONE);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
             stats.skipped.push(`${from} (vanished while copying)`);
+            // Gone from the source: an earlier copy of it must not stay behind as if it were current.
+            wanted.delete(to);
+            await rm(to, { force: true });
             return;
           }
           throw err;

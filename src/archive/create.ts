@@ -6,6 +6,7 @@
  * written as `<name>.partial`, fsynced and renamed; a failure removes the partial.
  */
 import { createHash } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
@@ -70,6 +71,27 @@ export interface PackedTar {
 }
 
 /**
+ * The stat a header is written from, without what changes when nothing in the
+ * file did: atime and ctime (a stop-mode root is read from a fresh staging copy
+ * every night, so every ctime is new), dev, ino and nlink (written in PAX
+ * headers). With them, the header of every small file changed each night and
+ * restic's chunker, whose chunks span many small files, stored half the data
+ * set again after a 1 % change (bench/offsite.ts). Mode, owner, size and mtime
+ * stay: the restore sets them. Hard links were found from dev/ino before this runs.
+ */
+function stableStat(st: Stats): Stats {
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(st) as object) as Stats, st);
+  copy.atime = st.mtime;
+  copy.ctime = st.mtime;
+  copy.atimeMs = st.mtimeMs;
+  copy.ctimeMs = st.mtimeMs;
+  copy.dev = 0;
+  copy.ino = 0;
+  copy.nlink = 1;
+  return copy;
+}
+
+/**
  * Packs the roots into one tar stream whose entry paths are each root's
  * archive path (its original absolute path without `/`), wherever it is read
  * from; tallies each root's entries for the manifest as they pass.
@@ -87,6 +109,7 @@ export function packTar(sources: readonly ArchiveSource[], onProgress?: (tarByte
       pack.emit('error', new Error(`${code}: ${message}`));
     },
     onWriteEntry: (entry: WriteEntry) => {
+      if (entry.stat) entry.stat = stableStat(entry.stat);
       const absolute = entry.absolute;
       const match = bySource.find(({ source }) => absolute === source.sourcePath || absolute.startsWith(`${source.sourcePath}/`));
       if (!match) throw new Error(`entry ${absolute} is outside every archive root`);

@@ -16,7 +16,14 @@ export const REPOSITORY_LOCK_SIGNALS = {
 } as const;
 export const REPOSITORY_LOCK_STATE_QUERY = 'repositoryLockState';
 
-/** `shared`: backup, list, dump (restic's own non-exclusive lock). `exclusive`: check, forget, prune. */
+/**
+ * The failure type of a restic step restic refused because the repository is locked (most likely a
+ * lock a killed run left): not retried in place, where it holds only a shared lease. The workflow
+ * removes the stale locks under the exclusive lease (`resticUnlockStale`) and tries the step once more.
+ */
+export const REPOSITORY_LOCKED = 'RepositoryLocked';
+
+/** `shared`: backup, and a recovery's reads (restic takes no lock for those). `exclusive`: check, tag, forget, prune, unlock. */
 export type LeaseMode = 'shared' | 'exclusive';
 
 /** `mcp-runbooks.repository-lock.<repositoryId>` */

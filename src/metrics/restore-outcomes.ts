@@ -13,7 +13,8 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES, SUCCESS_OUTCOMES, type RunOutcome } from '../common/search-attributes.js';
 import type { RunbookReport } from '../common/report.js';
 import type { WorkerMetrics } from './registry.js';
-import { recordRunbookOutcome } from './runbook-sink.js';
+import { recordRunbookOutcome, recordTargetOutcome } from './runbook-sink.js';
+import { failedOnlyOffsite, targetOutcomeOf, type TargetReportLine } from '../common/outcome.js';
 
 /** Runbooks whose outcome gauges feed alerts, by workflow type. */
 export const RESTORED_RUNBOOKS = ['backup', 'disasterRecovery', 'verifyBackups', 'healthCheck', 'dailyMaintenance', 'weeklyMaintenance', 'monthlyMaintenance'] as const;
@@ -37,6 +38,66 @@ export interface RestoredOutcome {
   lastSuccess?: string;
   lastFailure?: string;
   findingsFrom?: string;
+  /** backup: the targets whose last success or failure was read back from the newest runs' reports. */
+  targets?: string[];
+}
+
+/** Backup runs whose reports are read for per-target outcomes, newest first. */
+const TARGET_RUNS_READ = 20;
+
+/**
+ * Per-target last success and failure (and size, snapshots, verification)
+ * from the reports of the newest backup runs: a completed run's result, or a
+ * failed run's failure details (a `BackupTargetFailed` carries the report).
+ * Each target's newest success and newest failure are recorded, as if the run had just ended.
+ */
+async function restoreTargetOutcomes(opts: RestoreOutcomesOptions, host: string, runs: WorkflowExecutionInfo[]): Promise<string[]> {
+  const seen = { success: new Set<string>(), failure: new Set<string>() };
+  const newestFirst = [...runs].sort((a, b) => b.closeTime!.getTime() - a.closeTime!.getTime()).slice(0, TARGET_RUNS_READ);
+  for (const wf of newestFirst) {
+    const report = await backupReportOf(opts.client, wf);
+    if (!report?.targets || !report.plan?.archive) continue;
+    for (const line of report.targets) {
+      const kind = line.ok ? 'success' : 'failure';
+      if (seen[kind].has(line.target)) continue;
+      seen[kind].add(line.target);
+      const a = report.archive || report.retention ? { ...(report.archive ? { bytes: report.archive.bytes } : {}), ...(report.retention ? { kept: report.retention.kept } : {}) } : undefined;
+      recordTargetOutcome(opts.metrics, targetOutcomeOf({ hostId: host, archive: report.plan.archive, endedAt: wf.closeTime!.toISOString(), line, ...(a ? { archiveTarget: a } : {}) }), { restored: true });
+    }
+  }
+  return [...new Set([...seen.success, ...seen.failure])].sort();
+}
+
+interface StoredBackupReport {
+  plan?: { archive?: string };
+  archive?: { bytes: number };
+  retention?: { kept: number };
+  targets?: TargetReportLine[];
+}
+
+/** A finished backup's report: its result, or the report a failed run attached to its failure. */
+async function backupReportOf(client: Client, wf: WorkflowExecutionInfo): Promise<StoredBackupReport | undefined> {
+  try {
+    return (await client.workflow.getHandle(wf.workflowId, wf.runId).result()) as StoredBackupReport;
+  } catch (err) {
+    for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+      const details = (e as { details?: unknown }).details;
+      if ((e as { name?: unknown }).name === 'ApplicationFailure' && Array.isArray(details) && details[0] && typeof details[0] === 'object') return details[0] as StoredBackupReport;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The newest failed backup that was not only its restic targets' failure ({@link failedOnlyOffsite}: the
+ * live sink leaves the runbook's last failure alone for those), among the newest few failed runs.
+ */
+async function newestHostFailure(client: Client, failures: WorkflowExecutionInfo[]): Promise<WorkflowExecutionInfo | undefined> {
+  const newestFirst = [...failures].sort((a, b) => b.closeTime!.getTime() - a.closeTime!.getTime()).slice(0, TARGET_RUNS_READ);
+  for (const wf of newestFirst) {
+    if (!failedOnlyOffsite((await backupReportOf(client, wf))?.targets)) return wf;
+  }
+  return undefined;
 }
 
 /** Reads the newest success and failure of each runbook on each host back into the gauges. */
@@ -49,16 +110,21 @@ export async function restoreRunbookOutcomes(opts: RestoreOutcomesOptions): Prom
       let success: WorkflowExecutionInfo | undefined;
       let failure: WorkflowExecutionInfo | undefined;
       let n = 0;
+      const closed: WorkflowExecutionInfo[] = [];
+      const failures: WorkflowExecutionInfo[] = [];
       for await (const wf of opts.client.workflow.list({ query })) {
         if (++n > (opts.limit ?? 200)) break;
         // A run the server ended (terminated, timed out, over the history limit) never set its outcome: a failure.
         const recorded = outcomeOf(wf);
         const outcome = recorded === 'running' && ['TERMINATED', 'TIMED_OUT', 'FAILED'].includes(wf.status.name) ? 'failure' : recorded;
         if (!wf.closeTime || !outcome) continue;
+        if (SUCCESS_OUTCOMES.includes(outcome) || FAILED.includes(outcome)) closed.push(wf);
+        if (FAILED.includes(outcome)) failures.push(wf);
         if (SUCCESS_OUTCOMES.includes(outcome) && (!success || wf.closeTime > success.closeTime!)) success = wf;
         if (FAILED.includes(outcome) && (!failure || wf.closeTime > failure.closeTime!)) failure = wf;
       }
       const restored: RestoredOutcome = { runbook, host };
+      if (runbook === 'backup' && failure) failure = await newestHostFailure(opts.client, failures);
       if (failure?.closeTime) {
         recordRunbookOutcome(opts.metrics, { runbook, hostId: host, outcome: 'failure', seconds: 0, endedAt: failure.closeTime.toISOString() }, { restored: true });
         restored.lastFailure = failure.closeTime.toISOString();
@@ -77,7 +143,11 @@ export async function restoreRunbookOutcomes(opts: RestoreOutcomesOptions): Prom
         );
         restored.lastSuccess = success.closeTime.toISOString();
       }
-      if (restored.lastFailure || restored.lastSuccess) out.push(restored);
+      if (runbook === 'backup') {
+        const targets = await restoreTargetOutcomes(opts, host, closed);
+        if (targets.length) restored.targets = targets;
+      }
+      if (restored.lastFailure || restored.lastSuccess || restored.targets) out.push(restored);
     }
   }
   return out;

@@ -10,6 +10,12 @@
  * (1 for nearly every failure; 0.16+ adds 10 "no repository", 11 "locked",
  * 12 "wrong password", which are read too). Failures are classified from the
  * exit code or, for 0.14, from stderr.
+ *
+ * Locks: a command that only reads runs with `--no-lock` ({@link READ_ONLY_COMMANDS}),
+ * so it neither fails while another host prunes nor makes a check or prune fail as
+ * locked, and a reader killed with the worker leaves no lock behind. restic is
+ * stopped with SIGINT (SIGKILL 10 s later): restic 0.14 removes its own lock on
+ * SIGINT, but dies leaving it on SIGTERM.
  */
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -43,6 +49,17 @@ export class ResticError extends Error {
     this.exitCode = exitCode;
   }
 }
+
+/**
+ * restic commands that only read the repository: run with `--no-lock` (restic 0.14 accepts it on each).
+ * Our own prune never runs beside them: a fetch or listing that must not lose its data holds the
+ * repository's shared lease (src/workflows/repository-lease.ts); one that races another tool's prune
+ * fails its checks (sizes, sha256) rather than reading something else.
+ */
+export const READ_ONLY_COMMANDS: ReadonlySet<string> = new Set(['snapshots', 'ls', 'dump', 'stats', 'list', 'cat']);
+
+/** How long restic gets to remove its lock after SIGINT before it is killed. */
+const INTERRUPT_GRACE_MS = 10_000;
 
 export interface ResticRunOptions {
   signal?: AbortSignal | undefined;
@@ -106,14 +123,18 @@ function classify(target: ResticTarget, args: readonly string[], exitCode: numbe
 }
 
 /**
- * Runs `restic <args>` against the target. Resolves with its output when it
- * exits 0; rejects with {@link ResticError} otherwise, or with the abort reason
- * when cancelled (restic is killed, its lock left for {@link unlockStale}).
+ * Runs `restic <args>` against the target (`--no-lock` added to a read-only
+ * command). Resolves with its output when it exits 0; rejects with
+ * {@link ResticError} otherwise, or with the abort reason when cancelled
+ * (restic is interrupted and removes its own lock; only one killed with the
+ * worker leaves a lock, for {@link unlockStale}).
  */
 export async function runRestic(target: ResticTarget, args: readonly string[], opts: ResticRunOptions = {}): Promise<ResticRunResult> {
   const env = resticEnv(target);
   const options = Object.entries(target.options).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
-  const [file, ...rest] = diesWithWorker(['restic', ...options, ...args], env);
+  const [command, ...more] = args;
+  const argv = command !== undefined && READ_ONLY_COMMANDS.has(command) && !more.includes('--no-lock') ? [command, '--no-lock', ...more] : args;
+  const [file, ...rest] = diesWithWorker(['restic', ...options, ...argv], env);
   const redact = redactor(target);
   const child = execa(file!, rest, {
     env,
@@ -124,20 +145,28 @@ export async function runRestic(target: ResticTarget, args: readonly string[], o
     stderr: 'pipe',
     buffer: { stdout: !opts.onStdout && !opts.onLine, stderr: true },
     maxBuffer: { stdout: 256 * 1024 * 1024, stderr: 4 * 1024 * 1024 },
+    // A cancel or a timeout interrupts restic, which then removes its lock (SIGTERM would leave it).
+    killSignal: 'SIGINT',
+    forceKillAfterDelay: INTERRUPT_GRACE_MS,
     ...(opts.signal ? { cancelSignal: opts.signal } : {}),
-    ...(opts.timeoutMs ? { timeout: opts.timeoutMs, forceKillAfterDelay: 2000 } : {}),
+    ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
   });
   const feeding = opts.stdin
     ? new Promise<void>((resolve, reject) => {
         const stdin = child.stdin!;
+        const source = opts.stdin!;
         // restic closing its stdin early (it failed) ends the feed; the exit code says why.
         stdin.on('error', () => resolve());
-        opts.stdin!.on('error', (err) => {
-          // Killed, never given an end of input: restic must not store a cut-off stream as a snapshot.
-          child.kill('SIGKILL');
+        // Cancelled: never an end of input, so restic cannot store the cut-off stream as a snapshot while it stops.
+        opts.signal?.addEventListener('abort', () => source.unpipe(stdin), { once: true });
+        source.on('error', (err) => {
+          source.unpipe(stdin);
+          // A source that broke, never given an end of input (unpiped above): restic cannot store a cut-off
+          // stream as a snapshot, so it is interrupted like a cancel and removes its lock (SIGKILL after the grace).
+          if (!opts.signal?.aborted) child.kill();
           reject(err);
         });
-        opts.stdin!.pipe(stdin).on('finish', () => resolve());
+        source.pipe(stdin).on('finish', () => resolve());
       })
     : Promise.resolve();
   let reading: Promise<void> = Promise.resolve();
@@ -204,7 +233,7 @@ export async function listSnapshots(target: ResticTarget, filter: { host?: strin
 
 /** Lists the repository's lock files (ids); empty when nothing holds it. */
 export async function listLocks(target: ResticTarget, signal?: AbortSignal): Promise<string[]> {
-  const { stdout } = await runRestic(target, ['list', 'locks', '--no-lock'], { signal, timeoutMs: 240_000 });
+  const { stdout } = await runRestic(target, ['list', 'locks'], { signal, timeoutMs: 240_000 });
   return stdout.split('\n').map((l) => l.trim()).filter(Boolean);
 }
 

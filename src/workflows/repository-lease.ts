@@ -1,6 +1,7 @@
 /** Runbooks take a repository lease around each restic step: request, wait for the grant, always release. */
 import { ApplicationFailure, CancellationScope, condition, getExternalWorkflowHandle, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import { repositoryLockWorkflowId, type LeaseMode } from '../common/repository-lock.js';
+import { RUNBOOK_FAILURES } from '../common/failures.js';
 import { orchestrator } from './activity-policies.js';
 import type { ProgressTracker } from './progress.js';
 import { releaseRepositoryLeaseSignal, repositoryLeaseGrantedSignal, withdrawRepositoryLeaseSignal } from './repository-lock.js';
@@ -41,7 +42,7 @@ export async function withRepositoryLease<T>(req: RepositoryLeaseInput, progress
   }
   if (!granted) {
     await withdraw();
-    throw ApplicationFailure.nonRetryable(`the repository of target ${req.target} stayed busy for ${REPOSITORY_LOCK_WAIT}; nothing was changed there`, 'RepositoryBusy');
+    throw ApplicationFailure.nonRetryable(`the repository of target ${req.target} stayed busy for ${REPOSITORY_LOCK_WAIT}; nothing was changed there`, RUNBOOK_FAILURES.RepositoryBusy);
   }
   try {
     return await fn();

@@ -25,7 +25,8 @@ let config: Config;
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'mcp-backup-folder-'));
   const path = join(root, 'config.yaml');
-  await writeFile(path, stringify({ paths: { installRoot: join(root, 'install') }, backup: { stagingDir: join(root, 'staging') }, retention: { days: 30, keepDaily: 2 } }));
+  // Each run copies into its own staging folder (the copy kept between backups is test/activities/snapshot-mirror.test.ts).
+  await writeFile(path, stringify({ paths: { installRoot: join(root, 'install') }, backup: { stagingDir: join(root, 'staging'), incrementalSnapshot: false }, retention: { days: 30, keepDaily: 2 } }));
   config = loadConfig({ path, env: {} });
   await mkdir(config.paths.backupDir, { recursive: true, mode: 0o700 });
 });

@@ -2,11 +2,14 @@
  * recordTargetOutcome, read back from the registry's exposition text (what
  * Prometheus scrapes): each target's series move alone, never back in time,
  * and verification is a 0/1 gauge. The Offsite* alerts read exactly these lines.
+ * A backup that failed only on restic targets, its archive target having
+ * stored it, moves those targets' series and not the host's last failure
+ * (BackupFailed), so the alert that fires names the target.
  */
 import { describe, expect, it } from 'vitest';
-import type { TargetOutcome } from '../../src/common/outcome.js';
+import { failedOnlyOffsite, type RunbookOutcome, type TargetOutcome } from '../../src/common/outcome.js';
 import { createWorkerMetrics } from '../../src/metrics/registry.js';
-import { recordTargetOutcome } from '../../src/metrics/runbook-sink.js';
+import { recordRunbookOutcome, recordTargetOutcome } from '../../src/metrics/runbook-sink.js';
 
 const HOST = 'db-1';
 const T = (iso: string) => Date.parse(iso) / 1000;
@@ -156,5 +159,40 @@ describe('recordTargetOutcome (exposition text)', () => {
     expect(lines).toContain(`mcp_runbooks_backup_target_last_verified_timestamp_seconds{${l}} ${T('2026-12-01T09:00:00Z')}`);
     expect(lines).toContain(`mcp_runbooks_backup_target_runs_total{${l},outcome="success"} 1`);
     expect(lines.filter((x) => x.startsWith('mcp_runbooks_backup_target_last_failure'))).toEqual([]);
+  });
+});
+
+describe('a backup that failed only on a restic target', () => {
+  it.each([
+    { targets: [{ type: 'archive', ok: true }, { type: 'restic', ok: false }], only: true },
+    { targets: [{ type: 'archive', ok: true }, { type: 'restic', ok: false }, { type: 'restic', ok: true }], only: true },
+    { targets: [{ type: 'archive', ok: false }, { type: 'restic', ok: true }], only: false },
+    { targets: [{ type: 'archive', ok: false }, { type: 'restic', ok: false }], only: false },
+    // No archive target stored it: the host may have no backup at all.
+    { targets: [{ type: 'restic', ok: false }, { type: 'restic', ok: true }], only: false },
+    { targets: [{ type: 'archive', ok: true }, { type: 'restic', ok: true }], only: false },
+    // Failed before any target (the snapshot, the dump): no report of targets.
+    { targets: undefined, only: false },
+  ] as const)('$targets: only offsite = $only', ({ targets, only }) => {
+    expect(failedOnlyOffsite(targets)).toBe(only);
+  });
+
+  it("moves the target's last failure and leaves the host's last failure (BackupFailed) where it was", async () => {
+    const m = createWorkerMetrics({ role: 'orchestrator', hostId: HOST });
+    const run = (o: Partial<RunbookOutcome> & Pick<RunbookOutcome, 'outcome' | 'endedAt'>) => recordRunbookOutcome(m, { runbook: 'backup', hostId: HOST, seconds: 60, ...o });
+    run({ outcome: 'failure', endedAt: '2026-12-01T02:00:00Z' });
+    run({ outcome: 'success', endedAt: '2026-12-02T02:00:00Z' });
+    recordTargetOutcome(m, step('offsite', 'restic', { outcome: 'failure', endedAt: '2026-12-03T02:10:00Z', message: 'repository unreachable' }));
+    run({ outcome: 'failure', endedAt: '2026-12-03T02:11:00Z', offsiteOnly: true });
+    const lines = (await m.registry.metrics()).split('\n');
+    const backup = `runbook="backup",host="${HOST}"`;
+    expect(lines).toContain(`mcp_runbooks_runbook_last_failure_timestamp_seconds{${backup}} ${T('2026-12-01T02:00:00Z')}`);
+    expect(lines).toContain(`mcp_runbooks_runbook_last_success_timestamp_seconds{${backup}} ${T('2026-12-02T02:00:00Z')}`);
+    expect(lines).toContain(`mcp_runbooks_backup_target_last_failure_timestamp_seconds{${labels('offsite', 'restic')}} ${T('2026-12-03T02:10:00Z')}`);
+    // Still a failed run.
+    expect(lines).toContain(`mcp_runbooks_runbook_runs_total{${backup},outcome="failure"} 2`);
+    // Any other failure moves the host's last failure.
+    run({ outcome: 'failure', endedAt: '2026-12-04T02:00:00Z' });
+    expect((await m.registry.metrics()).split('\n')).toContain(`mcp_runbooks_runbook_last_failure_timestamp_seconds{${backup}} ${T('2026-12-04T02:00:00Z')}`);
   });
 });

@@ -20,7 +20,9 @@ import { startTestHost, type TestHost } from '../helpers/host.js';
 import { restRepository, s3Repository, type TestRepository } from '../helpers/offsite.js';
 import { startS3Server } from '../helpers/offsite-servers.js';
 import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { resultWithin, testClient } from '../helpers/temporal.js';
+import { pollUntil, resultWithin, testClient } from '../helpers/temporal.js';
+import { createWorkerMetrics } from '../../src/metrics/registry.js';
+import { restoreRunbookOutcomes } from '../../src/metrics/restore-outcomes.js';
 
 let work: string;
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -203,5 +205,25 @@ describe('a target that is down', () => {
     for (const s of host.sbx.manager.services) expect((await host.sbx.manager.status(s)).state).toBe('active');
     const runs = (await host.worker.registry.targetRuns.get()).values.map((v) => `${String(v.labels.target)} ${String(v.labels.outcome)} ${v.value}`);
     expect(runs.sort()).toEqual(['down failure 1', 'local success 1', 'rest success 1']);
+
+    // An orchestrator that starts afresh (empty registry) reads each target's last success and failure back from
+    // the failed run's report, so OffsiteBackupFailed stays on after a restart; nothing is re-counted.
+    const closedAt = (await handle.describe()).closeTime!.getTime() / 1000;
+    const fresh = createWorkerMetrics({ role: 'orchestrator', hostId: 'backends-down' });
+    const restored = await pollUntil(
+      'the failed backup in visibility',
+      () => restoreRunbookOutcomes({ client: host.client, hosts: ['backends-down'], metrics: fresh }),
+      (r) => r.some((x) => x.runbook === 'backup' && x.targets?.length === 3),
+      { timeoutMs: 30_000, intervalMs: 1000 },
+    );
+    expect(restored.find((x) => x.runbook === 'backup')?.targets).toEqual(['down', 'local', 'rest']);
+    const gauge = async (g: { get(): Promise<{ values: Array<{ labels: Record<string, unknown>; value: number }> }> }, target: string) =>
+      (await g.get()).values.find((v) => v.labels.target === target && v.labels.host === 'backends-down')?.value;
+    expect(Math.abs((await gauge(fresh.targetLastFailure, 'down'))! - closedAt)).toBeLessThan(2);
+    expect(await gauge(fresh.targetLastSuccess, 'down')).toBeUndefined();
+    for (const t of ['local', 'rest']) expect(Math.abs((await gauge(fresh.targetLastSuccess, t))! - closedAt), t).toBeLessThan(2);
+    expect(await gauge(fresh.targetBytesAdded, 'rest')).toBe(report.targets!.find((t) => t.target === 'rest')!.restic!.backup.dataAdded);
+    expect(await gauge(fresh.targetVerificationOk, 'rest')).toBe(1);
+    expect((await fresh.targetRuns.get()).values).toEqual([]);
   }, 300_000);
 });

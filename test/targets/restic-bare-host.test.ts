@@ -1,13 +1,16 @@
 /**
  * Off-host backups on a real restic repository (a local path: the S3 and REST
  * backends run the same code with another URL): one backup run writes the
- * archive target and the restic target; then the host is lost, data, database
- * and backups folder, and a new empty host with the same id and paths is
- * recovered from the repository alone. Real dev server, real sandbox services,
- * the real PostgreSQL, restic 0.14.
+ * archive target and the restic target; the data then changes, the host is
+ * lost (data, database and backups folder), and a new host with the same id
+ * and paths, empty of every backed-up folder and table, is recovered from the
+ * repository alone: every file byte for byte and every row, all columns, as
+ * they were backed up. A target that fails fails only itself, and raises the
+ * alert that names it. Real dev server, real sandbox services, the real
+ * PostgreSQL, restic 0.14.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -16,9 +19,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withPgClient } from '../../src/postgres/client.js';
 import type { Config } from '../../src/config/config.js';
 import type { BackupResult, RecoveryResult } from '../../src/workflows/index.js';
-import { treesOf } from '../helpers/files.js';
+import { createWorkerMetrics } from '../../src/metrics/registry.js';
+import { restoreRunbookOutcomes } from '../../src/metrics/restore-outcomes.js';
+import { treeContents } from '../helpers/files.js';
 import { startTestHost, type TestHost } from '../helpers/host.js';
-import { uniqueTaskQueue } from '../helpers/temporal.js';
+import { pollUntil, uniqueTaskQueue } from '../helpers/temporal.js';
 
 let work: string;
 let repo: string;
@@ -42,8 +47,16 @@ function targets() {
 }
 
 const folderSources = (config: Config) => config.backup.sources.flatMap((s) => (s.mode === 'pg_dump' ? [] : [s.path]));
-const rows = (config: Config) =>
-  withPgClient(config.postgres!, async (c) => (await c.query<{ id: string; kind: string }>('SELECT id, kind FROM mcp_events ORDER BY id')).rows);
+
+/** Every table of the database's public schema with all its rows (every column, as text), and every sequence's last value. */
+const databaseOf = (config: Config) =>
+  withPgClient(config.postgres!, async (c) => {
+    const tables = (await c.query<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1")).rows.map((r) => r.t);
+    const out: Record<string, unknown> = {};
+    for (const t of tables) out[t] = (await c.query(`SELECT t::text AS row FROM public."${t.replaceAll('"', '""')}" t ORDER BY 1`)).rows.map((r: { row: string }) => r.row);
+    out['(sequences)'] = (await c.query("SELECT sequencename, last_value::text FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1")).rows;
+    return out;
+  });
 
 const started: Array<{ workflowId: string }> = [];
 async function run<T>(client: Client, config: Config, type: string, input: unknown): Promise<T> {
@@ -66,15 +79,21 @@ afterAll(async () => {
 });
 
 describe('restic target', () => {
-  it('stores one backup in the archive folder and the repository, then recovers a bare host from the repository alone', async () => {
+  it('stores one backup in the archive folder and the repository; a bare host is recovered from the repository alone to exactly what was backed up', async () => {
     const root = join(work, 'host');
     // One orchestration task queue for both hosts: the orchestrator (and the host lock it runs) outlives the lost host.
     const taskQueue = uniqueTaskQueue('restic');
     const first = await startTestHost({ hostId: HOST, root, taskQueue, extra: { backup: targets() } });
     hosts.push(first);
     const { config } = first.sbx;
-    const before = await treesOf(folderSources(config));
-    const rowsBefore = await rows(config);
+    // A table of our own beside the seed's, with more column types: every row and column must come back.
+    await withPgClient(config.postgres!, async (c) => {
+      await c.query('CREATE TABLE inventory (sku text PRIMARY KEY, qty integer NOT NULL, price numeric(10,2), tags text[], seen timestamptz, blob bytea)');
+      await c.query("INSERT INTO inventory VALUES ('a-1', 3, 9.99, ARRAY['x','y'], '2026-01-02T03:04:05Z', '\\x00ff10'), ('b-2', 0, NULL, '{}', NULL, NULL)");
+    });
+    const backedUp = await treeContents(folderSources(config));
+    const dbBackedUp = await databaseOf(config);
+    expect(Object.keys(dbBackedUp).sort()).toEqual(['(sequences)', 'inventory', 'mcp_events']);
 
     const b = await run<BackupResult>(first.client, config, 'backup', { hostId: HOST, reason: 'offsite test' });
     expect(b.targets?.map((t) => [t.target, t.ok])).toEqual([
@@ -98,16 +117,43 @@ describe('restic target', () => {
     // No lock left behind.
     expect((await restic(['list', 'locks', '--no-lock'])).stdout.trim()).toBe('');
 
+    // Life goes on after the backup: files change, appear and go, rows are added and changed. A recovery
+    // that brought back anything but the backup (this state, a re-provisioned host) would not match it.
+    const [firstFolder, secondFolder] = folderSources(config);
+    const files = async (folder: string) => (await readdir(folder, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+    await appendFile((await files(firstFolder!))[0]!, 'changed after the backup\n');
+    await writeFile(join(secondFolder!, 'new-after-backup.txt'), 'not in the backup\n');
+    await unlink((await files(secondFolder!))[0]!);
+    await withPgClient(config.postgres!, async (c) => {
+      await c.query("INSERT INTO mcp_events (kind) VALUES ('after-backup')");
+      await c.query("UPDATE inventory SET qty = qty + 1, tags = ARRAY['changed']");
+    });
+    expect(await treeContents(folderSources(config))).not.toEqual(backedUp);
+    expect(await databaseOf(config)).not.toEqual(dbBackedUp);
+
     // The host is lost: its data, database and backups folder.
     await first.close();
     hosts.splice(hosts.indexOf(first), 1);
     await rm(root, { recursive: true, force: true });
 
-    // A new host, same id and paths, freshly provisioned and then emptied.
-    const second = await startTestHost({ hostId: HOST, root, taskQueue, memoryPort: config.sandbox!.memoryPort, extra: { backup: targets() } });
+    // A new host, same id and paths, provisioned and then emptied: none of the backed-up folders, no table
+    // (provisioning creates the database and the seed's table; both tables go), services not running.
+    const second = await startTestHost({
+      hostId: HOST,
+      root,
+      taskQueue,
+      memoryPort: config.sandbox!.memoryPort,
+      start: false,
+      extra: { backup: targets() },
+      prepare: async (sbx) => {
+        for (const folder of folderSources(sbx.config)) await rm(folder, { recursive: true, force: true });
+        await withPgClient(sbx.config.postgres!, (c) => c.query('DROP TABLE IF EXISTS mcp_events, inventory'));
+      },
+    });
     hosts.push(second);
     const cfg = second.sbx.config;
-    await withPgClient(cfg.postgres!, (c) => c.query('DELETE FROM mcp_events'));
+    expect(Object.values(await treeContents(folderSources(cfg))).every((t) => '(missing)' in t)).toBe(true);
+    expect(await databaseOf(cfg)).toEqual({ '(sequences)': [] });
     expect(await readdir(cfg.paths.backupDir).catch(() => [])).toEqual([]);
 
     const listed = (await run<{ backups: Array<{ archive: string }> }>(second.client, cfg, 'listBackups', { hostId: HOST, target: 'offsite' })).backups;
@@ -116,8 +162,9 @@ describe('restic target', () => {
     const r = await run<RecoveryResult>(second.client, cfg, 'disasterRecovery', { backup: b.archive!.archive, hostId: HOST, from: 'offsite', approve: true });
     expect(r.outcome).toBe('recovered');
     expect(r.checks.filter((c) => c.status !== 'ok')).toEqual([]);
-    expect(await treesOf(folderSources(cfg))).toEqual(before);
-    expect((await rows(cfg)).map((x) => x.kind)).toEqual(rowsBefore.map((x) => x.kind));
+    // Exactly what was backed up: every file byte for byte (the changes made after the backup gone), every row, every column.
+    expect(await treeContents(folderSources(cfg))).toEqual(backedUp);
+    expect(await databaseOf(cfg)).toEqual(dbBackedUp);
     for (const s of second.sbx.manager.services) expect((await second.sbx.manager.status(s)).state).toBe('active');
     // The fetched copy is gone.
     expect((await readdir(join(cfg.paths.backupDir, '.offsite')).catch(() => [])).length).toBe(0);
@@ -153,5 +200,25 @@ describe('restic target', () => {
     ]);
     for (const s of h.sbx.manager.services) expect((await h.sbx.manager.status(s)).state).toBe('active');
     expect(JSON.stringify(await handle.fetchHistory())).not.toContain(password);
+
+    // The host has its backup (the archive target stored it): the alert that fires is OffsiteBackupFailed for
+    // target missing, from its own last failure; the host's last failure, BackupFailed's, does not move.
+    const value = async (g: { get(): Promise<{ values: Array<{ labels: Record<string, unknown>; value: number }> }> }, labels: Record<string, string>) =>
+      (await g.get()).values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value;
+    const m = h.worker.registry;
+    await pollUntil('the failed run counted', () => value(m.runbookRuns, { runbook: 'backup', host: 'restic-down', outcome: 'failure' }), (v) => v === 1, { timeoutMs: 10_000 });
+    expect(await value(m.targetLastFailure, { host: 'restic-down', target: 'missing', type: 'restic' })).toBeGreaterThan(0);
+    expect(await value(m.targetLastFailure, { host: 'restic-down', target: 'local' })).toBeUndefined();
+    expect(await value(m.runbookLastFailure, { runbook: 'backup', host: 'restic-down' })).toBeUndefined();
+    // So too after a restart, read back from Temporal.
+    const fresh = createWorkerMetrics({ role: 'orchestrator', hostId: 'restic-down' });
+    await pollUntil(
+      'the failed backup in visibility',
+      () => restoreRunbookOutcomes({ client: h.client, hosts: ['restic-down'], metrics: fresh }),
+      (r) => r.some((x) => x.runbook === 'backup' && x.targets?.length === 3),
+      { timeoutMs: 30_000, intervalMs: 1000 },
+    );
+    expect(await value(fresh.targetLastFailure, { host: 'restic-down', target: 'missing' })).toBeGreaterThan(0);
+    expect(await value(fresh.runbookLastFailure, { runbook: 'backup', host: 'restic-down' })).toBeUndefined();
   }, 180_000);
 });

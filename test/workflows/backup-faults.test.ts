@@ -35,7 +35,7 @@ const FAULT_WORKER = fileURLToPath(new URL('../fixtures/fault-worker.mjs', impor
  * fault point. `activities` (e.g. a short stall bound) goes into the config file it reads.
  */
 async function worker(pauseAt: FaultPoint[], activities?: Record<string, unknown>): Promise<RunningCli> {
-  await writeFile(sbx.configPath, stringify({ ...baseConfig, ...(activities ? { activities } : {}) }));
+  await writeFile(sbx.configPath, stringify({ ...baseConfig, ...(activities ? { activities: { ...(baseConfig.activities as object), ...activities } } : {}) }));
   const w = await spawnNodeUntil(FAULT_WORKER, [sbx.configPath, markers, ...pauseAt], /task queues: /);
   running.push(w);
   return w;
