@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
 import { PACKAGE_ROOT } from '../../src/dev/sandbox/layout.js';
 
 const dir = join(PACKAGE_ROOT, 'monitoring');
@@ -9,7 +10,7 @@ const dir = join(PACKAGE_ROOT, 'monitoring');
 describe('promtool', () => {
   it.each([
     [['check', 'config', 'prometheus.yml'], 'is valid prometheus config file syntax'],
-    [['check', 'rules', 'alert_rules.yml'], 'SUCCESS: 15 rules found'],
+    [['check', 'rules', 'alert_rules.yml'], 'SUCCESS: 16 rules found'],
     [['test', 'rules', 'alert_rules.test.yml'], 'SUCCESS'],
   ])('promtool %j', async (args, success) => {
     const r = await execa('promtool', args, { cwd: dir, reject: false, all: true });
@@ -35,5 +36,15 @@ describe('promtool', () => {
       const quiet = inputs.filter((series) => !firingKeys.some((k) => (JSON.parse(k) as Array<[string, string]>).every(([key, value]) => series.includes(`${key}="${value}"`))));
       expect(quiet.length, `${alert} has an input that must not fire`).toBeGreaterThan(0);
     }
+  });
+
+  it("prometheus.yml scrapes the workers' and the gateway's /metrics on their default ports", async () => {
+    const { parse } = await import('yaml');
+    const { readFile } = await import('node:fs/promises');
+    const prom = parse(await readFile(join(dir, 'prometheus.yml'), 'utf8')) as { scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }> };
+    const ports = (job: string) => prom.scrape_configs.filter((c) => c.job_name === job).flatMap((c) => c.static_configs.flatMap((sc) => sc.targets.map((t) => Number(t.split(':').pop()))));
+    const defaults = configSchema.parse({ gateway: {} });
+    expect(ports('mcp-runbooks')).toContain(defaults.metrics.port);
+    expect(ports('mcp-runbooks-gateway')).toContain(defaults.gateway!.port);
   });
 });
