@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import SlowestFirstSequencer from './test/sequencer.js';
 
 export default defineConfig({
   test: {
@@ -12,5 +13,6 @@ export default defineConfig({
     teardownTimeout: 30_000,
     // Most test time is waiting (heartbeat timeouts, subprocesses, Temporal): run files side by side.
     maxWorkers: 3,
+    sequence: { sequencer: SlowestFirstSequencer },
   },
 });

@@ -13,7 +13,9 @@ export interface RunbookDefinition {
    */
   changesHost: boolean;
   /** Input fields beyond `hostId` that `mcp-runbooks run` may pass. */
-  options: ReadonlyArray<'reason' | 'dryRun'>;
+  options: ReadonlyArray<'reason' | 'dryRun' | 'service'>;
+  /** Input fields `mcp-runbooks run` requires (and a schedule could not give). */
+  required?: ReadonlyArray<'service'>;
 }
 
 export const RUNBOOKS = {
@@ -52,10 +54,42 @@ export const RUNBOOKS = {
     changesHost: true,
     options: [],
   },
+  'restart-service': {
+    workflowType: 'restartService',
+    idPrefix: 'restart-service',
+    description: 'remediation: restart one service (--service NAME) under the host lock and check it; refused when it was restarted too often lately (remediation.maxRestarts within remediation.windowMinutes)',
+    changesHost: true,
+    options: ['reason', 'service'],
+    required: ['service'],
+  },
 } as const satisfies Record<string, RunbookDefinition>;
 
 export type RunbookName = keyof typeof RUNBOOKS;
 
 export function isRunbookName(name: string): name is RunbookName {
   return Object.hasOwn(RUNBOOKS, name);
+}
+
+export interface ApiRunbook {
+  workflowType: string;
+  idPrefix: string;
+  description: string;
+}
+
+/**
+ * What the gateway starts by name (`POST /v1/runbooks/<name>`): every runbook of
+ * `mcp-runbooks run`, and a recovery (`mcp-runbooks recover`), which waits for an
+ * approval (from a token that may approve) unless its input says `approve`.
+ */
+export const API_RUNBOOKS: Readonly<Record<string, ApiRunbook>> = {
+  ...Object.fromEntries(Object.entries(RUNBOOKS).map(([name, d]) => [name, { workflowType: d.workflowType, idPrefix: d.idPrefix, description: d.description }])),
+  'disaster-recovery': {
+    workflowType: 'disasterRecovery',
+    idPrefix: 'recover',
+    description: 'restore the host from a backup (input `backup`, optional `from` target): inspected, then waits for approval, then swapped in with an emergency backup of what it replaced',
+  },
+};
+
+export function isApiRunbookName(name: string): boolean {
+  return Object.hasOwn(API_RUNBOOKS, name);
 }

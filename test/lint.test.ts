@@ -36,3 +36,14 @@ describe('workflow import rule', () => {
     expect(result?.messages.filter((m) => m.ruleId === '@typescript-eslint/no-restricted-imports')).toEqual([]);
   });
 });
+
+describe('the repository', () => {
+  // `npm test` lints here, beside the other test files, instead of before them: the same ESLint
+  // instance (its TypeScript program already built for the cases above) checks every file.
+  it('passes eslint', async () => {
+    const results = await eslint.lintFiles(['.']);
+    const problems = results.filter((r) => r.errorCount > 0 || r.warningCount > 0);
+    const text = problems.length ? await (await eslint.loadFormatter('stylish')).format(problems) : '';
+    expect(problems.length, text).toBe(0);
+  }, 240_000);
+});

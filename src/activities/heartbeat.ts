@@ -140,12 +140,15 @@ export function withStallWatch<T extends Record<string, (...args: never[]) => Pr
   const wrapped: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(activities)) {
     const stallMs = (opts.stallSecondsFor?.[name] ?? opts.stallSeconds ?? STALL_DEFAULT_SECONDS) * 1000;
-    // Checked often enough that a stall is failed within a quarter window of its bound.
-    const tickMs = Math.min(LIVENESS_EVERY_SECONDS * 1000, Math.max(50, stallMs / 4));
     const graceMs = opts.stopGraceMs ?? 10_000;
     wrapped[name] = async (...args: never[]) => {
       const ctx = currentContext();
       if (!ctx) return fn(...args);
+      // Checked often enough that a stall is failed within a quarter window of its bound, and beating
+      // three times within the heartbeat timeout the workflow gave this activity (the SDK forwards at
+      // most one beat per 0.8 of it to the server).
+      const timeoutMs = ctx.info.heartbeatTimeoutMs;
+      const tickMs = Math.min(LIVENESS_EVERY_SECONDS * 1000, timeoutMs ? Math.max(50, timeoutMs / 3) : Infinity, Math.max(50, stallMs / 4));
       const cancel = ctx.cancellationSignal;
       const controller = new AbortController();
       const onCancel = () => controller.abort(cancel.reason);

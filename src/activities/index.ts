@@ -10,6 +10,8 @@ import { withStallWatch } from './heartbeat.js';
 import { NO_FAULTS, type Faults } from './faults.js';
 import { createMaintenanceActivities } from './maintenance/index.js';
 import { createOffsiteActivities } from './offsite.js';
+import { createPingActivities } from './ping.js';
+import { createRemediationActivities } from './remediation.js';
 import { createRestoreActivities } from './restore.js';
 import { createServiceActivities } from './services.js';
 import { createSystemActivities } from './system.js';
@@ -30,9 +32,11 @@ export function createActivities(deps: HostActivityDeps) {
   return withStallWatch({
     ...createServiceActivities({ services, faults, transitionsDir: join(deps.config.paths.backupDir, '.service-transitions') }),
     ...createSystemActivities({ config: deps.config }),
+    ...createPingActivities({ hostId: deps.config.hostId }),
     ...backup,
     ...createRestoreActivities({ config: deps.config, services, faults }),
     ...createOffsiteActivities({ config: deps.config, faults }),
+    ...createRemediationActivities({ config: deps.config, services }),
     ...createMaintenanceActivities({ config: deps.config, services, listBackups: backup.listBackups }),
   }, { stallSeconds: deps.config.activities.stallSeconds, ...(deps.config.activities.stallSecondsFor ? { stallSecondsFor: deps.config.activities.stallSecondsFor } : {}) });
 }

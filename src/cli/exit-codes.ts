@@ -7,6 +7,7 @@
 import { CommanderError } from 'commander';
 import { ConfigError, TemporalUnreachableError, UsageError } from '../common/errors.js';
 import { EXIT_CODES, exitCodeFor, RUNBOOK_FAILURES, type ExitCode } from '../common/failures.js';
+import type { FleetCounts, FleetHostRow } from '../common/fleet.js';
 import type { RunbookReport } from '../common/report.js';
 
 export { EXIT_CODES };
@@ -56,6 +57,18 @@ export function isDeclined(report: RunbookReport): boolean {
   const outcome = (report as { outcome?: unknown }).outcome;
   if (typeof outcome === 'string' && DECLINED_RECOVERY.has(outcome)) return true;
   return report.findings.some((f) => f.check === 'packages.upgrade' && DECLINED_UPGRADE.has(String(f.data.approval)));
+}
+
+/**
+ * A fleet's exit code: 0 when every host ended ok or warn; 3 when every host's
+ * run completed and some reported `fail` findings (as `run` does for one host);
+ * 1 when a host's run failed, a host was unreachable, or hosts were skipped
+ * (the policy stopped the rollout, or it was aborted).
+ */
+export function exitCodeForFleet(r: { counts: FleetCounts; hosts: ReadonlyArray<Pick<FleetHostRow, 'state' | 'failureType'>> }): ExitCode {
+  if (r.counts.ok + r.counts.warn === r.counts.total) return EXIT_CODES.ok;
+  const onlyFindings = r.hosts.every((h) => h.state === 'ok' || h.state === 'warn' || (h.state === 'fail' && h.failureType === undefined));
+  return onlyFindings ? EXIT_CODES.failFindings : EXIT_CODES.failed;
 }
 
 /** The exit code for a finished run's report: a `fail` finding is 3, a declined run 5, else 0. */

@@ -2,9 +2,12 @@
 import { Command, Option } from 'commander';
 import { VERSION } from '../version.js';
 import { registerApprove } from './approve.js';
+import { registerGateway } from './gateway.js';
 import { registerBackups } from './backups.js';
 import { registerConfig } from './config.js';
 import { registerDev } from './dev.js';
+import { registerDoctor } from './doctor.js';
+import { registerFleet } from './fleet.js';
 import { registerRecover } from './recover.js';
 import { registerRun } from './run.js';
 import { registerSchedules } from './schedules.js';
@@ -20,7 +23,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'Temporal SDK log level of `dev` (default WARN) and `worker` (default INFO)').choices(LOG_LEVELS))
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerDev, registerWorker, registerRun, registerRecover, registerApprove, registerBackups, registerStatus, registerSchedules, registerConfig]) {
+  for (const register of [registerDev, registerWorker, registerGateway, registerRun, registerFleet, registerRecover, registerApprove, registerBackups, registerStatus, registerSchedules, registerConfig, registerDoctor]) {
     register(program);
   }
   return program;

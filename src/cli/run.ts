@@ -10,6 +10,7 @@ interface RunOptions {
   host?: string;
   reason?: string;
   dryRun?: boolean;
+  service?: string;
   json?: boolean;
   reconnectTimeout: string;
 }
@@ -22,15 +23,18 @@ export function registerRun(program: Command): void {
     .option('--host <id>', 'host to run it on (default: this config\'s host)')
     .option('--reason <text>', 'backup: recorded in the manifest')
     .option('--dry-run', 'backup: report the plan, change nothing')
+    .option('--service <name>', 'restart-service: the service to restart')
     .option('--json', 'print the report as JSON')
     .addOption(reconnectOption())
     .action(async (runbook: string, opts: RunOptions, cmd: Command) => {
       if (!isRunbookName(runbook)) throw new UsageError(`unknown runbook "${runbook}" (known: ${Object.keys(RUNBOOKS).join(', ')})`);
       const def = RUNBOOKS[runbook];
       const accepts = def.options as readonly string[];
-      for (const [flag, key] of [['--reason', 'reason'], ['--dry-run', 'dryRun']] as const) {
+      for (const [flag, key] of [['--reason', 'reason'], ['--dry-run', 'dryRun'], ['--service', 'service']] as const) {
         if (opts[key] !== undefined && !accepts.includes(key)) throw new UsageError(`${flag} does not apply to ${runbook}`);
       }
+      const required = ('required' in def ? def.required : []) as readonly string[];
+      if (required.includes('service') && !opts.service) throw new UsageError(`${runbook} needs --service <name> (one of the host's services)`);
       await connected(cmd, opts.host, async ({ config, client, hostId }) => {
         const { startRunbook } = await import('../client/run-runbook.js');
         const handle = await startRunbook({
@@ -38,7 +42,7 @@ export function registerRun(program: Command): void {
           config,
           runbook,
           hostId,
-          input: { ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.dryRun ? { dryRun: true } : {}) },
+          input: { ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.service ? { service: opts.service } : {}) },
         });
         if (!opts.json) err(`${runbook} on ${hostId}: ${handle.workflowId}`);
         const report = await followResult<RunbookReport>(config, handle, { quiet: Boolean(opts.json), reconnectTimeout: opts.reconnectTimeout });

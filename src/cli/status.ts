@@ -5,7 +5,7 @@ import { load, out, withClient } from './shared.js';
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description('who holds each host\'s lock, and who waits')
+    .description('for each host: whether its worker polls, who holds its lock, and who waits')
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const config = await load(cmd);
@@ -15,7 +15,8 @@ export function registerStatus(program: Command): void {
         if (opts.json) return void out(JSON.stringify(status, null, 2));
         for (const s of status) {
           const h = s.state?.holder;
-          out(h ? `${s.hostId}: held by ${h.runbook} ${h.workflowId} since ${h.grantedAt}` : `${s.hostId}: free`);
+          const worker = s.worker.state === 'polling' ? `worker polling${s.worker.lastSeen ? ` (last poll ${s.worker.lastSeen})` : ''}` : 'worker absent';
+          out(`${s.hostId}: ${h ? `held by ${h.runbook} ${h.workflowId} since ${h.grantedAt}` : 'free'}; ${worker}`);
           if (h && s.holderPhase) out(`  now: ${s.holderPhase.phase}${s.holderPhase.detail ? ` (${s.holderPhase.detail})` : ''}`);
           for (const q of s.state?.queue ?? []) out(`  waiting: ${q.runbook} ${q.workflowId} since ${q.requestedAt}`);
         }

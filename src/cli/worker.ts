@@ -25,7 +25,9 @@ export function registerWorker(program: Command): void {
       out(`config: ${config.source}`);
       out(`temporal: ${config.temporal.address ?? '127.0.0.1:7233'} namespace ${config.temporal.namespace}`);
       out(`task queues: ${worker.taskQueues.join(', ')}`);
+      if (worker.workflows) out(`workflows: ${worker.workflows}`);
       if (worker.metrics) out(`metrics: ${worker.metrics.url}/metrics${sdkMetricsUrl ? ` (with the SDK's from ${sdkMetricsUrl})` : ''}`);
+      if (worker.gateway) out(`gateway: ${worker.gateway.url} (${config.gateway!.tokens.length} tokens); OpenAPI at ${worker.gateway.url}/v1/openapi.json`);
       if (opts.applySchedules) {
         // A failed apply is reported, not fatal: the worker still serves the runs already scheduled.
         try {

@@ -4,6 +4,8 @@ import { hostLockWorkflowId, LOCK_STATE_QUERY, type HostLockState } from '../com
 import type { RunbookReport } from '../common/report.js';
 import type { Config } from '../config/config.js';
 import type { BackupListing } from '../activities/backup.js';
+import { hostTaskQueue } from '../common/task-queues.js';
+import { queuePollers } from '../temporal/pollers.js';
 import { compactTime } from './run-runbook.js';
 
 /** Starts a workflow; no execution timeout (it would skip the undos): each runbook has its own deadline. */
@@ -49,32 +51,50 @@ export async function verifyBackupsOn(client: Client, config: Config, hostId: st
   return start(client, config, 'verifyBackups', `verify-backups-${hostId}`, input, `verify ${archives === 'all' ? 'every backup' : archives.join(', ')} on ${hostId}`.slice(0, 200));
 }
 
+/** Whether a worker polls a host's task queue: `polling` (listed lately; the server keeps a dead worker listed for minutes) or `absent`. */
+export interface HostWorkerStatus {
+  state: 'polling' | 'absent';
+  pollers: string[];
+  /** ISO time of the newest poll listed. */
+  lastSeen?: string;
+}
+
 export interface HostLockStatus {
   hostId: string;
+  /** The host's worker, from its task queue's pollers. */
+  worker: HostWorkerStatus;
   /** Undefined when no lock workflow runs: the host is free. */
   state?: HostLockState;
   /** What the holder is doing now (its `progress` query), e.g. `rolling back: ...`; undefined when it cannot say. */
   holderPhase?: { phase: string; detail?: string };
 }
 
+/** The host's worker as its task queue's pollers show it. */
+export async function hostWorkerStatus(client: Client, config: Config, hostId: string): Promise<HostWorkerStatus> {
+  const pollers = await queuePollers(client.workflowService, config.temporal.namespace, hostTaskQueue(config.temporal.taskQueue, hostId), 'activity');
+  const seen = pollers.map((p) => p.lastAccessTime).filter((t): t is string => t !== undefined).sort();
+  return { state: pollers.length ? 'polling' : 'absent', pollers: pollers.map((p) => p.identity), ...(seen.length ? { lastSeen: seen[seen.length - 1]! } : {}) };
+}
+
 export async function hostLockStatus(client: Client, config: Config): Promise<HostLockStatus[]> {
   return Promise.all(
-    config.hosts.map(async (hostId): Promise<HostLockStatus> => {
-      const handle = client.workflow.getHandle(hostLockWorkflowId(hostId));
+    config.hosts.map(async (id): Promise<HostLockStatus> => {
+      const hostId = { hostId: id, worker: await hostWorkerStatus(client, config, id) };
+      const handle = client.workflow.getHandle(hostLockWorkflowId(id));
       try {
         const d = await handle.describe();
-        if (d.status.name !== 'RUNNING') return { hostId };
+        if (d.status.name !== 'RUNNING') return hostId;
         const state = await handle.query<HostLockState>(LOCK_STATE_QUERY);
         const holder = state.holder;
-        if (!holder) return { hostId, state };
+        if (!holder) return { ...hostId, state };
         // A holder stuck in a step (a cleanup that keeps failing) shows where, not only who.
         const progress = await client.workflow
           .getHandle(holder.workflowId, holder.runId)
           .query<{ phase: string; detail?: string }>('progress')
           .catch(() => undefined);
-        return { hostId, state, ...(progress ? { holderPhase: { phase: progress.phase, ...(progress.detail ? { detail: progress.detail } : {}) } } : {}) };
+        return { ...hostId, state, ...(progress ? { holderPhase: { phase: progress.phase, ...(progress.detail ? { detail: progress.detail } : {}) } } : {}) };
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return { hostId };
+        if (err instanceof WorkflowNotFoundError) return hostId;
         throw err;
       }
     }),

@@ -1,11 +1,12 @@
 /** Starting runbooks from a client (the CLI, `dev`, tests). */
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import proto from '@temporalio/proto';
 import { UsageError } from '../common/errors.js';
 import type { RunbookReport } from '../common/report.js';
 import { hostTaskQueue, pickHost } from '../common/task-queues.js';
 import type { Config } from '../config/config.js';
+import { selectHosts } from '../config/host-selector.js';
 import { RUNBOOKS, type RunbookName } from '../runbooks.js';
+import { queuePollers } from '../temporal/pollers.js';
 
 /** `20261123T020000.123Z`: sortable, and valid in a workflow id. */
 export function compactTime(d: Date): string {
@@ -17,8 +18,17 @@ export function runbookWorkflowId(runbook: RunbookName, hostId: string, at: Date
   return `${RUNBOOKS[runbook].idPrefix}-${hostId}-${compactTime(at)}`;
 }
 
-/** The host a client-side request is about; unknown hosts are a usage error. */
+/**
+ * The host a client-side request is about; unknown hosts are a usage error. A
+ * selector (`role=db`) is taken when it selects exactly one host; more than one
+ * is a usage error that points at `fleet run`.
+ */
 export function resolveHostForClient(config: Config, requested?: string): string {
+  if (requested !== undefined && /[=,]/.test(requested)) {
+    const selected = selectHosts(config.inventory, requested);
+    if (selected.length > 1) throw new UsageError(`--host ${requested} selects ${selected.length} hosts (${selected.join(', ')}); run one host, or use \`mcp-runbooks fleet run <runbook> --hosts ${requested}\``);
+    return selected[0]!;
+  }
   const id = pickHost(config.hosts, config.hostId, requested);
   if (!id) throw new UsageError(`unknown host "${requested ?? ''}": configured hosts are ${config.hosts.join(', ')} (config "hosts")`);
   return id;
@@ -26,23 +36,18 @@ export function resolveHostForClient(config: Config, requested?: string): string
 
 /** Task queues that no worker polls right now, with a hint for each. */
 export async function missingWorkers(client: Client, config: Config, hostId: string): Promise<string[]> {
-  const { TaskQueueType } = proto.temporal.api.enums.v1;
   const checks = [
-    { queue: config.temporal.taskQueue, type: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, hint: 'start `mcp-runbooks worker --role orchestrator` (or `all`)' },
+    { queue: config.temporal.taskQueue, kind: 'workflow' as const, hint: 'start `mcp-runbooks worker --role orchestrator` (or `all`)' },
     {
       queue: hostTaskQueue(config.temporal.taskQueue, hostId),
-      type: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      kind: 'activity' as const,
       hint: `start \`mcp-runbooks worker --role host --host-id ${hostId}\` on that host`,
     },
   ];
   const missing: string[] = [];
   for (const c of checks) {
-    const r = await client.workflowService.describeTaskQueue({
-      namespace: config.temporal.namespace,
-      taskQueue: { name: c.queue },
-      taskQueueType: c.type,
-    });
-    if (!r.pollers?.length) missing.push(`no worker polls task queue "${c.queue}": ${c.hint}`);
+    const pollers = await queuePollers(client.workflowService, config.temporal.namespace, c.queue, c.kind);
+    if (!pollers.length) missing.push(`no worker polls task queue "${c.queue}": ${c.hint}`);
   }
   return missing;
 }

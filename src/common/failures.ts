@@ -13,6 +13,8 @@ export const RUNBOOK_FAILURES = {
   UnknownHost: 'UnknownHostError',
   /** The host stayed locked by other runbooks for longer than the lock wait. Nothing was changed. */
   HostBusy: 'HostBusy',
+  /** A restic repository stayed leased by other runs (a prune, another host's check) for longer than the lease wait. Nothing was changed there. */
+  RepositoryBusy: 'RepositoryBusy',
   /** The runbook's deadline passed; the undos ran. */
   DeadlineExceeded: 'DeadlineExceeded',
   /** The backup was written but did not read back as its manifest says. */
@@ -43,7 +45,7 @@ export const EXIT_CODES = {
   usage: 2,
   /** The runbook finished but reported at least one `fail` finding. */
   failFindings: 3,
-  /** The host stayed busy (HostBusy). Nothing was changed. */
+  /** The host, or a restic repository, stayed busy (HostBusy, RepositoryBusy). Nothing was changed. */
   hostBusy: 4,
   /** A recovery or upgrade was rejected, or not approved in time. Nothing was changed. */
   declined: 5,
@@ -66,6 +68,7 @@ export function exitCodeFor(failureType: string | undefined): ExitCode {
     case RUNBOOK_FAILURES.UnknownHost:
       return EXIT_CODES.usage;
     case RUNBOOK_FAILURES.HostBusy:
+    case RUNBOOK_FAILURES.RepositoryBusy:
       return EXIT_CODES.hostBusy;
     case RUNBOOK_FAILURES.BackupVerificationFailed:
     case RUNBOOK_FAILURES.RestoreRefused:

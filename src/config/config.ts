@@ -1,7 +1,10 @@
 /** The resolved configuration every part of mcp-runbooks receives. */
+import type { FleetPolicy } from '../common/fleet.js';
+import type { NotifyEvent, NotifyKind } from '../common/notify.js';
 import type { CountedActivity } from '../common/progress.js';
 import type { RunbookName } from '../runbooks.js';
 import type { OverlapPolicy } from '../schedules/overlap.js';
+import type { InventoryHost } from './host-selector.js';
 import type { CommandTemplates } from './schema.js';
 import { Secret } from './secret.js';
 
@@ -63,6 +66,8 @@ export interface BackupConfig {
   sources: BackupSource[];
   /** Snapshots are copied here, then archived. */
   stagingDir: string;
+  /** Keep the stop-mode snapshot copy between backups and update only what changed. */
+  incrementalSnapshot: boolean;
   compression: { program: 'auto' | 'pigz' | 'gzip'; level: number };
   /** Where each backup goes, in order; never empty (default: one archive target named `local`). */
   targets: BackupTarget[];
@@ -146,22 +151,92 @@ export interface MaintenanceConfig {
   };
 }
 
+export interface GatewayToken {
+  name: string;
+  token: Secret;
+  /** `mcp-runbooks run` names, or `*`. */
+  runbooks: string[];
+  approve: boolean;
+}
+
+export interface GatewayAlertRule {
+  name: string;
+  alert: string;
+  matchers: Record<string, string>;
+  runbook: string;
+  hostLabel: string;
+  labels: Record<string, string>;
+  input: Record<string, string | number | boolean>;
+  throttleMinutes: number;
+}
+
+export interface GatewayConfig {
+  host: string;
+  port: number;
+  /** Served by `mcp-runbooks worker` (orchestrator roles) instead of `mcp-runbooks gateway`. */
+  inWorker: boolean;
+  bodyLimitBytes: number;
+  tls?: { certFile: string; keyFile: string };
+  tokens: GatewayToken[];
+  maxConcurrentRemediations: number;
+  alertRules: GatewayAlertRule[];
+}
+
+/** One `notify.targets[]` entry, resolved: which events it wants and where they go. */
+export interface NotifyTarget {
+  name: string;
+  kind: NotifyKind;
+  /** A URL written in the file has origin `config`; one from a secret reference never appears in config output. */
+  url: Secret;
+  authorization?: Secret;
+  /** `mcp-runbooks run` names, or `*`. */
+  runbooks: string[];
+  /** Host ids, or `*`. */
+  hosts: string[];
+  events: NotifyEvent[];
+  scheduledOnly: boolean;
+  timeoutSeconds: number;
+}
+
+export interface NotifyConfig {
+  temporalUiUrl?: string;
+  targets: NotifyTarget[];
+}
+
 export interface SandboxConfig {
   root: string;
   memoryPort: number;
   createDatabase: boolean;
+  /** A restic target with a local repository that provisioning creates (`restic init`) when it is missing. */
+  initRepository?: string;
+}
+
+/** A fleet schedule's hosts and policy: its action starts the `fleet` runbook. */
+export interface FleetScheduleConfig {
+  /** The selector as written, e.g. `role=db`. */
+  selector: string;
+  /** The hosts it selected when the config was loaded (re-applying the schedules picks up inventory changes). */
+  hosts: string[];
+  /** Labels of those hosts, for `order: label:<key>`. */
+  labels: Record<string, Record<string, string>>;
+  /** The rolling policy as declared (empty with a per-host `jitter`: every host at once, each after its own wait). */
+  policy: Omit<FleetPolicy, 'jitterSeconds'>;
 }
 
 /** One schedule as declared: a seed default or a `schedules` entry, every field filled in. */
 export interface ScheduleConfig {
   runbook: RunbookName;
+  /** The host of a per-host schedule; of a fleet schedule, its selector (what `schedules list` shows after "on"). */
   hostId: string;
+  /** Set for a fleet schedule (`hosts: <selector>`). */
+  fleet?: FleetScheduleConfig;
   /** 5-field cron expression; exactly one of `cron` and `every` is set. */
   cron?: string;
   /** Interval such as `15m`. */
   every?: string;
   /** Canonical IANA name. */
   timezone: string;
+  /** Each run starts up to this much later; a fleet schedule starts on time and each host's run waits up to this long. */
   jitter: string;
   overlap: OverlapPolicy;
   catchupWindow: string;
@@ -176,7 +251,10 @@ export interface Config {
   /** Where the config came from: a file path or `built-in sandbox`. */
   source: string;
   hostId: string;
+  /** The inventory's host ids, in config order: where runbooks may be routed. */
   hosts: string[];
+  /** The inventory with each host's labels (empty for a plain id): what host selectors match. */
+  inventory: InventoryHost[];
   temporal: TemporalConfig;
   paths: PathsConfig;
   thresholds: { diskPercent: number; memoryPercent: number; dbConnectionsPercent: number };
@@ -184,15 +262,19 @@ export interface Config {
   backup: BackupConfig;
   recovery: RecoveryConfig;
   maintenance: MaintenanceConfig;
+  remediation: { maxRestarts: number; windowMinutes: number };
   services: ServiceConfig[];
   serviceManager: ServiceManagerConfig;
   memoryService: { url: string; timeoutSeconds: number };
   postgres?: PostgresConfig;
   worker: { shutdownGraceSeconds: number; shutdownForceSeconds: number };
   /** How host activities are watched (see `withStallWatch`). */
-  activities: { stallSeconds: number; stallSecondsFor?: Partial<Record<CountedActivity, number>> };
+  activities: { stallSeconds: number; stallSecondsFor?: Partial<Record<CountedActivity, number>>; heartbeatTimeoutSeconds: number };
   metrics: { host: string; port: number; sdkPort: number; probeSeconds: number; backupProbeSeconds: number; scheduleProbeSeconds: number };
   dev: { dataDir: string; temporalPort: number; uiPort: number };
+  gateway?: GatewayConfig;
+  /** Notifications out; no targets when the file has no `notify`. */
+  notify: NotifyConfig;
   sandbox?: SandboxConfig;
   /** Every declared schedule (seed defaults merged with `schedules`), disabled ones included. */
   schedules: ScheduleConfig[];

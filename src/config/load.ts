@@ -11,13 +11,29 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../common/errors.js';
+import { DEFAULT_NOTIFY_EVENTS } from '../common/notify.js';
 import { SEED_MAINTENANCE } from '../common/seed.js';
 import { HOST_ID_PATTERN, pickHost } from '../common/task-queues.js';
 import { sandboxConfigObject } from '../dev/sandbox/layout.js';
-import type { BackupSource, BackupTarget, Config, MaintenanceConfig, ServiceConfig, TemporalConfig, TlsConfig } from './config.js';
+import { devOffsite } from '../dev/sandbox/offsite.js';
+import { resolveProgram } from '../services/run-argv.js';
+import type { BackupSource, BackupTarget, Config, GatewayToken, MaintenanceConfig, NotifyConfig, NotifyTarget, ServiceConfig, TemporalConfig, TlsConfig } from './config.js';
+import type { InventoryHost } from './host-selector.js';
 import { resolveSchedules } from './schedules.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
 import { Secret } from './secret.js';
+
+/** The built-in sandbox's restic target, unless its password cannot be written (a read-only checkout): then the archive folder alone. */
+function offsiteIfWritable(dataDir: string): { offsite?: ReturnType<typeof devOffsite> } {
+  try {
+    return { offsite: devOffsite(dataDir) };
+  } catch {
+    return {};
+  }
+}
+
+/** `Config.source` of the built-in sandbox (no --config, no MCP_RUNBOOKS_CONFIG). */
+export const BUILT_IN_SOURCE = 'built-in sandbox';
 
 export type Env = Record<string, string | undefined>;
 
@@ -44,25 +60,35 @@ const TEMPORAL_TLS_ENV = {
   TEMPORAL_TLS_CLIENT_KEY_PATH: 'clientKeyFile',
 } as const;
 
+/**
+ * The absolute path of the config file {@link loadConfig} reads with these
+ * options (`--config`, else `MCP_RUNBOOKS_CONFIG`), or undefined for the built-in sandbox.
+ */
+export function configFilePath(opts: LoadConfigOptions = {}): string | undefined {
+  const env = opts.env ?? process.env;
+  const file = opts.path ?? (env.MCP_RUNBOOKS_CONFIG || undefined);
+  return file === undefined ? undefined : resolve(opts.cwd ?? process.cwd(), file);
+}
+
 export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
-  const file = opts.path ?? (env.MCP_RUNBOOKS_CONFIG || undefined);
-  const fromEnvVar = opts.path === undefined && file !== undefined;
+  const abs = configFilePath({ ...opts, env, cwd });
+  const fromEnvVar = opts.path === undefined && abs !== undefined;
 
   let raw: Record<string, unknown>;
   let source: string;
   let baseDir: string;
-  if (file !== undefined) {
-    const abs = resolve(cwd, file);
+  if (abs !== undefined) {
     source = fromEnvVar ? `${abs} (from MCP_RUNBOOKS_CONFIG)` : abs;
     raw = readYamlFile(abs, source);
     baseDir = dirname(abs);
   } else {
-    source = 'built-in sandbox';
+    source = BUILT_IN_SOURCE;
     raw = sandboxConfigObject({
       root: resolve(cwd, '.data', 'sandbox'),
       ...(env.PGUSER ? { postgresUser: env.PGUSER } : {}),
+      ...(resolveProgram('restic', env) ? offsiteIfWritable(resolve(cwd, '.data')) : {}),
     });
     baseDir = cwd;
   }
@@ -161,7 +187,8 @@ export function describeValue(v: unknown): string {
 
 type ZodIssue = z.core.$ZodIssue;
 
-const SECRET_FIELD = /(^|\.)(password|apiKey)(\.|$)/;
+/** Fields whose value may be a secret written in by mistake: a gateway token, a password, restic's backend keys and repository URL. */
+const SECRET_FIELD = /(^|\.)(password|apiKey|token|authorization)(\.|$)|^backup\.targets\[\d+\]\.(env|repository)(\.|$)|^notify\.targets\[\d+\]\.url(\.|$)/;
 
 function describeKind(v: unknown): string {
   if (v === null) return 'null';
@@ -306,11 +333,12 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
   const apiKey = secret(p.temporal.apiKey, 'temporal.apiKey');
   if (apiKey) temporal.apiKey = apiKey;
 
-  const hosts = p.hosts ?? [hostId];
+  const inventory: InventoryHost[] = p.hosts ?? [{ id: hostId, labels: {} }];
+  const hosts = inventory.map((h) => h.id);
   const schedules = resolveSchedules({
     entries: p.schedules,
     defaultSchedules: p.defaultSchedules,
-    hosts,
+    inventory,
     defaultHost: pickHost(hosts, hostId) ?? hostId,
   });
   issues.push(...schedules.issues);
@@ -319,6 +347,7 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
     source: ctx.source,
     hostId,
     hosts,
+    inventory,
     temporal,
     paths: {
       installRoot,
@@ -330,7 +359,7 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
     },
     thresholds: p.thresholds,
     retention: p.retention,
-    backup: { sources: [], stagingDir: '', compression: p.backup.compression, targets: [] },
+    backup: { sources: [], stagingDir: '', incrementalSnapshot: p.backup.incrementalSnapshot, compression: p.backup.compression, targets: [] },
     recovery: {
       freeSpaceMarginPercent: p.recovery.freeSpaceMarginPercent,
       maxCompressionRatio: p.recovery.maxCompressionRatio,
@@ -338,13 +367,15 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
       ...(p.recovery.validateCommand ? { validateCommand: p.recovery.validateCommand } : {}),
     },
     maintenance: resolveMaintenance(p, installRoot, abs(p.paths.configDir), abs, issues),
+    remediation: p.remediation,
     services,
     serviceManager: p.serviceManager,
     memoryService: p.memoryService,
     worker: p.worker,
-    activities: { stallSeconds: p.activities.stallSeconds, ...(p.activities.stallSecondsFor ? { stallSecondsFor: p.activities.stallSecondsFor } : {}) },
+    activities: { stallSeconds: p.activities.stallSeconds, ...(p.activities.stallSecondsFor ? { stallSecondsFor: p.activities.stallSecondsFor } : {}), heartbeatTimeoutSeconds: p.activities.heartbeatTimeoutSeconds },
     metrics: p.metrics,
     dev: { dataDir, temporalPort: p.dev.temporalPort, uiPort: p.dev.uiPort },
+    notify: { targets: [] },
     schedules: schedules.schedules,
   };
   if (p.postgres) {
@@ -355,12 +386,39 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
   config.backup.stagingDir = p.backup.stagingDir ? abs(p.backup.stagingDir) : join(config.paths.backupDir, '.staging');
   config.backup.sources = resolveBackupSources(p, config, abs, issues);
   config.backup.targets = resolveBackupTargets(p, config, abs, secret);
+  if (p.gateway) {
+    const g = p.gateway;
+    const tokens: GatewayToken[] = [];
+    g.tokens.forEach((t, i) => {
+      const token = secret(t.token, `gateway.tokens[${i}].token`);
+      if (token) tokens.push({ name: t.name, token, runbooks: t.runbooks, approve: t.approve });
+    });
+    const names = new Set<string>();
+    g.tokens.forEach((t, i) => {
+      if (names.has(t.name)) issues.push({ path: `gateway.tokens[${i}].name`, expected: 'a name no other token has', found: JSON.stringify(t.name) });
+      names.add(t.name);
+    });
+    const ruleNames = new Set<string>();
+    g.alertRules.forEach((r, i) => {
+      if (ruleNames.has(r.name)) issues.push({ path: `gateway.alertRules[${i}].name`, expected: 'a name no other rule has', found: JSON.stringify(r.name) });
+      ruleNames.add(r.name);
+    });
+    config.gateway = { host: g.host, port: g.port, inWorker: g.inWorker, bodyLimitBytes: g.bodyLimitBytes, tokens, maxConcurrentRemediations: g.maxConcurrentRemediations, alertRules: g.alertRules, ...(g.tls ? { tls: { certFile: abs(g.tls.certFile), keyFile: abs(g.tls.keyFile) } } : {}) };
+  }
+  config.notify = resolveNotify(p, secret, issues);
   if (p.sandbox) {
     config.sandbox = {
       root: p.sandbox.root ? abs(p.sandbox.root) : join(dataDir, 'sandbox'),
       memoryPort: p.sandbox.memoryPort,
       createDatabase: p.sandbox.createDatabase,
     };
+    const init = p.sandbox.initRepository;
+    if (init !== undefined) {
+      const target = config.backup.targets.find((t) => t.name === init);
+      const local = target?.type === 'restic' && target.repository.origin === 'config' && target.location.startsWith('/');
+      if (!local) issues.push({ path: 'sandbox.initRepository', expected: 'the name of a restic target in backup.targets whose repository is a local path', found: JSON.stringify(init) });
+      else config.sandbox.initRepository = init;
+    }
   }
   if (issues.length > 0) throw new ConfigError(ctx.source, issues);
   return config;
@@ -525,4 +583,35 @@ export function defaultHostId(): string {
   const short = (hostname().split('.')[0] ?? '').replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
   const id = short.slice(0, 63);
   return HOST_ID_PATTERN.test(id) ? id : 'localhost';
+}
+
+/** `notify`: URLs written in the file or read from secret references, each target's events filled in by its kind. */
+function resolveNotify(p: ParsedConfig, secret: (ref: SecretRef | undefined, field: string) => Secret | undefined, issues: ConfigIssue[]): NotifyConfig {
+  const n = p.notify;
+  const targets: NotifyTarget[] = [];
+  const names = new Set<string>();
+  (n?.targets ?? []).forEach((t, i) => {
+    const field = `notify.targets[${i}]`;
+    if (names.has(t.name)) issues.push({ path: `${field}.name`, expected: 'a name no other target has', found: JSON.stringify(t.name) });
+    names.add(t.name);
+    const url = typeof t.url === 'string' ? new Secret(t.url, 'config') : secret(t.url, `${field}.url`);
+    if (url && url.origin !== 'config' && !/^https?:\/\/[^\s]+$/.test(url.reveal())) {
+      issues.push({ path: `${field}.url`, expected: `an http(s) URL in ${url.origin}`, found: 'something else' });
+      return;
+    }
+    const authorization = secret(t.authorization, `${field}.authorization`);
+    if (!url) return;
+    targets.push({
+      name: t.name,
+      kind: t.kind,
+      url,
+      ...(authorization ? { authorization } : {}),
+      runbooks: t.runbooks,
+      hosts: t.hosts,
+      events: t.events ?? [...DEFAULT_NOTIFY_EVENTS[t.kind]],
+      scheduledOnly: t.scheduledOnly ?? t.kind === 'healthchecks',
+      timeoutSeconds: t.timeoutSeconds,
+    });
+  });
+  return { ...(n?.temporalUiUrl ? { temporalUiUrl: n.temporalUiUrl } : {}), targets };
 }

@@ -52,7 +52,7 @@ function backupTarget(t: BackupTarget): Record<string, unknown> {
 function schedule(s: ScheduleConfig): Record<string, unknown> {
   return {
     runbook: s.runbook,
-    host: s.hostId,
+    ...(s.fleet ? { hosts: s.fleet.selector, ...(Object.keys(s.fleet.policy).length ? { policy: s.fleet.policy } : {}) } : { host: s.hostId }),
     ...(s.cron !== undefined ? { cron: s.cron } : {}),
     ...(s.every !== undefined ? { every: s.every } : {}),
     timezone: s.timezone,
@@ -71,7 +71,8 @@ export function configDocument(config: Config): Record<string, unknown> {
   const security = config.maintenance.security;
   const doc: Record<string, unknown> = {
     hostId: config.hostId,
-    hosts: config.hosts,
+    // A host without labels is written as its plain id, as most files have it.
+    hosts: config.inventory.map((h) => (Object.keys(h.labels).length ? { id: h.id, labels: h.labels } : h.id)),
     temporal: { ...temporal, ...(apiKey ? { apiKey: secretReference(apiKey) } : {}) },
     paths: config.paths,
     thresholds: config.thresholds,
@@ -84,6 +85,7 @@ export function configDocument(config: Config): Record<string, unknown> {
       // Absent in the resolved config means "read the lists as they are", which the file spells `false`.
       packages: { ...packages, refreshCommand: refreshCommand ?? false },
     },
+    remediation: config.remediation,
     services: config.services.map(service),
     serviceManager: config.serviceManager,
     memoryService: config.memoryService,
@@ -95,6 +97,17 @@ export function configDocument(config: Config): Record<string, unknown> {
   doc.worker = config.worker;
   doc.metrics = config.metrics;
   doc.dev = config.dev;
+  if (config.gateway) doc.gateway = { ...config.gateway, tokens: config.gateway.tokens.map((t) => ({ ...t, token: secretReference(t.token) })) };
+  if (config.notify.targets.length || config.notify.temporalUiUrl) {
+    doc.notify = {
+      ...(config.notify.temporalUiUrl ? { temporalUiUrl: config.notify.temporalUiUrl } : {}),
+      targets: config.notify.targets.map((t) => ({
+        ...t,
+        url: t.url.origin === 'config' ? t.url.reveal() : secretReference(t.url),
+        ...(t.authorization ? { authorization: secretReference(t.authorization) } : {}),
+      })),
+    };
+  }
   // The seed's defaults stay implicit (so they keep their `seed` origin); everything declared is spelled out.
   // With no seed schedule left, `defaultSchedules: false` and the entries give the same list in the same order.
   doc.defaultSchedules = config.schedules.some((s) => s.origin === 'seed');

@@ -4,26 +4,40 @@
  * overrides the default, field by field). The schema has already checked each
  * entry's runbook name; host, "cron or every" and duplicates are checked here,
  * with the field named.
+ *
+ * An entry with `hosts: <selector>` is a fleet schedule: one schedule that
+ * starts the `fleet` runbook over the hosts the selector picks from the
+ * inventory now. It replaces the seed's default of the same runbook on those
+ * hosts (so a host is not maintained twice); a per-host entry of the same
+ * runbook on one of them is an error.
  */
 import type { ConfigIssue } from '../common/errors.js';
+import { errorMessage } from '../common/errors.js';
+import { HostSelectorError, labelsOf, parseHostSelector, formatHostSelector, selectHosts, type InventoryHost } from './host-selector.js';
 import { isRunbookName, RUNBOOKS, type RunbookName } from '../runbooks.js';
 import { HOST_KILLING_OVERLAPS, parseOverlapPolicy } from '../schedules/overlap.js';
 import { SCHEDULE_FIELD_DEFAULTS, SEED_SCHEDULES } from '../schedules/seed-schedules.js';
 import { canonicalTimeZone } from '../schedules/timezone.js';
+import { parseDuration } from '../schedules/duration.js';
 import type { ScheduleConfig } from './config.js';
 import type { ScheduleEntry } from './schema.js';
 
 /** What a schedule's `runbook` must be. */
 export function runbookExpected(): string {
-  return `a runbook this version has (${Object.keys(RUNBOOKS).join(', ')})`;
+  return `a runbook this version can schedule (${SCHEDULABLE.join(', ')})`;
 }
+
+/** Runbooks a schedule may start: those that need no input beyond the host (restart-service needs a service). */
+export const SCHEDULABLE = Object.entries(RUNBOOKS)
+  .filter(([, def]) => !('required' in def))
+  .map(([name]) => name);
 
 export interface ResolveSchedulesInput {
   entries: readonly ScheduleEntry[];
   /** The config's `defaultSchedules`. */
   defaultSchedules: boolean;
-  /** The config's `hosts`. */
-  hosts: readonly string[];
+  /** The config's `hosts`, with their labels. */
+  inventory: readonly InventoryHost[];
   /** Host of an entry without `host`. */
   defaultHost: string;
 }
@@ -32,10 +46,14 @@ export function resolveSchedules(input: ResolveSchedulesInput): { schedules: Sch
   const issues: ConfigIssue[] = [];
   const byKey = new Map<string, ScheduleConfig>();
   const key = (runbook: string, hostId: string) => `${runbook}\u0000${hostId}`;
+  const fleetKey = (runbook: string, selector: string) => `${runbook}\u0000fleet\u0000${selector}`;
+  const hosts = input.inventory.map((h) => h.id);
+  /** Per runbook, the hosts a fleet entry covers, and which entry. */
+  const coveredBy = new Map<string, { at: string; selector: string }>();
 
   if (input.defaultSchedules) {
     for (const [runbook, s] of Object.entries(SEED_SCHEDULES)) {
-      for (const hostId of input.hosts) {
+      for (const hostId of hosts) {
         byKey.set(key(runbook, hostId), {
           ...SCHEDULE_FIELD_DEFAULTS,
           runbook: runbook as RunbookName,
@@ -49,12 +67,21 @@ export function resolveSchedules(input: ResolveSchedulesInput): { schedules: Sch
   }
 
   const declaredAt = new Map<string, number>();
+  const perHost: Array<{ at: string; runbook: string; hostId: string }> = [];
   input.entries.forEach((entry, i) => {
     const at = `schedules[${i}]`;
     let ok = true;
-    const hostId = entry.host ?? input.defaultHost;
-    if (!input.hosts.includes(hostId)) {
-      issues.push({ path: `${at}.host`, expected: `a host listed in "hosts" (${input.hosts.join(', ')})`, found: `"${hostId}"` });
+    let fleet: ScheduleConfig['fleet'];
+    if (entry.hosts !== undefined) {
+      fleet = resolveFleetEntry(entry, at, input.inventory, issues);
+      if (!fleet) ok = false;
+    } else if (entry.policy !== undefined) {
+      issues.push({ path: `${at}.policy`, expected: 'a policy only beside `hosts: <selector>` (a rolling policy is for a fleet schedule)', found: 'policy without hosts' });
+      ok = false;
+    }
+    const hostId = fleet ? fleet.selector : (entry.host ?? input.defaultHost);
+    if (!fleet && !hosts.includes(hostId)) {
+      issues.push({ path: `${at}.host`, expected: `a host listed in "hosts" (${hosts.join(', ')})`, found: `"${hostId}"` });
       ok = false;
     }
     if (entry.cron !== undefined && entry.every !== undefined) {
@@ -75,23 +102,38 @@ export function resolveSchedules(input: ResolveSchedulesInput): { schedules: Sch
       issues.push({ path: `${at}.cron`, expected: `a cron or an every ("${entry.runbook}" has no default schedule)`, found: 'neither' });
       ok = false;
     }
-    const k = key(entry.runbook, hostId);
+    const k = fleet ? fleetKey(entry.runbook, hostId) : key(entry.runbook, hostId);
     const earlier = declaredAt.get(k);
     if (earlier !== undefined) {
       issues.push({
         path: at,
-        expected: `one entry per runbook and host (schedules[${earlier}] already declares ${entry.runbook} on ${hostId})`,
+        expected: `one entry per runbook and ${fleet ? 'selector' : 'host'} (schedules[${earlier}] already declares ${entry.runbook} on ${hostId})`,
         found: `a second ${entry.runbook} on ${hostId}`,
       });
       ok = false;
     }
     declaredAt.set(k, i);
     if (!ok) return;
+    if (fleet) {
+      for (const h of fleet.hosts) {
+        const other = coveredBy.get(key(entry.runbook, h));
+        if (other) {
+          issues.push({ path: `${at}.hosts`, expected: `hosts no other fleet schedule of ${entry.runbook} covers (${other.at} selects ${h} with "${other.selector}")`, found: `"${fleet.selector}", which selects ${h} too` });
+          return;
+        }
+        coveredBy.set(key(entry.runbook, h), { at, selector: fleet.selector });
+        // The fleet schedule takes over the seed's default of this runbook on its hosts.
+        if (byKey.get(key(entry.runbook, h))?.origin === 'seed') byKey.delete(key(entry.runbook, h));
+      }
+    } else {
+      perHost.push({ at, runbook: entry.runbook, hostId });
+    }
 
     const when = entry.cron !== undefined ? { cron: entry.cron } : entry.every !== undefined ? { every: entry.every } : { cron: base!.cron };
     byKey.set(k, {
       runbook: entry.runbook as RunbookName,
       hostId,
+      ...(fleet ? { fleet } : {}),
       ...when,
       // Both were checked by the schema; the fallbacks only satisfy the types.
       timezone: canonicalTimeZone(entry.timezone ?? SCHEDULE_FIELD_DEFAULTS.timezone) ?? SCHEDULE_FIELD_DEFAULTS.timezone,
@@ -103,5 +145,41 @@ export function resolveSchedules(input: ResolveSchedulesInput): { schedules: Sch
       origin: 'config',
     });
   });
+  for (const p of perHost) {
+    const fleet = coveredBy.get(key(p.runbook, p.hostId));
+    if (fleet) {
+      issues.push({ path: `${p.at}.host`, expected: `a host no fleet schedule of ${p.runbook} covers (${fleet.at} selects it with "${fleet.selector}")`, found: `"${p.hostId}"` });
+    }
+  }
   return { schedules: [...byKey.values()], issues };
+}
+
+/**
+ * A fleet entry's hosts (selected now from the inventory) and policy; undefined,
+ * with the issues pushed, when the selector or the policy is wrong.
+ */
+function resolveFleetEntry(entry: ScheduleEntry, at: string, inventory: readonly InventoryHost[], issues: ConfigIssue[]): ScheduleConfig['fleet'] {
+  if (entry.host !== undefined) {
+    issues.push({ path: `${at}.hosts`, expected: 'either host (one host) or hosts (a selector), not both', found: `hosts "${entry.hosts ?? ''}" beside host "${entry.host}"` });
+    return undefined;
+  }
+  const jitter = entry.jitter !== undefined && (parseDuration(entry.jitter) ?? 0) > 0;
+  if (jitter && entry.policy !== undefined) {
+    issues.push({ path: `${at}.policy`, expected: 'either a per-host jitter or a rolling policy, not both', found: `policy beside jitter "${entry.jitter ?? ''}"` });
+    return undefined;
+  }
+  let hosts: string[];
+  let selector: string;
+  try {
+    selector = formatHostSelector(parseHostSelector(entry.hosts ?? ''));
+    hosts = selectHosts(inventory, selector);
+  } catch (err) {
+    const problem = err instanceof HostSelectorError ? err.problem : errorMessage(err);
+    issues.push({ path: `${at}.hosts`, expected: `a host selector that selects hosts of "hosts" (${problem})`, found: `"${entry.hosts ?? ''}"` });
+    return undefined;
+  }
+  const order = entry.policy?.order;
+  const key = order?.startsWith('label:') ? order.slice('label:'.length) : undefined;
+  const labels = labelsOf(inventory, hosts);
+  return { selector, hosts, labels: key ? labels : {}, policy: { ...(entry.policy ?? {}) } };
 }

@@ -4,15 +4,18 @@
  * retention, disk 80 %, memory 85 %, database connections 80 %.
  */
 import { z } from 'zod';
-import { COUNTED_ACTIVITIES, STALL_DEFAULT_SECONDS } from '../common/progress.js';
+import { NOTIFY_EVENTS, NOTIFY_KINDS } from '../common/notify.js';
+import { COUNTED_ACTIVITIES, HEARTBEAT_TIMEOUT_SECONDS, STALL_DEFAULT_SECONDS } from '../common/progress.js';
 import { SEED_MAINTENANCE, SEED_PATHS, SEED_SERVICES } from '../common/seed.js';
 import { HOST_ID_PATTERN, DEFAULT_TASK_QUEUE } from '../common/task-queues.js';
-import { isRunbookName } from '../runbooks.js';
+import { fleetPolicyInput } from '../common/inputs.js';
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, SELECTOR_EXPECTED } from './host-selector.js';
+import { API_RUNBOOKS, isApiRunbookName, isRunbookName } from '../runbooks.js';
 import { CRON_EXPECTED, cronProblem } from '../schedules/cron.js';
 import { parseDuration } from '../schedules/duration.js';
 import { OVERLAP_POLICIES, parseOverlapPolicy } from '../schedules/overlap.js';
 import { canonicalTimeZone } from '../schedules/timezone.js';
-import { runbookExpected } from './schedules.js';
+import { runbookExpected, SCHEDULABLE } from './schedules.js';
 
 export { SEED_MAINTENANCE, SEED_PATHS, SEED_SERVICES };
 
@@ -34,7 +37,24 @@ export const hostIdSchema = z
   .string({ error: 'a host id (letters, digits, ".", "_", "-"; at most 63 characters)' })
   .regex(HOST_ID_PATTERN, { error: 'a host id (letters, digits, ".", "_", "-"; at most 63 characters)' })
   // Metrics label runs whose host could not be resolved "unknown"; a real host of that name would mix with them.
-  .refine((v) => v !== 'unknown', { error: 'a host id other than "unknown" (reserved for runs whose host could not be resolved)' });
+  .refine((v) => v !== 'unknown', { error: 'a host id other than "unknown" (reserved for runs whose host could not be resolved)' })
+  // A host selector `all` selects every host; a host of that name could not be selected alone.
+  .refine((v) => v !== 'all', { error: 'a host id other than "all" (the host selector that selects every host)' });
+
+const LABELS_EXPECTED = 'labels as {key: value}: keys of letters, digits, ".", "_", "/", "-"; values of letters, digits, ".", "_", "-"';
+/** One inventory entry: a plain host id, or the id with labels that selectors match (`role=db`). */
+const inventoryHostSchema = z.union(
+  [
+    hostIdSchema.transform((id) => ({ id, labels: {} as Record<string, string> })),
+    z.strictObject({
+      id: hostIdSchema,
+      labels: z
+        .record(z.string().regex(LABEL_KEY_PATTERN, { error: LABELS_EXPECTED }), z.string({ error: LABELS_EXPECTED }).regex(LABEL_VALUE_PATTERN, { error: LABELS_EXPECTED }), { error: LABELS_EXPECTED })
+        .default({}),
+    }),
+  ],
+  { error: 'a host id, or {id, labels: {key: value}}' },
+);
 
 const serviceNameSchema = z
   .string({ error: 'a service name' })
@@ -300,9 +320,16 @@ const cronSchema = z.string({ error: CRON_EXPECTED }).superRefine((value, ctx) =
  */
 const scheduleEntrySchema = z.strictObject({
   /** Runbook name, as in `mcp-runbooks run <runbook>`. */
-  runbook: z.string({ error: runbookExpected() }).refine((name): boolean => isRunbookName(name), { error: runbookExpected() }),
+  runbook: z.string({ error: runbookExpected() }).refine((name): boolean => isRunbookName(name) && SCHEDULABLE.includes(name), { error: runbookExpected() }),
   /** Host the runbook is about. @default this config's host (else the first of `hosts`) */
   host: hostIdSchema.optional(),
+  /**
+   * A host selector instead of `host` (`all`, `role=db,region=eu`, `db-1,db-2`): one schedule
+   * that starts the `fleet` runbook over the hosts it selects when the schedules are applied.
+   */
+  hosts: z.string({ error: `a host selector: ${SELECTOR_EXPECTED}` }).min(1, { error: `a host selector: ${SELECTOR_EXPECTED}` }).optional(),
+  /** With `hosts`: the rolling policy ({maxParallel, canary, maxFailures, maxFailPercent, order, seed}); instead of `jitter`. */
+  policy: fleetPolicyInput.omit({ jitterSeconds: true }).optional(),
   /** 5-field cron expression, read in `timezone`. @default the seed's time for the runbook */
   cron: cronSchema.optional(),
   /** Fixed interval instead of `cron`, e.g. `15m`; runs at multiples of it since the Unix epoch. */
@@ -312,7 +339,7 @@ const scheduleEntrySchema = z.strictObject({
     .string({ error: 'an IANA time zone name, e.g. UTC or Europe/Berlin' })
     .refine((v) => canonicalTimeZone(v) !== undefined, { error: 'an IANA time zone name, e.g. UTC or Europe/Berlin' })
     .optional(),
-  /** Each run starts up to this much later, at random (spreads a fleet's load). @default 0s */
+  /** Each run starts up to this much later, at random (spreads a fleet's load); with `hosts`, each host's run. @default 0s */
   jitter: durationSchema(0, 'a duration: a whole number and s, m, h or d, e.g. "30s" or "0s"').optional(),
   /** What happens when a run is due while the previous one still runs. @default SKIP */
   overlap: z
@@ -331,8 +358,21 @@ export const configSchema = z
   .strictObject({
     /** This machine's host id. @default the sandbox's `local`, else the short hostname */
     hostId: hostIdSchema.optional(),
-    /** Hosts the orchestrator routes runbooks to. @default [hostId] */
-    hosts: z.array(hostIdSchema).min(1, { error: 'at least one host id' }).optional(),
+    /**
+     * The inventory: hosts the orchestrator routes runbooks to, each a plain id or
+     * `{id, labels: {role: db}}` for host selectors (`role=db`). @default [hostId]
+     */
+    hosts: z
+      .array(inventoryHostSchema, { error: 'a list of hosts: ids, or {id, labels}' })
+      .min(1, { error: 'at least one host id' })
+      .superRefine((hosts, ctx) => {
+        const seen = new Set<string>();
+        hosts.forEach((h, i) => {
+          if (seen.has(h.id)) ctx.addIssue({ code: 'custom', path: [i], message: 'a host id not listed before', input: h.id });
+          seen.add(h.id);
+        });
+      })
+      .optional(),
     temporal: z
       .strictObject({
         /** host:port of the Temporal frontend. Absent: `dev` starts an embedded dev server; others use 127.0.0.1:7233. */
@@ -372,6 +412,14 @@ export const configSchema = z
         sources: z.array(backupSourceSchema).min(1, { error: 'at least one backup source' }).optional(),
         /** Where snapshots are copied before archiving. @default `<backupDir>/.staging` */
         stagingDir: pathString.optional(),
+        /**
+         * Keep the stop-mode folders' snapshot copy in the staging folder between backups
+         * (`mcp_mirror_<host>`) and bring it up to date with only what changed since the last
+         * backup: services are down for the changes, not for a whole copy. It costs the disk
+         * space of one copy of those folders for good. `false`: a whole copy each night, removed after.
+         * @default true
+         */
+        incrementalSnapshot: z.boolean({ error: 'true or false' }).default(true),
         /** Where each backup goes; every target gets the same snapshot. @default [{name: local, type: archive}] */
         targets: z
           .array(backupTargetSchema, { error: 'a list of backup targets' })
@@ -412,6 +460,15 @@ export const configSchema = z
       .prefault({}),
     /** Daily, weekly and monthly maintenance (seed section 4). */
     maintenance: maintenanceSchema.prefault({}),
+    /** `restartService`: how often one service may be restarted before a restart is refused as flapping. */
+    remediation: z
+      .strictObject({
+        /** Restarts of one service within `windowMinutes` after which the next is refused (a `fail` finding; a human looks). @default 3 */
+        maxRestarts: z.number({ error: 'a whole number >= 1' }).int({ error: 'a whole number >= 1' }).min(1, { error: 'a whole number >= 1' }).default(3),
+        /** @default 60 */
+        windowMinutes: z.number({ error: 'minutes >= 1' }).int({ error: 'minutes >= 1' }).min(1, { error: 'minutes >= 1' }).default(60),
+      })
+      .prefault({}),
     services: z.array(serviceSchema).min(1, { error: 'at least one service' }).default(SEED_SERVICES.map((name) => ({ name }))),
     serviceManager: serviceManagerSchema.prefault({ type: 'systemd' }),
     memoryService: z
@@ -448,6 +505,19 @@ export const configSchema = z
          * @default 300
          */
         stallSeconds: positiveSeconds.default(STALL_DEFAULT_SECONDS),
+        /**
+         * Read by the orchestrator: how long a host activity may go without a heartbeat
+         * before Temporal takes its worker for dead and retries the step on the next
+         * worker of that host. Host activities beat three times within it, and the SDK
+         * sends at most one beat per 0.8 of it, so it is at least 10 s: a shorter one
+         * could time out a busy but healthy step and start a second attempt beside it.
+         * @default 30
+         */
+        heartbeatTimeoutSeconds: z
+          .number({ error: 'a number of seconds from 10 to 600' })
+          .min(10, { error: 'a number of seconds from 10 to 600' })
+          .max(600, { error: 'a number of seconds from 10 to 600' })
+          .default(HEARTBEAT_TIMEOUT_SECONDS),
         /** Per counted activity (e.g. `vacuumDatabase: 1800` for a database whose index passes are long), overrides `stallSeconds`. */
         stallSecondsFor: z.partialRecord(z.enum(COUNTED_ACTIVITIES, { error: `one of ${COUNTED_ACTIVITIES.join(', ')}` }), positiveSeconds).optional(),
       })
@@ -468,6 +538,89 @@ export const configSchema = z
         scheduleProbeSeconds: probeSeconds.default(120),
       })
       .prefault({}),
+    /** `mcp-runbooks gateway`: the authenticated HTTP API other systems start and approve runbooks through. */
+    gateway: z
+      .strictObject({
+        /** @default 127.0.0.1 */
+        host: nonEmpty.default('127.0.0.1'),
+        /** 0 picks a free port. @default 9470 */
+        port: port.default(9470),
+        /** Serve it inside `mcp-runbooks worker` (roles orchestrator and all) instead of as its own process. @default false */
+        inWorker: z.boolean({ error: 'true or false' }).default(false),
+        /** Requests with a larger body are refused with 413. @default 65536 */
+        bodyLimitBytes: z.number({ error: 'bytes >= 1024' }).int({ error: 'bytes >= 1024' }).min(1024, { error: 'bytes >= 1024' }).default(65_536),
+        /** HTTPS from a PEM certificate and key file (the key is read at start, never logged). */
+        tls: z.strictObject({ certFile: pathString, keyFile: pathString }).optional(),
+        /** Bearer tokens, each a secret reference with what it may do. */
+        tokens: z
+          .array(
+            z.strictObject({
+              /** Who holds it: recorded as the approver, shown in logs. */
+              name: z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, { error: 'a token name (letters, digits, ".", "_", "@", "-"; at most 64)' }),
+              token: secretRefSchema,
+              /** Runbooks it may start and read, by `mcp-runbooks run` name, or `["*"]` for all. @default [] (none) */
+              runbooks: z.array(z.string().refine((n) => n === '*' || isApiRunbookName(n), { error: `a runbook name (${Object.keys(API_RUNBOOKS).join(', ')}) or "*"` })).default([]),
+              /** Whether it may approve or reject what a run waits for. @default false */
+              approve: z.boolean().default(false),
+            }),
+          )
+          .default([]),
+        /** Remediations started by alert rules that may run at once; more alerts are answered `capped`. @default 3 */
+        maxConcurrentRemediations: z.number({ error: 'a whole number >= 1' }).int({ error: 'a whole number >= 1' }).min(1, { error: 'a whole number >= 1' }).default(3),
+        /** Alertmanager alerts (POST /v1/alertmanager) mapped to runbooks. @default [] */
+        alertRules: z
+          .array(
+            z.strictObject({
+              name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: 'a rule name (lower-case letters, digits, "-")' }),
+              /** The alert's `alertname`. */
+              alert: nonEmpty,
+              /** Other labels the alert must carry, with these values. @default {} */
+              matchers: z.record(z.string(), z.string()).default({}),
+              /** The runbook to start, by name (`restart-service`, `health-check`, ...). */
+              runbook: z.string().refine((n) => isApiRunbookName(n), { error: `a runbook name (${Object.keys(API_RUNBOOKS).join(', ')})` }),
+              /** The label that names the host. @default host */
+              hostLabel: nonEmpty.default('host'),
+              /** Input fields taken from labels: `{service: service}` sets input.service from the `service` label. @default {} */
+              labels: z.record(z.string(), nonEmpty).default({}),
+              /** Fixed input fields. @default {} */
+              input: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+              /** One start per host within this many minutes. @default 30 */
+              throttleMinutes: z.number({ error: 'minutes >= 0' }).min(0, { error: 'minutes >= 0' }).default(30),
+            }),
+          )
+          .default([]),
+      })
+      .optional(),
+    /** Notifications out: webhooks, Slack and Healthchecks pings when runbooks start, end or wait for approval. */
+    notify: z
+      .strictObject({
+        /** The Temporal UI's address, for a link to the run in each message (e.g. http://127.0.0.1:8233). */
+        temporalUiUrl: z.url({ error: 'an http(s) URL, e.g. http://127.0.0.1:8233' }).optional(),
+        targets: z
+          .array(
+            z.strictObject({
+              name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { error: 'a target name (lower-case letters, digits, "-")' }),
+              /** `webhook`: our JSON; `slack`: an incoming-webhook message; `healthchecks`: /start, the base URL, /fail. */
+              kind: z.enum(NOTIFY_KINDS, { error: `one of ${NOTIFY_KINDS.join(', ')}` }),
+              /** Where to POST: a URL, or a secret reference when the URL is itself the credential (Slack, Healthchecks). */
+              url: z.union([z.url({ protocol: /^https?$/, error: 'an http(s) URL' }), secretRefSchema], { error: 'an http(s) URL or a secret reference ({env: VAR} or {file: PATH})' }),
+              /** Sent as the Authorization header, e.g. `Bearer ...` (webhook). */
+              authorization: secretRefSchema.optional(),
+              /** Runbooks by `mcp-runbooks run` name, or `["*"]`. @default ["*"] */
+              runbooks: z.array(z.string().refine((n) => n === '*' || isApiRunbookName(n), { error: `a runbook name (${Object.keys(API_RUNBOOKS).join(', ')}) or "*"` })).min(1).default(['*']),
+              /** Host ids, or `["*"]`. @default ["*"] */
+              hosts: z.array(z.string().refine((h) => h === '*' || HOST_ID_PATTERN.test(h), { error: 'a host id or "*"' })).min(1).default(['*']),
+              /** Which events it wants. @default by kind (see README) */
+              events: z.array(z.enum(NOTIFY_EVENTS, { error: `one of ${NOTIFY_EVENTS.join(', ')}` })).min(1).optional(),
+              /** Only runs a schedule started. @default true for healthchecks, else false */
+              scheduledOnly: z.boolean().optional(),
+              /** Each POST's timeout. @default 10 */
+              timeoutSeconds: positiveSeconds.default(10),
+            }),
+          )
+          .default([]),
+      })
+      .optional(),
     dev: z
       .strictObject({
         /** State of the embedded dev server and sandbox. @default .data (relative to the working directory) */
@@ -490,6 +643,8 @@ export const configSchema = z
         memoryPort: port.default(3002),
         /** Database the sandbox creates for mcp-postgres; `false` for none. @default true */
         createDatabase: z.boolean().default(true),
+        /** A restic target (by name) the sandbox creates with `restic init` when its local repository does not exist yet. */
+        initRepository: nonEmpty.optional(),
       })
       .optional(),
   })

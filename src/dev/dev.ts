@@ -4,6 +4,7 @@
  * config's schedules applied, one health check printed; then it stays up until
  * stopped and stops what it started.
  */
+import { BUILT_IN_SOURCE } from '../config/load.js';
 import { connectClient } from '../temporal/connection.js';
 import type { Config } from '../config/config.js';
 import { createServiceManager } from '../services/index.js';
@@ -15,6 +16,9 @@ import { applySchedules, renderChanges } from '../schedules/index.js';
 import { startDevServer, type DevServer } from './dev-server.js';
 import { findTemporalBinary } from './temporal-binary.js';
 import { provisionSandbox } from './sandbox/provision.js';
+import type { RepositoryProvision } from './sandbox/offsite.js';
+import { SANDBOX_OFFSITE_TARGET } from './sandbox/layout.js';
+import { resolveProgram } from '../services/run-argv.js';
 import { startFleet, stopFleet } from './sandbox/fleet.js';
 import { clearDevRun, recordDevRun, stopLeftoverServices } from './leftovers.js';
 
@@ -67,6 +71,7 @@ export async function runDev(opts: DevOptions): Promise<DevResult> {
       const provisioned = await provisionSandbox(config);
       out(`sandbox: ${provisioned.root} (${provisioned.created.length ? `${provisioned.created.length} paths created` : 'existing'})`);
       out(`sandbox database: ${provisioned.database.state} ${provisioned.database.detail}`);
+      for (const line of targetLines(config, provisioned.repository, opts.env)) out(line);
       const manager = createServiceManager(config);
       // Services a crashed (SIGKILLed) dev run started would otherwise be adopted as
       // "already running" and never stopped: stop them, then start afresh.
@@ -111,7 +116,12 @@ export async function runDev(opts: DevOptions): Promise<DevResult> {
       out('Up. Try, in another terminal:');
       out('  npx mcp-runbooks run health-check');
       out('  npx mcp-runbooks run backup && npx mcp-runbooks backups list');
-      out('  npx mcp-runbooks recover <archive from the list>');
+      if (config.backup.targets.some((t) => t.name === SANDBOX_OFFSITE_TARGET && t.type === 'restic')) {
+        out(`  npx mcp-runbooks backups list --target ${SANDBOX_OFFSITE_TARGET}`);
+        out(`  npx mcp-runbooks recover <archive from the list> --from ${SANDBOX_OFFSITE_TARGET}`);
+      } else {
+        out('  npx mcp-runbooks recover <archive from the list>');
+      }
       out('  npx mcp-runbooks schedules list');
       out(`  temporal workflow list --address ${config.temporal.address ?? ''}`);
       out('Press Ctrl-C to stop everything started here.');
@@ -131,6 +141,23 @@ export async function runDev(opts: DevOptions): Promise<DevResult> {
       }
     }
   }
+}
+
+/** What the dev run backs up to, and what to keep safe; without restic, how to get the off-host target. */
+function targetLines(config: Config, repository: RepositoryProvision | undefined, env: Record<string, string | undefined>): string[] {
+  const lines = config.backup.targets.map((t) =>
+    t.type === 'archive' ? `backup target ${t.name}: archive folder ${config.paths.backupDir}` : `backup target ${t.name}: restic repository ${t.location} (password ${t.password.origin.replace(/^file:/, '')})`,
+  );
+  if (repository) {
+    lines.push(`restic repository ${repository.target}: ${repository.state} ${repository.detail}`);
+    if (repository.state !== 'unavailable') lines.push('  keep its password file safe (and a copy elsewhere): without it nothing in the repository can be restored');
+  }
+  const wantsRestic = config.backup.targets.some((t) => t.type === 'restic');
+  if (!resolveProgram('restic', env)) {
+    if (wantsRestic) lines.push('restic is not on PATH: the restic targets above will fail; install it (Debian/Ubuntu: apt-get install restic)');
+    else if (config.source === BUILT_IN_SOURCE) lines.push('restic is not on PATH: backups go to the archive folder alone. Install it (Debian/Ubuntu: apt-get install restic) and start again for a restic repository target beside it');
+  }
+  return lines;
 }
 
 function throwIfStopped(signal: AbortSignal): void {

@@ -216,6 +216,20 @@ export function createWorkerMetrics(labels: { role: string; hostId: string }) {
       registers,
     }),
     schedulePaused: new Gauge({ name: 'mcp_runbooks_schedule_paused', help: '1 while a schedule is paused.', labelNames: ['schedule', 'runbook', 'host'] as const, registers }),
+
+    // Notifications out (orchestrator: the deliverNotification activity).
+    notifications: new Counter({
+      name: 'mcp_runbooks_notifications_total',
+      help: 'Notification deliveries by target, event and result (sent, or failed: each failed attempt, retried later).',
+      labelNames: ['target', 'kind', 'event', 'result'] as const,
+      registers,
+    }),
+    notifyTargetUp: new Gauge({
+      name: 'mcp_runbooks_notify_target_up',
+      help: '1 when the last delivery to the notification target succeeded, 0 when it failed.',
+      labelNames: ['target', 'kind'] as const,
+      registers,
+    }),
   };
 }
 

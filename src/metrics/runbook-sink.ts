@@ -32,7 +32,9 @@ export function recordRunbookOutcome(m: WorkerMetrics, o: RunbookOutcome, opts: 
     if (o.findings && newer(m, key('findings'), at)) for (const status of ['ok', 'warn', 'fail'] as const) m.findings.set({ ...labels, status }, o.findings[status]);
     if (o.archiveBytes !== undefined && o.runbook === 'backup') m.backupLastSize.set({ host: o.hostId }, o.archiveBytes);
   } else if (o.outcome === 'failure' || o.outcome === 'timed-out') {
-    if (newer(m, key('failure'), at)) m.runbookLastFailure.set(labels, at);
+    // Only restic targets failed, the archive target stored the backup: each failed target's own last
+    // failure (OffsiteBackupFailed, naming it) says so; the host's BackupFailed is not raised for it.
+    if (!o.offsiteOnly && newer(m, key('failure'), at)) m.runbookLastFailure.set(labels, at);
   }
   if (!opts.restored) for (const d of o.downtime ?? []) m.runbookDowntime.inc({ ...labels, service: d.service }, d.seconds);
 }
@@ -42,7 +44,7 @@ export function recordRunbookOutcome(m: WorkerMetrics, o: RunbookOutcome, opts: 
  * size and snapshots, and its latest verification. Each moves only when newer
  * than what it shows (a sink call can arrive late, after a newer one).
  */
-export function recordTargetOutcome(m: WorkerMetrics, o: TargetOutcome): void {
+export function recordTargetOutcome(m: WorkerMetrics, o: TargetOutcome, opts: { restored?: boolean } = {}): void {
   const labels = { host: o.hostId, target: o.target, type: o.type };
   const at = Date.parse(o.endedAt) / 1000;
   const key = (gauge: string) => `target-${gauge}\u0000${o.hostId}\u0000${o.target}`;
@@ -56,7 +58,7 @@ export function recordTargetOutcome(m: WorkerMetrics, o: TargetOutcome): void {
     }
   }
   if (o.verifyOnly) return;
-  m.targetRuns.inc({ ...labels, outcome: o.outcome });
+  if (!opts.restored) m.targetRuns.inc({ ...labels, outcome: o.outcome });
   if (o.outcome === 'failure') {
     if (newer(m, key('failure'), at)) m.targetLastFailure.set(labels, at);
     return;

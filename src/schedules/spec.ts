@@ -16,6 +16,8 @@
 import { createHash } from 'node:crypto';
 import type { ScheduleOptions } from '@temporalio/client';
 import type { Config, ScheduleConfig } from '../config/config.js';
+import { FLEET_DEFAULTS, FLEET_WORKFLOW_TYPE } from '../common/fleet.js';
+import type { FleetInput } from '../common/inputs.js';
 import { RUNBOOKS, type RunbookName } from '../runbooks.js';
 import { parseDuration } from './duration.js';
 
@@ -46,6 +48,7 @@ export interface AppliedSpec {
 export interface DesiredSchedule {
   scheduleId: string;
   runbook: RunbookName;
+  /** The host; of a fleet schedule, its selector. */
   hostId: string;
   /** `false`: it must not exist. */
   enabled: boolean;
@@ -60,6 +63,16 @@ export interface DesiredSchedule {
 /** `mcp-runbooks.backup.db-1`: deployment (orchestration task queue), runbook, host. */
 export function scheduleIdFor(taskQueue: string, runbook: string, hostId: string): string {
   return `${taskQueue}.${runbook}.${hostId}`;
+}
+
+/** A selector as it may stand in ids: `role=db,region=eu` gives `role-db_region-eu`. */
+export function selectorSlug(selector: string): string {
+  return selector.replaceAll('=', '-').replaceAll(',', '_').replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/** `mcp-runbooks.fleet.daily.role-db`: deployment, `fleet`, runbook, selector. */
+export function fleetScheduleIdFor(taskQueue: string, runbook: string, selector: string): string {
+  return `${taskQueue}.fleet.${runbook}.${selectorSlug(selector)}`;
 }
 
 /**
@@ -93,13 +106,47 @@ export function isOurs(mark: ScheduleMark | undefined, taskQueue: string): boole
   return mark?.taskQueue === taskQueue;
 }
 
-/** `cron "0 2 * * *" UTC, overlap SKIP, catch-up 1d, jitter 0s` */
+/**
+ * `cron "0 2 * * *" UTC, overlap SKIP, catch-up 1d, jitter 0s`; a fleet schedule
+ * also names its hosts and policy: `fleet of role=db (db-1, db-2), 2 at once`.
+ */
 export function scheduleSummary(s: ScheduleConfig): string {
   const when = s.cron !== undefined ? `cron "${s.cron}" ${s.timezone}` : `every ${s.every ?? '?'}`;
   const parts = [when, `overlap ${s.overlap}`, `catch-up ${s.catchupWindow}`];
-  if (parseDuration(s.jitter)) parts.push(`jitter ${s.jitter}`);
+  if (parseDuration(s.jitter)) parts.push(s.fleet ? `jitter ${s.jitter} per host` : `jitter ${s.jitter}`);
   if (s.pauseOnFailure) parts.push('pause on failure');
+  if (s.fleet) {
+    const p = s.fleet.policy;
+    const shown = s.fleet.hosts.length > 5 ? `${s.fleet.hosts.slice(0, 5).join(', ')}, ... ${s.fleet.hosts.length} hosts` : s.fleet.hosts.join(', ');
+    parts.push(`fleet of ${s.fleet.selector} (${shown})`);
+    if (parseDuration(s.jitter)) parts.push('every host at once');
+    else {
+      parts.push(`${p.maxParallel ?? FLEET_DEFAULTS.maxParallel} at once`);
+      if (p.canary) parts.push(`canary ${p.canary}`);
+      if (p.maxFailures !== undefined) parts.push(`max failures ${p.maxFailures}`);
+      if (p.maxFailPercent !== undefined) parts.push(`max fail ${p.maxFailPercent}%`);
+      if (p.order && p.order !== 'listed') parts.push(`order ${p.order}`);
+    }
+  }
   return parts.join(', ');
+}
+
+/**
+ * The `fleet` input a fleet schedule starts: the hosts selected when the config
+ * was loaded (re-applying picks up inventory changes), and the policy. A
+ * per-host jitter starts every host at once, each after its own wait, and no
+ * failure stops the others (they are independent runs that merely share a schedule).
+ */
+export function fleetScheduleInput(s: ScheduleConfig & { fleet: NonNullable<ScheduleConfig['fleet']> }): FleetInput {
+  const jitterMs = parseDuration(s.jitter) ?? 0;
+  const policy = jitterMs > 0 ? { maxParallel: '100%', jitterSeconds: jitterMs / 1000, maxFailures: s.fleet.hosts.length } : s.fleet.policy;
+  return {
+    runbook: s.runbook,
+    hosts: s.fleet.hosts,
+    selector: s.fleet.selector,
+    ...(Object.keys(s.fleet.labels).length ? { labels: s.fleet.labels } : {}),
+    ...(Object.keys(policy).length ? { policy } : {}),
+  };
 }
 
 /** JSON with sorted keys, so equal values hash equally. */
@@ -116,22 +163,33 @@ function canonicalJson(value: unknown): string {
 /** The schedule one declared entry should be. */
 export function desiredSchedule(s: ScheduleConfig, config: Pick<Config, 'temporal'>): DesiredSchedule {
   const taskQueue = config.temporal.taskQueue;
-  const scheduleId = scheduleIdFor(taskQueue, s.runbook, s.hostId);
+  const fleet = s.fleet;
+  const scheduleId = fleet ? fleetScheduleIdFor(taskQueue, s.runbook, fleet.selector) : scheduleIdFor(taskQueue, s.runbook, s.hostId);
   const ms = (d: string) => parseDuration(d) ?? 0;
   const spec = {
     ...(s.cron !== undefined ? { cronExpressions: [s.cron] } : { intervals: [{ every: ms(s.every ?? '0s') }] }),
     timezone: s.timezone,
-    jitter: ms(s.jitter),
+    // A fleet schedule starts on time; its jitter is each host's, inside the fleet.
+    jitter: fleet ? 0 : ms(s.jitter),
   };
-  const action = {
-    type: 'startWorkflow' as const,
-    workflowType: RUNBOOKS[s.runbook].workflowType,
-    taskQueue,
-    args: [{ hostId: s.hostId }],
-    workflowId: scheduledWorkflowIdBase(s.runbook, s.hostId),
-    // No execution timeout: it would end the run with none of its undos run. Each runbook has its own deadline.
-    staticSummary: `${s.runbook} on ${s.hostId} (schedule)`,
-  };
+  const action = fleet
+    ? {
+        type: 'startWorkflow' as const,
+        workflowType: FLEET_WORKFLOW_TYPE,
+        taskQueue,
+        args: [fleetScheduleInput({ ...s, fleet })],
+        workflowId: `fleet-${RUNBOOKS[s.runbook].idPrefix}-${selectorSlug(fleet.selector)}`,
+        staticSummary: `${s.runbook} on ${fleet.selector} (fleet schedule, ${fleet.hosts.length} hosts)`,
+      }
+    : {
+        type: 'startWorkflow' as const,
+        workflowType: RUNBOOKS[s.runbook].workflowType,
+        taskQueue,
+        args: [{ hostId: s.hostId }],
+        workflowId: scheduledWorkflowIdBase(s.runbook, s.hostId),
+        // No execution timeout: it would end the run with none of its undos run. Each runbook has its own deadline.
+        staticSummary: `${s.runbook} on ${s.hostId} (schedule)`,
+      };
   const policies = { overlap: s.overlap, catchupWindow: ms(s.catchupWindow), pauseOnFailure: s.pauseOnFailure };
   const specHash = createHash('sha256').update(canonicalJson({ spec, action, policies })).digest('hex').slice(0, 16);
   const summary = scheduleSummary(s);

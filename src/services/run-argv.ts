@@ -22,7 +22,8 @@ function executable(path: string): boolean {
   }
 }
 
-function resolveProgram(file: string, env: Record<string, string>): string | undefined {
+/** Where `file` would run from: itself when it holds a slash, else the first executable of that name on env.PATH. */
+export function resolveProgram(file: string, env: Record<string, string | undefined>): string | undefined {
   if (file.includes('/')) return executable(file) ? file : undefined;
   return (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, file)).find(executable);
 }

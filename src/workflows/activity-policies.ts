@@ -76,11 +76,17 @@ export const HOST_ACTIVITY_POLICIES = {
   stopServices: persistent(),
   startServices: persistent(),
   ensureServicesRunning: long('30 minutes'),
+  // remediation (restartService)
+  restartHistory: quick(),
+  restartService: persistent(3),
+  verifyService: quick(),
   // system
   checkDisk: quick(),
   checkMemory: quick(),
   checkDiskAndCleanLogs: long('1 hour'),
   checkCpuAndLoad: quick(),
+  // the fleet's liveness probe: one attempt, a short schedule-to-start (see pingActivity)
+  ping: { ...row('10 seconds', 1, '1 second', '1 second'), scheduleToStartTimeout: '5 seconds' },
   // backup
   planBackup: long('30 minutes'),
   snapshotSource: long('3 hours'),
@@ -97,6 +103,7 @@ export const HOST_ACTIVITY_POLICIES = {
   resticBackup: long('5 hours'),
   resticVerify: long('5 hours', 2),
   resticRetention: long('5 hours', 2),
+  resticUnlockStale: quick(),
   listTargetBackups: quick(),
   fetchFromTarget: long('5 hours'),
   removeFetched: quick(),
@@ -130,12 +137,23 @@ export const HOST_ACTIVITY_POLICIES = {
 export type HostActivityName = keyof HostActivities;
 
 /** The host's activities on its own task queue, each with its row of the policy table. */
-export function hostActs(taskQueue: string): HostActivities {
+export function hostActs(taskQueue: string, heartbeatTimeoutSeconds?: number): HostActivities {
   const acts: Record<string, unknown> = {};
+  // The orchestrator's `activities.heartbeatTimeoutSeconds`: how soon a dead host worker is noticed.
+  const heartbeat = heartbeatTimeoutSeconds ? { heartbeatTimeout: `${heartbeatTimeoutSeconds} seconds` } : {};
   for (const [name, policy] of Object.entries(HOST_ACTIVITY_POLICIES)) {
-    acts[name] = proxyActivities<HostActivities>({ ...policy, taskQueue })[name as HostActivityName];
+    acts[name] = proxyActivities<HostActivities>({ ...policy, ...heartbeat, taskQueue })[name as HostActivityName];
   }
   return acts as unknown as HostActivities;
+}
+
+/**
+ * The fleet's liveness ping on a host's queue: the table's row, with the
+ * schedule-to-start timeout the fleet's policy gives (`pingTimeoutSeconds`).
+ * A worker that does not pick it up within that is taken for gone.
+ */
+export function pingActivity(taskQueue: string, scheduleToStartSeconds: number): HostActivities['ping'] {
+  return proxyActivities<HostActivities>({ ...HOST_ACTIVITY_POLICIES.ping, scheduleToStartTimeout: Math.round(scheduleToStartSeconds * 1000), taskQueue }).ping;
 }
 
 /**

@@ -28,8 +28,8 @@ export type Decision = 'approved' | 'rejected' | 'not-approved';
 export interface ApprovalGate {
   /** Why an approval is refused right now, e.g. `the archive is still being inspected`. */
   notWaiting(why: string): void;
-  /** Waits up to `ms` for a decision. */
-  wait(ms: number): Promise<Decision>;
+  /** Waits up to `ms` for a decision; `announce` runs once the gate accepts decisions (e.g. the approval request's notification). */
+  wait(ms: number, announce?: () => Promise<void>): Promise<Decision>;
   readonly waiting: boolean;
   readonly decided: ApprovalResult | undefined;
 }
@@ -64,9 +64,10 @@ export function approvalGate(what: string): ApprovalGate {
     notWaiting(reason) {
       why = reason;
     },
-    async wait(ms) {
+    async wait(ms, announce) {
       waiting = true;
       try {
+        await announce?.();
         const answered = await condition(() => decided !== undefined, ms);
         if (!answered || !decided) return 'not-approved';
         return decided.approved ? 'approved' : 'rejected';

@@ -2,6 +2,7 @@ import { ApplicationFailure, isCancellation } from '@temporalio/workflow';
 import type { ArchiveResult, BackupPlan } from '../activities/backup.js';
 import type { ResticBackupResult, ResticRetentionResult, ResticVerifyResult, TargetInfo } from '../activities/offsite.js';
 import { reportTarget } from './outcome.js';
+import { failedOnlyOffsite, targetOutcomeOf, type TargetReportLine } from '../common/outcome.js';
 import type { VerifyOutcome } from '../archive/verify.js';
 import type { Downtime } from '../archive/manifest.js';
 import { backupInput, type BackupInput } from '../common/inputs.js';
@@ -9,6 +10,7 @@ import { buildReport, finding, type Finding, type RunbookReport } from '../commo
 import { runbook, type RunbookContext } from './runbook.js';
 import { failedWith, failureMessage, startEach } from './shared.js';
 import { leaseFor, withRepositoryLease } from './repository-lease.js';
+import { REPOSITORY_LOCKED } from '../common/repository-lock.js';
 
 export type { BackupInput };
 
@@ -42,6 +44,8 @@ export const backup = runbook(
     failure: 'BackupFailed',
     // A dry run only planned: not a success, or it would set the last success and clear BackupFailed.
     outcome: (r: BackupResult) => (r.dryRun ? 'dry-run' : 'success'),
+    // Only restic targets failed and the archive target stored it: OffsiteBackupFailed names each target, not BackupFailed.
+    offsiteOnly: (err) => err instanceof ApplicationFailure && failedOnlyOffsite((err.details?.[0] as Partial<BackupResult> | undefined)?.targets),
     summary: (input, host) => `backup of ${host}${input.dryRun ? ' (dry run)' : ''}${input.reason ? `: ${input.reason}` : ''}`,
   },
   async (ctx, { reason, dryRun }): Promise<BackupResult> => {
@@ -86,23 +90,24 @@ export const backup = runbook(
     const outcomes: TargetReport[] = [];
     let archived: Partial<BackupResult> = {};
     for (const target of targets) {
+      const line = (l: TargetReport, extra: { verificationFailed?: boolean } = {}) => {
+        outcomes.push(l);
+        const a = archived.archive || archived.retention ? { ...(archived.archive ? { bytes: archived.archive.bytes } : {}), ...(archived.retention ? { kept: archived.retention.kept } : {}) } : undefined;
+        reportTarget(targetOutcomeOf({ hostId: ctx.hostId, archive: plan.archive, endedAt: new Date().toISOString(), line: l, ...(a ? { archiveTarget: a } : {}), ...extra }));
+      };
       try {
         if (target.type === 'archive') {
           archived = await toArchive(ctx, plan, { reason, downtime, findings, t });
-          outcomes.push({ target: target.name, type: 'archive', ok: true });
-          reportTarget({ hostId: ctx.hostId, target: target.name, type: 'archive', outcome: 'success', endedAt: new Date().toISOString(), archive: plan.archive, ...(archived.archive ? { bytesAdded: archived.archive.bytes } : {}), ...(archived.retention ? { snapshots: archived.retention.kept } : {}), verification: { ok: true, at: new Date().toISOString(), full: true } });
+          line({ target: target.name, type: 'archive', ok: true });
         } else {
           const r = await toRestic(ctx, plan, target, { reason, downtime, findings });
-          outcomes.push({ target: target.name, type: 'restic', ok: true, restic: r });
-          reportTarget({ hostId: ctx.hostId, target: target.name, type: 'restic', outcome: 'success', endedAt: new Date().toISOString(), archive: plan.archive, bytesAdded: r.backup.dataAdded, ...(r.retention.repositoryBytes !== undefined ? { repositoryBytes: r.retention.repositoryBytes } : {}), snapshots: r.retention.snapshots, verification: { ok: r.verify.ok, at: r.verify.verifiedAt, full: false } });
+          line({ target: target.name, type: 'restic', ok: true, restic: r });
         }
       } catch (err) {
         if (isCancellation(err)) throw err;
         const message = failureMessage(err);
         findings.push(finding(`backup.target.${target.name}`, 'fail', `target ${target.name} (${target.type}, ${target.location}) failed: ${message}`, { target: target.name }));
-        outcomes.push({ target: target.name, type: target.type, ok: false, error: message });
-        const verifyFailed = failedWith(err, 'BackupVerificationFailed');
-        reportTarget({ hostId: ctx.hostId, target: target.name, type: target.type, outcome: 'failure', endedAt: new Date().toISOString(), archive: plan.archive, message, ...(verifyFailed ? { verification: { ok: false, at: new Date().toISOString(), full: false } } : {}) });
+        line({ target: target.name, type: target.type, ok: false, error: message }, { verificationFailed: failedWith(err, 'BackupVerificationFailed') });
       }
     }
     // A staging folder that will not go (a mount inside it, a busy file) costs its bounded retries and a
@@ -129,11 +134,7 @@ export const backup = runbook(
   },
 );
 
-interface TargetReport {
-  target: string;
-  type: 'archive' | 'restic';
-  ok: boolean;
-  error?: string;
+interface TargetReport extends TargetReportLine {
   restic?: ResticStored;
 }
 
@@ -181,10 +182,30 @@ async function toArchive(
  */
 async function toRestic(ctx: RunbookContext, plan: BackupPlan, target: TargetInfo, o: { reason: string | undefined; downtime: Downtime[]; findings: Finding[] }): Promise<ResticStored> {
   const { acts, progress } = ctx;
-  // Backups (of any host) share the repository; check, tag, forget and prune have it alone.
-  const backup = await withRepositoryLease(leaseFor(ctx, target, 'shared'), progress, () => {
-    progress.set(`restic backup to ${target.name}`, target.location);
-    return acts.resticBackup({ plan, target: target.name, workflowId: ctx.workflowId, ...(o.reason ? { reason: o.reason } : {}), downtime: o.downtime });
+  // Backups (of any host) share the repository; check, tag, forget, prune and unlock have it alone.
+  const store = () =>
+    withRepositoryLease(leaseFor(ctx, target, 'shared'), progress, () => {
+      progress.set(`restic backup to ${target.name}`, target.location);
+      return acts.resticBackup({ plan, target: target.name, workflowId: ctx.workflowId, ...(o.reason ? { reason: o.reason } : {}), downtime: o.downtime });
+    });
+  const backup = await store().catch(async (err: unknown) => {
+    if (!failedWith(err, REPOSITORY_LOCKED)) throw err;
+    // Refused as locked: most likely a lock a killed run left (restic's best-known failure: every later
+    // backup fails until it goes). Removed under the exclusive lease, when no run of ours is in the
+    // repository, by plain `restic unlock` (only locks restic proves stale); then the backup once more.
+    const unlocked = await withRepositoryLease(leaseFor(ctx, target, 'exclusive'), progress, () => {
+      progress.set(`restic unlock ${target.name}`);
+      return acts.resticUnlockStale({ target: target.name });
+    });
+    o.findings.push(
+      finding(
+        `backup.restic-unlock.${target.name}`,
+        unlocked.removed ? 'ok' : 'warn',
+        unlocked.removed ? `${target.name}: restic refused the backup as locked; ${unlocked.removed} stale locks removed under the exclusive lease` : `${target.name}: restic refused the backup as locked, and no lock is stale: a live restic holds it`,
+        { ...unlocked },
+      ),
+    );
+    return store();
   });
   o.findings.push(
     finding(`backup.restic.${target.name}`, 'ok', `${plan.archive} stored in ${target.name} as snapshot ${backup.snapshotId.slice(0, 8)}: ${backup.tarBytes} bytes read, ${backup.dataAdded} bytes added`, { ...backup }),

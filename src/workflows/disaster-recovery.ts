@@ -91,7 +91,7 @@ async function recover(ctx: RunbookContext, input: DisasterRecoveryInput, gate: 
   if (input.dryRun) return r.result('dry-run', plan);
 
   if (!input.approve) {
-    const decision = await r.timed('approvalWaitSeconds', () => awaitApproval(ctx, gate, input.approvalTimeoutMinutes ?? DEFAULT_APPROVAL_MINUTES, r.findings));
+    const decision = await r.timed('approvalWaitSeconds', () => awaitApproval(ctx, gate, plan, input.approvalTimeoutMinutes ?? DEFAULT_APPROVAL_MINUTES, r.findings));
     if (decision !== 'approved') return r.result(decision, plan, gate.decided?.by);
   }
   gate.notWaiting('it is already changing the host');
@@ -141,9 +141,12 @@ async function inspect(ctx: RunbookContext, archive: string, from: string | unde
 }
 
 /** Waits outside the host lock; a rejection or a timeout ends the run with nothing changed. */
-async function awaitApproval(ctx: RunbookContext, gate: ApprovalGate, minutes: number, findings: Finding[]) {
+async function awaitApproval(ctx: RunbookContext, gate: ApprovalGate, plan: RestorePlan, minutes: number, findings: Finding[]) {
   ctx.progress.set('awaiting approval', `approve with the "approve" update within ${minutes} minutes`);
-  const decision = await gate.wait(minutes * 60_000);
+  const command = `mcp-runbooks approve ${ctx.workflowId}`;
+  const decision = await gate.wait(minutes * 60_000, () =>
+    ctx.notes.send('waiting-for-approval', 'running', `recovery of ${ctx.hostId} from ${plan.archive} (${plan.roots.length} folders${plan.dump ? ' and the database' : ''}; stops ${plan.services.join(', ') || 'no service'}) waits up to ${minutes} minutes for approval; nothing has been changed yet`, { approveCommand: command }),
+  );
   const by = gate.decided?.by ? ` by ${gate.decided.by}` : '';
   if (decision === 'rejected') findings.push(finding('recovery.approval', 'warn', `rejected${by}; nothing was changed`, {}));
   if (decision === 'not-approved') findings.push(finding('recovery.approval', 'warn', `not approved within ${minutes} minutes; nothing was changed`, {}));

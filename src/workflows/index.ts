@@ -7,7 +7,10 @@ export { listBackups, verifyBackups, type VerifyBackupsInput } from './backups.j
 export { dailyMaintenance, DAILY_STEPS } from './daily-maintenance.js';
 export { weeklyMaintenance, WEEKLY_STEPS, approveUpgradesUpdate, rejectUpgradesUpdate, pendingUpgradeQuery, type PendingUpgrade } from './weekly-maintenance.js';
 export { monthlyMaintenance, MONTHLY_STEPS } from './monthly-maintenance.js';
+export { restartService, type RestartServiceInput, type RestartServiceResult } from './restart-service.js';
 export type { MaintenanceInput, MaintenanceReport, StepOutcome } from './maintenance.js';
 export { hostLock, lockStateQuery } from './host-lock.js';
 export { repositoryLock, repositoryLockStateQuery } from './repository-lock.js';
 export { progressQuery } from './progress.js';
+export { deliverNotifications } from './notify.js';
+export { fleet, fleetProgressQuery, pauseFleetUpdate, resumeFleetUpdate, abortFleetUpdate, type FleetInput, type FleetProgress, type FleetResult } from './fleet.js';

@@ -29,19 +29,19 @@ import {
   isCancellation,
   setCurrentDetails,
   sleep,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { HostActivities } from '../activities/index.js';
 import { RUNBOOK_FAILURES, type RunbookFailureType } from '../common/failures.js';
 import { parseInput } from '../common/inputs.js';
-import type { RunbookOutcomeKind } from '../common/outcome.js';
 import type { RunbookReport } from '../common/report.js';
-import { SEARCH_ATTRIBUTES, type RunOutcome } from '../common/search-attributes.js';
+import type { RunOutcome } from '../common/search-attributes.js';
 import { durationMs, hostActs } from './activity-policies.js';
 import { LOCK_WAIT, withHostLock } from './host-lease.js';
-import { reportEnd } from './outcome.js';
+import { endEvent } from '../common/notify.js';
+import { notificationsPatched, openNotifications, type Notifier } from './notify.js';
+import { reportEnd, setRunAttributes as setAttributes, sinkKind } from './outcome.js';
 import { trackProgress, type ProgressTracker } from './progress.js';
 import { Compensations, describeUndone, type CompensationOutcome } from './saga.js';
 import { failureMessage, routeToHost } from './shared.js';
@@ -67,6 +67,12 @@ export interface RunbookOptions<I, R, H> {
   failure?: RunbookFailureType | 'RunbookFailed';
   /** How a completed run ended; a run that changed nothing on purpose is not a `success`. @default 'success' */
   outcome?: (result: R) => RunOutcome;
+  /**
+   * Whether a failure is only the off-host copies' (a backup whose archive target stored it): the run
+   * counts as failed, but its metrics leave the runbook's last failure alone (see `RunbookOutcome.offsiteOnly`).
+   * @default never
+   */
+  offsiteOnly?: (err: unknown) => boolean;
   /** One line for the Temporal UI, e.g. `backup of db-1 (dry run)`. */
   summary?: (input: I, hostId: string) => string;
   /**
@@ -74,7 +80,7 @@ export interface RunbookOptions<I, R, H> {
    * await, so a request that arrives early gets the handler's own answer.
    * What it returns is handed to the body.
    */
-  handlers?: (input: I) => H;
+  handlers?: (input: I, progress: ProgressTracker) => H;
 }
 
 /** What the body gets: its host, its activities, progress, and where to register undos. */
@@ -90,6 +96,8 @@ export interface RunbookContext {
   readonly progress: ProgressTracker;
   /** Undos: register each before the step it undoes. They run when the body fails, is cancelled or passes its deadline. */
   readonly undo: Compensations;
+  /** The run's notifications (the wrapper sends start and end; a body sends `waiting-for-approval`). */
+  readonly notes: Notifier;
   /**
    * Runs `fn` under the host lock (with `lock: 'steps'`); a failure inside runs
    * the undos before the lock is released.
@@ -107,36 +115,6 @@ interface Undone {
   undone?: CompensationOutcome[];
 }
 
-const SA = {
-  runbook: { name: SEARCH_ATTRIBUTES.runbook, type: 'KEYWORD' as const },
-  host: { name: SEARCH_ATTRIBUTES.host, type: 'KEYWORD' as const },
-  outcome: { name: SEARCH_ATTRIBUTES.outcome, type: 'KEYWORD' as const },
-};
-
-function setAttributes(values: Partial<Record<keyof typeof SA, string>>): void {
-  upsertSearchAttributes(Object.entries(values).map(([k, value]) => ({ key: SA[k as keyof typeof SA], value: value! })));
-}
-
-/** The metrics sink's kind for a run outcome. */
-function sinkKind(o: RunOutcome): RunbookOutcomeKind {
-  switch (o) {
-    case 'success':
-    case 'recovered':
-      return 'success';
-    case 'dry-run':
-      return 'dry-run';
-    case 'rejected':
-    case 'not-approved':
-      return 'declined';
-    case 'cancelled':
-    case 'timed-out':
-    case 'invalid-input':
-      return o;
-    default:
-      return 'failure';
-  }
-}
-
 /**
  * Builds a runbook workflow. The returned function is what the worker registers
  * under the export's name; `name` must be that export name.
@@ -151,10 +129,10 @@ export function runbook<S extends z.ZodType, R, H = undefined>(
     const startedAt = new Date();
     const seconds = () => Math.round((Date.now() - startedAt.getTime()) / 100) / 10;
     let hostLabel = 'unknown';
-    const end = (outcome: RunOutcome, result?: R) => {
+    const end = (outcome: RunOutcome, result?: R, offsiteOnly = false) => {
       setAttributes({ outcome });
       setCurrentDetails(`${name} on ${hostLabel}: ${outcome}`);
-      reportEnd(name, hostLabel, sinkKind(outcome), seconds(), result as RunbookReport | undefined);
+      reportEnd(name, hostLabel, sinkKind(outcome), seconds(), result as RunbookReport | undefined, { offsiteOnly });
     };
     setAttributes({ runbook: name, host: hostLabel, outcome: 'running' });
 
@@ -166,8 +144,10 @@ export function runbook<S extends z.ZodType, R, H = undefined>(
       });
     }
     const input = parsed.value as z.infer<S>;
+    // Still in the first activation, before any await (see notificationsPatched); a refused input records nothing.
+    const notify = notificationsPatched();
     const progress = trackProgress(name);
-    const handlers = options.handlers?.(input) as H;
+    const handlers = options.handlers?.(input, progress) as H;
 
     let route: Awaited<ReturnType<typeof routeToHost>>;
     try {
@@ -178,7 +158,10 @@ export function runbook<S extends z.ZodType, R, H = undefined>(
     }
     hostLabel = route.hostId;
     setAttributes({ host: route.hostId });
-    setCurrentDetails(options.summary?.(input, route.hostId) ?? `${name} on ${route.hostId}`);
+    const headline = options.summary?.(input, route.hostId) ?? `${name} on ${route.hostId}`;
+    setCurrentDetails(headline);
+    const notes = await openNotifications(notify, name, route.hostId);
+    await notes.send('started', 'running', headline);
 
     const { workflowId, runId } = workflowInfo();
     const undo = new Compensations();
@@ -200,9 +183,10 @@ export function runbook<S extends z.ZodType, R, H = undefined>(
       workflowId,
       runId,
       startedAt,
-      acts: hostActs(route.taskQueue),
+      acts: hostActs(route.taskQueue, route.heartbeatTimeoutSeconds),
       progress,
       undo,
+      notes,
       locked,
     };
 
@@ -230,6 +214,8 @@ export function runbook<S extends z.ZodType, R, H = undefined>(
       const outcome = options.outcome?.(result) ?? 'success';
       progress.set('done');
       end(outcome, result);
+      const report = result as Partial<RunbookReport> | undefined;
+      await notes.send(endEvent(outcome, report?.summary?.status), outcome, report?.summary?.text ?? headline);
       return result;
     } catch (err) {
       timerScope.cancel();
@@ -240,21 +226,23 @@ export function runbook<S extends z.ZodType, R, H = undefined>(
       // cancel may come back as a timeout (its worker died) or as its own error (its program was killed).
       if (outer.consideredCancelled || (isCancellation(err) && !expired)) {
         end('cancelled');
+        const message = `${name} on ${route.hostId} was cancelled while in "${progress.current.phase}": ${failureMessage(err)}.${list}`;
+        await notes.send('cancelled', 'cancelled', message);
         if (isCancellation(err)) throw err;
-        throw new CancelledFailure(`${name} on ${route.hostId} was cancelled while in "${progress.current.phase}": ${failureMessage(err)}.${list}`);
+        throw new CancelledFailure(message);
       }
       if (expired) {
         end('timed-out');
-        throw ApplicationFailure.nonRetryable(
-          `${name} on ${route.hostId} passed its deadline of ${Math.round(deadlineMs / 60_000)} minutes while in "${expiredIn}".${list}`,
-          RUNBOOK_FAILURES.DeadlineExceeded,
-          { deadlineMs, phase: expiredIn, undone: undone ?? [] } satisfies Undone & Record<string, unknown>,
-        );
+        const message = `${name} on ${route.hostId} passed its deadline of ${Math.round(deadlineMs / 60_000)} minutes while in "${expiredIn}".${list}`;
+        await notes.send('timed-out', 'timed-out', message, { failureType: RUNBOOK_FAILURES.DeadlineExceeded });
+        throw ApplicationFailure.nonRetryable(message, RUNBOOK_FAILURES.DeadlineExceeded, { deadlineMs, phase: expiredIn, undone: undone ?? [] } satisfies Undone & Record<string, unknown>);
       }
-      end('failure');
+      end('failure', undefined, options.offsiteOnly?.(err) ?? false);
       const typed = err instanceof ApplicationFailure && err.type ? err : undefined;
+      const message = `${name} on ${route.hostId} failed: ${failureMessage(err)}.${list}`;
+      await notes.send('failure', 'failure', message, { failureType: typed?.type ?? options.failure ?? 'RunbookFailed' });
       throw ApplicationFailure.create({
-        message: `${name} on ${route.hostId} failed: ${failureMessage(err)}.${list}`,
+        message,
         type: typed?.type ?? options.failure ?? 'RunbookFailed',
         nonRetryable: true,
         details: [{ ...(typed?.details?.[0] as object | undefined), undone: undone ?? [], notUndone: (undone ?? []).filter((u) => !u.ok).length }],

@@ -85,7 +85,9 @@ async function upgrade(m: MaintenanceContext, gate: ApprovalGate, check: Package
     return finding('packages.upgrade', 'ok', `${what} not installed: this host only reports (set maintenance.packages.allowUpgrades, or upgradeApprovalTimeoutMinutes to wait for an operator's approval)`, { pending, security, installed: false });
   }
   m.progress.set('awaiting upgrade approval', `${what}; approve with \`mcp-runbooks approve <workflow id>\` within ${policy.approvalTimeoutMinutes} minutes`);
-  const decision = await gate.wait(Math.round(policy.approvalTimeoutMinutes * 60_000));
+  const decision = await gate.wait(Math.round(policy.approvalTimeoutMinutes * 60_000), () =>
+    m.notes.send('waiting-for-approval', 'running', `${what} on ${m.hostId} wait up to ${policy.approvalTimeoutMinutes} minutes for approval to be installed`, { approveCommand: `mcp-runbooks approve ${m.workflowId}` }),
+  );
   gate.notWaiting(decision === 'not-approved' ? 'the wait for approval timed out' : 'it was decided');
   if (decision === 'not-approved') {
     return finding('packages.upgrade', 'ok', `${what} not installed: no approval within ${policy.approvalTimeoutMinutes} minutes`, { pending, security, installed: false, approval: 'timed out' });

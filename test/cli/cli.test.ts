@@ -55,7 +55,7 @@ describe('usage and configuration errors exit 2 and start nothing', () => {
     expect(help.exitCode).toBe(0);
     // Each command as commander lists it: at the start of a line of the Commands section, not anywhere in the text.
     const commands = help.stdout.split('\nCommands:\n')[1] ?? '';
-    for (const cmd of ['dev', 'worker', 'run', 'recover', 'approve', 'backups', 'status', 'schedules', 'config']) {
+    for (const cmd of ['dev', 'worker', 'run', 'fleet', 'recover', 'approve', 'backups', 'status', 'schedules', 'config']) {
       expect(commands, cmd).toMatch(new RegExp(`^ {2}${cmd}(?: |$)`, 'm'));
     }
     const version = await runCli(['--version']);

@@ -2,7 +2,8 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, CancelledFailure, RetryState } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { exitCodeForError } from '../../src/cli/exit-codes.js';
+import { exitCodeForError, exitCodeForFleet } from '../../src/cli/exit-codes.js';
+import { countStates, type FleetHostState } from '../../src/common/fleet.js';
 import { RUNBOOK_FAILURES } from '../../src/common/failures.js';
 
 const failed = (cause: Error) => new WorkflowFailedError('Workflow execution failed', cause, RetryState.NON_RETRYABLE_FAILURE);
@@ -12,6 +13,7 @@ describe('exit codes of failed runs', () => {
     [RUNBOOK_FAILURES.InvalidInput, 2],
     [RUNBOOK_FAILURES.UnknownHost, 2],
     [RUNBOOK_FAILURES.HostBusy, 4],
+    [RUNBOOK_FAILURES.RepositoryBusy, 4],
     [RUNBOOK_FAILURES.BackupVerificationFailed, 6],
     [RUNBOOK_FAILURES.RestoreRefused, 6],
     [RUNBOOK_FAILURES.DeadlineExceeded, 8],
@@ -28,5 +30,18 @@ describe('exit codes of failed runs', () => {
     const activity = new ActivityFailure('Activity task failed', 'inspectRestore', '1', RetryState.NON_RETRYABLE_FAILURE, 'worker', ApplicationFailure.nonRetryable('bad', 'RestoreRefused'));
     expect(exitCodeForError(failed(activity))).toBe(6);
     expect(exitCodeForError(failed(new CancelledFailure('cancelled')))).toBe(1);
+  });
+});
+
+describe('exit codes of a fleet', () => {
+  const fleet = (...hosts: Array<{ state: FleetHostState; failureType?: string }>) => ({ hosts, counts: countStates(hosts) });
+  it.each<[string, ReturnType<typeof fleet>, number]>([
+    ['every host ok or warn', fleet({ state: 'ok' }, { state: 'warn' }), 0],
+    ['a host reported fail findings, every run completed', fleet({ state: 'ok' }, { state: 'fail' }), 3],
+    ['a host\'s run failed', fleet({ state: 'ok' }, { state: 'fail', failureType: 'HostBusy' }), 1],
+    ['a host was unreachable', fleet({ state: 'fail' }, { state: 'unreachable' }), 1],
+    ['hosts were skipped (policy or abort)', fleet({ state: 'fail' }, { state: 'skipped' }), 1],
+  ])('%s -> %i', (_what, result, code) => {
+    expect(exitCodeForFleet(result)).toBe(code);
   });
 });

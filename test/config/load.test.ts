@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -22,6 +23,12 @@ async function file(content: unknown): Promise<string> {
   await writeFile(path, typeof content === 'string' ? content : stringify(content));
   return path;
 }
+
+file.sync = (content: unknown): string => {
+  const path = join(dir, `c${n++}.yaml`);
+  writeFileSync(path, typeof content === 'string' ? content : stringify(content));
+  return path;
+};
 
 function configError(fn: () => unknown): ConfigError {
   try {
@@ -86,6 +93,121 @@ describe('seed defaults', () => {
     expect(c.serviceManager.type).toBe('command');
     expect(c.memoryService.url).toBe('http://127.0.0.1:3002');
     expect(c.temporal.address).toBeUndefined();
+  });
+
+  it('with restic on PATH the built-in sandbox adds a local restic target `offsite` beside the archive target; its password is generated once, 0600', async () => {
+    const cwd = await mkdtemp(join(dir, 'builtin-'));
+    const c = loadConfig({ env: { PATH: process.env.PATH }, cwd });
+    expect(c.backup.targets.map((t) => [t.name, t.type])).toEqual([
+      ['local', 'archive'],
+      ['offsite', 'restic'],
+    ]);
+    const offsite = c.backup.targets[1]!;
+    expect(offsite.type === 'restic' && offsite.location).toBe(join(cwd, '.data', 'restic-repo'));
+    expect(offsite.type === 'restic' && offsite.password.origin).toBe(`file:${join(cwd, '.data', 'restic-password')}`);
+    expect(c.sandbox?.initRepository).toBe('offsite');
+    const pw = join(cwd, '.data', 'restic-password');
+    expect((await stat(pw)).mode & 0o777).toBe(0o600);
+    const first = await readFile(pw, 'utf8');
+    loadConfig({ env: { PATH: process.env.PATH }, cwd });
+    expect(await readFile(pw, 'utf8')).toBe(first);
+  });
+
+  it('with restic on PATH but a data folder it cannot write, the built-in sandbox keeps the archive target alone', async () => {
+    const cwd = await mkdtemp(join(dir, 'builtin-'));
+    await writeFile(join(cwd, '.data'), 'a file where the folder would be');
+    const c = loadConfig({ env: { PATH: process.env.PATH }, cwd });
+    expect(c.backup.targets).toEqual([{ name: 'local', type: 'archive' }]);
+  });
+
+  it('without restic on PATH the built-in sandbox has the archive target alone and writes no password', async () => {
+    const cwd = await mkdtemp(join(dir, 'builtin-'));
+    const c = loadConfig({ env: { PATH: join(cwd, 'empty-bin') }, cwd });
+    expect(c.backup.targets).toEqual([{ name: 'local', type: 'archive' }]);
+    expect(c.sandbox?.initRepository).toBeUndefined();
+    await expect(stat(join(cwd, '.data', 'restic-password'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('gateway tokens: a secret reference each, scopes checked against the runbooks, names unique; printed as references', async () => {
+    const tok = join(dir, 'gw.token');
+    await writeFile(tok, 'tok-value-very-secret\n');
+    const ok = loadConfig({ path: file.sync({ gateway: { tokens: [{ name: 'am', token: { file: tok }, runbooks: ['restart-service', 'disaster-recovery'] }] } }), env: {} });
+    expect(ok.gateway).toMatchObject({ host: '127.0.0.1', port: 9470, bodyLimitBytes: 65536, tokens: [{ name: 'am', runbooks: ['restart-service', 'disaster-recovery'], approve: false }] });
+    expect(ok.gateway!.tokens[0]!.token.reveal()).toBe('tok-value-very-secret');
+    expect(inspect(ok)).not.toContain('tok-value-very-secret');
+    const badScope = configError(() => loadConfig({ path: file.sync({ gateway: { tokens: [{ name: 'am', token: { file: tok }, runbooks: ['defrag'] }] } }), env: {} }));
+    expect(badScope.message).toContain('gateway.tokens[0].runbooks[0]');
+    const twice = configError(() => loadConfig({ path: file.sync({ gateway: { tokens: [{ name: 'am', token: { file: tok } }, { name: 'am', token: { file: tok } }] } }), env: {} }));
+    expect(twice.message).toContain('gateway.tokens[1].name');
+    const rule = { name: 'down', alert: 'ServiceDown', runbook: 'restart-service', labels: { service: 'service' } };
+    const withRules = loadConfig({ path: file.sync({ gateway: { alertRules: [rule] } }), env: {} });
+    expect(withRules.gateway).toMatchObject({ maxConcurrentRemediations: 3, alertRules: [{ ...rule, hostLabel: 'host', matchers: {}, input: {}, throttleMinutes: 30 }] });
+    const badRule = configError(() => loadConfig({ path: file.sync({ gateway: { alertRules: [{ ...rule, runbook: 'reboot' }, rule, rule] } }), env: {} }));
+    expect(badRule.message).toContain('gateway.alertRules[0].runbook');
+    const dupRule = configError(() => loadConfig({ path: file.sync({ gateway: { alertRules: [rule, rule] } }), env: {} }));
+    expect(dupRule.message).toContain('gateway.alertRules[1].name');
+    const plain = configError(() => loadConfig({ path: file.sync({ gateway: { tokens: [{ name: 'am', token: 'tok-value-very-secret' }] } }), env: {} }));
+    expect(plain.message).toContain('gateway.tokens[0].token');
+    expect(plain.message).not.toContain('tok-value-very-secret');
+  });
+
+  it('notify targets: a URL or a secret reference each, events by kind unless given, names unique; a secret URL never shown, printed as its reference', async () => {
+    const hc = join(dir, 'hc.url');
+    await writeFile(hc, 'https://hc-ping.com/0f6a1c1e-very-secret\n');
+    const auth = join(dir, 'hook.auth');
+    await writeFile(auth, 'Bearer hook-very-secret\n');
+    const path = file.sync({
+      notify: {
+        temporalUiUrl: 'http://127.0.0.1:8233',
+        targets: [
+          { name: 'hook', kind: 'webhook', url: 'https://ops.example/hook', authorization: { file: auth } },
+          { name: 'chat', kind: 'slack', url: { env: 'SLACK_URL' }, runbooks: ['backup', 'disaster-recovery'] },
+          { name: 'dms', kind: 'healthchecks', url: { file: hc }, runbooks: ['backup'], hosts: ['db-1'] },
+        ],
+      },
+    });
+    const ok = loadConfig({ path, env: { SLACK_URL: 'https://hooks.slack.com/services/T/B/slack-very-secret' } });
+    expect(ok.notify.targets.map((t) => [t.name, t.kind, t.scheduledOnly, t.events.length, t.runbooks, t.hosts])).toEqual([
+      ['hook', 'webhook', false, 9, ['*'], ['*']],
+      ['chat', 'slack', false, 5, ['backup', 'disaster-recovery'], ['*']],
+      ['dms', 'healthchecks', true, 7, ['backup'], ['db-1']],
+    ]);
+    expect(ok.notify.targets[2]!.url.reveal()).toBe('https://hc-ping.com/0f6a1c1e-very-secret');
+    const shown = inspect(ok, { depth: 10 }) + JSON.stringify(redactedConfig(ok));
+    for (const s of ['hc-very-secret', 'slack-very-secret', 'hook-very-secret']) expect(shown).not.toContain(s);
+    const { configYaml } = await import('../../src/config/print.js');
+    const printed = configYaml(ok);
+    expect(printed).toContain('https://ops.example/hook');
+    expect(printed).toContain('SLACK_URL');
+    for (const s of ['hc-very-secret', 'slack-very-secret', 'hook-very-secret']) expect(printed).not.toContain(s);
+    const again = loadConfig({ path: file.sync(printed), env: { SLACK_URL: 'https://hooks.slack.com/services/T/B/slack-very-secret' } });
+    expect(again.notify.targets.map((t) => [t.name, t.url.reveal(), t.events])).toEqual(ok.notify.targets.map((t) => [t.name, t.url.reveal(), t.events]));
+
+    const badKind = configError(() => loadConfig({ path: file.sync({ notify: { targets: [{ name: 'x', kind: 'pager', url: 'https://x.example' }] } }), env: {} }));
+    expect(badKind.message).toContain('notify.targets[0].kind');
+    const badUrl = configError(() => loadConfig({ path: file.sync({ notify: { targets: [{ name: 'x', kind: 'webhook', url: 'ftp://x.example' }] } }), env: {} }));
+    expect(badUrl.message).toContain('notify.targets[0].url');
+    const notUrl = configError(() => loadConfig({ path: file.sync({ notify: { targets: [{ name: 'x', kind: 'slack', url: { env: 'SLACK_URL' } }] } }), env: { SLACK_URL: 'xoxb-not-a-url-secret' } }));
+    expect(notUrl.message).toContain('notify.targets[0].url');
+    expect(notUrl.message).not.toContain('xoxb-not-a-url-secret');
+    const twice = configError(() => loadConfig({ path: file.sync({ notify: { targets: [{ name: 'x', kind: 'webhook', url: 'https://a.example' }, { name: 'x', kind: 'webhook', url: 'https://b.example' }] } }), env: {} }));
+    expect(twice.message).toContain('notify.targets[1].name');
+    const badEvent = configError(() => loadConfig({ path: file.sync({ notify: { targets: [{ name: 'x', kind: 'webhook', url: 'https://a.example', events: ['exploded'] }] } }), env: {} }));
+    expect(badEvent.message).toContain('notify.targets[0].events[0]');
+  });
+
+  it('sandbox.initRepository must name a restic target with a local repository', async () => {
+    const pw = join(dir, 'init-pw');
+    await writeFile(pw, 'pw\n');
+    const targets = [
+      { name: 'local', type: 'archive' },
+      { name: 'remote', type: 'restic', repository: 'rest:http://127.0.0.1:1/', password: { file: pw } },
+    ];
+    for (const init of ['local', 'remote', 'nope']) {
+      const e = configError(() => loadConfig({ path: file.sync({ backup: { targets }, sandbox: { initRepository: init } }), env: {} }));
+      expect(e.message).toContain('sandbox.initRepository');
+      expect(e.message).toContain(JSON.stringify(init));
+    }
   });
 
   it('MCP_RUNBOOKS_CONFIG is used when --config is absent, and --config wins over it', async () => {

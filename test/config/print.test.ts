@@ -39,6 +39,13 @@ describe('mcp-runbooks config prints YAML that loads back to the same resolved c
     expect(after).toEqual(before);
   });
 
+  it('the built-in sandbox with restic on PATH (its restic target and initRepository)', async () => {
+    const config = loadConfig({ env: { PATH: process.env.PATH }, cwd: dir });
+    expect(config.sandbox?.initRepository).toBe('offsite');
+    const { before, after } = await roundTrip(config, {});
+    expect(after).toEqual(before);
+  });
+
   it('the seed defaults (`{}`)', async () => {
     const config = loadConfig({ path: await file('{}\n'), env: {} });
     const { before, after } = await roundTrip(config, {});

@@ -3,7 +3,7 @@
  * test server), as an operator runs it with `npm start`.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -14,13 +14,13 @@ import { loadConfig } from '../../src/config/load.js';
 import { startDevServer } from '../../src/dev/dev-server.js';
 import { freePort, isPortFree } from '../../src/dev/ports.js';
 import { sandboxConfigObject } from '../../src/dev/sandbox/layout.js';
-import { dropSandboxDatabase } from '../../src/dev/sandbox/provision.js';
 import { startFleet, stopFleet } from '../../src/dev/sandbox/fleet.js';
 import { PACKAGE_ROOT } from '../../src/dev/sandbox/layout.js';
 import { execa } from 'execa';
 import { pollUntil } from '../helpers/temporal.js';
 import { createServiceManager } from '../../src/services/index.js';
 import { cliEnv, runCli, spawnCliUntil } from '../helpers/cli.js';
+import { removeDevSandbox } from '../helpers/sandbox.js';
 import { inject } from 'vitest';
 
 let dir: string;
@@ -40,12 +40,7 @@ beforeAll(async () => {
   configPath = join(dir, 'dev.yaml');
   await writeFile(configPath, stringify(obj));
 });
-afterAll(async () => {
-  const config = loadConfig({ path: configPath, env: {} });
-  await stopFleet(createServiceManager(config)).catch(() => undefined);
-  await dropSandboxDatabase(config).catch(() => undefined);
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => removeDevSandbox(configPath, dir));
 
 describe('dev', () => {
   it('--once: embedded Temporal, sandbox fleet, worker, a report naming every service; then stops all it started', async () => {
@@ -139,7 +134,11 @@ describe('dev', () => {
     });
     for (const s of manager.services) expect((await manager.status(s)).state, s).toBe('active');
     process.kill(npm.pid!, signal);
-    await npm;
+    const ended = await npm;
+    // The signal itself stopped dev (npm forwards it; the start script execs node, so no shell swallows
+    // SIGINT): not the parent-gone check after the test's own timeout killed npm.
+    expect(ended.timedOut, ended.all).toBe(false);
+    expect(ended.all).toContain(`${signal}: stopping`);
     // Whatever path the signal took (npm forwards it, or the dev process sees its parent go), everything stops.
     await pollUntil('the sandbox services stopping', async () => Promise.all(manager.services.map(async (s) => (await manager.status(s)).state)), (states) => states.every((x) => x === 'inactive'), { timeoutMs: 60_000, intervalMs: 500 });
     await pollUntil('the Temporal port freed', () => isPortFree('127.0.0.1', ports.temporal), (free) => free, { timeoutMs: 30_000, intervalMs: 500 });

@@ -72,3 +72,16 @@ export async function spawnNodeUntil(script: string, args: string[], ready: RegE
   });
   return { pid: proc.pid, kill: (signal) => proc.kill(signal), exited, output: () => output };
 }
+
+/** `mcp-runbooks gateway` with this config, running until `stop()`; `url` is where it listens. */
+export async function startGatewayCli(configPath: string): Promise<{ process: RunningCli; url: string; stop(): Promise<void> }> {
+  const proc = await spawnCliUntil(['--config', configPath, 'gateway'], /gateway: http:\/\/\S+/);
+  return {
+    process: proc,
+    url: /gateway: (http:\/\/\S+)/.exec(proc.output())![1]!,
+    async stop() {
+      proc.kill('SIGTERM');
+      await proc.exited;
+    },
+  };
+}

@@ -35,3 +35,31 @@ export async function makeOld(path: string, hours: number, opts: { link?: boolea
   const t = new Date(Date.now() - hours * 3_600_000);
   await (opts.link ? lutimes(path, t, t) : utimes(path, t, t));
 }
+
+/**
+ * Every entry under each of `paths`, byte for byte: files by mode and their whole content (base64),
+ * links by target, folders by mode. For comparing a restored host with what was backed up.
+ */
+export async function treeContents(paths: readonly string[]): Promise<Record<string, Record<string, string>>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const root of paths) {
+    const tree: Record<string, string> = {};
+    let entries;
+    try {
+      entries = await readdir(root, { recursive: true, withFileTypes: true });
+    } catch {
+      out[root] = { '(missing)': root };
+      continue;
+    }
+    for (const e of entries) {
+      const p = join(e.parentPath, e.name);
+      const st = await lstat(p);
+      const rel = relative(root, p);
+      if (st.isSymbolicLink()) tree[rel] = `link ${await readlink(p)}`;
+      else if (st.isDirectory()) tree[rel] = `dir ${(st.mode & 0o777).toString(8)}`;
+      else tree[rel] = `file ${(st.mode & 0o777).toString(8)} ${(await readFile(p)).toString('base64')}`;
+    }
+    out[root] = tree;
+  }
+  return out;
+}

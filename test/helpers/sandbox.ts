@@ -13,6 +13,9 @@ import { freePort } from '../../src/dev/ports.js';
 import { createServiceManager, type ServiceManager } from '../../src/services/index.js';
 import { temporalAddress, uniqueTaskQueue } from './temporal.js';
 
+/** The sandboxes' `activities.heartbeatTimeoutSeconds`: how soon a SIGKILLed worker's step is retried. */
+export const TEST_HEARTBEAT_TIMEOUT_SECONDS = 10;
+
 export interface TestSandbox {
   root: string;
   configPath: string;
@@ -52,6 +55,8 @@ export async function createTestSandbox(opts: TestSandboxOptions = {}): Promise<
   };
   obj.metrics = { port: 0, sdkPort: 0 };
   obj.worker = { shutdownGraceSeconds: 2, shutdownForceSeconds: 5 };
+  // A killed worker's step is retried after 10 s instead of the default 30 (kill tests wait for it).
+  obj.activities = { heartbeatTimeoutSeconds: TEST_HEARTBEAT_TIMEOUT_SECONDS };
   if (opts.hosts) obj.hosts = opts.hosts;
   for (const [key, value] of Object.entries(opts.extra ?? {})) {
     const current = obj[key];
@@ -77,4 +82,12 @@ export async function createTestSandbox(opts: TestSandboxOptions = {}): Promise<
       await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+/** After a test of `dev` with its own config file: stops the sandbox services, drops its database, removes `dir`. */
+export async function removeDevSandbox(configPath: string, dir: string): Promise<void> {
+  const config = loadConfig({ path: configPath, env: {} });
+  await stopFleet(createServiceManager(config)).catch(() => undefined);
+  await dropSandboxDatabase(config).catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
 }

@@ -16,12 +16,21 @@
  * jump shorter than the heartbeat timeout. The lock count the jumps borrow is
  * given back before the step reports its cancellation, so the server's count
  * never goes below zero.
+ *
+ * The lock count has no owners: an unlock takes back any one lock. The SDK's
+ * time-skipping `handle.result()` unlocks once per call, so two of them waiting
+ * side by side (`Promise.all([a.result(), b.result()])`) give back two locks for
+ * the environment's one, and the second is one that a running workflow task or
+ * activity holds. Server time then jumps while that task runs: every workflow
+ * task of the run times out (10 s start-to-close) before its completion arrives,
+ * again and again, and the run never takes its next step.
+ * {@link LogicEnv.results} waits for several runs with one unlock.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Context, getClient } from '@temporalio/activity';
-import type { WorkflowHandle } from '@temporalio/client';
+import { Client, type WorkflowHandle } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import protos from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -292,6 +301,13 @@ export interface LogicEnvOptions {
   lock: 'fake' | 'real';
   /** Start the host workers' activity slots held (see {@link ActivityGate}). @default 'open' */
   gate?: 'open' | 'held';
+  /** Hosts the orchestrator knows but no host worker polls for (a dead host). @default [] */
+  withoutWorker?: string[];
+  /**
+   * Orchestrator activities replaced by fakes, e.g. `hostLiveness` (the Java test
+   * server does not list a task queue's pollers). Recorded like the others.
+   */
+  orchestrator?: Partial<OrchestratorActivities>;
 }
 
 /** One orchestrator call, recorded. */
@@ -345,7 +361,8 @@ export class LogicEnv {
 
   async #startWorkers(): Promise<void> {
     const { hosts, fakes } = this.options;
-    const real = createOrchestratorActivities({ config: { hostId: hosts[0]!, hosts, temporal: { taskQueue: this.taskQueue, namespace: 'default' } } });
+    const known = [...hosts, ...(this.options.withoutWorker ?? [])];
+    const real = createOrchestratorActivities({ config: { hostId: hosts[0]!, hosts: known, temporal: { taskQueue: this.taskQueue, namespace: 'default' } } });
     const orchestrator: OrchestratorActivities = {
       ...real,
       ...(this.options.lock === 'fake'
@@ -357,6 +374,7 @@ export class LogicEnv {
             },
           }
         : {}),
+      ...this.options.orchestrator,
     };
     const recorded: Record<string, (...a: unknown[]) => Promise<unknown>> = {};
     for (const [name, fn] of Object.entries(orchestrator) as Array<[keyof OrchestratorActivities, (...a: unknown[]) => Promise<unknown>]>) {
@@ -476,6 +494,24 @@ export class LogicEnv {
     await ts.unlockTimeSkippingWithSleep({ duration: msToTs(deadlineAt + 1_000 - (await this.now())) });
     await ts.lockTimeSkipping({});
     blocked.release();
+  }
+
+  /**
+   * The results of several runs, waited for side by side with time skipping
+   * unlocked once (as one `handle.result()` does); never `Promise.all` of
+   * several `handle.result()`, which unlocks once per run (see the file comment).
+   * Rejects with the first run's failure, as `Promise.all` does.
+   */
+  async results(handles: WorkflowHandle[]): Promise<unknown[]> {
+    const ts = this.env.connection.testService!;
+    // A plain client: its result() leaves the time lock alone.
+    const plain = new Client({ connection: this.env.connection, ...(this.env.namespace ? { namespace: this.env.namespace } : {}) });
+    await ts.unlockTimeSkipping({});
+    try {
+      return await Promise.all(handles.map((h) => plain.workflow.getHandle(h.workflowId).result()));
+    } finally {
+      await ts.lockTimeSkipping({});
+    }
   }
 
   /** Sleeps `duration` of server time (skipping while nothing runs). */

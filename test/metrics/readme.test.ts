@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { PACKAGE_ROOT } from '../../src/dev/sandbox/layout.js';
 import { createWorkerMetrics } from '../../src/metrics/registry.js';
+import { gatewayMetrics } from '../../src/gateway/server.js';
 
 const readme = () => readFile(join(PACKAGE_ROOT, 'README.md'), 'utf8');
 /** The rows of the table under a `### heading` (up to the next heading), by their first cell. */
@@ -17,7 +18,9 @@ function firstCells(text: string, heading: string): string[] {
 
 describe('README', () => {
   it('the Metrics table lists every metric of the registry (process and Node.js metrics aside)', async () => {
-    const names = (await createWorkerMetrics({ role: 'all', hostId: 'h' }).registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => n.startsWith('mcp_'));
+    const names = [...(await createWorkerMetrics({ role: 'all', hostId: 'h' }).registry.getMetricsAsJSON()), ...(await gatewayMetrics().registry.getMetricsAsJSON())]
+      .map((m) => m.name)
+      .filter((n) => n.startsWith('mcp_'));
     expect(names.length).toBeGreaterThan(30);
     const listed = new Set(firstCells(await readme(), 'Metrics'));
     expect(names.filter((n) => !listed.has(n))).toEqual([]);

@@ -4,6 +4,7 @@
  * that would break replay of runs in flight then fails `npm test`.
  *
  *   npm run histories:record
+ *   HISTORIES=fleet npm run histories:record    # only these (comma-separated), the others kept
  *
  * Run it when a release changes a workflow on purpose (behind `patched()` for
  * runs in flight, or after they drained), and commit the files.
@@ -19,10 +20,14 @@ import { awaitPhase } from '../helpers/temporal.js';
 
 const OUT = new URL('../histories/', import.meta.url).pathname;
 const HOST = 'history-host';
+/** In the inventory, with no worker: the fleet's history has an unreachable host too. */
+const GHOST = 'history-ghost';
+/** `HISTORIES=a,b`: record only these, keep the other files. */
+const ONLY = process.env.HISTORIES?.split(',').filter(Boolean);
 let host: TestHost;
 
 beforeAll(async () => {
-  host = await startTestHost({ hostId: HOST });
+  host = await startTestHost({ hostId: HOST, hosts: [HOST, GHOST] });
 }, 120_000);
 afterAll(async () => {
   await host?.close();
@@ -44,7 +49,29 @@ async function save(name: string, handle: WorkflowHandle): Promise<void> {
 
 const settle = (h: WorkflowHandle) => h.result().catch(() => undefined);
 
-it('records a history of every runbook', async () => {
+/** Histories that can be recorded alone (`HISTORIES=fleet`). */
+const ALONE: Record<string, () => Promise<WorkflowHandle>> = { fleet: recordFleet };
+
+async function recordOnly(names: readonly string[]): Promise<void> {
+  await mkdir(OUT, { recursive: true });
+  for (const name of names) {
+    const record = ALONE[name];
+    if (!record) throw new Error(`HISTORIES: no recorder for "${name}" alone (known: ${Object.keys(ALONE).join(', ')}); run without HISTORIES to record every one`);
+    await save(name, await record());
+  }
+}
+
+/** A fleet over a host with a worker and one without, paused and resumed on the way. */
+async function recordFleet(): Promise<WorkflowHandle> {
+  const h = await start('fleet', { runbook: 'health-check', hosts: [HOST, GHOST], selector: 'all', policy: { maxParallel: 1, maxFailures: 1 } }, 'fleet');
+  await h.executeUpdate('pause', { args: [{ by: 'history' }] });
+  await h.executeUpdate('resume', { args: [{ by: 'history' }] });
+  await settle(h);
+  return h;
+}
+
+it(ONLY ? `records ${ONLY.join(', ')}` : 'records a history of every runbook', async () => {
+  if (ONLY) return recordOnly(ONLY);
   await mkdir(OUT, { recursive: true });
   for (const f of await readdir(OUT)) if (f.endsWith('.binpb')) await rm(join(OUT, f));
   const runs: Array<[string, WorkflowHandle]> = [];
@@ -75,6 +102,8 @@ it('records a history of every runbook', async () => {
   await run('dailyMaintenance', 'dailyMaintenance', { hostId: HOST });
   await run('weeklyMaintenance', 'weeklyMaintenance', { hostId: HOST });
   await run('monthlyMaintenance', 'monthlyMaintenance', { hostId: HOST });
+  await run('restartService', 'restartService', { hostId: HOST, service: 'mcp-memory', reason: 'history' });
+  runs.push(['fleet', await recordFleet()]);
   for (const [name, h] of runs) await save(name, h);
   // The lock's own history (still running or ended idle; either replays).
   await save('hostLock', host.client.workflow.getHandle(hostLockWorkflowId(HOST)));

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseFleetInput } from '../../src/common/inputs.js';
 import type { ScheduleConfig } from '../../src/config/config.js';
 import { APPLIED_MEMO_KEY, MARK_MEMO_KEY, desiredSchedule, desiredSchedules, isOurs, readAppliedSpec, readMark } from '../../src/schedules/spec.js';
 
@@ -87,5 +88,45 @@ describe('marks', () => {
   it('readAppliedSpec needs a hash', () => {
     expect(readAppliedSpec({ [APPLIED_MEMO_KEY]: { scheduleId: 'x' } })).toBeUndefined();
     expect(readAppliedSpec({ [APPLIED_MEMO_KEY]: { scheduleId: 'x', specHash: 'abc', summary: 's' } })).toEqual({ scheduleId: 'x', specHash: 'abc', summary: 's' });
+  });
+});
+
+describe('a fleet schedule (hosts: <selector>)', () => {
+  const fleet: ScheduleConfig = {
+    ...base,
+    runbook: 'daily',
+    hostId: 'role=db,region=eu',
+    fleet: { selector: 'role=db,region=eu', hosts: ['db-1', 'db-2'], labels: {}, policy: { maxParallel: 1, canary: 1 } },
+  };
+
+  it('is one schedule that starts the fleet runbook over the hosts selected at load, with its policy, on time', () => {
+    const d = desiredSchedule(fleet, { temporal });
+    expect(d.scheduleId).toBe('mcp-runbooks.fleet.daily.role-db_region-eu');
+    expect(d.hostId).toBe('role=db,region=eu');
+    expect(d.options.spec.jitter).toBe(0);
+    expect(d.options.action).toMatchObject({
+      type: 'startWorkflow',
+      workflowType: 'fleet',
+      taskQueue: 'mcp-runbooks',
+      args: [{ runbook: 'daily', hosts: ['db-1', 'db-2'], selector: 'role=db,region=eu', policy: { maxParallel: 1, canary: 1 } }],
+      workflowId: 'fleet-daily-role-db_region-eu',
+      staticSummary: 'daily on role=db,region=eu (fleet schedule, 2 hosts)',
+    });
+    expect(d.summary).toBe('cron "0 2 * * *" UTC, overlap SKIP, catch-up 1h, fleet of role=db,region=eu (db-1, db-2), 1 at once, canary 1');
+    // What it starts is an input the fleet accepts.
+    expect(parseFleetInput((d.options.action as { args: unknown[] }).args[0]).ok).toBe(true);
+  });
+
+  it('a per-host jitter: every host at once, each after its own wait up to the jitter, no failure stops the others', () => {
+    const d = desiredSchedule({ ...fleet, jitter: '10m', fleet: { ...fleet.fleet!, policy: {} } }, { temporal });
+    expect(d.options.spec.jitter).toBe(0);
+    expect((d.options.action as { args: unknown[] }).args[0]).toMatchObject({ policy: { maxParallel: '100%', jitterSeconds: 600, maxFailures: 2 } });
+    expect(d.summary).toContain('jitter 10m per host, fleet of role=db,region=eu (db-1, db-2), every host at once');
+  });
+
+  it('an inventory change (another host selected) changes the hash: the next apply updates the schedule', () => {
+    const h = desiredSchedule(fleet, { temporal }).specHash;
+    expect(desiredSchedule({ ...fleet, fleet: { ...fleet.fleet!, hosts: ['db-1', 'db-2', 'db-3'] } }, { temporal }).specHash).not.toBe(h);
+    expect(desiredSchedule({ ...fleet, fleet: { ...fleet.fleet!, policy: { maxParallel: 2 } } }, { temporal }).specHash).not.toBe(h);
   });
 });

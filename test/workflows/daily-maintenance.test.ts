@@ -128,9 +128,11 @@ describe('dailyMaintenance', () => {
     expect(report.summary).toMatchObject({ status: 'fail', fail: 1 });
     expect(report.summary.text).toContain('failed: service.mcp-memory');
     expect(report.steps.find((s) => s.step === 'services')?.status).toBe('fail');
-  });
+  }, 120_000);
 
   it('waits for a backup holding the host lock, so it never sees services the backup stopped (seed defect 2)', async () => {
+    // Every service runs before the backup (an earlier case stops one): "ok" below then means none had to be started.
+    for (const s of sbx.manager.services) if ((await sbx.manager.status(s)).state !== 'active') await sbx.manager.start(s);
     const backup = await client.workflow.start('backup', { taskQueue: sbx.config.temporal.taskQueue, workflowId: `daily-vs-backup-${Date.now()}`, args: [{ hostId: 'daily-host' }] });
     handles.push(backup);
     // Daily maintenance is started only once the backup holds the lock, so it must queue behind it.

@@ -64,7 +64,15 @@ export interface SandboxConfigOptions {
   createDatabase?: boolean;
   /** Node binary that runs the sandbox programs. @default process.execPath */
   nodePath?: string;
+  /**
+   * A local restic repository target named `offsite` beside the archive target
+   * `local`, created by provisioning (`restic init`) when it does not exist yet.
+   */
+  offsite?: { repository: string; passwordFile: string };
 }
+
+/** The name of the restic target the built-in sandbox adds when restic is on PATH. */
+export const SANDBOX_OFFSITE_TARGET = 'offsite';
 
 /**
  * A configuration object (the YAML file's shape) for a sandbox host: the seed's
@@ -78,6 +86,8 @@ export function sandboxConfigObject(opts: SandboxConfigOptions): Record<string, 
   const memoryPort = opts.memoryPort ?? 3002;
   return {
     hostId: opts.hostId ?? 'local',
+    // Its mcp-postgres makes it a database host: `fleet run health-check --hosts role=db` (README) selects it.
+    hosts: [{ id: opts.hostId ?? 'local', labels: { role: 'db' } }],
     paths: {
       installRoot: layout.installRoot,
       configDir: layout.configDir,
@@ -113,6 +123,14 @@ export function sandboxConfigObject(opts: SandboxConfigOptions): Record<string, 
         { mode: 'stop', path: join(layout.installRoot, 'compliance_data'), services: ['mcp-compliance'] },
         { mode: 'pg_dump' },
       ],
+      ...(opts.offsite
+        ? {
+            targets: [
+              { name: 'local', type: 'archive' },
+              { name: SANDBOX_OFFSITE_TARGET, type: 'restic', repository: opts.offsite.repository, password: { file: opts.offsite.passwordFile } },
+            ],
+          }
+        : {}),
     },
     maintenance: {
       logs: { logrotateConfig: layout.logrotateConfig, logrotateStateFile: layout.logrotateState },
@@ -123,7 +141,7 @@ export function sandboxConfigObject(opts: SandboxConfigOptions): Record<string, 
         upgradeCommand: ['apt-get', '--simulate', 'upgrade'],
       },
     },
-    sandbox: { root: opts.root, memoryPort, createDatabase: opts.createDatabase ?? true },
+    sandbox: { root: opts.root, memoryPort, createDatabase: opts.createDatabase ?? true, ...(opts.offsite ? { initRepository: SANDBOX_OFFSITE_TARGET } : {}) },
     // The seed's schedules (defaultSchedules) switch on as their runbooks land; a
     // health check every 15 minutes shows schedules at work in the dev UI meanwhile.
     schedules: [{ runbook: 'health-check', every: '15m' }],

@@ -12,6 +12,7 @@ import { errorMessage } from '../../common/errors.js';
 import { quoteIdent, withPgClient } from '../../postgres/client.js';
 import { sandboxLayout, type SandboxLayout } from './layout.js';
 import { exists } from '../../system/fs.js';
+import { provisionRepository, type RepositoryProvision } from './offsite.js';
 
 /** Folders of the seed's install root (backup sources, reports, backups) plus the services' data. */
 export const SANDBOX_INSTALL_FOLDERS = [
@@ -43,6 +44,8 @@ export interface ProvisionResult {
   database: { name: string; state: DatabaseState; detail: string };
   /** The sandbox's TLS certificate: made now, already there, or not made (no openssl). */
   certificate: { path: string; state: 'created' | 'exists' | 'unavailable'; detail: string };
+  /** The sandbox's local restic repository (`sandbox.initRepository`), when it has one. */
+  repository?: RepositoryProvision;
 }
 
 export function serviceConfigPath(layout: SandboxLayout, service: string): string {
@@ -122,7 +125,8 @@ export async function provisionSandbox(config: Config): Promise<ProvisionResult>
   if (certificate.state === 'created') created.push(certificate.path);
 
   const database = await provisionDatabase(config);
-  return { root: layout.root, created, database, certificate };
+  const repository = await provisionRepository(config);
+  return { root: layout.root, created, database, certificate, ...(repository ? { repository } : {}) };
 }
 
 /**

@@ -33,6 +33,7 @@ const VALID: Record<keyof typeof RUNBOOK_INPUTS, Record<string, unknown>> = {
   dailyMaintenance: {},
   weeklyMaintenance: {},
   monthlyMaintenance: {},
+  restartService: { service: 'mcp-memory' },
 };
 
 function fieldType(schema: z.ZodType): string {
