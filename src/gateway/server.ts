@@ -125,7 +125,16 @@ export function buildGateway({ config, client }: GatewayOptions): Gateway {
     const def = API_RUNBOOKS[name]!;
     const parsed = parseInput(RUNBOOK_INPUTS[def.workflowType as RunbookType], req.body);
     if (!parsed.ok) throw new Refusal(400, `${name} input is invalid: ${parsed.problems.message}; nothing started`, parsed.problems.problems);
-    const input = parsed.value as { hostId?: string };
+    const input = parsed.value as { hostId?: string; approve?: boolean };
+    // `approve: true` skips the approval wait: that is an approval, so it needs the approve scope the
+    // /approve route needs, or a token scoped to start a recovery could approve its own.
+    if (input.approve === true && !token.approve) {
+      throw new Refusal(403, `token ${token.name} may not approve (gateway.tokens: approve: true), so it may not start ${name} with approve: true; start it without and have it approved; nothing started`);
+    }
+    // With several hosts a missing hostId would quietly pick the first: the caller must say which.
+    if (input.hostId === undefined && config.hosts.length > 1) {
+      throw new Refusal(400, `input.hostId is required: this gateway serves ${config.hosts.length} hosts (${config.hosts.join(', ')}); nothing started`);
+    }
     let hostId: string;
     try {
       hostId = resolveHostForClient(config, input.hostId);

@@ -15,6 +15,7 @@ import { startTestHost, type TestHost } from '../helpers/host.js';
 import { createTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { awaitPhase, within, workflowBundle } from '../helpers/temporal.js';
 import { blockPort } from '../helpers/port-blocker.js';
+import { SEED_SERVICES } from '../../src/common/seed.js';
 
 let host: TestHost;
 let sbx: TestSandbox;
@@ -42,21 +43,24 @@ describe('mcp-runbooks run daily|weekly|monthly', () => {
     const blocker = await blockPort(sbx.config.sandbox!.memoryPort);
     let r;
     try {
-      r = await cli('run', 'daily');
+      // Bounded well inside the test's own timeout, so a run that hangs fails with its output so far.
+      r = await runCli(['--config', sbx.configPath, 'run', 'daily'], { timeout: 90_000 });
     } finally {
-      await blocker.release();
+      await within('releasing the memory port', blocker.release(), 20_000);
       await within('starting mcp-memory again', sbx.manager.start('mcp-memory'));
     }
-    expect(r.exitCode, r.all).toBe(3);
+    expect(r.exitCode, `run daily did not finish (exit ${String(r.exitCode)}); its output so far:\n${r.all}`).toBe(3);
     expect(r.stderr).toMatch(/daily on cli-maint: daily-cli-maint-\d{8}T/);
     // Progress from the query, step by step.
     expect(r.stderr).toContain('services (step 1 of 5)');
     expect(r.stdout).toMatch(/dailyMaintenance on host cli-maint/);
     expect(r.stdout).toMatch(/FAIL {2}service\.mcp-memory +mcp-memory was inactive and did not start/);
     expect(r.stdout).toMatch(/summary: \d+ ok, \d+ warn, 1 fail; failed: service\.mcp-memory/);
-  }, 150_000);
+  }, 180_000);
 
   it('run monthly writes the report file (its paths in the JSON report); no fail finding on the sandbox host, exit 0', async () => {
+    // Independent of the case before: every service is up whatever that case left behind.
+    for (const s of SEED_SERVICES) await within(`starting ${s}`, sbx.manager.start(s));
     const r = await cli('run', 'monthly', '--json');
     const report = JSON.parse(r.stdout) as MaintenanceReport;
     const failed = report.findings.filter((f) => f.status === 'fail').map((f) => `${f.check}: ${f.message}`);

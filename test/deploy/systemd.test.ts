@@ -55,9 +55,12 @@ describe('systemd units (systemd cannot run here: parsed and checked against the
     expect(service.EnvironmentFile).toEqual([`-/etc/mcp-runbooks/${role}.env`]);
   });
 
-  it.each(Object.keys(ROLES) as UnitName[])('%s: restarts on failure, but not after a config error (exit 2)', async (name) => {
+  it.each(Object.keys(ROLES) as UnitName[])('%s: restarts on failure for as long as it takes (no start limit), but not after a config error (exit 2)', async (name) => {
     const u = await unit(name);
     expect(u.Service!.Restart).toEqual(['on-failure']);
+    // A worker exits 7 while Temporal is unreachable: a start limit would leave it stopped after a long outage.
+    expect(u.Unit!.StartLimitIntervalSec).toEqual(['0']);
+    expect(u.Service!.RestartSec).toEqual(['15']);
     expect(u.Service!.RestartPreventExitStatus).toEqual([String(EXIT_CODES.usage)]);
     expect(u.Service!.KillSignal).toEqual(['SIGTERM']);
     expect(u.Install!.WantedBy).toEqual(['multi-user.target']);

@@ -30,12 +30,13 @@ let gateway: RunningCli;
 let stopGateway: (() => Promise<void>) | undefined;
 let dir: string;
 let url: string;
-const tokens = { ops: randomBytes(24).toString('hex'), reader: randomBytes(24).toString('hex') };
+const tokens = { ops: randomBytes(24).toString('hex'), reader: randomBytes(24).toString('hex'), recoverer: randomBytes(24).toString('hex') };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mcp-gw-'));
   await writeFile(join(dir, 'ops.token'), `${tokens.ops}\n`, { mode: 0o600 });
   await writeFile(join(dir, 'reader.token'), `${tokens.reader}\n`, { mode: 0o600 });
+  await writeFile(join(dir, 'recoverer.token'), `${tokens.recoverer}\n`, { mode: 0o600 });
   const port = await freePort();
   host = await startTestHost({
     hostId: HOST,
@@ -46,6 +47,7 @@ beforeAll(async () => {
         tokens: [
           { name: 'ops', token: { file: join(dir, 'ops.token') }, runbooks: ['*'], approve: true },
           { name: 'reader', token: { file: join(dir, 'reader.token') }, runbooks: ['health-check'] },
+          { name: 'recoverer', token: { file: join(dir, 'recoverer.token') }, runbooks: ['disaster-recovery'] },
         ],
       },
     },
@@ -96,6 +98,12 @@ describe('gateway: refused requests', () => {
     ['a bad Idempotency-Key', () => call('POST', '/v1/runbooks/health-check', { token: tokens.ops, json: {}, headers: { 'idempotency-key': 'a b' } }), 400, /Idempotency-Key/],
     ['an unknown run', () => call('GET', '/v1/runs/nope-123', { token: tokens.ops }), 404, /no run nope-123/],
     ['approve without the approve scope', () => call('POST', '/v1/runs/nope-123/approve', { token: tokens.reader }), 403, /may not approve/],
+    [
+      'a recovery started with approve: true by a token without the approve scope (it would approve itself)',
+      () => call('POST', '/v1/runbooks/disaster-recovery', { token: tokens.recoverer, json: { backup: 'mcp_backup_20261201_020000.tar.gz', approve: true } }),
+      403,
+      /token recoverer may not approve .*may not start disaster-recovery with approve: true; .*nothing started/,
+    ],
     ['an unknown route', () => call('GET', '/v2/everything', { token: tokens.ops }), 404, /no route GET \/v2\/everything/],
   ];
 
@@ -125,6 +133,22 @@ describe('gateway: refused requests', () => {
     expect(metrics).toMatch(/mcp_runbooks_gateway_runs_started_total\{runbook="health-check"\} 1/);
     expect(metrics).toMatch(/mcp_runbooks_gateway_runs_deduplicated_total\{runbook="health-check"\} 3/);
   }, 120_000);
+});
+
+describe('gateway: a gateway for several hosts', () => {
+  it('refuses a start without hostId (400, naming the hosts) instead of picking the first; starts nothing', async () => {
+    const config = { ...host.sbx.config, hosts: [HOST, 'gw-other'] };
+    const { app } = buildGateway({ config, client: host.client });
+    try {
+      const before = await runsStarted();
+      const r = await app.inject({ method: 'POST', url: '/v1/runbooks/health-check', headers: { authorization: `Bearer ${tokens.ops}`, 'content-type': 'application/json' }, payload: '{}' });
+      expect(r.statusCode).toBe(400);
+      expect((r.json() as { error: string }).error).toBe(`input.hostId is required: this gateway serves 2 hosts (${HOST}, gw-other); nothing started`);
+      expect(await runsStarted()).toEqual(before);
+    } finally {
+      await app.close();
+    }
+  });
 });
 
 describe('gateway: starts without an Idempotency-Key', () => {
