@@ -3,12 +3,14 @@
  * A result with `ok: false` failed the bench's own check: the JSON line is still printed, and the exit code is 1.
  */
 import { benchBackup } from './backup.js';
+import { benchFleet } from './fleet.js';
 import { benchGateway } from './gateway.js';
 import { benchMetrics } from './metrics.js';
 import { benchOffsite } from './offsite.js';
 
 const BENCHES: Record<string, () => Promise<Record<string, unknown>>> = {
   backup: benchBackup,
+  fleet: benchFleet,
   gateway: benchGateway,
   metrics: benchMetrics,
   offsite: benchOffsite,

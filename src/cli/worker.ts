@@ -20,7 +20,20 @@ export function registerWorker(program: Command): void {
       const config = await load(cmd, opts.hostId ? { hostId: opts.hostId } : {});
       const sdkMetricsUrl = await installRuntime(cmd, 'INFO', config.metrics.sdkPort);
       const { startWorker } = await import('../worker.js');
-      const worker = await startWorker({ config, role: opts.role, ...(sdkMetricsUrl ? { sdkMetricsUrl } : {}) });
+      // The handler is in place before the worker starts: a SIGTERM from systemd (or a test) that arrives while it
+      // starts, or just after it printed its task queues, stops it gracefully instead of killing it with the default action.
+      const boundSeconds = config.worker.shutdownGraceSeconds + config.worker.shutdownForceSeconds + 5;
+      let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+      const stopping = stopSignal((signal) => {
+        out(`${signal}: shutting down (in-flight activities get ${config.worker.shutdownGraceSeconds}s) ...`);
+        setTimeout(() => {
+          err(`worker did not stop within ${boundSeconds}s; exiting`);
+          process.exit(1);
+        }, boundSeconds * 1000).unref();
+        void worker?.shutdown().catch(() => undefined);
+      });
+      worker = await startWorker({ config, role: opts.role, ...(sdkMetricsUrl ? { sdkMetricsUrl } : {}) });
+      if (stopping.aborted) void worker.shutdown().catch(() => undefined);
       out(`mcp-runbooks ${VERSION} worker: role ${worker.role}, host ${worker.hostId}`);
       out(`config: ${config.source}`);
       out(`temporal: ${config.temporal.address ?? '127.0.0.1:7233'} namespace ${config.temporal.namespace}`);
@@ -37,15 +50,6 @@ export function registerWorker(program: Command): void {
           err(`schedules apply failed: ${errorMessage(e)}`);
         }
       }
-      const boundSeconds = config.worker.shutdownGraceSeconds + config.worker.shutdownForceSeconds + 5;
-      stopSignal((signal) => {
-        out(`${signal}: shutting down (in-flight activities get ${config.worker.shutdownGraceSeconds}s) ...`);
-        setTimeout(() => {
-          err(`worker did not stop within ${boundSeconds}s; exiting`);
-          process.exit(1);
-        }, boundSeconds * 1000).unref();
-        void worker.shutdown().catch(() => undefined);
-      });
       await worker.done;
       out('worker stopped');
       // Whatever else is still pending (a probe's command, an idle socket) must not keep a stopped worker alive.
