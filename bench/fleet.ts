@@ -19,7 +19,10 @@
  * host did not end `ok`.
  *
  * Options after the name: `--sizes 100,1000` (default), `--max-parallel 100`
- * (default), `--pollers 1` (activity pollers per host worker, default 1).
+ * (default), `--pollers 1` (activity pollers per host worker, default 1),
+ * `--ping-timeout 30` (the fleet's `pingTimeoutSeconds`, default 30: a thousand
+ * workers in one process on 2 busy cores pick a ping up later than the
+ * fleet's default 5 s, and a real host has a machine of its own).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -128,12 +131,26 @@ interface SizeResult {
   max_parallel: number;
   ok_hosts: number;
   orchestrator_cpu_s: number;
+  dev_server_cpu_s: number;
+  host_workers_cpu_s: number;
   history_events_per_host: number;
   fleet_runs: number;
   workers_start_s: number;
 }
 
-async function runSize(address: string, dir: string, client: Client, size: number, maxParallel: number, pollers: number): Promise<SizeResult> {
+/** The dev server's pid, from the pid file it records (`<dataDir>/temporal/server.pid`). */
+function devServerPid(dataDir: string): number {
+  return (JSON.parse(readFileSync(join(dataDir, 'temporal', 'server.pid'), 'utf8')) as { pid: number }).pid;
+}
+
+/** CPU seconds of this process (the host workers), user + system. */
+const ownCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+async function runSize(address: string, dir: string, client: Client, size: number, opts: { maxParallel: number; pollers: number; pingTimeoutSeconds: number; serverPid: number }): Promise<SizeResult> {
+  const { maxParallel, pollers, pingTimeoutSeconds, serverPid } = opts;
   const tag = `bf${randomBytes(3).toString('hex')}`;
   const taskQueue = `bench-fleet-${tag}`;
   const hosts = Array.from({ length: size }, (_, i) => `${tag}-h${String(i).padStart(4, '0')}`);
@@ -173,8 +190,10 @@ async function runSize(address: string, dir: string, client: Client, size: numbe
   const workersStart = Date.now() - w0;
   const orchestrator = await startOrchestrator(configPath);
   try {
-    const input = fleetInputFor(config, { runbook: 'health-check', selector: 'all', policy: { maxParallel } });
+    const input = fleetInputFor(config, { runbook: 'health-check', selector: 'all', policy: { maxParallel, pingTimeoutSeconds } });
     const cpu0 = cpuSeconds(orchestrator.pid);
+    const server0 = cpuSeconds(serverPid);
+    const hosts0 = ownCpuSeconds();
     log(`${size} hosts: fleet health-check, maxParallel ${maxParallel} ...`);
     const t0 = Date.now();
     const handle = await startFleet(client, config, input);
@@ -191,10 +210,17 @@ async function runSize(address: string, dir: string, client: Client, size: numbe
     const ms = Date.now() - t0;
     done = true;
     const cpu = cpuSeconds(orchestrator.pid) - cpu0;
+    const serverCpu = cpuSeconds(serverPid) - server0;
+    const hostsCpu = ownCpuSeconds() - hosts0;
     await progress;
     const okHosts = result.hosts.filter((h) => h.state === 'ok').length;
     const history = await historyEvents(client, taskQueue, size + result.runs);
-    log(`${size} hosts: ${secs(ms)} s, ${okHosts} ok, ${result.runs} fleet run(s), orchestrator CPU ${cpu.toFixed(1)} s, ${history.events} history events in ${history.workflows} workflows`);
+    log(
+      `${size} hosts: ${secs(ms)} s, ${okHosts} ok, ${result.runs} fleet run(s), CPU: orchestrator ${cpu.toFixed(1)} s, dev server ${serverCpu.toFixed(1)} s, ` +
+        `host workers ${hostsCpu.toFixed(1)} s; ${history.events} history events in ${history.workflows} workflows`,
+    );
+    const notOk = result.hosts.filter((h) => h.state !== 'ok');
+    for (const h of notOk.slice(0, 5)) log(`  not ok: ${h.host} ${h.state}: ${h.summary ?? ''}`);
     return {
       hosts: size,
       seconds: secs(ms),
@@ -202,6 +228,8 @@ async function runSize(address: string, dir: string, client: Client, size: numbe
       max_parallel: maxParallel,
       ok_hosts: okHosts,
       orchestrator_cpu_s: Math.round(cpu * 10) / 10,
+      dev_server_cpu_s: Math.round(serverCpu * 10) / 10,
+      host_workers_cpu_s: Math.round(hostsCpu * 10) / 10,
       history_events_per_host: Math.round((history.events / size) * 10) / 10,
       fleet_runs: result.runs,
       workers_start_s: secs(workersStart),
@@ -218,7 +246,12 @@ async function runSize(address: string, dir: string, client: Client, size: numbe
 export async function benchFleet(): Promise<Record<string, unknown>> {
   const { values } = parseArgs({
     args: process.argv.slice(3),
-    options: { sizes: { type: 'string', default: '100,1000' }, 'max-parallel': { type: 'string', default: '100' }, pollers: { type: 'string', default: '1' } },
+    options: {
+      sizes: { type: 'string', default: '100,1000' },
+      'max-parallel': { type: 'string', default: '100' },
+      pollers: { type: 'string', default: '1' },
+      'ping-timeout': { type: 'string', default: '30' },
+    },
   });
   const sizes = values.sizes.split(',').map(Number);
   if (!sizes.every((n) => Number.isInteger(n) && n >= 1 && n <= 5000)) throw new Error(`--sizes: whole numbers of hosts from 1 to 5000, comma-separated, not ${values.sizes}`);
@@ -226,6 +259,9 @@ export async function benchFleet(): Promise<Record<string, unknown>> {
   if (!(Number.isInteger(maxParallel) && maxParallel >= 1 && maxParallel <= 1000)) throw new Error(`--max-parallel: a whole number from 1 to 1000, not ${values['max-parallel']}`);
   const pollers = Number(values.pollers);
   if (!(Number.isInteger(pollers) && pollers >= 1 && pollers <= 10)) throw new Error(`--pollers: a whole number from 1 to 10, not ${values.pollers}`);
+
+  const pingTimeoutSeconds = Number(values['ping-timeout']);
+  if (!(Number.isInteger(pingTimeoutSeconds) && pingTimeoutSeconds >= 1 && pingTimeoutSeconds <= 300)) throw new Error(`--ping-timeout: whole seconds from 1 to 300, not ${values['ping-timeout']}`);
 
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const dir = await mkdtemp(join(tmpdir(), 'mcp-bench-fleet-'));
@@ -238,10 +274,15 @@ export async function benchFleet(): Promise<Record<string, unknown>> {
   try {
     const binary = await findTemporalBinary({ env: process.env, dataDir: join(process.cwd(), '.data'), provision: true });
     log('starting the Temporal dev server on 127.0.0.1 (in memory) ...');
-    server = await startDevServer({ binary, dataDir: join(dir, 'temporal'), port: 0, namespace: 'default', persist: false });
+    // A host worker keeps at least one activity long-poll open; the frontend's default limit of concurrent
+    // polls per namespace (frontend.namespaceCount, 1200) refuses the rest with ResourceExhausted. A cluster
+    // serving a fleet this size needs the same setting.
+    const namespaceCount = Math.max(1200, 5 * pollers * Math.max(...sizes) + 200);
+    server = await startDevServer({ binary, dataDir: join(dir, 'temporal'), port: 0, namespace: 'default', persist: false, dynamicConfig: { 'frontend.namespaceCount': namespaceCount } });
     const client = new Client({ connection: await Connection.connect({ address: server.address }) });
     const results: SizeResult[] = [];
-    for (const size of sizes) results.push(await runSize(server.address, dir, client, size, maxParallel, pollers));
+    const serverPid = devServerPid(join(dir, 'temporal'));
+    for (const size of sizes) results.push(await runSize(server.address, dir, client, size, { maxParallel, pollers, pingTimeoutSeconds, serverPid }));
     const largest = results[results.length - 1]!;
     return {
       bench: 'fleet',

@@ -31,6 +31,8 @@ export interface DevServerOptions {
   persist?: boolean;
   /** @default 60 */
   startTimeoutSeconds?: number;
+  /** Dynamic config values (`--dynamic-config-value KEY=VALUE`), e.g. `frontend.namespaceCount` for a thousand pollers. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 export interface DevServer {
@@ -69,6 +71,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   // The runbooks set McpRunbook/McpHost/McpOutcome; a server without them fails every start that sets them.
   for (const attribute of DEV_SERVER_SEARCH_ATTRIBUTES) args.push('--search-attribute', attribute);
   if (dbFile) args.push('--db-filename', dbFile);
+  for (const [key, value] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   if (uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-disable-news-fetch');
   const logFile = join(dir, 'server.log');

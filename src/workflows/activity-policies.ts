@@ -191,3 +191,19 @@ export const orchestrator = proxyLocalActivities<OrchestratorActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes },
 });
+
+/**
+ * The same orchestrator activities as regular activities on the workflow's own
+ * queue (the orchestrator worker registers them there too), for a workflow
+ * that runs many of them at once: a fleet checks up to `maxParallel` hosts'
+ * liveness side by side. Many concurrent local activities outlast a workflow
+ * task, the SDK then completes the task with the markers so far (a workflow-task
+ * heartbeat), and a replay resolved those markers one task earlier than the
+ * run had: a 1,000-host fleet failed as nondeterministic on its first replay
+ * (bench/fleet.ts). Regular activities are ordered by their own events.
+ */
+export const orchestratorTask = proxyActivities<OrchestratorActivities>({
+  startToCloseTimeout: '10 seconds',
+  scheduleToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes },
+});

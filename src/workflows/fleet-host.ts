@@ -29,7 +29,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { RunbookReport } from '../common/report.js';
-import { orchestrator, pingActivity } from './activity-policies.js';
+import { orchestrator, orchestratorTask, pingActivity } from './activity-policies.js';
 import { failedWith, failureMessage } from './shared.js';
 import type { HostEnd } from './fleet-rollout.js';
 
@@ -44,6 +44,8 @@ export interface HostRun {
   taskQueue: string;
   jitterMs: number;
   pingTimeoutSeconds: number;
+  /** Liveness through regular activities (runs from {@link FLEET_LIVENESS_PATCH} on), else local ones (older runs, replayed as recorded). */
+  livenessAsActivity: boolean;
   /** Why this host must not start after all (the rollout halted meanwhile), or undefined. */
   stopReason(): string | undefined;
   /** What the host is doing now, for the progress query. */
@@ -52,11 +54,15 @@ export interface HostRun {
   staticSummary: string;
 }
 
+/** The patch under which a fleet checks liveness with regular activities (see `orchestratorTask`). */
+export const FLEET_LIVENESS_PATCH = 'fleet-liveness-activity';
+
 /** Whether the host's worker is there: undefined when it is, else why not. */
-async function unreachable(hostId: string, pingTimeoutSeconds: number): Promise<string | undefined> {
+async function unreachable(hostId: string, pingTimeoutSeconds: number, asActivity: boolean): Promise<string | undefined> {
+  const acts = asActivity ? orchestratorTask : orchestrator;
   let taskQueue: string | undefined;
   try {
-    const live = await orchestrator.hostLiveness({ hostId });
+    const live = await acts.hostLiveness({ hostId });
     taskQueue = live.taskQueue;
     if (live.pollers === 0) return `no worker polls ${live.taskQueue} (start \`mcp-runbooks worker --role host --host-id ${hostId}\` there)`;
   } catch (err) {
@@ -64,7 +70,7 @@ async function unreachable(hostId: string, pingTimeoutSeconds: number): Promise<
     if (failedWith(err, 'UnknownHostError')) throw ApplicationFailure.nonRetryable(failureMessage(err), 'UnknownHostError');
     // Otherwise the description could not be read: the ping alone decides.
   }
-  const queue = taskQueue ?? (await orchestrator.resolveHost(hostId)).taskQueue;
+  const queue = taskQueue ?? (await acts.resolveHost(hostId)).taskQueue;
   try {
     await pingActivity(queue, pingTimeoutSeconds)();
     return undefined;
@@ -103,7 +109,7 @@ export async function runHost(h: HostRun): Promise<HostEnd> {
     const before = h.stopReason();
     if (before) return { state: 'skipped', summary: `not started: ${before}` };
     h.note('checking its worker');
-    const why = await unreachable(h.hostId, h.pingTimeoutSeconds);
+    const why = await unreachable(h.hostId, h.pingTimeoutSeconds, h.livenessAsActivity);
     if (why) return { state: 'unreachable', summary: why };
     // The rollout may have halted while the worker was checked: start nothing new.
     const after = h.stopReason();

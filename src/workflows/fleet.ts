@@ -32,6 +32,7 @@ import {
   continueAsNew,
   defineQuery,
   defineUpdate,
+  patched,
   setCurrentDetails,
   setHandler,
   workflowInfo,
@@ -55,7 +56,7 @@ import { RUNBOOK_FAILURES } from '../common/failures.js';
 import { fleetControlInput, parseFleetInput, parseInput, type FleetInput } from '../common/inputs.js';
 import type { RunOutcome } from '../common/search-attributes.js';
 import { RUNBOOKS, type RunbookName } from '../runbooks.js';
-import { runHost } from './fleet-host.js';
+import { FLEET_LIVENESS_PATCH, runHost } from './fleet-host.js';
 import { Rollout } from './fleet-rollout.js';
 import { reportEnd, setRunAttributes, sinkKind } from './outcome.js';
 
@@ -76,6 +77,8 @@ function checkControl(by?: unknown): void {
 
 export async function fleet(raw?: FleetInput | null): Promise<FleetResult> {
   const info = workflowInfo();
+  // In the first activation, before any await (see notificationsPatched): runs recorded before the patch replay with local activities.
+  const livenessAsActivity = patched(FLEET_LIVENESS_PATCH);
   setRunAttributes({ runbook: FLEET_WORKFLOW_TYPE, host: FLEET_HOST_LABEL, outcome: 'running' });
   const parsed = parseFleetInput(raw);
   if (!parsed.ok) {
@@ -166,6 +169,7 @@ export async function fleet(raw?: FleetInput | null): Promise<FleetResult> {
         taskQueue: info.taskQueue,
         jitterMs: policy.jitterSeconds > 0 ? Math.floor(Math.random() * policy.jitterSeconds * 1000) : 0,
         pingTimeoutSeconds: policy.pingTimeoutSeconds,
+        livenessAsActivity,
         stopReason: () => (rollout.aborted ? 'the fleet was aborted' : rollout.stoppedByPolicy),
         note: (summary) => rollout.note(host, summary),
         staticSummary: staticSummary(host),

@@ -101,6 +101,9 @@ const startOrder = (fleetId: string) => [...spans(fleetId).entries()].sort((a, b
 const started = (fleetId: string) => new Set(spans(fleetId).keys());
 const checksOf = (childId: string) => fakes.of(childId).filter((c) => c.name === 'checkServices').length;
 
+/** Hosts whose child run has started (state running, past the liveness check). */
+const childrenStarted = (p: FleetProgress) => p.hosts.filter((r) => r.state === 'running' && r.summary === 'run started').length;
+
 async function progressUntil(h: WorkflowHandle, what: string, ok: (p: FleetProgress) => boolean, timeoutMs = 20_000): Promise<FleetProgress> {
   const end = Date.now() + timeoutMs;
   let last: FleetProgress | undefined;
@@ -224,7 +227,8 @@ describe('fleet', () => {
     const r2 = hold('f-abort.h2');
     const h = await start('f-abort', { hosts: HOSTS, policy: { maxParallel: 2 } });
     try {
-      await progressUntil(h, 'h1 and h2 running', (p) => p.counts.running === 2);
+      // Their runs started (past the liveness check, which an abort would still stop).
+      await progressUntil(h, 'h1 and h2 running', (p) => childrenStarted(p) === 2);
       const aborted = await h.executeUpdate<FleetProgress, [{ by: string; reason: string }]>('abort', { args: [{ by: 'ops', reason: 'bad release' }] });
       expect(aborted.aborted).toMatchObject({ by: 'ops', reason: 'bad release' });
       // Updates refused by their validators are checked on the dev server (test/workflows/fleet.test.ts,
@@ -245,7 +249,7 @@ describe('fleet', () => {
     const release = hold('f-cancel.h1');
     const h = await start('f-cancel', { hosts: HOSTS.slice(0, 3), policy: { maxParallel: 1 } });
     try {
-      await progressUntil(h, 'h1 running', (p) => p.counts.running === 1);
+      await progressUntil(h, 'h1 running', (p) => childrenStarted(p) === 1);
       await h.cancel();
       await progressUntil(h, 'aborted by the cancel', (p) => p.aborted?.by === 'cancel request');
     } finally {
@@ -260,9 +264,9 @@ describe('fleet', () => {
 
   it('continue-as-new with a small threshold: drains, carries outcomes, order and pause, and starts no host twice', async () => {
     const release = hold('f-can.h2');
-    const h = await start('f-can', { hosts: HOSTS, policy: { maxParallel: 1 }, continueAsNewAfterEvents: 30 });
+    const h = await start('f-can', { hosts: HOSTS, policy: { maxParallel: 1 }, continueAsNewAfterEvents: 36 });
     try {
-      // h2 runs while the first run's history is past 30 events: the fleet drains before the next host.
+      // h2 runs while the first run's history is past 36 events (h1 ends near 26, h2's child starts near 43): the fleet drains before the next host.
       await progressUntil(h, 'draining with h2 running', (p) => p.phase === 'draining' && p.counts.running === 1 && p.run === 1);
       await within('pause', h.executeUpdate('pause', { args: [{ by: 'ops' }] }), 15_000);
     } finally {
