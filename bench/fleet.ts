@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { stringify } from 'yaml';
 import { createPingActivities } from '../src/activities/ping.js';
 import { fleetInputFor, startFleet } from '../src/client/fleet.js';
@@ -41,8 +41,8 @@ import { finding } from '../src/common/report.js';
 import { hostTaskQueue } from '../src/common/task-queues.js';
 import { loadConfig } from '../src/config/load.js';
 import { startDevServer } from '../src/dev/dev-server.js';
-import { PACKAGE_ROOT } from '../src/dev/sandbox/layout.js';
 import { findTemporalBinary } from '../src/dev/temporal-binary.js';
+import { startBenchCli } from './lib/cli.js';
 import { log, secs } from './lib/sandbox.js';
 
 /** Everything the bench starts is killed after this long, whatever happens to the bench. */
@@ -74,33 +74,10 @@ function simulatedHost(hostId: string) {
   };
 }
 
-/** `mcp-runbooks worker --role orchestrator`; resolves once it polls. Killed by the hard limit at the latest. */
-async function startOrchestrator(configPath: string): Promise<{ proc: ResultPromise; pid: number; output: () => string }> {
-  // Node itself, not under coreutils' timeout, so /proc/<pid> is the orchestrator; bounded by execa's
-  // timeout, and killed with the bench (`cleanup`).
-  const proc = execa(process.execPath, [join(PACKAGE_ROOT, 'dist', 'cli.js'), '--config', configPath, 'worker', '--role', 'orchestrator'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' },
-    extendEnv: false,
-    stdin: 'ignore',
-    all: true,
-    reject: false,
-    cleanup: true,
-    timeout: HARD_LIMIT_MS,
-    forceKillAfterDelay: 5_000,
-  });
-  let output = '';
-  proc.all.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (/^task queues: /m.test(output)) return { proc, pid: proc.pid!, output: () => output };
-    if (proc.exitCode !== null || Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`mcp-runbooks worker --role orchestrator did not start:\n${output}`);
-    }
-    await sleep(50);
-  }
+/** `mcp-runbooks worker --role orchestrator`; resolves once it polls. Node itself (not under coreutils' timeout), so /proc/<pid> is the orchestrator. */
+async function startOrchestrator(configPath: string): Promise<{ proc: ResultPromise; pid: number }> {
+  const cli = await startBenchCli(['--config', configPath, 'worker', '--role', 'orchestrator'], /^task queues: /m, { hardLimitMs: HARD_LIMIT_MS });
+  return { proc: cli.proc, pid: cli.proc.pid! };
 }
 
 /** Sum of history events of the workflows on `taskQueue`, once visibility shows `expected` closed runs and has stopped moving. */

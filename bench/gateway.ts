@@ -34,13 +34,13 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { stringify } from 'yaml';
 import type { AlertAction, AlertResult } from '../src/gateway/alertmanager.js';
 import { startDevServer } from '../src/dev/dev-server.js';
 import { freePort } from '../src/dev/ports.js';
-import { PACKAGE_ROOT } from '../src/dev/sandbox/layout.js';
 import { findTemporalBinary } from '../src/dev/temporal-binary.js';
+import { startBenchCli } from './lib/cli.js';
 import { log } from './lib/sandbox.js';
 
 /** Resends that follow a burst-carrying first delivery at once. */
@@ -93,35 +93,10 @@ function percentile(sorted: number[], p: number): number {
 const ms2 = (n: number) => Math.round(n * 100) / 100;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** `mcp-runbooks gateway` as an operator runs it; resolves once it listens. Killed by execa's timeout at the latest. */
+/** `mcp-runbooks gateway` as an operator runs it; resolves once it listens. Stops by itself after the hard limit, even if the bench is killed. */
 async function startGateway(configPath: string): Promise<{ url: string; proc: ResultPromise; output: () => string }> {
-  // Under coreutils' timeout as well as execa's: the gateway stops by itself even if the bench is killed (SIGKILL) mid-run.
-  const limit = String(HARD_LIMIT_MS / 1000);
-  const proc = execa('timeout', ['--kill-after=5', limit, process.execPath, join(PACKAGE_ROOT, 'dist', 'cli.js'), '--config', configPath, 'gateway'], {
-    // Only what a CLI needs: the developer's TEMPORAL_* variables must not reach the config.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' },
-    extendEnv: false,
-    stdin: 'ignore',
-    all: true,
-    reject: false,
-    cleanup: true,
-    timeout: HARD_LIMIT_MS,
-    forceKillAfterDelay: 5_000,
-  });
-  let output = '';
-  proc.all.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const m = /gateway: (http:\/\/\S+)/.exec(output);
-    if (m) return { url: m[1]!, proc, output: () => output };
-    if (proc.exitCode !== null || Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`mcp-runbooks gateway did not start:\n${output}`);
-    }
-    await sleep(50);
-  }
+  const cli = await startBenchCli(['--config', configPath, 'gateway'], /gateway: (http:\/\/\S+)/, { hardLimitMs: HARD_LIMIT_MS, underTimeout: true });
+  return { url: cli.match[1]!, proc: cli.proc, output: cli.output };
 }
 
 /** The restartService runs visible in Temporal whose workflow id starts with `prefix`, once the count stops moving. */
