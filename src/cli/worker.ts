@@ -23,17 +23,18 @@ export function registerWorker(program: Command): void {
       // The handler is in place before the worker starts: a SIGTERM from systemd (or a test) that arrives while it
       // starts, or just after it printed its task queues, stops it gracefully instead of killing it with the default action.
       const boundSeconds = config.worker.shutdownGraceSeconds + config.worker.shutdownForceSeconds + 5;
-      let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+      const started: { stop?: () => void } = {};
       const stopping = stopSignal((signal) => {
         out(`${signal}: shutting down (in-flight activities get ${config.worker.shutdownGraceSeconds}s) ...`);
         setTimeout(() => {
           err(`worker did not stop within ${boundSeconds}s; exiting`);
           process.exit(1);
         }, boundSeconds * 1000).unref();
-        void worker?.shutdown().catch(() => undefined);
+        started.stop?.();
       });
-      worker = await startWorker({ config, role: opts.role, ...(sdkMetricsUrl ? { sdkMetricsUrl } : {}) });
-      if (stopping.aborted) void worker.shutdown().catch(() => undefined);
+      const worker = await startWorker({ config, role: opts.role, ...(sdkMetricsUrl ? { sdkMetricsUrl } : {}) });
+      started.stop = () => void worker.shutdown().catch(() => undefined);
+      if (stopping.aborted) started.stop();
       out(`mcp-runbooks ${VERSION} worker: role ${worker.role}, host ${worker.hostId}`);
       out(`config: ${config.source}`);
       out(`temporal: ${config.temporal.address ?? '127.0.0.1:7233'} namespace ${config.temporal.namespace}`);
