@@ -109,10 +109,12 @@ async function progressUntil(h: WorkflowHandle, what: string, ok: (p: FleetProgr
   let last: FleetProgress | undefined;
   for (;;) {
     try {
-      last = await h.query<FleetProgress>('progress');
+      // Bounded: the Java test server can leave a query unanswered for good (one sent while a run continues
+      // as new); a lost query is asked again instead of holding the test until its timeout.
+      last = await within('progress query', h.query<FleetProgress>('progress'), 5_000);
       if (ok(last)) return last;
     } catch {
-      // Not started yet.
+      // Not started yet, or the query was lost.
     }
     if (Date.now() > end) throw new Error(`${what} not reached; last: ${JSON.stringify(last?.counts)} ${last?.phase}`);
     await new Promise((r) => setTimeout(r, 25));
@@ -287,7 +289,8 @@ describe('fleet', () => {
     expect(r.startedAt).toBe(next.startedAt);
     for (const host of HOSTS) expect(checksOf(`f-can.${host}`), host).toBe(1);
     expect(startOrder('f-can')).toEqual(HOSTS);
-  });
+    // Each wait above has its own bound (20 s, 15 s): together more than the default 60 s under load.
+  }, 150_000);
 
   it('shuffle: the order comes from the seed; a picked seed is in the result and gives the same order again', async () => {
     const a = (await (await start('f-shuffle-a', { hosts: HOSTS, policy: { order: 'shuffle' } })).result()) as FleetResult;
@@ -309,13 +312,13 @@ describe('fleet', () => {
   it('per-host jitter: every host starts after its own wait (time skips), all still run', async () => {
     const h = await start('f-jitter', { hosts: HOSTS, policy: { maxParallel: '100%', jitterSeconds: 3600 } });
     const began = await env.now();
-    const r = (await h.result()) as FleetResult;
+    const r = (await within('the jittered fleet\'s result', h.result(), 100_000)) as FleetResult;
     expect(r.counts.ok).toBe(6);
     const starts = await Promise.all(HOSTS.map(async (host) => (await env.client.workflow.getHandle(`f-jitter.${host}`).describe()).startTime.getTime() - began));
     expect(Math.max(...starts)).toBeLessThanOrEqual(3_600_000 + 60_000);
     // Six waits drawn from an hour do not all land in the same minute.
     expect(Math.max(...starts) - Math.min(...starts)).toBeGreaterThan(60_000);
-  });
+  }, 120_000);
 
   it('a bad input fails at once, naming the field, and starts nothing', async () => {
     const h = await env.start('fleet', { runbook: 'backup', hosts: ['h1'], input: { hostId: 'h1' } }, 'f-invalid');
