@@ -22,7 +22,8 @@
  * (default), `--pollers 1` (activity pollers per host worker, default 1),
  * `--ping-timeout 30` (the fleet's `pingTimeoutSeconds`, default 30: a thousand
  * workers in one process on 2 busy cores pick a ping up later than the
- * fleet's default 5 s, and a real host has a machine of its own).
+ * fleet's default 5 s, and a real host has a machine of its own),
+ * `--partitions N` (task-queue partitions on the dev server, its default 4).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -228,6 +229,7 @@ export async function benchFleet(): Promise<Record<string, unknown>> {
       'max-parallel': { type: 'string', default: '100' },
       pollers: { type: 'string', default: '1' },
       'ping-timeout': { type: 'string', default: '30' },
+      partitions: { type: 'string' },
     },
   });
   const sizes = values.sizes.split(',').map(Number);
@@ -239,6 +241,9 @@ export async function benchFleet(): Promise<Record<string, unknown>> {
 
   const pingTimeoutSeconds = Number(values['ping-timeout']);
   if (!(Number.isInteger(pingTimeoutSeconds) && pingTimeoutSeconds >= 1 && pingTimeoutSeconds <= 300)) throw new Error(`--ping-timeout: whole seconds from 1 to 300, not ${values['ping-timeout']}`);
+
+  const partitions = values.partitions === undefined ? undefined : Number(values.partitions);
+  if (partitions !== undefined && !(Number.isInteger(partitions) && partitions >= 1 && partitions <= 16)) throw new Error(`--partitions: a whole number from 1 to 16, not ${values.partitions}`);
 
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const dir = await mkdtemp(join(tmpdir(), 'mcp-bench-fleet-'));
@@ -255,7 +260,17 @@ export async function benchFleet(): Promise<Record<string, unknown>> {
     // polls per namespace (frontend.namespaceCount, 1200) refuses the rest with ResourceExhausted. A cluster
     // serving a fleet this size needs the same setting.
     const namespaceCount = Math.max(1200, 5 * pollers * Math.max(...sizes) + 200);
-    server = await startDevServer({ binary, dataDir: join(dir, 'temporal'), port: 0, namespace: 'default', persist: false, dynamicConfig: { 'frontend.namespaceCount': namespaceCount } });
+    // --partitions: task-queue partitions of every queue (the server's default is 4); one host's queue sees a
+    // task or two a minute, and each partition is polled and forwarded on its own.
+    const partitionConfig: Record<string, number> = partitions === undefined ? {} : { 'matching.numTaskqueueReadPartitions': partitions, 'matching.numTaskqueueWritePartitions': partitions };
+    server = await startDevServer({
+      binary,
+      dataDir: join(dir, 'temporal'),
+      port: 0,
+      namespace: 'default',
+      persist: false,
+      dynamicConfig: { 'frontend.namespaceCount': namespaceCount, ...partitionConfig },
+    });
     const client = new Client({ connection: await Connection.connect({ address: server.address }) });
     const results: SizeResult[] = [];
     const serverPid = devServerPid(join(dir, 'temporal'));
@@ -266,6 +281,7 @@ export async function benchFleet(): Promise<Record<string, unknown>> {
       ok: results.every((r) => r.ok_hosts === r.hosts),
       cores: cpus().length,
       sizes: results,
+      ...(partitions !== undefined ? { task_queue_partitions: partitions } : {}),
       target: '1000 hosts within 60 s',
       target_met: largest.hosts >= 1000 ? largest.seconds <= 60 : undefined,
     };
