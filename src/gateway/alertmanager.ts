@@ -25,8 +25,9 @@
  *   otherwise it finishes.
  */
 import { createHash } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
 import { z } from 'zod';
+import { errorMessage } from '../common/errors.js';
 import { parseInput, RUNBOOK_INPUTS, type RunbookType } from '../common/inputs.js';
 import { SEARCH_ATTRIBUTES } from '../common/search-attributes.js';
 import { STOP_IF_UNCHANGED, STOPPABLE_WORKFLOW_TYPES, type StopIfUnchangedAnswer, type StopIfUnchangedInput } from '../common/stop-if-unchanged.js';
@@ -293,6 +294,11 @@ export class AlertRemediator {
     } catch (err) {
       // It ended between the describe and the update (the server: "workflow execution already completed").
       if (err instanceof WorkflowNotFoundError) return { action: 'nothing to stop', reason: 'its remediation ended meanwhile' };
+      // A run started by an older deployment has no handler for the update: its workflow refuses it. It finishes as it
+      // would have; answering with an error instead would be a 502 that Alertmanager resends at every group interval.
+      if (err instanceof WorkflowUpdateFailedError) {
+        return { action: 'left running', reason: `its remediation does not take ${STOP_IF_UNCHANGED} (a run of an older version): it finishes (${errorMessage(err.cause ?? err)})` };
+      }
       throw err;
     }
     if (answer.stopped) {
