@@ -23,6 +23,9 @@ import { resolveSchedules } from './schedules.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
 import { Secret } from './secret.js';
 
+/** The shortest gateway bearer token the config accepts. */
+export const GATEWAY_TOKEN_MIN_LENGTH = 32;
+
 /** The built-in sandbox's restic target, unless its password cannot be written (a read-only checkout): then the archive folder alone. */
 function offsiteIfWritable(dataDir: string): { offsite?: ReturnType<typeof devOffsite> } {
   try {
@@ -389,9 +392,18 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
   if (p.gateway) {
     const g = p.gateway;
     const tokens: GatewayToken[] = [];
+    const seen = new Map<string, string>();
     g.tokens.forEach((t, i) => {
-      const token = secret(t.token, `gateway.tokens[${i}].token`);
-      if (token) tokens.push({ name: t.name, token, runbooks: t.runbooks, approve: t.approve });
+      const path = `gateway.tokens[${i}].token`;
+      const token = secret(t.token, path);
+      if (!token) return;
+      const value = token.reveal();
+      // A guessable bearer token is a runbook anyone can start: at least 32 characters (`openssl rand -hex 32` gives 64).
+      // Two tokens with the same secret would make a request's scopes the first one's: refused as well. Neither message shows the secret.
+      if (value.length < GATEWAY_TOKEN_MIN_LENGTH) issues.push({ path, expected: `a secret of at least ${GATEWAY_TOKEN_MIN_LENGTH} characters (e.g. \`openssl rand -hex 32\`)`, found: `${value.length} characters` });
+      else if (seen.has(value)) issues.push({ path, expected: 'a secret no other token has', found: `the same secret as token ${JSON.stringify(seen.get(value))}` });
+      seen.set(value, t.name);
+      tokens.push({ name: t.name, token, runbooks: t.runbooks, approve: t.approve });
     });
     const names = new Set<string>();
     g.tokens.forEach((t, i) => {

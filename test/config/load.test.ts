@@ -130,15 +130,23 @@ describe('seed defaults', () => {
 
   it('gateway tokens: a secret reference each, scopes checked against the runbooks, names unique; printed as references', async () => {
     const tok = join(dir, 'gw.token');
-    await writeFile(tok, 'tok-value-very-secret\n');
+    await writeFile(tok, 'tok-value-very-secret-0123456789abcdef\n');
     const ok = loadConfig({ path: file.sync({ gateway: { tokens: [{ name: 'am', token: { file: tok }, runbooks: ['restart-service', 'disaster-recovery'] }] } }), env: {} });
     expect(ok.gateway).toMatchObject({ host: '127.0.0.1', port: 9470, bodyLimitBytes: 65536, tokens: [{ name: 'am', runbooks: ['restart-service', 'disaster-recovery'], approve: false }] });
-    expect(ok.gateway!.tokens[0]!.token.reveal()).toBe('tok-value-very-secret');
+    expect(ok.gateway!.tokens[0]!.token.reveal()).toBe('tok-value-very-secret-0123456789abcdef');
     expect(inspect(ok)).not.toContain('tok-value-very-secret');
     const badScope = configError(() => loadConfig({ path: file.sync({ gateway: { tokens: [{ name: 'am', token: { file: tok }, runbooks: ['defrag'] }] } }), env: {} }));
     expect(badScope.message).toContain('gateway.tokens[0].runbooks[0]');
     const twice = configError(() => loadConfig({ path: file.sync({ gateway: { tokens: [{ name: 'am', token: { file: tok } }, { name: 'am', token: { file: tok } }] } }), env: {} }));
     expect(twice.message).toContain('gateway.tokens[1].name');
+    // The same secret under two names: the request's scopes would be whichever matched first.
+    expect(twice.message).toContain('gateway.tokens[1].token: expected a secret no other token has, found the same secret as token "am"');
+    const short = join(dir, 'short.token');
+    await writeFile(short, 'abc123\n');
+    const weak = configError(() => loadConfig({ path: file.sync({ gateway: { tokens: [{ name: 'am', token: { file: short } }] } }), env: {} }));
+    expect(weak.message).toContain('gateway.tokens[0].token: expected a secret of at least 32 characters');
+    expect(weak.message).toContain('found 6 characters');
+    expect(weak.message).not.toContain('abc123');
     const rule = { name: 'down', alert: 'ServiceDown', runbook: 'restart-service', labels: { service: 'service' } };
     const withRules = loadConfig({ path: file.sync({ gateway: { alertRules: [rule] } }), env: {} });
     expect(withRules.gateway).toMatchObject({ maxConcurrentRemediations: 3, alertRules: [{ ...rule, hostLabel: 'host', matchers: {}, input: {}, throttleMinutes: 30 }] });
