@@ -46,6 +46,8 @@ export const RESTIC_TAG = 'mcp-runbooks';
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 /** A listing, lock or tag command is uncounted: it must end within one stall window (300 s). */
 const LISTING_TIMEOUT_MS = 240_000;
+/** A restic snapshot id or its short form: hex only (what `snapshots --json` reports; anything else from a tag is refused). */
+const SNAPSHOT_ID = /^[0-9a-f]{8,64}$/;
 
 /** A target as a workflow sees it: no secret, only what it needs to route and lock. */
 export interface TargetInfo {
@@ -160,7 +162,9 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
       backups.push({
         archive,
         manifestSnapshot: s,
-        ...(tagValue(s, 'tar') ? { tarSnapshotId: tagValue(s, 'tar')! } : {}),
+        // The repository's tags are the attacker's to write: only a snapshot id's shape (hex) is ever passed on to restic,
+        // so a tag like `--password-command=...` can never become an option (the argv also ends options with `--`).
+        ...(SNAPSHOT_ID.test(tagValue(s, 'tar') ?? '') ? { tarSnapshotId: tagValue(s, 'tar')! } : {}),
         ...(tagValue(s, 'workflow') ? { workflowId: tagValue(s, 'workflow')! } : {}),
         ...(verified ? { verifiedAt: verified } : {}),
         ...(failed ? { verifyFailedAt: failed } : {}),
@@ -174,7 +178,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
   const readStoredManifest = async (t: ResticTarget, b: StoredBackup, signal?: AbortSignal): Promise<BackupManifest> => {
     const chunks: Buffer[] = [];
     let size = 0;
-    await runRestic(t, ['dump', b.manifestSnapshot.id, `/${manifestFileName(b.archive)}`], {
+    await runRestic(t, ['dump', '--', b.manifestSnapshot.id, `/${manifestFileName(b.archive)}`], {
       signal,
       timeoutMs: LISTING_TIMEOUT_MS,
       onStdout: (c) => {
@@ -330,7 +334,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
           const snapshot = (m as BackupManifest & { stored?: { snapshotId?: string; file?: string } }).stored;
           if (!snapshot?.snapshotId || snapshot.snapshotId !== b.tarSnapshotId) found.push(`the manifest of ${b.archive} names tar snapshot ${String(snapshot?.snapshotId)}, its tags ${String(b.tarSnapshotId)}`);
           else {
-            const { stdout } = await runRestic(t, ['ls', '--json', snapshot.snapshotId], { signal, timeoutMs: LISTING_TIMEOUT_MS });
+            const { stdout } = await runRestic(t, ['ls', '--json', '--', snapshot.snapshotId], { signal, timeoutMs: LISTING_TIMEOUT_MS });
             const node = jsonLines(stdout).find((n) => (n as { path?: string }).path === `/${tarFileName(b.archive)}`) as { size?: number } | undefined;
             if (!node) found.push(`snapshot ${snapshot.snapshotId} holds no ${tarFileName(b.archive)}`);
             else if (node.size !== m.bytes) found.push(`${tarFileName(b.archive)} is ${String(node.size)} bytes in the repository, its manifest says ${m.bytes}`);
@@ -354,7 +358,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
             // All of it read back and hashed: what a restore would get.
             const hash = createHash('sha256');
             let n = 0;
-            await runRestic(t, ['dump', b.tarSnapshotId!, `/${tarFileName(b.archive)}`], {
+            await runRestic(t, ['dump', '--', b.tarSnapshotId!, `/${tarFileName(b.archive)}`], {
               signal,
               onStdout: (c) => {
                 hash.update(c);
@@ -371,7 +375,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
         const at = new Date().toISOString();
         const label = problems.length ? tag('verify-failed', at) : tag('verified', at);
         const drop = b.manifestSnapshot.tags?.filter((x) => x.startsWith('verified=') || x.startsWith('verify-failed=')) ?? [];
-        await runRestic(t, ['tag', '--add', label, ...drop.flatMap((d) => ['--remove', d]), b.manifestSnapshot.id], { signal, timeoutMs: LISTING_TIMEOUT_MS });
+        await runRestic(t, ['tag', '--add', label, ...drop.flatMap((d) => ['--remove', d]), '--', b.manifestSnapshot.id], { signal, timeoutMs: LISTING_TIMEOUT_MS });
       }
       return { target: t.name, ...(b ? { archive: b.archive } : {}), ok: problems.length === 0, problems, readData, verifiedAt: new Date().toISOString(), locksRemoved, seconds: (Date.now() - t0) / 1000 };
     },
@@ -422,7 +426,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
         }
       }
       if (forget.length) {
-        await runRestic(t, ['forget', ...forget], { signal, onLine: () => report(++lines) });
+        await runRestic(t, ['forget', '--', ...forget], { signal, onLine: () => report(++lines) });
         await runRestic(t, ['prune'], { signal, onLine: () => report(++lines) });
       }
       const repositoryBytes = await stats(t, signal).catch(() => undefined);
@@ -480,7 +484,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
       let n = 0;
       let fetched = false;
       try {
-        await runRestic(t, ['dump', stored.snapshotId, `/${tarFileName(req.archive)}`], {
+        await runRestic(t, ['dump', '--', stored.snapshotId, `/${tarFileName(req.archive)}`], {
           signal,
           onStdout: async (c) => {
             if (n === 0) await faults.reach('restore.fetch', signal);

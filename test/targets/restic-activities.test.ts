@@ -6,7 +6,7 @@
  * repository exclusively; retention forgets and prunes what its policy drops.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -104,6 +104,39 @@ describe('a hostile repository', () => {
     expect(err).toBeInstanceOf(Error);
     expect(err!.message).toContain('holds more than the 1024 bytes its manifest says');
     expect(await readdir(join(backupDir, '.offsite')).catch(() => [])).toEqual([]);
+  }, 120_000);
+});
+
+describe('a hostile repository: snapshot ids from its tags never become restic options', () => {
+  it('a manifest whose tar tag (and stored id) is `--password-command=...`: verify and fetch refuse it, and the command never runs', async () => {
+    const dir = join(work, 'hostile-tag');
+    const repo = join(dir, 'repo');
+    const t = target(repo);
+    await runRestic(t, ['init']);
+    const config = await hostOf(t, dir);
+    const offsite = createOffsiteActivities({ config });
+    const plan = await createBackupActivities({ config }).planBackup();
+    await offsite.resticBackup({ plan, target: 'offsite', workflowId: 'wf-1', downtime: [] });
+
+    // The attacker (who has the password) replaces the manifest snapshot: its tar tag and the manifest's own record
+    // both name an "id" that restic would read as an option running a command of the attacker's.
+    const marker = join(dir, 'pwned');
+    const evil = `--password-command=touch ${marker}`;
+    const manifestName = plan.archive.replace('.tar.gz', '.manifest.json');
+    const list = JSON.parse((await runRestic(t, ['snapshots', '--json'])).stdout) as Array<{ id: string; tags: string[] }>;
+    const manifestSnap = list.find((x) => x.tags.includes('part=manifest'))!;
+    const manifest = JSON.parse((await runRestic(t, ['dump', manifestSnap.id, `/${manifestName}`])).stdout) as { stored: { snapshotId: string } };
+    manifest.stored.snapshotId = evil;
+    await runRestic(t, ['forget', manifestSnap.id]);
+    const tags = [...manifestSnap.tags.filter((x) => !x.startsWith('tar=')), `tar=${evil}`];
+    await plainRestic(repo, ['backup', '--stdin', '--stdin-filename', manifestName, '--host', 'h1', ...tags.flatMap((x) => ['--tag', x])], { input: Buffer.from(JSON.stringify(manifest)) });
+
+    const verified = await offsite.resticVerify({ target: 'offsite', archive: plan.archive });
+    const fetched = await offsite.fetchFromTarget({ target: 'offsite', archive: plan.archive, workflowId: 'wf-2' }).then(() => undefined, (e: unknown) => e as Error);
+    expect(verified.ok).toBe(false);
+    expect(verified.problems.join('; ')).toContain('names tar snapshot');
+    expect(fetched).toBeInstanceOf(Error);
+    await expect(stat(marker)).rejects.toThrow(/ENOENT/);
   }, 120_000);
 });
 
