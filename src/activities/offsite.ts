@@ -512,7 +512,9 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
     /** Removes a folder {@link fetchFromTarget} made. */
     async removeFetched(req: { dir: string }): Promise<void> {
       const root = join(config.paths.backupDir, '.offsite');
-      if (!req.dir.startsWith(`${root}/`) || req.dir.slice(root.length + 1).includes('/')) throw ApplicationFailure.nonRetryable(`${req.dir} is not a folder fetched from a target`, 'InvalidInput');
+      const name = req.dir.startsWith(`${root}/`) ? req.dir.slice(root.length + 1) : '';
+      // One plain name below .offsite: not `..` (the backups folder itself), not `.`, no deeper path.
+      if (!name || name.includes('/') || name.startsWith('.')) throw ApplicationFailure.nonRetryable(`${req.dir} is not a folder fetched from a target`, 'InvalidInput');
       await rm(req.dir, { recursive: true, force: true });
     },
   };

@@ -42,7 +42,7 @@ export function registerWorker(program: Command): void {
       if (worker.workflows) out(`workflows: ${worker.workflows}`);
       if (worker.metrics) out(`metrics: ${worker.metrics.url}/metrics${sdkMetricsUrl ? ` (with the SDK's from ${sdkMetricsUrl})` : ''}`);
       if (worker.gateway) out(`gateway: ${worker.gateway.url} (${config.gateway!.tokens.length} tokens); OpenAPI at ${worker.gateway.url}/v1/openapi.json`);
-      if (opts.applySchedules) {
+      if (opts.applySchedules && !stopping.aborted) {
         // A failed apply is reported, not fatal: the worker still serves the runs already scheduled.
         try {
           const lines = await withScheduleClient(config, async (client, s) => s.renderChanges(await s.applySchedules({ client, config })));

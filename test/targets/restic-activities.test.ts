@@ -140,6 +140,23 @@ describe('a hostile repository: snapshot ids from its tags never become restic o
   }, 120_000);
 });
 
+describe('removeFetched', () => {
+  it('removes only a folder directly below <backupDir>/.offsite: `..`, `.`, a deeper path or another folder is refused and nothing is removed', async () => {
+    const dir = join(work, 'remove-fetched');
+    const config = await hostOf(target(join(dir, 'repo')), dir);
+    const backupDir = config.paths.backupDir;
+    await mkdir(join(backupDir, '.offsite', 'f1', 'sub'), { recursive: true });
+    await writeFile(join(backupDir, 'keep.tar.gz'), 'x');
+    const offsite = createOffsiteActivities({ config });
+    for (const bad of [`${join(backupDir, '.offsite')}/..`, `${join(backupDir, '.offsite')}/.`, join(backupDir, '.offsite', 'f1', 'sub'), backupDir, join(backupDir, '.offsite')]) {
+      await expect(offsite.removeFetched({ dir: bad }), bad).rejects.toThrow(/is not a folder fetched from a target/);
+    }
+    expect((await readdir(backupDir)).sort()).toEqual(['.offsite', 'keep.tar.gz']);
+    await offsite.removeFetched({ dir: join(backupDir, '.offsite', 'f1') });
+    expect(await readdir(join(backupDir, '.offsite'))).toEqual([]);
+  });
+});
+
 describe('reads take no restic lock', () => {
   it('snapshots, ls, dump, stats, a listing and a whole fetch answer while another restic holds the repository exclusively', async () => {
     const dir = join(work, 'locked');
