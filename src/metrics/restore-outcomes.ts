@@ -100,29 +100,69 @@ async function newestHostFailure(client: Client, failures: WorkflowExecutionInfo
   return undefined;
 }
 
+/** What one scan found for one host. */
+interface HostRuns {
+  /** Runs read for this host (at most `limit`). */
+  read: number;
+  success?: WorkflowExecutionInfo;
+  failure?: WorkflowExecutionInfo;
+  /** Closed runs that succeeded or failed. */
+  closed: WorkflowExecutionInfo[];
+  failures: WorkflowExecutionInfo[];
+}
+
+/** Hosts per visibility query (`McpHost IN (...)`). */
+const HOSTS_PER_QUERY = 100;
+
+/**
+ * The closed runs of one runbook on some hosts, by host: one visibility scan
+ * for up to {@link HOSTS_PER_QUERY} hosts, not one per host (an orchestrator of
+ * a thousand hosts asked 7,000 queries at every start, beside the runs it was
+ * serving). Each host counts at most `limit` runs, and the scan reads at most
+ * `limit` runs per host in all (what per-host queries would read at most).
+ */
+async function scanRuns(opts: RestoreOutcomesOptions, runbook: string, hosts: readonly string[], since: string): Promise<Map<string, HostRuns>> {
+  const limit = opts.limit ?? 200;
+  const byHost = new Map<string, HostRuns>(hosts.map((h) => [h, { read: 0, closed: [], failures: [] }]));
+  let full = 0;
+  let total = 0;
+  // Host ids match HOST_ID_PATTERN (config and inputs check it): no quote can occur in one.
+  const query = `WorkflowType = '${runbook}' AND ${SEARCH_ATTRIBUTES.host} IN (${hosts.map((h) => `'${h}'`).join(', ')}) AND ExecutionStatus != 'Running' AND CloseTime > '${since}'`;
+  for await (const wf of opts.client.workflow.list({ query })) {
+    if (++total > limit * byHost.size) break;
+    const host = hostOf(wf);
+    const runs = host === undefined ? undefined : byHost.get(host);
+    if (!runs || runs.read >= limit) continue;
+    runs.read += 1;
+    take(runs, wf);
+    if (runs.read === limit && ++full === byHost.size) break;
+  }
+  return byHost;
+}
+
+function take(runs: HostRuns, wf: WorkflowExecutionInfo): void {
+  // A run the server ended (terminated, timed out, over the history limit) never set its outcome: a failure.
+  const recorded = outcomeOf(wf);
+  const outcome = recorded === 'running' && ['TERMINATED', 'TIMED_OUT', 'FAILED'].includes(wf.status.name) ? 'failure' : recorded;
+  if (!wf.closeTime || !outcome) return;
+  if (SUCCESS_OUTCOMES.includes(outcome) || FAILED.includes(outcome)) runs.closed.push(wf);
+  if (FAILED.includes(outcome)) runs.failures.push(wf);
+  if (SUCCESS_OUTCOMES.includes(outcome) && (!runs.success || wf.closeTime > runs.success.closeTime!)) runs.success = wf;
+  if (FAILED.includes(outcome) && (!runs.failure || wf.closeTime > runs.failure.closeTime!)) runs.failure = wf;
+}
+
 /** Reads the newest success and failure of each runbook on each host back into the gauges. */
 export async function restoreRunbookOutcomes(opts: RestoreOutcomesOptions): Promise<RestoredOutcome[]> {
   const since = new Date((opts.now ?? new Date()).getTime() - (opts.lookBackDays ?? 40) * 86_400_000).toISOString();
   const out: RestoredOutcome[] = [];
   for (const runbook of RESTORED_RUNBOOKS) {
+    const byHost = new Map<string, HostRuns>();
+    for (let i = 0; i < opts.hosts.length; i += HOSTS_PER_QUERY) {
+      for (const [host, runs] of await scanRuns(opts, runbook, opts.hosts.slice(i, i + HOSTS_PER_QUERY), since)) byHost.set(host, runs);
+    }
     for (const host of opts.hosts) {
-      const query = `WorkflowType = '${runbook}' AND ${SEARCH_ATTRIBUTES.host} = '${host}' AND ExecutionStatus != 'Running' AND CloseTime > '${since}'`;
-      let success: WorkflowExecutionInfo | undefined;
-      let failure: WorkflowExecutionInfo | undefined;
-      let n = 0;
-      const closed: WorkflowExecutionInfo[] = [];
-      const failures: WorkflowExecutionInfo[] = [];
-      for await (const wf of opts.client.workflow.list({ query })) {
-        if (++n > (opts.limit ?? 200)) break;
-        // A run the server ended (terminated, timed out, over the history limit) never set its outcome: a failure.
-        const recorded = outcomeOf(wf);
-        const outcome = recorded === 'running' && ['TERMINATED', 'TIMED_OUT', 'FAILED'].includes(wf.status.name) ? 'failure' : recorded;
-        if (!wf.closeTime || !outcome) continue;
-        if (SUCCESS_OUTCOMES.includes(outcome) || FAILED.includes(outcome)) closed.push(wf);
-        if (FAILED.includes(outcome)) failures.push(wf);
-        if (SUCCESS_OUTCOMES.includes(outcome) && (!success || wf.closeTime > success.closeTime!)) success = wf;
-        if (FAILED.includes(outcome) && (!failure || wf.closeTime > failure.closeTime!)) failure = wf;
-      }
+      const { success, closed, failures } = byHost.get(host)!;
+      let failure = byHost.get(host)!.failure;
       const restored: RestoredOutcome = { runbook, host };
       if (runbook === 'backup' && failure) failure = await newestHostFailure(opts.client, failures);
       if (failure?.closeTime) {
@@ -151,6 +191,12 @@ export async function restoreRunbookOutcomes(opts: RestoreOutcomesOptions): Prom
     }
   }
   return out;
+}
+
+function hostOf(wf: WorkflowExecutionInfo): string | undefined {
+  const v = wf.searchAttributes?.[SEARCH_ATTRIBUTES.host];
+  const first = Array.isArray(v) ? v[0] : v;
+  return typeof first === 'string' ? first : undefined;
 }
 
 function outcomeOf(wf: WorkflowExecutionInfo): RunOutcome | undefined {

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkerMetrics } from '../../src/metrics/registry.js';
+import { restoreRunbookOutcomes } from '../../src/metrics/restore-outcomes.js';
 import { startWorker } from '../../src/worker.js';
 import { startTestHost, type TestHost } from '../helpers/host.js';
 import { resultWithin, testNativeConnection, within, workflowBundle } from '../helpers/temporal.js';
@@ -80,5 +82,11 @@ describe('outcome metrics after a worker restart', () => {
       await second.shutdown();
       await connection.close();
     }
+
+    // Hosts are read in groups (one visibility query per runbook and up to 100 hosts), each host its own:
+    // 150 hosts that never ran around ours, and a limit of one run per host, still find its newest of each.
+    const others = Array.from({ length: 150 }, (_, i) => `never-ran-${i}`);
+    const grouped = await restoreRunbookOutcomes({ client: host.client, hosts: [...others.slice(0, 120), HOST, ...others.slice(120)], metrics: createWorkerMetrics({ role: 'orchestrator', hostId: 'x' }), limit: 1 });
+    expect(grouped.map((r) => `${r.runbook}@${r.host}`).sort()).toEqual([`backup@${HOST}`, `dailyMaintenance@${HOST}`]);
   }, 180_000);
 });
