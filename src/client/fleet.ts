@@ -142,6 +142,9 @@ export async function fleetStatus(client: Client, workflowId: string): Promise<F
  */
 export async function controlFleet(client: Client, workflowId: string, action: keyof typeof FLEET_UPDATES, by: FleetControl): Promise<FleetProgress> {
   const handle = client.workflow.getHandle(workflowId);
+  // Another runbook's run is refused before anything is sent to it (else: "no registered handler for update").
+  const type = (await handle.describe().catch(() => undefined))?.type;
+  if (type !== undefined && type !== FLEET_WORKFLOW_TYPE) throw new UsageError(`${workflowId} is a ${type} run, not a fleet: nothing to ${action}`);
   try {
     return await handle.executeUpdate<FleetProgress, [FleetControl]>(FLEET_UPDATES[action], { args: [by] });
   } catch (err) {

@@ -97,6 +97,17 @@ describe('mcp-runbooks fleet', () => {
     expect(result.hosts.find((h) => h.host === 'cli-web')).toMatchObject({ state: 'skipped', summary: 'not started: the fleet was aborted by ops (change freeze)' });
   });
 
+  it('fleet abort of a run that is not a fleet is refused (exit 2) naming its type; the run goes on untouched', async () => {
+    // A healthCheck run that was already completed is still "not a fleet": nothing is sent to it.
+    const run = await host.client.workflow.start('healthCheck', { taskQueue: host.sbx.config.temporal.taskQueue, workflowId: `cli-not-a-fleet-${Date.now()}`, args: [{ hostId: HOST }] });
+    const refused = await cli('fleet', 'abort', run.workflowId, '--by', 'ops');
+    expect(refused.exitCode, refused.all).toBe(2);
+    expect(refused.stderr).toContain(`${run.workflowId} is a healthCheck run, not a fleet: nothing to abort`);
+    await resultWithin(run, 60_000);
+    const history = await run.fetchHistory();
+    expect(history.events!.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionUpdateAdmittedEventAttributes)).toBe(false);
+  });
+
   it('status shows each configured host\'s worker as polling or absent', async () => {
     const r = await cli('status');
     expect(r.exitCode, r.all).toBe(0);
