@@ -8,7 +8,7 @@
  * Every long step heartbeats its real counter (`trackStep`): bytes copied,
  * dumped, packed or read back.
  */
-import { chmod, lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { ARCHIVE_SUFFIX, archiveName, archiveTime, manifestName } from '../common/archive-names.js';
 import type { Config } from '../config/config.js';
@@ -30,7 +30,7 @@ import { decideRetention, type VerificationState } from '../archive/retention.js
 import { claimMirror, claimStaging, mirrorDir, mirrorUnchangedSince, pruneMirror, recordMirrorSync, removeMirror, removeOwnedStaging, staleStaging } from '../archive/staging.js';
 import { runProgram } from '../services/run-argv.js';
 import { verifyBackup, type VerifyOutcome } from '../archive/verify.js';
-import { pgDump } from '../postgres/tools.js';
+import { pgDumpCounted } from '../postgres/tools.js';
 import { VERSION } from '../version.js';
 import { activitySignal, previousProgress, trackStep } from './context.js';
 import { NO_FAULTS, type Faults } from './faults.js';
@@ -198,13 +198,16 @@ export function buildManifest(m: {
   reason?: string | undefined;
   downtime: Downtime[];
   kind?: BackupManifest['kind'] | undefined;
+  /** The dump's tables and rows (see {@link readDumpTables}). */
+  tables?: Record<string, number> | undefined;
 }): BackupManifest {
   const { plan } = m;
   const roots: ManifestRoot[] = m.roots.map((root) => {
     const src = plan.sources.find((s) => s.archivePath === root.archivePath);
+    const files = root.tally.files.size > 0 ? { files: Object.fromEntries([...root.tally.files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) } : {};
     return src
-      ? { archivePath: root.archivePath, kind: 'folder', originalPath: src.originalPath, mode: src.mode, services: src.services, entries: root.tally.entries, bytes: root.tally.bytes, listingSha256: root.tally.digest() }
-      : { archivePath: root.archivePath, kind: 'pg_dump', database: plan.dump?.database ?? '', mode: 'pg_dump', services: [], entries: root.tally.entries, bytes: root.tally.bytes, listingSha256: root.tally.digest() };
+      ? { archivePath: root.archivePath, kind: 'folder', originalPath: src.originalPath, mode: src.mode, services: src.services, entries: root.tally.entries, bytes: root.tally.bytes, listingSha256: root.tally.digest(), ...files }
+      : { archivePath: root.archivePath, kind: 'pg_dump', database: plan.dump?.database ?? '', mode: 'pg_dump', services: [], entries: root.tally.entries, bytes: root.tally.bytes, listingSha256: root.tally.digest(), ...files, ...(m.tables ? { tables: m.tables } : {}) };
   });
   return {
     format: MANIFEST_FORMAT,
@@ -223,6 +226,18 @@ export function buildManifest(m: {
     totals: { entries: roots.reduce((n, x) => n + x.entries.files + x.entries.directories + x.entries.symlinks + x.entries.hardlinks, 0), bytes: roots.reduce((n, x) => n + x.bytes, 0) },
     downtime: m.downtime,
   };
+}
+
+/** Where {@link createBackupActivities}' dumpDatabase leaves the dump's table counts. */
+export function dumpTablesPath(dump: Pick<PlannedDump, 'stagingPath'>): string {
+  return `${dump.stagingPath}.tables.json`;
+}
+
+/** The dump's tables and rows as dumpDatabase counted them; undefined without a dump or a count (a dump made by an older version). */
+export async function readDumpTables(plan: Pick<BackupPlan, 'dump'>): Promise<Record<string, number> | undefined> {
+  if (!plan.dump) return undefined;
+  const text = await readFile(dumpTablesPath(plan.dump), 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : (JSON.parse(text) as Record<string, number>);
 }
 
 /** What a backup packs, in order: each folder from where it is read (staging or live), then the dump. */
@@ -391,20 +406,23 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
     },
 
     /** `pg_dump -Fc` of the configured database into staging, while the services run. */
-    async dumpDatabase(req: { dump: PlannedDump }): Promise<{ bytes: number; seconds: number }> {
+    async dumpDatabase(req: { dump: PlannedDump }): Promise<{ bytes: number; seconds: number; tables: number }> {
       if (!config.postgres) throw new Error('no postgres section in the host config');
       const t0 = Date.now();
       const signal = activitySignal();
       const runDir = runStagingDir(req.dump.stagingPath);
       await claimStaging(runDir, { archive: `${basename(runDir)}${ARCHIVE_SUFFIX}`, host: config.hostId });
       await mkdir(dirname(req.dump.stagingPath), { recursive: true, mode: 0o700 });
-      const bytes = await pgDump({
+      await rm(dumpTablesPath(req.dump), { force: true });
+      const { bytes, tables } = await pgDumpCounted({
         pg: config.postgres,
         outFile: req.dump.stagingPath,
         ...(signal ? { signal } : {}),
         progress: trackStep(`pg_dump ${req.dump.database}`, 'bytes'),
       });
-      return { bytes, seconds: (Date.now() - t0) / 1000 };
+      // Beside the dump, for the manifest (createArchive, resticBackup): the workflow's history carries only the count.
+      await writeFileDurably(dumpTablesPath(req.dump), JSON.stringify(tables), 0o600);
+      return { bytes, seconds: (Date.now() - t0) / 1000, tables: Object.keys(tables).length };
     },
 
     /**
@@ -451,7 +469,8 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
         onProgress: (n) => report(n),
         beforeCommit: async (r) => {
           await faults.reach('backup.archive', signal);
-          await writeManifest(mPath, buildManifest({ config, plan, roots: r.roots, sha256: r.sha256, bytes: r.bytes, compressor: compressor.name, workflowId: req.workflowId, reason: req.reason, downtime: req.downtime, kind: req.kind }));
+          const tables = await readDumpTables(plan);
+          await writeManifest(mPath, buildManifest({ config, plan, roots: r.roots, sha256: r.sha256, bytes: r.bytes, compressor: compressor.name, workflowId: req.workflowId, reason: req.reason, downtime: req.downtime, kind: req.kind, tables }));
         },
       });
       const entries = result.roots.reduce((n, r) => n + r.tally.count, 0);

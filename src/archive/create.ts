@@ -10,8 +10,8 @@ import type { Stats } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable, Transform, Writable } from 'node:stream';
-import { Pack, type WriteEntry } from 'tar';
-import { normalizeArchivePath, normalizeType, RootTally } from './listing.js';
+import { Pack, Parser, type ReadEntry, type WriteEntry } from 'tar';
+import { normalizeArchivePath, normalizeType, rootOf, RootTally } from './listing.js';
 import { syncDir } from './manifest.js';
 import type { Compressor } from './compress.js';
 
@@ -64,7 +64,7 @@ export interface PackedTar {
   stream: Readable;
   /** Uncompressed tar bytes produced so far. */
   tarBytes(): number;
-  /** Each root's tally; complete once the stream has ended. */
+  /** Each root's tally (with each file's sha256); complete once the stream has ended. */
   roots(): RootResult[];
   /** Stops packing (after a failure downstream). */
   stop(): void;
@@ -128,16 +128,41 @@ export function packTar(sources: readonly ArchiveSource[], onProgress?: (tarByte
     },
   });
 
+  // Each file's sha256, for the manifest: hashed from the tar stream as it passes, the one read of the data.
+  const byArchivePath = tallies.map((t) => ({ archivePath: normalizeArchivePath(t.source.archivePath), tally: t.tally }));
+  const digests = new Parser({
+    strict: true,
+    onReadEntry: (entry: ReadEntry) => {
+      if (normalizeType(entry.type) !== 'File') {
+        entry.resume();
+        return;
+      }
+      const path = normalizeArchivePath(entry.path);
+      const hash = createHash('sha256');
+      entry.on('data', (b: Buffer) => hash.update(b));
+      entry.on('end', () => rootOf(byArchivePath, path)?.tally.fileDigest(path, hash.digest('hex')));
+    },
+  });
+  let digestError: Error | undefined;
+  digests.on('error', (err: Error) => {
+    digestError ??= err;
+  });
+
   let tarBytes = 0;
   let lastReport = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       tarBytes += chunk.length;
+      digests.write(chunk);
       if (opts.onProgress && tarBytes - lastReport >= 4 * 1024 * 1024) {
         lastReport = tarBytes;
         opts.onProgress(tarBytes);
       }
-      cb(null, chunk);
+      cb(digestError ?? null, chunk);
+    },
+    flush(cb) {
+      digests.end();
+      cb(digestError ?? null);
     },
   });
   // Relative to cwd "/": node-tar resolves each entry's absolute path, which onWriteEntry maps to its archive path.

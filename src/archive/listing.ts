@@ -62,6 +62,12 @@ export class RootTally {
   }
 
   #digest: string | undefined;
+  /** Each file's sha256 by archive path, when the archive's writer hashed them (see `packTar`). */
+  readonly files = new Map<string, string>();
+
+  fileDigest(archivePath: string, sha256: string): void {
+    this.files.set(normalizeArchivePath(archivePath), sha256);
+  }
 
   /** The listing digest; adding entries after the first call is an error. */
   digest(): string {

@@ -35,6 +35,16 @@ export interface ManifestRoot {
   bytes: number;
   /** Digest of the root's listing (`type path size` per entry, order-independent): the entries are the same ones. */
   listingSha256: string;
+  /**
+   * Each regular file's sha256 by archive path (hard links share their target's), hashed while the
+   * archive was written: a restore drill checks every restored file against it. Absent in older manifests.
+   */
+  files?: Record<string, string>;
+  /**
+   * A database dump's tables (`schema.table`) and their rows, counted in the snapshot the dump was
+   * taken from: a restore drill checks the restored database against them. Absent in older manifests.
+   */
+  tables?: Record<string, number>;
 }
 
 export interface Downtime {

@@ -10,6 +10,7 @@ import type { PostgresConfig } from '../config/config.js';
 import { processIo } from '../system/proc-io.js';
 import { runProgram } from '../services/run-argv.js';
 import { ownerTag } from '../system/process-owner.js';
+import { quoteIdent, withPgClient } from './client.js';
 
 /**
  * Where a pg tool's progress goes (an activity's `trackStep` reporter fits):
@@ -78,12 +79,13 @@ const PART = '.part-';
  * corrupt the committed dump or the retry's. Earlier attempts' files are
  * removed first.
  */
-export async function pgDump(opts: { pg: PostgresConfig; outFile: string; signal?: AbortSignal; progress?: PgProgress }): Promise<number> {
+export async function pgDump(opts: { pg: PostgresConfig; outFile: string; signal?: AbortSignal; progress?: PgProgress; snapshot?: string }): Promise<number> {
   const dir = dirname(opts.outFile);
   const prefix = `${basename(opts.outFile)}${PART}`;
   for (const f of await readdir(dir).catch(() => [] as string[])) if (f.startsWith(prefix)) await rm(join(dir, f), { force: true });
   const part = join(dir, `${prefix}${ownerTag()}-${randomBytes(4).toString('hex')}`);
-  const child = runProgram(['pg_dump', '--format=custom', '--file', part, ...connectionArgs(opts.pg)], { env: pgEnv(opts.pg), signal: opts.signal });
+  const snapshot = opts.snapshot ? [`--snapshot=${opts.snapshot}`] : [];
+  const child = runProgram(['pg_dump', '--format=custom', ...snapshot, '--file', part, ...connectionArgs(opts.pg)], { env: pgEnv(opts.pg), signal: opts.signal });
   const stop = watchTool(child.pid, opts.progress, () => stat(part).then((s) => s.size, () => undefined));
   try {
     const r = await child;
@@ -126,4 +128,48 @@ export async function pgRestore(opts: { pg: PostgresConfig; file: string; signal
   const r = await child.finally(stop);
   if (r.isCanceled && opts.signal?.aborted) throw opts.signal.reason;
   if (r.exitCode !== 0) throw new PgToolError('pg_restore', r.exitCode, String(r.all ?? r.originalMessage ?? ''));
+}
+
+/** Tables whose rows a dump holds: ordinary tables outside the system schemas, not an extension's own (pg_dump leaves their rows out). */
+const DUMPED_TABLES = `
+  SELECT n.nspname AS schema, c.relname AS name
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind = 'r'
+    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+  ORDER BY 1, 2`;
+
+/** Rows of every dumped table (`schema.table`), read by `client` (in whatever snapshot it is in). */
+export async function countTables(client: import('pg').Client): Promise<Record<string, number>> {
+  const tables: Record<string, number> = {};
+  const { rows } = await client.query<{ schema: string; name: string }>(DUMPED_TABLES);
+  for (const t of rows) {
+    const r = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
+    tables[`${t.schema}.${t.name}`] = Number(r.rows[0]!.n);
+  }
+  return tables;
+}
+
+/**
+ * {@link pgDump}, plus each table's rows counted in the very snapshot the dump is taken from: a
+ * repeatable-read transaction exports its snapshot, counts, and stays open while pg_dump
+ * (`--snapshot`) runs, so the counts are what the dump holds, whatever is written meanwhile.
+ */
+export async function pgDumpCounted(opts: { pg: PostgresConfig; outFile: string; signal?: AbortSignal; progress?: PgProgress }): Promise<{ bytes: number; tables: Record<string, number> }> {
+  return withPgClient(opts.pg, async (client) => {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      // Counting a large table, and waiting idle in the transaction while pg_dump runs, take as long as they take.
+      await client.query('SET LOCAL statement_timeout = 0');
+      await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
+      const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
+      const tables = await countTables(client);
+      const bytes = await pgDump({ ...opts, snapshot });
+      await client.query('COMMIT');
+      return { bytes, tables };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  });
 }

@@ -65,6 +65,15 @@ describe.each(['gzip', 'pigz'] as const)('archives with %s', (program) => {
     expect(listed).toContain('mcp-runbooks/pg_dump/db.dump');
     const [folder, dump] = r.roots;
     expect(folder!.tally.entries).toEqual({ files: 4, directories: 3, symlinks: 1, hardlinks: 1 });
+    // Each regular file's sha256, hashed from the stream as it was written (the hard link has its target's).
+    const sha = async (p: string) => createHash('sha256').update(await readFile(p)).digest('hex');
+    expect(Object.fromEntries(folder!.tally.files)).toEqual({
+      [`${archivePath}/a.txt`]: await sha(join(src, 'a.txt')),
+      [`${archivePath}/nested/b.bin`]: await sha(join(src, 'nested', 'b.bin')),
+      [`${archivePath}/nested/deeper/c.json`]: await sha(join(src, 'nested', 'deeper', 'c.json')),
+      [`${archivePath}/secret.key`]: await sha(join(src, 'secret.key')),
+    });
+    expect(Object.fromEntries(dump!.tally.files)).toEqual({ 'mcp-runbooks/pg_dump/db.dump': await sha(join(dir, 'single.dump')) });
     const manifest: BackupManifest = {
       format: MANIFEST_FORMAT,
       archive: 'x',

@@ -70,7 +70,7 @@ export const hostFakes = {
     return { archivePath: req.source.archivePath, files: 1, reused: 0, bytes: 10, skipped: [], seconds: 0 };
   },
   async dumpDatabase() {
-    return { bytes: 10, seconds: 0 };
+    return { bytes: 10, seconds: 0, tables: 1 };
   },
   async createArchive(req) {
     return { archive: req.plan.archive, path: `/backups/${req.plan.archive}`, bytes: 100, sha256: 'cd'.repeat(32), tarBytes: 200, compressor: 'gzip', seconds: 0, entries: 3 };
