@@ -13,7 +13,7 @@ export interface RunbookDefinition {
    */
   changesHost: boolean;
   /** Input fields beyond `hostId` that `mcp-runbooks run` may pass. */
-  options: ReadonlyArray<'reason' | 'dryRun' | 'service'>;
+  options: ReadonlyArray<'reason' | 'dryRun' | 'service' | 'backup' | 'target'>;
   /** Input fields `mcp-runbooks run` requires (and a schedule could not give). */
   required?: ReadonlyArray<'service'>;
 }
@@ -53,6 +53,13 @@ export const RUNBOOKS = {
     description: 'seed 4.3: security review, VACUUM ANALYZE, memory consolidation, system snapshot; writes reports/monthly-report-YYYYMM.txt and .json',
     changesHost: true,
     options: [],
+  },
+  'restore-drill': {
+    workflowType: 'restoreDrill',
+    idPrefix: 'restore-drill',
+    description: 'proof a backup restores: the newest verified backup (--backup NAME, --target NAME) restored into scratch copies, every file checked against its sha256 and every table\'s rows against the dump, then removed; live folders and services untouched',
+    changesHost: false,
+    options: ['backup', 'target'],
   },
   'restart-service': {
     workflowType: 'restartService',

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { createServiceManager, type ServiceManager } from '../services/index.js';
 import { createBackupActivities } from './backup.js';
+import { createDrillActivities } from './drill.js';
 import { withStallWatch } from './heartbeat.js';
 import { NO_FAULTS, type Faults } from './faults.js';
 import { createMaintenanceActivities } from './maintenance/index.js';
@@ -36,6 +37,7 @@ export function createActivities(deps: HostActivityDeps) {
     ...backup,
     ...createRestoreActivities({ config: deps.config, services, faults }),
     ...createOffsiteActivities({ config: deps.config, faults }),
+    ...createDrillActivities({ config: deps.config }),
     ...createRemediationActivities({ config: deps.config, services }),
     ...createMaintenanceActivities({ config: deps.config, services, listBackups: backup.listBackups }),
   }, { stallSeconds: deps.config.activities.stallSeconds, ...(deps.config.activities.stallSecondsFor ? { stallSecondsFor: deps.config.activities.stallSecondsFor } : {}) });

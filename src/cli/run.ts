@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../common/errors.js';
 import type { RunbookReport } from '../common/report.js';
 import type { BackupResult } from '../workflows/backup.js';
+import type { RestoreDrillResult } from '../workflows/restore-drill.js';
 import { isRunbookName, RUNBOOKS } from '../runbooks.js';
 import { connected, err, followResult, printReport, reconnectOption } from './shared.js';
 
@@ -11,6 +12,8 @@ interface RunOptions {
   reason?: string;
   dryRun?: boolean;
   service?: string;
+  backup?: string;
+  target?: string;
   json?: boolean;
   reconnectTimeout: string;
 }
@@ -24,13 +27,15 @@ export function registerRun(program: Command): void {
     .option('--reason <text>', 'backup: recorded in the manifest')
     .option('--dry-run', 'backup: report the plan, change nothing')
     .option('--service <name>', 'restart-service: the service to restart')
+    .option('--backup <name>', 'restore-drill: the archive to drill (default: the newest verified one)')
+    .option('--target <name>', 'restore-drill: the backup target to read it from (default: the backups folder)')
     .option('--json', 'print the report as JSON')
     .addOption(reconnectOption())
     .action(async (runbook: string, opts: RunOptions, cmd: Command) => {
       if (!isRunbookName(runbook)) throw new UsageError(`unknown runbook "${runbook}" (known: ${Object.keys(RUNBOOKS).join(', ')})`);
       const def = RUNBOOKS[runbook];
       const accepts = def.options as readonly string[];
-      for (const [flag, key] of [['--reason', 'reason'], ['--dry-run', 'dryRun'], ['--service', 'service']] as const) {
+      for (const [flag, key] of [['--reason', 'reason'], ['--dry-run', 'dryRun'], ['--service', 'service'], ['--backup', 'backup'], ['--target', 'target']] as const) {
         if (opts[key] !== undefined && !accepts.includes(key)) throw new UsageError(`${flag} does not apply to ${runbook}`);
       }
       const required = ('required' in def ? def.required : []) as readonly string[];
@@ -42,11 +47,26 @@ export function registerRun(program: Command): void {
           config,
           runbook,
           hostId,
-          input: { ...(opts.reason ? { reason: opts.reason } : {}), ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.service ? { service: opts.service } : {}) },
+          input: {
+            ...(opts.reason ? { reason: opts.reason } : {}),
+            ...(opts.dryRun ? { dryRun: true } : {}),
+            ...(opts.service ? { service: opts.service } : {}),
+            ...(opts.backup ? { backup: opts.backup } : {}),
+            ...(opts.target ? { target: opts.target } : {}),
+          },
         });
         if (!opts.json) err(`${runbook} on ${hostId}: ${handle.workflowId}`);
         const report = await followResult<RunbookReport>(config, handle, { quiet: Boolean(opts.json), reconnectTimeout: opts.reconnectTimeout });
         if (!report) return;
+        if (runbook === 'restore-drill') {
+          const d = report as RestoreDrillResult;
+          await printReport(report, Boolean(opts.json), [
+            handle.workflowId,
+            `drilled: ${d.archive} from ${d.target}: ${d.files} files, ${d.bytes} bytes`,
+            `restore took ${d.restoreSeconds}s (extract ${d.durations.extractSeconds}s${d.durations.databaseSeconds !== undefined ? `, database ${d.durations.databaseSeconds}s` : ''}); drill total ${d.durations.totalSeconds}s`,
+          ]);
+          return;
+        }
         const b = report as Partial<BackupResult>;
         await printReport(report, Boolean(opts.json), [
           handle.workflowId,

@@ -31,6 +31,8 @@ export const RUNBOOK_FAILURES = {
   RecoveryFailed: 'RecoveryFailed',
   /** The recovered services failed their checks; the recovery was rolled back. */
   RecoveryCheckFailed: 'RecoveryCheckFailed',
+  /** A restore drill's restore did not match the backup (a file's sha256, a table's rows, the validate command), or could not run; its scratch copies were removed. */
+  RestoreDrillFailed: 'RestoreDrillFailed',
 } as const;
 
 export type RunbookFailureType = (typeof RUNBOOK_FAILURES)[keyof typeof RUNBOOK_FAILURES];

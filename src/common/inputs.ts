@@ -73,6 +73,14 @@ export const verifyBackupsInput = z.strictObject({
   all: z.boolean().optional().describe('Verify every archive (the default when `archives` is not given).'),
 });
 
+export const restoreDrillInput = z.strictObject({
+  hostId: hostId.optional(),
+  backup: archiveName.optional().describe('The archive to drill. Default: the newest verified backup (in the target, its newest backup).'),
+  target: targetName
+    .optional()
+    .describe("The backup target to read it from (a name in the host's backup.targets), e.g. a restic repository. Default: the backups folder."),
+});
+
 /** Input of the `approve` and `reject` updates and signal. */
 export const approvalInput = z.strictObject({
   by: z.string().min(1).max(200).optional().describe('Who approved or rejected, for the record.'),
@@ -89,6 +97,7 @@ export const RUNBOOK_INPUTS = {
   weeklyMaintenance: hostOnlyInput,
   monthlyMaintenance: hostOnlyInput,
   restartService: restartServiceInput,
+  restoreDrill: restoreDrillInput,
 } as const;
 
 export type RunbookType = keyof typeof RUNBOOK_INPUTS;
@@ -200,6 +209,7 @@ export type DisasterRecoveryInput = z.infer<typeof disasterRecoveryInput>;
 export type VerifyBackupsInput = z.infer<typeof verifyBackupsInput>;
 export type ApprovalInput = z.infer<typeof approvalInput>;
 export type RestartServiceInput = z.infer<typeof restartServiceInput>;
+export type RestoreDrillInput = z.infer<typeof restoreDrillInput>;
 
 /** An input the schema refused: every problem, each naming its field, what was expected and what came. */
 export class InputProblems {

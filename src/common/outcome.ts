@@ -22,6 +22,8 @@ export interface RunbookOutcome {
   downtime?: Array<{ service: string; seconds: number }>;
   /** Size of the archive a backup wrote. */
   archiveBytes?: number;
+  /** A passed restore drill: the target it restored from and the measured restore seconds. */
+  drill?: { target: string; restoreSeconds: number };
   /**
    * A failed backup whose only failed targets are restic targets, its archive target having stored it
    * ({@link failedOnlyOffsite}): counted as a failure, but the runbook's last failure does not move.

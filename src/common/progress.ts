@@ -87,6 +87,10 @@ export const COUNTED_ACTIVITIES = [
   'checkPermissions',
   'checkDiskAndCleanLogs',
   'ensureServicesRunning',
+  'inspectDrill',
+  'extractDrill',
+  'restoreDrillDatabase',
+  'checkDrill',
 ] as const;
 
 export type CountedActivity = (typeof COUNTED_ACTIVITIES)[number];

@@ -99,6 +99,8 @@ export type BackupTarget = ArchiveTarget | ResticTarget;
 
 export interface RecoveryConfig {
   validateCommand?: string[];
+  /** A restore drill's check of its scratch copies; `{root}` and `{database}` are replaced. */
+  drillValidateCommand?: string[];
   freeSpaceMarginPercent: number;
   /** Tar stream bytes per compressed byte above which inspection refuses an archive as a bomb. */
   maxCompressionRatio: number;

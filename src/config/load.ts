@@ -368,6 +368,7 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
       maxCompressionRatio: p.recovery.maxCompressionRatio,
       maxEntries: p.recovery.maxEntries,
       ...(p.recovery.validateCommand ? { validateCommand: p.recovery.validateCommand } : {}),
+      ...(p.recovery.drillValidateCommand ? { drillValidateCommand: p.recovery.drillValidateCommand } : {}),
     },
     maintenance: resolveMaintenance(p, installRoot, abs(p.paths.configDir), abs, issues),
     remediation: p.remediation,

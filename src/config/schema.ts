@@ -446,6 +446,11 @@ export const configSchema = z
       .strictObject({
         /** Run after a recovery, as a post-recovery check (exit 0 = configuration valid), like the seed's validate-config.sh. */
         validateCommand: argvTemplate.optional(),
+        /**
+         * Run by a restore drill against its scratch copies (exit 0 = valid): `{root}` is the folder holding the
+         * restored folders at their original paths, `{database}` the scratch database (also MCP_DRILL_ROOT, MCP_DRILL_DATABASE).
+         */
+        drillValidateCommand: argvTemplate.optional(),
         /** Free space required beside each target beyond the restored size, in percent. @default 10 */
         freeSpaceMarginPercent: z.number({ error: 'a percentage >= 0' }).min(0, { error: 'a percentage >= 0' }).default(10),
         /**

@@ -127,6 +127,18 @@ export function createWorkerMetrics(labels: { role: string; hostId: string }) {
       labelNames: ['runbook', 'host', 'service'] as const,
       registers,
     }),
+    drillLastSuccess: new Gauge({
+      name: 'mcp_runbooks_restore_drill_last_success_timestamp_seconds',
+      help: 'When a restore drill last passed on a host, by the target it restored from (`archive`: the backups folder) (Unix time).',
+      labelNames: ['host', 'target'] as const,
+      registers,
+    }),
+    drillRestoreSeconds: new Gauge({
+      name: 'mcp_runbooks_restore_drill_restore_seconds',
+      help: 'Measured restore time of the last passed restore drill (extract every folder, restore the database), by host and target: the recovery time this backup can meet.',
+      labelNames: ['host', 'target'] as const,
+      registers,
+    }),
     backupLastSize: new Gauge({
       name: 'mcp_runbooks_backup_last_size_bytes',
       help: 'Size of the archive the latest successful backup wrote, by host.',

@@ -17,7 +17,7 @@ import { recordRunbookOutcome, recordTargetOutcome } from './runbook-sink.js';
 import { failedOnlyOffsite, targetOutcomeOf, type TargetReportLine } from '../common/outcome.js';
 
 /** Runbooks whose outcome gauges feed alerts, by workflow type. */
-export const RESTORED_RUNBOOKS = ['backup', 'disasterRecovery', 'verifyBackups', 'healthCheck', 'dailyMaintenance', 'weeklyMaintenance', 'monthlyMaintenance'] as const;
+export const RESTORED_RUNBOOKS = ['backup', 'disasterRecovery', 'verifyBackups', 'restoreDrill', 'healthCheck', 'dailyMaintenance', 'weeklyMaintenance', 'monthlyMaintenance'] as const;
 const WITH_FINDINGS = new Set<string>(['dailyMaintenance', 'weeklyMaintenance', 'monthlyMaintenance']);
 const FAILED: readonly RunOutcome[] = ['failure', 'timed-out'];
 
@@ -171,14 +171,25 @@ export async function restoreRunbookOutcomes(opts: RestoreOutcomesOptions): Prom
       }
       if (success?.closeTime) {
         let findings: RunbookReport['summary'] | undefined;
-        if (WITH_FINDINGS.has(runbook)) {
-          const report = (await opts.client.workflow.getHandle(success.workflowId, success.runId).result().catch(() => undefined)) as RunbookReport | undefined;
-          findings = report?.summary;
+        let drill: { target: string; restoreSeconds: number } | undefined;
+        if (WITH_FINDINGS.has(runbook) || runbook === 'restoreDrill') {
+          const report = (await opts.client.workflow.getHandle(success.workflowId, success.runId).result().catch(() => undefined)) as (RunbookReport & { target?: string; restoreSeconds?: number }) | undefined;
+          if (WITH_FINDINGS.has(runbook)) findings = report?.summary;
           if (findings) restored.findingsFrom = success.workflowId;
+          // A passed drill's target and measured restore time (RestoreDrillStale, the dashboard's restore seconds).
+          if (runbook === 'restoreDrill' && typeof report?.target === 'string' && typeof report.restoreSeconds === 'number') drill = { target: report.target, restoreSeconds: report.restoreSeconds };
         }
         recordRunbookOutcome(
           opts.metrics,
-          { runbook, hostId: host, outcome: 'success', seconds: 0, endedAt: success.closeTime.toISOString(), ...(findings ? { findings: { ok: findings.ok, warn: findings.warn, fail: findings.fail } } : {}) },
+          {
+            runbook,
+            hostId: host,
+            outcome: 'success',
+            seconds: 0,
+            endedAt: success.closeTime.toISOString(),
+            ...(findings ? { findings: { ok: findings.ok, warn: findings.warn, fail: findings.fail } } : {}),
+            ...(drill ? { drill } : {}),
+          },
           { restored: true },
         );
         restored.lastSuccess = success.closeTime.toISOString();

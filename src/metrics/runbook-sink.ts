@@ -31,6 +31,10 @@ export function recordRunbookOutcome(m: WorkerMetrics, o: RunbookOutcome, opts: 
     if (newer(m, key('success'), at)) m.runbookLastSuccess.set(labels, at);
     if (o.findings && newer(m, key('findings'), at)) for (const status of ['ok', 'warn', 'fail'] as const) m.findings.set({ ...labels, status }, o.findings[status]);
     if (o.archiveBytes !== undefined && o.runbook === 'backup') m.backupLastSize.set({ host: o.hostId }, o.archiveBytes);
+    if (o.drill && newer(m, `drill\u0000${o.hostId}\u0000${o.drill.target}`, at)) {
+      m.drillLastSuccess.set({ host: o.hostId, target: o.drill.target }, at);
+      m.drillRestoreSeconds.set({ host: o.hostId, target: o.drill.target }, o.drill.restoreSeconds);
+    }
   } else if (o.outcome === 'failure' || o.outcome === 'timed-out') {
     // Only restic targets failed, the archive target stored the backup: each failed target's own last
     // failure (OffsiteBackupFailed, naming it) says so; the host's BackupFailed is not raised for it.

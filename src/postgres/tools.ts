@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type pg from 'pg';
 import type { PostgresConfig } from '../config/config.js';
 import { processIo } from '../system/proc-io.js';
 import { runProgram } from '../services/run-argv.js';
@@ -140,12 +141,13 @@ const DUMPED_TABLES = `
   ORDER BY 1, 2`;
 
 /** Rows of every dumped table (`schema.table`), read by `client` (in whatever snapshot it is in). */
-export async function countTables(client: import('pg').Client): Promise<Record<string, number>> {
+export async function countTables(client: pg.Client, onTable?: (counted: number, of: number) => void): Promise<Record<string, number>> {
   const tables: Record<string, number> = {};
   const { rows } = await client.query<{ schema: string; name: string }>(DUMPED_TABLES);
   for (const t of rows) {
     const r = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
     tables[`${t.schema}.${t.name}`] = Number(r.rows[0]!.n);
+    onTable?.(Object.keys(tables).length, rows.length);
   }
   return tables;
 }

@@ -45,4 +45,9 @@ export const SEED_SCHEDULES: Readonly<Record<string, SeedSchedule>> = {
   daily: { cron: '0 2 * * *', catchupWindow: '1h', seed: '4.1 daily-maintenance.sh, daily at 02:00' },
   weekly: { cron: '0 3 * * 0', catchupWindow: '1h', seed: '4.2 weekly-maintenance.sh, Sundays at 03:00' },
   monthly: { cron: '0 4 1 * *', catchupWindow: '1h', seed: '4.3 monthly-maintenance.sh, the 1st at 04:00' },
+  /**
+   * Not a seed cron job: the seed's first best practice ("test backup and recovery procedures regularly"), after
+   * Friday night's backup. Read-only, so it does not wait for the host lock; a missed drill runs late, once.
+   */
+  'restore-drill': { cron: '0 5 * * 6', catchupWindow: '1d', seed: 'best practice 1 "test backup and recovery procedures regularly", Saturdays at 05:00' },
 };

@@ -117,6 +117,13 @@ export const HOST_ACTIVITY_POLICIES = {
   postRecoveryChecks: quick(),
   archivePreviousState: long('4 hours', 2),
   cleanupRecovery: quick(),
+  // restore drill (src/activities/drill.ts)
+  newestVerifiedBackup: quick(),
+  inspectDrill: long('3 hours'),
+  extractDrill: long('4 hours'),
+  restoreDrillDatabase: long('3 hours'),
+  checkDrill: long('3 hours'),
+  cleanupDrill: persistent(),
   // maintenance
   rotateLogs: long('30 minutes'),
   countLogErrors: long('1 hour'),

@@ -7,6 +7,7 @@ export { listBackups, verifyBackups, type VerifyBackupsInput } from './backups.j
 export { dailyMaintenance, DAILY_STEPS } from './daily-maintenance.js';
 export { weeklyMaintenance, WEEKLY_STEPS, approveUpgradesUpdate, rejectUpgradesUpdate, pendingUpgradeQuery, type PendingUpgrade } from './weekly-maintenance.js';
 export { monthlyMaintenance, MONTHLY_STEPS } from './monthly-maintenance.js';
+export { restoreDrill, type RestoreDrillInput, type RestoreDrillResult } from './restore-drill.js';
 export { restartService, type RestartServiceInput, type RestartServiceResult } from './restart-service.js';
 export type { MaintenanceInput, MaintenanceReport, StepOutcome } from './maintenance.js';
 export { hostLock, lockStateQuery } from './host-lock.js';

@@ -62,7 +62,7 @@ export function reportEnd(runbook: string, host: string, outcome: RunbookOutcome
     runbooks.ended({ runbook, hostId: host, outcome, seconds, endedAt, ...(outcome === 'failure' && opts.offsiteOnly ? { offsiteOnly: true } : {}) });
     return;
   }
-  const extra = report as RunbookReport & { downtime?: Array<{ service: string; seconds: number }>; archive?: { bytes: number } };
+  const extra = report as RunbookReport & { downtime?: Array<{ service: string; seconds: number }>; archive?: { bytes: number } | string; target?: string; restoreSeconds?: number };
   runbooks.ended({
     runbook,
     hostId: host,
@@ -71,7 +71,8 @@ export function reportEnd(runbook: string, host: string, outcome: RunbookOutcome
     endedAt,
     findings: { ok: report.summary.ok, warn: report.summary.warn, fail: report.summary.fail },
     ...(extra.downtime?.length ? { downtime: extra.downtime.map((d) => ({ service: d.service, seconds: d.seconds })) } : {}),
-    ...(extra.archive ? { archiveBytes: extra.archive.bytes } : {}),
+    ...(typeof extra.archive === 'object' ? { archiveBytes: extra.archive.bytes } : {}),
+    ...(runbook === 'restoreDrill' && extra.target !== undefined && extra.restoreSeconds !== undefined ? { drill: { target: extra.target, restoreSeconds: extra.restoreSeconds } } : {}),
   });
 }
 

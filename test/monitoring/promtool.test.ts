@@ -10,8 +10,9 @@ const dir = join(PACKAGE_ROOT, 'monitoring');
 describe('promtool', () => {
   it.each([
     [['check', 'config', 'prometheus.yml'], 'is valid prometheus config file syntax'],
-    [['check', 'rules', 'alert_rules.yml'], 'SUCCESS: 16 rules found'],
+    [['check', 'rules', 'alert_rules.yml'], 'SUCCESS: 19 rules found'],
     [['test', 'rules', 'alert_rules.test.yml'], 'SUCCESS'],
+    [['test', 'rules', 'alert_rules.days.test.yml'], 'SUCCESS'],
   ])('promtool %j', async (args, success) => {
     const r = await execa('promtool', args, { cwd: dir, reject: false, all: true });
     expect(r.exitCode, r.all).toBe(0);
@@ -22,9 +23,9 @@ describe('promtool', () => {
     const { parse } = await import('yaml');
     const { readFile } = await import('node:fs/promises');
     const rules = parse(await readFile(join(dir, 'alert_rules.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert: string }> }> };
-    const tests = parse(await readFile(join(dir, 'alert_rules.test.yml'), 'utf8')) as {
-      tests: Array<{ input_series: Array<{ series: string }>; alert_rule_test: Array<{ alertname: string; exp_alerts: Array<{ exp_labels: Record<string, string> }> }> }>;
-    };
+    type Tests = { tests: Array<{ input_series: Array<{ series: string }>; alert_rule_test: Array<{ alertname: string; exp_alerts: Array<{ exp_labels: Record<string, string> }> }> }> };
+    const tests: Tests = { tests: [] };
+    for (const file of ['alert_rules.test.yml', 'alert_rules.days.test.yml']) tests.tests.push(...(parse(await readFile(join(dir, file), 'utf8')) as Tests).tests);
     for (const { alert } of rules.groups.flatMap((g) => g.rules)) {
       const cases = tests.tests.filter((t) => t.alert_rule_test.some((a) => a.alertname === alert));
       expect(cases.length, `${alert} has a test`).toBeGreaterThan(0);

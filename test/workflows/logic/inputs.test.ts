@@ -34,6 +34,7 @@ const VALID: Record<keyof typeof RUNBOOK_INPUTS, Record<string, unknown>> = {
   weeklyMaintenance: {},
   monthlyMaintenance: {},
   restartService: { service: 'mcp-memory' },
+  restoreDrill: {},
 };
 
 function fieldType(schema: z.ZodType): string {
