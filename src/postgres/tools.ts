@@ -165,10 +165,18 @@ export async function pgDumpCounted(opts: { pg: PostgresConfig; outFile: string;
       await client.query('SET LOCAL statement_timeout = 0');
       await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
       const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
-      const tables = await countTables(client);
-      const bytes = await pgDump({ ...opts, snapshot });
+      // Side by side: pg_dump reads the snapshot on its own connection while this one counts in it. The dump's
+      // progress is the step's; a count that fails waits for the dump (which must import the snapshot first).
+      // A dump that fails (stalled, cancelled) ends this connection too: a count waiting on a lock must not outlive it.
+      const dump = pgDump({ ...opts, snapshot }).catch((err: unknown) => {
+        void client.end().catch(() => undefined);
+        throw err;
+      });
+      const [dumped, counted] = await Promise.allSettled([dump, countTables(client)]);
+      if (dumped.status === 'rejected') throw dumped.reason;
+      if (counted.status === 'rejected') throw counted.reason;
       await client.query('COMMIT');
-      return { bytes, tables };
+      return { bytes: dumped.value, tables: counted.value };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
