@@ -77,6 +77,35 @@ export interface RestorePlan {
   inspected?: InspectedArchive;
   /** Where the archive is read from when it was fetched from a backup target. @default the backups folder */
   archiveDir?: string;
+  /** What the archive holds that this recovery leaves as it is, and why (a selective recovery, the reports folder). */
+  kept?: Array<{ target: string; why: string }>;
+}
+
+/** What a recovery restores (`disasterRecovery`'s `only`, `skipDatabase`, `includeReports`). @default every root but the reports folder, and the database */
+export interface RestoreSelection {
+  /** Roots by original path or its last segments (`memory_db`, `etc/kilocode/mcp`), and `database` for the dump. */
+  only?: string[];
+  skipDatabase?: boolean;
+  /** Restore the reports folder too in a whole-host recovery (it holds the monthly reports written since). */
+  includeReports?: boolean;
+}
+
+/** Whether a selector (`memory_db`, `/etc/kilocode/mcp`, `kilocode/mcp`) names this root: its whole path or its last segments. */
+export function selectsRoot(selector: string, target: string): boolean {
+  const s = selector.replace(/^\/+|\/+$/g, '');
+  return s.length > 0 && (target === `/${s}` || target.endsWith(`/${s}`));
+}
+
+/** The services a restore of these roots (and the database) stops: a stop-mode folder's owners; anything else is used by every service. */
+export function owningServices(config: Config, targets: readonly string[], database: boolean, all: readonly string[]): string[] {
+  const owners = new Set<string>();
+  for (const t of targets) {
+    if (t === config.paths.reportsDir) continue; // our own reports: no service reads them
+    const src = config.backup.sources.find((x) => x.mode !== 'pg_dump' && x.path === t);
+    for (const svc of src?.mode === 'stop' ? src.services : all) owners.add(svc);
+  }
+  if (database) for (const svc of all) owners.add(svc);
+  return all.filter((svc) => owners.has(svc));
 }
 
 
@@ -95,7 +124,7 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
 
   return {
     /** Every check a recovery needs before it touches anything; throws {@link RestoreRefusedError} with the reasons. */
-    async inspectRestore(req: { archive: string; workflowId: string; runId?: string; fromDir?: string }): Promise<RestorePlan> {
+    async inspectRestore(req: { archive: string; workflowId: string; runId?: string; fromDir?: string; select?: RestoreSelection }): Promise<RestorePlan> {
       const { archive } = req;
       // A backup fetched from a restic target (fetchFromTarget) is read from its private folder, and checked the same way.
       const offsite = join(backupDir, '.offsite');
@@ -149,13 +178,43 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
       const roots: RestoreRoot[] = [];
       let dump: RestorePlan['dump'];
       const reasons: string[] = [];
+      const kept: NonNullable<RestorePlan['kept']> = [];
+      const select = req.select ?? {};
+      const only = select.only?.map((x) => x.trim()).filter((x) => x.length > 0);
+      const archived = manifest.roots.filter((r) => r.kind !== 'pg_dump').map((r) => r.originalPath ?? '');
+      const hasDump = manifest.roots.some((r) => r.kind === 'pg_dump');
+      if (only) {
+        if (only.length === 0) refuse('`only` names nothing to restore');
+        for (const sel of only) {
+          if (sel === 'database' ? !hasDump : !archived.some((t) => selectsRoot(sel, t))) {
+            reasons.push(`"${sel}" names nothing in ${archive} (it holds ${[...archived, ...(hasDump ? ['database'] : [])].join(', ')})`);
+          }
+        }
+        if (only.includes('database') && select.skipDatabase) reasons.push('`only` names the database and `skipDatabase` leaves it out');
+        if (reasons.length) refuse(...reasons);
+      }
+      const wanted = (target: string): string | undefined => {
+        if (only) return only.some((sel) => sel !== 'database' && selectsRoot(sel, target)) ? undefined : 'not selected (only)';
+        if (target === config.paths.reportsDir && !select.includeReports) return 'the reports folder keeps the reports written since the backup (includeReports restores it)';
+        return undefined;
+      };
       for (const root of manifest.roots) {
         if (root.kind === 'pg_dump') {
+          const why = only ? (only.includes('database') ? undefined : 'not selected (only)') : select.skipDatabase ? 'skipDatabase' : undefined;
+          if (why) {
+            kept.push({ target: `database ${config.postgres?.database ?? root.database ?? ''}`, why });
+            continue;
+          }
           if (!config.postgres) reasons.push(`${root.archivePath} is a database dump but this host has no postgres section to restore it into`);
           else dump = { archivePath: root.archivePath, database: config.postgres.database, file: join(recoveryDir, 'restore.dump'), emergencyFile: join(recoveryDir, 'emergency.dump') };
           continue;
         }
         const target = root.originalPath ?? '';
+        const notWanted = wanted(target);
+        if (notWanted) {
+          kept.push({ target, why: notWanted });
+          continue;
+        }
         if (!isAbsolute(target) || normalize(target) !== target || target.endsWith('/') || root.archivePath !== target.slice(1)) {
           reasons.push(`root ${root.archivePath} has an inconsistent original path "${target}"`);
           continue;
@@ -180,6 +239,7 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
           files: root.entries.files + root.entries.hardlinks,
         });
       }
+      if (roots.length === 0 && !dump) refuse(`nothing left to restore: ${kept.map((k) => `${k.target} (${k.why})`).join('; ')}`);
       // Folders an earlier, interrupted recovery kept (previous state, staging) are never overwritten or guessed about.
       for (const p of [...roots.flatMap((r) => [r.staging, r.previous]), recoveryDir]) {
         if (await exists(p)) reasons.push(`${p} already exists (left by an earlier recovery?): check it, then move it away`);
@@ -223,11 +283,12 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
         roots,
         ...(dump ? { dump } : {}),
         recoveryDir,
-        services: [...services.services],
+        services: owningServices(config, roots.map((r) => r.target), dump !== undefined, services.services),
         space,
         totals: { files: roots.reduce((n, r) => n + r.files, 0), bytes: roots.reduce((n, r) => n + r.bytes, 0) },
         inspected: { sha256: scan.sha256, bytes: scan.bytes, entries: scan.entries, fileBytes: scan.fileBytes, tarBytes: scan.tarBytes, compressor: manifest.compressor },
         ...(req.fromDir !== undefined ? { archiveDir } : {}),
+        ...(kept.length ? { kept } : {}),
       };
     },
 

@@ -25,6 +25,9 @@ interface RecoverOptions {
   approvalTimeout: string;
   json?: boolean;
   from?: string;
+  only?: string;
+  skipDatabase?: boolean;
+  includeReports?: boolean;
   reconnectTimeout: string;
 }
 
@@ -38,6 +41,9 @@ export function registerRecover(program: Command): void {
     .option('--dry-run', 'inspect the archive and show the plan; change nothing')
     .option('--approval-timeout <minutes>', 'how long the workflow waits for approval', '60')
     .option('--from <target>', 'restore from this backup target (a restic repository in config backup.targets), e.g. on a bare host')
+    .option('--only <list>', 'restore only these, comma-separated: folders by path or last segments (memory_db,etc/kilocode/mcp) and `database`; only their owning services stop')
+    .option('--skip-database', 'restore the folders, leave the database as it is')
+    .option('--include-reports', 'also roll the reports folder back (the reports written since the backup are lost)')
     .option('--json', 'print the result as JSON')
     .addOption(reconnectOption())
     .action(async (archive: string, opts: RecoverOptions, cmd: Command) => {
@@ -46,10 +52,13 @@ export function registerRecover(program: Command): void {
       if (problem) throw new UsageError(problem);
       const minutes = Number(opts.approvalTimeout);
       if (!(minutes > 0 && minutes <= 10080)) throw new UsageError(`--approval-timeout: expected minutes from 1 to 10080, found "${opts.approvalTimeout}"`);
+      const only = opts.only?.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+      if (opts.only !== undefined && !only?.length) throw new UsageError('--only: a comma-separated list of folders (memory_db,etc/kilocode/mcp) and/or database');
+      if (only?.includes('database') && opts.skipDatabase) throw new UsageError('--only names the database and --skip-database leaves it out: choose one');
       await connected(cmd, opts.host, async ({ config, client, hostId }) => {
         const { startRecovery } = await import('../client/operations.js');
         const { watchProgress } = await import('../client/progress.js');
-        const handle = await startRecovery(client, config, { archive, hostId, approve: Boolean(opts.yes), dryRun: Boolean(opts.dryRun), approvalTimeoutMinutes: minutes, ...(opts.from ? { from: opts.from } : {}) });
+        const handle = await startRecovery(client, config, { archive, hostId, approve: Boolean(opts.yes), dryRun: Boolean(opts.dryRun), approvalTimeoutMinutes: minutes, ...(opts.from ? { from: opts.from } : {}), ...(only ? { only } : {}), ...(opts.skipDatabase ? { skipDatabase: true } : {}), ...(opts.includeReports ? { includeReports: true } : {}) });
         if (!opts.json) err(`disasterRecovery of ${hostId} from ${archive}: ${handle.workflowId}`);
         let shownPhases = 0;
         if (!opts.yes && !opts.dryRun) {
@@ -59,9 +68,10 @@ export function registerRecover(program: Command): void {
             const plan = await handle.query<RestorePlan | null>('plan');
             if (plan) {
               err(`\n${archive} (made ${plan.backupCreatedAt} on ${plan.backupHost}) passed every check. Restoring will:`);
-              err(`  stop ${plan.services.join(', ')}`);
+              err(`  stop ${plan.services.join(', ') || 'no service'}`);
               for (const r of plan.roots) err(`  replace ${r.target} (${r.files} files, ${r.bytes} bytes)`);
               if (plan.dump) err(`  restore database ${plan.dump.database} from the dump`);
+              for (const k of plan.kept ?? []) err(`  leave ${k.target} as it is: ${k.why}`);
               err('  keep the current state as an emergency archive; roll everything back if any step or check fails');
             }
             if (process.stdin.isTTY) {

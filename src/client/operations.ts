@@ -26,6 +26,10 @@ export interface RecoveryRequest {
   approvalTimeoutMinutes?: number;
   /** A backup target to restore from (config backup.targets); absent: the backups folder. */
   from?: string;
+  /** Restore only these folders (and `database`). */
+  only?: string[];
+  skipDatabase?: boolean;
+  includeReports?: boolean;
 }
 
 export function startRecovery(client: Client, config: Config, req: RecoveryRequest): Promise<WorkflowHandle> {
@@ -36,6 +40,9 @@ export function startRecovery(client: Client, config: Config, req: RecoveryReque
     ...(req.dryRun ? { dryRun: true } : {}),
     ...(req.approvalTimeoutMinutes ? { approvalTimeoutMinutes: req.approvalTimeoutMinutes } : {}),
     ...(req.from ? { from: req.from } : {}),
+    ...(req.only ? { only: req.only } : {}),
+    ...(req.skipDatabase ? { skipDatabase: true } : {}),
+    ...(req.includeReports ? { includeReports: true } : {}),
   };
   return start(client, config, 'disasterRecovery', `recover-${req.hostId}`, input, `recover ${req.hostId} from ${req.archive}${req.from ? ` in ${req.from}` : ''}${req.dryRun ? ' (dry run)' : ''}`);
 }

@@ -56,6 +56,14 @@ export const disasterRecoveryInput = z.strictObject({
   from: targetName
     .optional()
     .describe('The backup target to restore from (a name in the host\'s backup.targets), e.g. a restic repository on a bare host. Default: the backups folder.'),
+  only: z
+    .array(z.string().min(1).max(300))
+    .min(1)
+    .max(100)
+    .optional()
+    .describe('Restore only these: folders by their path or its last segments (`memory_db`, `etc/kilocode/mcp`), and `database` for the dump. Only their owning services are stopped. Default: every folder but the reports folder, and the database.'),
+  skipDatabase: z.boolean().optional().describe('Restore the folders, leave the database as it is. Default false.'),
+  includeReports: z.boolean().optional().describe('Also roll the reports folder back to the backup (its reports written since are lost). Default false.'),
   approve: z.boolean().optional().describe('Skip the wait for an `approve` update. Default false.'),
   dryRun: z.boolean().optional().describe('Inspect the archive and report the plan; change nothing. Default false.'),
   approvalTimeoutMinutes: z

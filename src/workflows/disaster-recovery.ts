@@ -76,7 +76,7 @@ export const disasterRecovery = runbook(
   async (ctx, input, gate): Promise<RecoveryResult> => {
     const r = recoveryRecord(ctx, input.backup);
     gate.notWaiting('the archive is still being inspected');
-    const plan = await ctx.locked(() => r.timed('inspectSeconds', () => inspect(ctx, input.backup, input.from, r.findings)));
+    const plan = await ctx.locked(() => r.timed('inspectSeconds', () => inspect(ctx, input, r.findings)));
     // A copy fetched from a target goes whatever happens next: it can be fetched again.
     const fetchedDir = plan.archiveDir;
     try {
@@ -106,7 +106,9 @@ async function recover(ctx: RunbookContext, input: DisasterRecoveryInput, gate: 
  * The archive's checks: nothing is touched until they pass. From a restic target the backup is
  * first read into a private folder (its manifest bounded, its tar hashed), then checked as an archive.
  */
-async function inspect(ctx: RunbookContext, archive: string, from: string | undefined, findings: Finding[]): Promise<RestorePlan> {
+async function inspect(ctx: RunbookContext, input: DisasterRecoveryInput, findings: Finding[]): Promise<RestorePlan> {
+  const { backup: archive, from } = input;
+  const select = { ...(input.only ? { only: input.only } : {}), ...(input.skipDatabase ? { skipDatabase: true } : {}), ...(input.includeReports ? { includeReports: true } : {}) };
   let plan: RestorePlan;
   let fetched: { dir: string; bytes: number } | undefined;
   try {
@@ -123,7 +125,7 @@ async function inspect(ctx: RunbookContext, archive: string, from: string | unde
       }
     }
     ctx.progress.set('inspect', archive);
-    plan = await ctx.acts.inspectRestore({ archive, workflowId: ctx.workflowId, runId: ctx.runId, ...(fetched ? { fromDir: fetched.dir } : {}) });
+    plan = await ctx.acts.inspectRestore({ archive, workflowId: ctx.workflowId, runId: ctx.runId, ...(fetched ? { fromDir: fetched.dir } : {}), ...(Object.keys(select).length ? { select } : {}) });
   } catch (err) {
     if (isCancellation(err)) throw err;
     if (fetched) await ctx.acts.removeFetched({ dir: fetched.dir }).catch(() => undefined);
@@ -136,6 +138,7 @@ async function inspect(ctx: RunbookContext, archive: string, from: string | unde
       fromOtherHost: plan.fromOtherHost,
     }),
   );
+  for (const k of plan.kept ?? []) findings.push(finding('recovery.kept', 'ok', `${k.target} is left as it is: ${k.why}`, { target: k.target }));
   if (plan.fromOtherHost) findings.push(finding('recovery.host', 'warn', `${archive} was made on host ${plan.backupHost}, not ${ctx.hostId}`, {}));
   return plan;
 }
@@ -166,7 +169,8 @@ async function restoreHost(ctx: RunbookContext, plan: RestorePlan, r: RecoveryRe
   const down = Date.now();
 
   progress.set('stop services');
-  const running = (await acts.serviceStates({})).filter((s) => s.state === 'active').map((s) => s.service);
+  // Only the services that own what is restored (all of them for a whole host); of those, the ones running.
+  const running = (await acts.serviceStates({})).filter((s) => s.state === 'active' && plan.services.includes(s.service)).map((s) => s.service);
   registered.push(undo.add(`start ${running.join(', ') || 'no services'}`, () => startEach(acts, running)));
   const stopped = await acts.stopServices({ services: running });
 

@@ -325,8 +325,11 @@ describe('approval', () => {
     const h = await start('disasterRecovery', { backup: good, hostId: 'safe-host' });
     const p = await awaitPhase(h, 'awaiting approval');
     expect(p.phases.map((x) => x.phase)).toEqual(['starting', 'waiting for the host lock', 'inspect', 'awaiting approval']);
-    const plan = await h.query<{ roots: Array<{ target: string }> }>('plan');
-    expect(plan.roots.map((r) => r.target).sort()).toEqual([...folders].sort());
+    const plan = await h.query<{ roots: Array<{ target: string }>; kept?: Array<{ target: string }> }>('plan');
+    // Every folder but the reports folder, which a whole-host recovery leaves alone unless asked.
+    const reports = sbx.config.paths.reportsDir;
+    expect(plan.roots.map((r) => r.target).sort()).toEqual(folders.filter((f) => f !== reports).sort());
+    expect(plan.kept?.map((k) => k.target)).toEqual([reports]);
     const pidsBefore = await pids();
     await new Promise((r) => setTimeout(r, 600)); // an operator reading the plan
     expect(await h.executeUpdate('approve', { args: [{ by: 'alice' }] })).toEqual({ approved: true, by: 'alice' });
