@@ -50,7 +50,7 @@ async function save(name: string, handle: WorkflowHandle): Promise<void> {
 const settle = (h: WorkflowHandle) => h.result().catch(() => undefined);
 
 /** Histories that can be recorded alone (`HISTORIES=fleet`). */
-const ALONE: Record<string, () => Promise<WorkflowHandle>> = { fleet: recordFleet };
+const ALONE: Record<string, () => Promise<WorkflowHandle>> = { fleet: recordFleet, restoreDrill: recordRestoreDrill };
 
 async function recordOnly(names: readonly string[]): Promise<void> {
   await mkdir(OUT, { recursive: true });
@@ -66,6 +66,14 @@ async function recordFleet(): Promise<WorkflowHandle> {
   const h = await start('fleet', { runbook: 'health-check', hosts: [HOST, GHOST], selector: 'all', policy: { maxParallel: 1, maxFailures: 1 } }, 'fleet');
   await h.executeUpdate('pause', { args: [{ by: 'history' }] });
   await h.executeUpdate('resume', { args: [{ by: 'history' }] });
+  await settle(h);
+  return h;
+}
+
+/** A drill of the newest verified backup (a backup is taken first). */
+async function recordRestoreDrill(): Promise<WorkflowHandle> {
+  await settle(await start('backup', { hostId: HOST, reason: 'history drill' }, 'restoreDrill-backup'));
+  const h = await start('restoreDrill', { hostId: HOST }, 'restoreDrill');
   await settle(h);
   return h;
 }
@@ -104,6 +112,7 @@ it(ONLY ? `records ${ONLY.join(', ')}` : 'records a history of every runbook', a
   await run('monthlyMaintenance', 'monthlyMaintenance', { hostId: HOST });
   await run('restartService', 'restartService', { hostId: HOST, service: 'mcp-memory', reason: 'history' });
   runs.push(['fleet', await recordFleet()]);
+  runs.push(['restoreDrill', await recordRestoreDrill()]);
   for (const [name, h] of runs) await save(name, h);
   // The lock's own history (still running or ended idle; either replays).
   await save('hostLock', host.client.workflow.getHandle(hostLockWorkflowId(HOST)));

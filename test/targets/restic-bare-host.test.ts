@@ -18,7 +18,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withPgClient } from '../../src/postgres/client.js';
 import type { Config } from '../../src/config/config.js';
-import type { BackupResult, RecoveryResult } from '../../src/workflows/index.js';
+import type { BackupResult, RecoveryResult, RestoreDrillResult } from '../../src/workflows/index.js';
 import { createWorkerMetrics } from '../../src/metrics/registry.js';
 import { restoreRunbookOutcomes } from '../../src/metrics/restore-outcomes.js';
 import { treeContents } from '../helpers/files.js';
@@ -168,6 +168,16 @@ describe('restic target', () => {
     for (const s of second.sbx.manager.services) expect((await second.sbx.manager.status(s)).state).toBe('active');
     // The fetched copy is gone.
     expect((await readdir(join(cfg.paths.backupDir, '.offsite')).catch(() => [])).length).toBe(0);
+
+    // A restore drill from the repository: its newest backup, fetched, restored into scratch copies and checked
+    // file by file and table by table; the fetched copy and the scratch copies are gone afterwards.
+    const drill = await run<RestoreDrillResult>(second.client, cfg, 'restoreDrill', { hostId: HOST, target: 'offsite' });
+    expect(drill).toMatchObject({ archive: b.archive!.archive, target: 'offsite', mismatches: [] });
+    expect(drill.findings.filter((f) => f.status !== 'ok')).toEqual([]);
+    expect(drill.findings.map((f) => f.check)).toEqual(['drill.fetch', 'drill.inspect', 'drill.files', 'drill.database', 'drill.cleanup']);
+    expect(drill.restoreSeconds).toBeGreaterThan(0);
+    expect((await readdir(join(cfg.paths.backupDir, '.offsite')).catch(() => [])).length).toBe(0);
+    expect((await readdir(join(cfg.paths.backupDir, '.drill')).catch(() => [])).length).toBe(0);
     // The password is in no run's history (inputs, activity inputs and results, failures).
     // Read through the new host's client: the lost host's connection is closed.
     for (const s of started) {
