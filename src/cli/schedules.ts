@@ -55,6 +55,11 @@ export function registerSchedules(program: Command): void {
         if (opts.json) out(JSON.stringify(statuses, null, 2));
         else if (statuses.length === 0) out('no schedules (run `mcp-runbooks schedules apply`)');
         else for (const line of s.renderStatuses(statuses)) out(line);
+        if (!opts.json && config.blackouts.length) {
+          const { describeBlackout } = await import('../schedules/blackouts.js');
+          out('blackouts (no runbook that changes a host starts inside one; health checks and restore drills do):');
+          for (const b of config.blackouts) out(`  ${describeBlackout(b)}`);
+        }
       });
     });
 

@@ -1,3 +1,4 @@
+import type { Blackout } from '../schedules/blackouts.js';
 /** The resolved configuration every part of mcp-runbooks receives. */
 import type { FleetPolicy } from '../common/fleet.js';
 import type { NotifyEvent, NotifyKind } from '../common/notify.js';
@@ -250,6 +251,8 @@ export interface ScheduleConfig {
 }
 
 export interface Config {
+  /** Maintenance windows: the skip calendars of every schedule whose runbook changes a host. */
+  blackouts: Blackout[];
   /** Where the config came from: a file path or `built-in sandbox`. */
   source: string;
   hostId: string;

@@ -19,7 +19,7 @@ import { devOffsite } from '../dev/sandbox/offsite.js';
 import { resolveProgram } from '../services/run-argv.js';
 import type { BackupSource, BackupTarget, Config, GatewayToken, MaintenanceConfig, NotifyConfig, NotifyTarget, ServiceConfig, TemporalConfig, TlsConfig } from './config.js';
 import type { InventoryHost } from './host-selector.js';
-import { resolveSchedules } from './schedules.js';
+import { resolveBlackouts, resolveSchedules } from './schedules.js';
 import { configSchema, type ParsedConfig, type SecretRef } from './schema.js';
 import { Secret } from './secret.js';
 
@@ -345,8 +345,10 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
     defaultHost: pickHost(hosts, hostId) ?? hostId,
   });
   issues.push(...schedules.issues);
+  const blackouts = resolveBlackouts(p.blackouts, schedules.schedules, issues);
 
   const config: Config = {
+    blackouts,
     source: ctx.source,
     hostId,
     hosts,

@@ -21,6 +21,10 @@ import { canonicalTimeZone } from '../schedules/timezone.js';
 import { parseDuration } from '../schedules/duration.js';
 import type { ScheduleConfig } from './config.js';
 import type { ScheduleEntry } from './schema.js';
+import type { ParsedConfig } from './schema.js';
+import { DAYS, parseClock, parseWallDateTime, zonedToInstant, type Blackout } from '../schedules/blackouts.js';
+
+type ParsedBlackout = ParsedConfig['blackouts'][number];
 
 /** What a schedule's `runbook` must be. */
 export function runbookExpected(): string {
@@ -59,6 +63,7 @@ export function resolveSchedules(input: ResolveSchedulesInput): { schedules: Sch
           runbook: runbook as RunbookName,
           hostId,
           cron: s.cron,
+          jitter: s.jitter,
           catchupWindow: s.catchupWindow,
           origin: 'seed',
         });
@@ -182,4 +187,54 @@ function resolveFleetEntry(entry: ScheduleEntry, at: string, inventory: readonly
   const key = order?.startsWith('label:') ? order.slice('label:'.length) : undefined;
   const labels = labelsOf(inventory, hosts);
   return { selector, hosts, labels: key ? labels : {}, policy: { ...(entry.policy ?? {}) } };
+}
+
+/**
+ * The blackouts with their times parsed: a fixed range as instants (its zone applied), a weekly range
+ * as minutes of the day. A weekly range is matched in each schedule's own zone, so it must be the zone
+ * of every schedule it applies to (those of runbooks that change a host).
+ */
+export function resolveBlackouts(entries: ParsedBlackout[], schedules: readonly ScheduleConfig[], issues: ConfigIssue[]): Blackout[] {
+  const out: Blackout[] = [];
+  const names = new Set<string>();
+  entries.forEach((b, i) => {
+    const at = `blackouts[${i}]`;
+    if (names.has(b.name)) issues.push({ path: `${at}.name`, expected: 'a name no other blackout has', found: `"${b.name}" again` });
+    names.add(b.name);
+    const timezone = canonicalTimeZone(b.timezone);
+    if (!timezone) {
+      issues.push({ path: `${at}.timezone`, expected: 'an IANA time zone such as UTC or Europe/Berlin', found: `"${b.timezone}"` });
+      return;
+    }
+    const fromClock = parseClock(b.from);
+    const toClock = parseClock(b.to);
+    if (fromClock !== undefined || toClock !== undefined) {
+      if (fromClock === undefined || toClock === undefined) {
+        issues.push({ path: `${at}.${fromClock === undefined ? 'from' : 'to'}`, expected: 'HH:MM, like the other end of a weekly range', found: `"${fromClock === undefined ? b.from : b.to}"` });
+        return;
+      }
+      if (fromClock === toClock) issues.push({ path: `${at}.to`, expected: 'a time other than `from`', found: `"${b.to}"` });
+      for (const s of schedules) {
+        if (!RUNBOOKS[s.runbook].changesHost || s.timezone === timezone) continue;
+        issues.push({ path: `${at}.timezone`, expected: `the zone of the schedules it applies to (${s.runbook} on ${s.hostId}: ${s.timezone})`, found: `"${timezone}"` });
+        break;
+      }
+      out.push({ name: b.name, timezone, kind: 'weekly', days: b.days ?? [...DAYS], fromMinute: fromClock, toMinute: toClock % 1440 });
+      return;
+    }
+    if (b.days) issues.push({ path: `${at}.days`, expected: 'days only with a weekly range (from and to as HH:MM)', found: 'days with dates' });
+    const from = parseWallDateTime(b.from);
+    const to = parseWallDateTime(b.to);
+    if (!from) issues.push({ path: `${at}.from`, expected: 'YYYY-MM-DD HH:MM (a fixed range) or HH:MM (a weekly one)', found: `"${b.from}"` });
+    if (!to) issues.push({ path: `${at}.to`, expected: 'YYYY-MM-DD HH:MM (a fixed range) or HH:MM (a weekly one)', found: `"${b.to}"` });
+    if (!from || !to) return;
+    const fromMs = zonedToInstant(from, timezone);
+    const toMs = zonedToInstant(to, timezone);
+    if (toMs <= fromMs) {
+      issues.push({ path: `${at}.to`, expected: `a time after from (${b.from})`, found: `"${b.to}"` });
+      return;
+    }
+    out.push({ name: b.name, timezone, kind: 'fixed', from: new Date(fromMs).toISOString(), to: new Date(toMs).toISOString() });
+  });
+  return out;
 }

@@ -638,6 +638,24 @@ export const configSchema = z
       .prefault({}),
     /** Declare the seed's schedules (backup, daily, weekly, monthly) on every host. @default true */
     defaultSchedules: z.boolean({ error: 'true or false' }).default(true),
+    /**
+     * Maintenance windows: no scheduled runbook that changes a host starts inside one (Temporal skip
+     * calendars). A fixed range (`from`/`to` as `YYYY-MM-DD HH:MM`) or a weekly one (`from`/`to` as `HH:MM`,
+     * on `days`, every day by default; `to` at or before `from` runs past midnight). @default []
+     */
+    blackouts: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { error: 'a name (letters, digits, ".", "_", "-"; at most 63 characters)' }),
+          /** IANA zone of `from` and `to`. @default UTC */
+          timezone: z.string().default('UTC'),
+          from: z.string({ error: 'a time: YYYY-MM-DD HH:MM for a fixed range, HH:MM for a weekly one' }),
+          to: z.string({ error: 'a time: YYYY-MM-DD HH:MM for a fixed range, HH:MM for a weekly one' }),
+          days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], { error: 'a day: mon, tue, wed, thu, fri, sat or sun' })).min(1).optional(),
+        }),
+        { error: 'a list of blackouts, e.g. [{name: year-end, from: "2026-12-24 00:00", to: "2026-12-27 00:00"}]' },
+      )
+      .default([]),
     /** Schedules, added to the seed's or overriding one with the same runbook and host. @default [] */
     schedules: z.array(scheduleEntrySchema, { error: 'a list of schedules, e.g. [{runbook: health-check, every: 15m}]' }).default([]),
     sandbox: z

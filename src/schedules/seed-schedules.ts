@@ -31,6 +31,8 @@ export const SCHEDULE_FIELD_DEFAULTS = {
 
 export interface SeedSchedule {
   cron: string;
+  /** Each host's run starts up to this much later (Temporal's jitter, drawn per run): a fleet does not all start at 02:00:00. */
+  jitter: string;
   /** How late a missed run may still start once Temporal is back. */
   catchupWindow: string;
   /** Where the seed guide installs it. */
@@ -40,14 +42,14 @@ export interface SeedSchedule {
 /** Default schedules by runbook name, declared on every host unless `defaultSchedules: false`. */
 export const SEED_SCHEDULES: Readonly<Record<string, SeedSchedule>> = {
   /** A missed backup runs once when Temporal is back within a day, like systemd's `Persistent=true`. */
-  backup: { cron: '0 2 * * *', catchupWindow: '1d', seed: '5.1 automated-backup.sh, daily at 02:00' },
+  backup: { cron: '0 2 * * *', jitter: '10m', catchupWindow: '1d', seed: '5.1 automated-backup.sh, daily at 02:00' },
   /** Maintenance may start up to an hour late; later than that it waits for the next time and counts as missed. */
-  daily: { cron: '0 2 * * *', catchupWindow: '1h', seed: '4.1 daily-maintenance.sh, daily at 02:00' },
-  weekly: { cron: '0 3 * * 0', catchupWindow: '1h', seed: '4.2 weekly-maintenance.sh, Sundays at 03:00' },
-  monthly: { cron: '0 4 1 * *', catchupWindow: '1h', seed: '4.3 monthly-maintenance.sh, the 1st at 04:00' },
+  daily: { cron: '0 2 * * *', jitter: '10m', catchupWindow: '1h', seed: '4.1 daily-maintenance.sh, daily at 02:00' },
+  weekly: { cron: '0 3 * * 0', jitter: '10m', catchupWindow: '1h', seed: '4.2 weekly-maintenance.sh, Sundays at 03:00' },
+  monthly: { cron: '0 4 1 * *', jitter: '10m', catchupWindow: '1h', seed: '4.3 monthly-maintenance.sh, the 1st at 04:00' },
   /**
    * Not a seed cron job: the seed's first best practice ("test backup and recovery procedures regularly"), after
    * Friday night's backup. Read-only, so it does not wait for the host lock; a missed drill runs late, once.
    */
-  'restore-drill': { cron: '0 5 * * 6', catchupWindow: '1d', seed: 'best practice 1 "test backup and recovery procedures regularly", Saturdays at 05:00' },
+  'restore-drill': { cron: '0 5 * * 6', jitter: '30m', catchupWindow: '1d', seed: 'best practice 1 "test backup and recovery procedures regularly", Saturdays at 05:00' },
 };

@@ -20,6 +20,7 @@ import { FLEET_DEFAULTS, FLEET_WORKFLOW_TYPE } from '../common/fleet.js';
 import type { FleetInput } from '../common/inputs.js';
 import { RUNBOOKS, type RunbookName } from '../runbooks.js';
 import { parseDuration } from './duration.js';
+import { skipCalendars, type Blackout } from './blackouts.js';
 
 /** Value of `managedBy` in the mark. */
 export const MANAGED_BY = 'mcp-runbooks';
@@ -161,16 +162,20 @@ function canonicalJson(value: unknown): string {
 }
 
 /** The schedule one declared entry should be. */
-export function desiredSchedule(s: ScheduleConfig, config: Pick<Config, 'temporal'>): DesiredSchedule {
+export function desiredSchedule(s: ScheduleConfig, config: Pick<Config, 'temporal'> & { blackouts?: readonly Blackout[] }): DesiredSchedule {
   const taskQueue = config.temporal.taskQueue;
   const fleet = s.fleet;
   const scheduleId = fleet ? fleetScheduleIdFor(taskQueue, s.runbook, fleet.selector) : scheduleIdFor(taskQueue, s.runbook, s.hostId);
   const ms = (d: string) => parseDuration(d) ?? 0;
+  // Maintenance windows: only runbooks that change a host are kept out of them (a health check still runs).
+  const blackouts = RUNBOOKS[s.runbook].changesHost ? (config.blackouts ?? []) : [];
+  const skip = skipCalendars(blackouts, { timezone: s.timezone, jitterMs: fleet ? 0 : ms(s.jitter) });
   const spec = {
     ...(s.cron !== undefined ? { cronExpressions: [s.cron] } : { intervals: [{ every: ms(s.every ?? '0s') }] }),
     timezone: s.timezone,
     // A fleet schedule starts on time; its jitter is each host's, inside the fleet.
     jitter: fleet ? 0 : ms(s.jitter),
+    ...(skip.length ? { skip } : {}),
   };
   const action = fleet
     ? {
@@ -192,7 +197,7 @@ export function desiredSchedule(s: ScheduleConfig, config: Pick<Config, 'tempora
       };
   const policies = { overlap: s.overlap, catchupWindow: ms(s.catchupWindow), pauseOnFailure: s.pauseOnFailure };
   const specHash = createHash('sha256').update(canonicalJson({ spec, action, policies })).digest('hex').slice(0, 16);
-  const summary = scheduleSummary(s);
+  const summary = `${scheduleSummary(s)}${blackouts.length ? `, skips blackouts ${blackouts.map((b) => b.name).join(', ')}` : ''}`;
   const mark: ScheduleMark = { managedBy: MANAGED_BY, taskQueue, runbook: s.runbook, hostId: s.hostId };
   const applied: AppliedSpec = { scheduleId, specHash, summary };
   return {

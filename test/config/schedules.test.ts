@@ -41,8 +41,11 @@ describe('seed defaults', () => {
       ['weekly', 'db-2', '0 3 * * 0', '1h'],
       ['monthly', 'db-1', '0 4 1 * *', '1h'],
       ['monthly', 'db-2', '0 4 1 * *', '1h'],
+      ['restore-drill', 'db-1', '0 5 * * 6', '1d'],
+      ['restore-drill', 'db-2', '0 5 * * 6', '1d'],
     ]);
-    for (const s of r.schedules) expect(s).toMatchObject({ timezone: 'UTC', overlap: 'SKIP', jitter: '0s', pauseOnFailure: false, enabled: true, origin: 'seed' });
+    // Each host's run starts up to its jitter late: a fleet does not all start at 02:00:00.
+    for (const s of r.schedules) expect(s).toMatchObject({ timezone: 'UTC', overlap: 'SKIP', jitter: s.runbook === 'restore-drill' ? '30m' : '10m', pauseOnFailure: false, enabled: true, origin: 'seed' });
   });
 
   it('an entry overrides the default for its runbook and host field by field; enabled: false switches one off', () => {
@@ -61,7 +64,7 @@ describe('seed defaults', () => {
     expect(backup2).toMatchObject({ cron: '30 1 * * *', timezone: 'Europe/Berlin', catchupWindow: '1d', origin: 'config' });
     expect(find('weekly', 'db-1')).toMatchObject({ enabled: false, cron: '0 3 * * 0' });
     expect(find('weekly', 'db-2')).toMatchObject({ enabled: true });
-    expect(r.schedules).toHaveLength(8);
+    expect(r.schedules).toHaveLength(10);
   });
 
   it('defaultSchedules: false declares only the entries', () => {
@@ -123,6 +126,7 @@ describe('schedules in a config file', () => {
       ['daily', 'local'],
       ['weekly', 'local'],
       ['monthly', 'local'],
+      ['restore-drill', 'local'],
     ]);
     expect(c.schedules.filter((s) => s.origin === 'config')).toEqual([expect.objectContaining({ runbook: 'health-check', hostId: 'local', every: '15m' })]);
   });
@@ -141,7 +145,7 @@ const BAD: Array<[string, unknown, { path: string; expected: string; found: stri
     { path: 'schedules[0].cron', expected: 'day-of-month and day-of-week are both restricted', found: '"0 4 1 * 0"' },
   ],
   ['an unknown runbook', { schedules: [{ runbook: 'defrag', every: '1h' }] }, { path: 'schedules[0].runbook', expected: 'a runbook this version can schedule (health-check', found: '"defrag"' }],
-  ['a runbook that needs more input than a host', { schedules: [{ runbook: 'restart-service', every: '1h' }] }, { path: 'schedules[0].runbook', expected: 'a runbook this version can schedule (health-check, backup, daily, weekly, monthly)', found: '"restart-service"' }],
+  ['a runbook that needs more input than a host', { schedules: [{ runbook: 'restart-service', every: '1h' }] }, { path: 'schedules[0].runbook', expected: 'a runbook this version can schedule (health-check, backup, daily, weekly, monthly, restore-drill)', found: '"restart-service"' }],
   ['an unknown host', { hostId: 'db-1', schedules: [{ runbook: 'health-check', host: 'db-9', every: '1h' }] }, { path: 'schedules[0].host', expected: 'a host listed in "hosts" (db-1)', found: '"db-9"' }],
   ['a bad time zone', { schedules: [{ runbook: 'health-check', cron: '0 2 * * *', timezone: 'Mars/Olympus' }] }, { path: 'schedules[0].timezone', expected: 'an IANA time zone name', found: '"Mars/Olympus"' }],
   ['an offset instead of a zone', { schedules: [{ runbook: 'health-check', cron: '0 2 * * *', timezone: '+01:00' }] }, { path: 'schedules[0].timezone', expected: 'an IANA time zone name', found: '"+01:00"' }],
