@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDrillActivities } from '../../src/activities/drill.js';
 import { manifestPath, readManifest, writeManifest } from '../../src/archive/manifest.js';
 import { withPgClient } from '../../src/postgres/client.js';
 import type { BackupResult, RestoreDrillResult } from '../../src/workflows/index.js';
@@ -124,6 +125,15 @@ describe('restoreDrill', () => {
     await expectNoScratch();
   }, 300_000);
 
+  it('a scratch copy that would not fit is refused before anything is written, naming the bytes needed and available', async () => {
+    const config = { ...host.sbx.config, recovery: { ...host.sbx.config.recovery, freeSpaceMarginPercent: 1e12 } };
+    const acts = createDrillActivities({ config });
+    await expect(acts.inspectDrill({ archive, workflowId: 'drill-space', runId: 'drill-space-run' })).rejects.toThrow(
+      new RegExp(`refusing to restore ${archive.replaceAll('.', '\\.')}: the scratch copy does not fit: \\d+ bytes needed on the filesystem of ${host.sbx.config.paths.backupDir.replaceAll('/', '\\/')}, \\d+ available`),
+    );
+    await expectNoScratch();
+  });
+
   it('an archive altered after its verification (one file changed, recompressed, checksum fixed) fails naming that file; nothing is left', async () => {
     const dir = host.sbx.config.paths.backupDir;
     const altered = archive.replace(/_(\d{6})\.tar\.gz$/, (_m, t: string) => `_${String((Number(t) + 1) % 1_000_000).padStart(6, '0')}.tar.gz`);
@@ -182,11 +192,13 @@ describe('restoreDrill', () => {
 
   it('a cancelled drill removes its scratch folder and database', async () => {
     await writeFile(slowMarker, '');
+    const validated = async () => (await readFile(validateLog, 'utf8')).trim().split('\n').length;
+    const before = await validated();
     try {
       const handle = await start('restoreDrill', { hostId: HOST }, 'cancel');
       // The validate command sleeps: the scratch copies exist until the cancel.
       await pollUntil('the drill\'s scratch database exists', scratchDatabases, (dbs) => dbs.some((d) => d.startsWith(`${host.sbx.config.postgres!.database}_drill_`)), { timeoutMs: 90_000 });
-      await pollUntil('the validate command running', async () => (await readFile(validateLog, 'utf8')).trim().split('\n').length, (n) => n >= 2, { timeoutMs: 30_000 });
+      await pollUntil('the validate command running', validated, (n) => n === before + 1, { timeoutMs: 30_000 });
       expect((await readdir(drillDir())).length).toBe(1);
       await handle.cancel();
       await expect(resultWithin(handle, 90_000)).rejects.toBeInstanceOf(WorkflowFailedError);
