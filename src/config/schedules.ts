@@ -142,7 +142,8 @@ export function resolveSchedules(input: ResolveSchedulesInput): { schedules: Sch
       ...when,
       // Both were checked by the schema; the fallbacks only satisfy the types.
       timezone: canonicalTimeZone(entry.timezone ?? SCHEDULE_FIELD_DEFAULTS.timezone) ?? SCHEDULE_FIELD_DEFAULTS.timezone,
-      jitter: entry.jitter ?? SCHEDULE_FIELD_DEFAULTS.jitter,
+      // A per-host entry keeps the default's jitter; a fleet's jitter means each host's own wait (and no rolling policy), so it is never inherited.
+      jitter: entry.jitter ?? (fleet ? undefined : base?.jitter) ?? SCHEDULE_FIELD_DEFAULTS.jitter,
       overlap: (entry.overlap !== undefined ? parseOverlapPolicy(entry.overlap) : undefined) ?? SCHEDULE_FIELD_DEFAULTS.overlap,
       catchupWindow: entry.catchupWindow ?? base?.catchupWindow ?? SCHEDULE_FIELD_DEFAULTS.catchupWindow,
       pauseOnFailure: entry.pauseOnFailure ?? SCHEDULE_FIELD_DEFAULTS.pauseOnFailure,
@@ -206,14 +207,16 @@ export function resolveBlackouts(entries: ParsedBlackout[], schedules: readonly 
       issues.push({ path: `${at}.timezone`, expected: 'an IANA time zone such as UTC or Europe/Berlin', found: `"${b.timezone}"` });
       return;
     }
-    const fromClock = parseClock(b.from);
+    const fromParsed = parseClock(b.from);
+    // 24:00 as a start is the next day's 00:00.
+    const fromClock = fromParsed === undefined ? undefined : fromParsed % 1440;
     const toClock = parseClock(b.to);
     if (fromClock !== undefined || toClock !== undefined) {
       if (fromClock === undefined || toClock === undefined) {
         issues.push({ path: `${at}.${fromClock === undefined ? 'from' : 'to'}`, expected: 'HH:MM, like the other end of a weekly range', found: `"${fromClock === undefined ? b.from : b.to}"` });
         return;
       }
-      if (fromClock === toClock) issues.push({ path: `${at}.to`, expected: 'a time other than `from`', found: `"${b.to}"` });
+      if (fromClock === toClock % 1440) issues.push({ path: `${at}.to`, expected: 'a time other than `from`', found: `"${b.to}"` });
       for (const s of schedules) {
         if (!RUNBOOKS[s.runbook].changesHost || s.timezone === timezone) continue;
         issues.push({ path: `${at}.timezone`, expected: `the zone of the schedules it applies to (${s.runbook} on ${s.hostId}: ${s.timezone})`, found: `"${timezone}"` });

@@ -49,19 +49,29 @@ function wallOf(ms: number, timeZone: string): { y: number; mo: number; d: numbe
   return { y: Number(parts.year), mo: Number(parts.month), d: Number(parts.day), h: Number(parts.hour), mi: Number(parts.minute) };
 }
 
+const sameWall = (a: { y: number; mo: number; d: number; h: number; mi: number }, b: typeof a) => a.y === b.y && a.mo === b.mo && a.d === b.d && a.h === b.h && a.mi === b.mi;
+
 /**
- * The instant a wall-clock time has in a time zone (the earlier one when the
- * time occurs twice, the moment after the gap when it does not occur at all).
+ * The instant a wall-clock time has in a time zone: the earlier one when the
+ * time occurs twice (clocks going back), the end of the gap when it does not
+ * occur at all (clocks going forward).
  */
 export function zonedToInstant(wall: { y: number; mo: number; d: number; h: number; mi: number }, timeZone: string): number {
   const asUtc = Date.UTC(wall.y, wall.mo - 1, wall.d, wall.h, wall.mi);
-  const offset = (ms: number) => {
+  const offsetAt = (ms: number) => {
     const w = wallOf(ms, timeZone);
     return Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi) - Math.floor(ms / 60_000) * 60_000;
   };
-  let guess = asUtc - offset(asUtc);
-  guess = asUtc - offset(guess);
-  return guess;
+  // The offsets in force half a day either side: at most one change lies between.
+  const candidates = [...new Set([offsetAt(asUtc - 43_200_000), offsetAt(asUtc + 43_200_000)])].map((o) => asUtc - o).sort((x, y) => x - y);
+  const valid = candidates.filter((t) => sameWall(wallOf(t, timeZone), wall));
+  if (valid.length) return valid[0]!;
+  // In the gap: the first minute between the two candidates whose wall time is past the one asked for.
+  for (let t = candidates[0]!; t <= candidates[candidates.length - 1]!; t += 60_000) {
+    const w = wallOf(t, timeZone);
+    if (Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi) > asUtc) return t;
+  }
+  return candidates[0]!;
 }
 
 /** `2026-12-24 18:30` or `2026-12-24T18:30` as wall-clock fields; undefined when it is not one. */
@@ -84,7 +94,10 @@ export function parseClock(text: string): number | undefined {
   return h * 60 + mi;
 }
 
-const range = (start: number, end: number) => (start === end ? start : { start, end });
+const range = (start: number, end: number) => {
+  if (end < start) throw new Error(`blackout calendar: range ${start}-${end} runs backwards`);
+  return start === end ? start : { start, end };
+};
 
 /** Calendar specs covering minutes [a, b) of one day (0 <= a < b <= 1440), with the day's own fields. */
 function dayMinutes(a: number, b: number, day: Partial<CalendarSpec>, comment: string): CalendarSpec[] {
@@ -102,34 +115,69 @@ function dayMinutes(a: number, b: number, day: Partial<CalendarSpec>, comment: s
   return out;
 }
 
-/** Skip specs for the instants [fromMs, toMs) in `timeZone`, minute by minute of its wall clock. */
+/**
+ * Skip specs for the instants [fromMs, toMs) in `timeZone`: every wall-clock
+ * minute one of them has there. Walked in UTC slices of 15 minutes (every
+ * zone's offset is a multiple of that), so a day of 23 or 25 hours is right: a
+ * range in an hour that occurs twice skips that wall hour both times (a
+ * blackout covers at least its range).
+ */
 function fixedSpecs(fromMs: number, toMs: number, timeZone: string, comment: string): CalendarSpec[] {
   if (toMs <= fromMs) return [];
   // Rounded out to whole minutes: a started minute is inside.
-  const start = wallOf(Math.floor(fromMs / 60_000) * 60_000, timeZone);
-  const end = wallOf(Math.ceil(toMs / 60_000) * 60_000, timeZone);
-  const dayKey = (w: { y: number; mo: number; d: number }) => Date.UTC(w.y, w.mo - 1, w.d);
-  const out: CalendarSpec[] = [];
+  const start = Math.floor(fromMs / 60_000) * 60_000;
+  const end = Math.ceil(toMs / 60_000) * 60_000;
+  const SLICE = 15 * 60_000;
+  /** Wall minutes by wall day (`Date.UTC` of its midnight), as [from, to) pairs. */
+  const byDay = new Map<number, Array<[number, number]>>();
+  for (let t = start; t < end; ) {
+    const sliceEnd = Math.min(end, (Math.floor(t / SLICE) + 1) * SLICE);
+    const w = wallOf(t, timeZone);
+    const day = Date.UTC(w.y, w.mo - 1, w.d);
+    const m = w.h * 60 + w.mi;
+    const n = (sliceEnd - t) / 60_000;
+    // A slice never crosses a wall midnight unless the offset is not a multiple of 15 minutes: split it anyway.
+    const first = Math.min(1440, m + n);
+    const list = byDay.get(day) ?? [];
+    list.push([m, first]);
+    byDay.set(day, list);
+    if (m + n > 1440) {
+      const next = byDay.get(day + 86_400_000) ?? [];
+      next.push([0, m + n - 1440]);
+      byDay.set(day + 86_400_000, next);
+    }
+    t = sliceEnd;
+  }
   const dayFields = (ms: number): Partial<CalendarSpec> => {
     const dt = new Date(ms);
     return { year: dt.getUTCFullYear(), month: MONTHS[dt.getUTCMonth()]!, dayOfMonth: dt.getUTCDate() };
   };
-  const first = dayKey(start);
-  const last = dayKey(end);
-  const startMin = start.h * 60 + start.mi;
-  const endMin = end.h * 60 + end.mi;
-  if (first === last) return dayMinutes(startMin, endMin, dayFields(first), comment);
-  out.push(...dayMinutes(startMin, 1440, dayFields(first), comment));
-  // Whole days between, one spec per run of days within a month.
-  let day = first + 86_400_000;
-  while (day < last) {
-    const d0 = new Date(day);
-    let runEnd = day;
-    while (runEnd + 86_400_000 < last && new Date(runEnd + 86_400_000).getUTCMonth() === d0.getUTCMonth()) runEnd += 86_400_000;
-    out.push({ year: d0.getUTCFullYear(), month: MONTHS[d0.getUTCMonth()]!, dayOfMonth: range(d0.getUTCDate(), new Date(runEnd).getUTCDate()), hour: '*', minute: '*', second: '*', comment });
-    day = runEnd + 86_400_000;
+  const merged = [...byDay.entries()].sort(([a], [b]) => a - b).map(([day, spans]): [number, Array<[number, number]>] => {
+    spans.sort((x, y) => x[0] - y[0]);
+    const out: Array<[number, number]> = [];
+    for (const [a, b] of spans) {
+      const last = out[out.length - 1];
+      if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+      else out.push([a, b]);
+    }
+    return [day, out];
+  });
+  const out: CalendarSpec[] = [];
+  for (let i = 0; i < merged.length; ) {
+    const [day, spans] = merged[i]!;
+    const whole = (k: number) => merged[k]![1].length === 1 && merged[k]![1][0]![0] === 0 && merged[k]![1][0]![1] === 1440;
+    if (whole(i)) {
+      // A run of whole days within one month: one spec.
+      let j = i;
+      while (j + 1 < merged.length && whole(j + 1) && merged[j + 1]![0] === merged[j]![0] + 86_400_000 && new Date(merged[j + 1]![0]).getUTCMonth() === new Date(day).getUTCMonth()) j++;
+      const d0 = new Date(day);
+      out.push({ year: d0.getUTCFullYear(), month: MONTHS[d0.getUTCMonth()]!, dayOfMonth: range(d0.getUTCDate(), new Date(merged[j]![0]).getUTCDate()), hour: '*', minute: '*', second: '*', comment });
+      i = j + 1;
+      continue;
+    }
+    for (const [a, b] of spans) out.push(...dayMinutes(a, b, dayFields(day), comment));
+    i += 1;
   }
-  if (endMin > 0) out.push(...dayMinutes(0, endMin, dayFields(last), comment));
   return out;
 }
 

@@ -169,7 +169,8 @@ export function desiredSchedule(s: ScheduleConfig, config: Pick<Config, 'tempora
   const ms = (d: string) => parseDuration(d) ?? 0;
   // Maintenance windows: only runbooks that change a host are kept out of them (a health check still runs).
   const blackouts = RUNBOOKS[s.runbook].changesHost ? (config.blackouts ?? []) : [];
-  const skip = skipCalendars(blackouts, { timezone: s.timezone, jitterMs: fleet ? 0 : ms(s.jitter) });
+  // A fleet's jitter is each host's wait inside the fleet: it widens the window just the same.
+  const skip = skipCalendars(blackouts, { timezone: s.timezone, jitterMs: ms(s.jitter) });
   const spec = {
     ...(s.cron !== undefined ? { cronExpressions: [s.cron] } : { intervals: [{ every: ms(s.every ?? '0s') }] }),
     timezone: s.timezone,
