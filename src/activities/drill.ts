@@ -13,8 +13,8 @@
  * scratch copies and is safe to run any number of times.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, mkdir, readdir, rm, statfs } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, rm, statfs } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { archiveNameProblem } from '../common/archive-names.js';
@@ -29,6 +29,7 @@ import { scanArchive } from '../archive/scan.js';
 import { quoteIdent, withPgClient } from '../postgres/client.js';
 import { countTables, pgRestore } from '../postgres/tools.js';
 import { runArgv } from '../services/run-argv.js';
+import { processIo } from '../system/proc-io.js';
 import { exists } from '../system/fs.js';
 import { activitySignal, trackStep } from './context.js';
 import { RestoreRefusedError } from './restore.js';
@@ -71,15 +72,33 @@ export interface DrillCheck {
   mismatches: string[];
 }
 
-/** The scratch database of a drill: `<db>_drill_<tag>`, within PostgreSQL's 63-byte names. */
+/** PostgreSQL cuts identifiers at 63 bytes, silently. */
+const MAX_IDENTIFIER_BYTES = 63;
+
+/**
+ * The scratch database of a drill: `<db>_drill_<tag>`, or `mcp_drill_<tag>` when the live name is not plain
+ * ASCII or too long for that: a name PostgreSQL would cut could come out as the live database's own.
+ */
 export function scratchDatabaseName(database: string, tag: string): string {
-  return `${database.slice(0, 63 - '_drill_'.length - tag.length)}_drill_${tag}`;
+  const suffix = `_drill_${tag}`;
+  const name = /^[A-Za-z0-9_]+$/.test(database) && database.length + suffix.length <= MAX_IDENTIFIER_BYTES ? `${database}${suffix}` : `mcp${suffix}`;
+  if (name === database || Buffer.byteLength(name) > MAX_IDENTIFIER_BYTES) throw new Error(`no safe scratch database name for ${database}`);
+  return name;
 }
+
+/** A scratch database name this module made (cleanup drops nothing else). */
+const SCRATCH_DATABASE = /^[A-Za-z0-9_]{1,52}_drill_[0-9a-f]{8}$/;
+
+/** At most this many items of a list go into a result (the workflow history); the count says how many there were. */
+const LISTED = 50;
+const capped = (xs: string[]): string[] => (xs.length > LISTED ? [...xs.slice(0, LISTED), `... and ${xs.length - LISTED} more`] : xs);
 
 async function sha256File(path: string, onBytes: (n: number) => void, signal?: AbortSignal): Promise<string> {
   const hash = createHash('sha256');
+  // Never through a link: the restored tree is the attacker's as much as the archive was.
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   await pipeline(
-    createReadStream(path, { flags: 'r' }),
+    fh.createReadStream(),
     async function* (source: AsyncIterable<Buffer>) {
       for await (const chunk of source) {
         hash.update(chunk);
@@ -161,6 +180,14 @@ export function createDrillActivities({ config }: { config: Config }) {
       const roots: DrillRoot[] = [];
       let dump: DrillPlan['dump'];
       for (const root of manifest.roots) {
+        // The manifest is not signed: each root's path, and each digest's path, must lie where the archive's entries do.
+        const ap = root.archivePath;
+        if (!ap || ap.startsWith('/') || ap.split('/').some((part) => part === '' || part === '.' || part === '..')) refuse(`root "${ap}" is not a plain relative path`);
+        if (root.kind !== 'pg_dump' && (root.originalPath === undefined || root.originalPath !== `/${ap}`)) refuse(`root ${ap} has an inconsistent original path "${String(root.originalPath)}"`);
+        for (const key of Object.keys(root.files ?? {})) {
+          const inside = root.kind === 'pg_dump' ? key === ap : key.startsWith(`${ap}/`) && !key.slice(ap.length + 1).split('/').some((part) => part === '' || part === '.' || part === '..');
+          if (!inside) refuse(`the manifest's digest path "${key}" is not a file of root ${ap}`);
+        }
         if (root.kind === 'pg_dump') {
           if (!config.postgres) refuse(`${root.archivePath} is a database dump but this host has no postgres section to restore it into`);
           const database = config.postgres!.database;
@@ -169,6 +196,8 @@ export function createDrillActivities({ config }: { config: Config }) {
         }
         roots.push({ archivePath: root.archivePath, destination: join(rootDir, root.archivePath), files: root.entries.files + root.entries.hardlinks, bytes: root.bytes });
       }
+      const digestCount = manifest.roots.reduce((n, r) => n + Object.keys(r.files ?? {}).length, 0);
+      if (digestCount > scan.entries) refuse(`the manifest lists ${digestCount} file digests for an archive of ${scan.entries} entries`);
       if (await exists(scratchDir)) refuse(`${scratchDir} already exists (left by an earlier drill?): remove it`);
       // Everything is written under the backups folder: the roots, the dump, the private copy extraction reads.
       const dumpBytes = manifest.roots.filter((r) => r.kind === 'pg_dump').reduce((n, r) => n + r.bytes, 0);
@@ -183,7 +212,7 @@ export function createDrillActivities({ config }: { config: Config }) {
         rootDir,
         roots,
         ...(dump ? { dump } : {}),
-        digests: manifest.roots.reduce((n, r) => n + Object.keys(r.files ?? {}).length, 0),
+        digests: digestCount,
         inspected: { sha256: scan.sha256, bytes: scan.bytes, entries: scan.entries, fileBytes: scan.fileBytes, tarBytes: scan.tarBytes, compressor: manifest.compressor },
         space,
         backupCreatedAt: manifest.createdAt,
@@ -222,6 +251,7 @@ export function createDrillActivities({ config }: { config: Config }) {
     async restoreDrillDatabase(req: { plan: DrillPlan }): Promise<{ seconds: number }> {
       const dump = req.plan.dump;
       if (!dump || !config.postgres) throw new Error('the drill has no database dump to restore');
+      if (!SCRATCH_DATABASE.test(dump.scratchDatabase) || dump.scratchDatabase === config.postgres.database) throw new Error(`${dump.scratchDatabase} is not a restore drill's scratch database`);
       const pg = config.postgres;
       const t0 = Date.now();
       await withPgClient(
@@ -258,6 +288,10 @@ export function createDrillActivities({ config }: { config: Config }) {
         for (const [path, sha] of Object.entries(root.files ?? {})) {
           // A folder's files lie at their archive paths below the root folder; the dump was extracted to its own file.
           const restored = root.kind === 'pg_dump' ? plan.dump!.file : join(plan.rootDir, path);
+          if (root.kind !== 'pg_dump' && !restored.startsWith(`${plan.rootDir}/`)) {
+            missing.push(`/${path}`);
+            continue;
+          }
           const st = await lstat(restored).catch(() => undefined);
           if (!st?.isFile()) {
             missing.push(`/${path}`);
@@ -269,11 +303,12 @@ export function createDrillActivities({ config }: { config: Config }) {
         }
       }
       const list = (xs: string[]) => `${xs.slice(0, 20).join(', ')}${xs.length > 20 ? ` and ${xs.length - 20} more` : ''}`;
-      for (const p of wrong) mismatches.push(`${p}: restored bytes differ from the backup's sha256`);
-      for (const p of missing) mismatches.push(`${p}: not restored`);
+      for (const p of wrong.slice(0, LISTED)) mismatches.push(`${p}: restored bytes differ from the backup's sha256`);
+      for (const p of missing.slice(0, LISTED)) mismatches.push(`${p}: not restored`);
+      if (wrong.length + missing.length > 2 * LISTED) mismatches.push(`... ${wrong.length} files differ and ${missing.length} are missing in all`);
       if (plan.digests === 0) findings.push(finding('drill.files', 'warn', `${plan.archive} was made before per-file digests: its files were checked against the archive's checksum and listing only`, {}));
       else if (wrong.length || missing.length) {
-        findings.push(finding('drill.files', 'fail', `${wrong.length + missing.length} of ${plan.digests} files do not match the backup: ${list([...wrong, ...missing])}`, { wrong, missing }));
+        findings.push(finding('drill.files', 'fail', `${wrong.length + missing.length} of ${plan.digests} files do not match the backup: ${list([...wrong, ...missing])}`, { wrong: capped(wrong), missing: capped(missing) }));
       } else findings.push(finding('drill.files', 'ok', `all ${checked} files match their sha256 in the manifest`, { files: checked, bytes: hashed }));
 
       const dump = plan.dump;
@@ -281,7 +316,18 @@ export function createDrillActivities({ config }: { config: Config }) {
         const expected = manifest.roots.find((r) => r.kind === 'pg_dump')?.tables;
         const counted = trackStep(`count the rows restored into ${dump.scratchDatabase}`, 'items');
         // A large table's count takes as long as it takes (the count between two tables is the progress).
-        const got = await withPgClient({ ...config.postgres, database: dump.scratchDatabase, statementTimeoutSeconds: 0 }, (c) => countTables(c, (n, of) => counted(n, of)));
+        const got = await withPgClient({ ...config.postgres, database: dump.scratchDatabase, statementTimeoutSeconds: 0 }, async (c) => {
+          // Proof of work while one large table is counted: the server process's reads, when the server runs here.
+          const pid = Number((await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid);
+          const timer = setInterval(() => {
+            void processIo(pid).then((io) => io && counted.working(io.read));
+          }, 5_000);
+          try {
+            return await countTables(c, (n, of) => counted(n, of));
+          } finally {
+            clearInterval(timer);
+          }
+        });
         if (!expected) {
           findings.push(finding('drill.database', 'warn', `${plan.archive} was made before table counts were recorded: the database restored and answers (${Object.keys(got).length} tables) but its rows were not compared`, { tables: got }));
         } else {
@@ -291,10 +337,10 @@ export function createDrillActivities({ config }: { config: Config }) {
             else if (got[table] !== rows) bad.push(`${table}: ${got[table]} rows restored, ${rows} in the dump's snapshot`);
           }
           for (const table of Object.keys(got)) if (!(table in expected)) bad.push(`${table}: restored but not in the dump's snapshot`);
-          mismatches.push(...bad);
+          mismatches.push(...capped(bad));
           findings.push(
             bad.length
-              ? finding('drill.database', 'fail', `the restored database does not match the backup: ${list(bad)}`, { tables: bad })
+              ? finding('drill.database', 'fail', `the restored database does not match the backup: ${list(bad)}`, { tables: capped(bad) })
               : finding('drill.database', 'ok', `${Object.keys(expected).length} tables, ${Object.values(expected).reduce((a, b) => a + b, 0)} rows, as counted when the dump was taken`, {}),
           );
         }
@@ -334,7 +380,7 @@ export function createDrillActivities({ config }: { config: Config }) {
       const scratch = ownScratch(plan);
       if (plan.dump && config.postgres) {
         const name = plan.dump.scratchDatabase;
-        if (!name.includes('_drill_')) throw new Error(`${name} is not a restore drill's scratch database`);
+        if (!SCRATCH_DATABASE.test(name) || name === config.postgres.database || !name.endsWith(`_drill_${basename(scratch)}`)) throw new Error(`${name} is not this restore drill's scratch database`);
         const dropped = await withPgClient(
           config.postgres,
           async (c) => {

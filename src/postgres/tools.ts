@@ -141,11 +141,17 @@ const DUMPED_TABLES = `
   ORDER BY 1, 2`;
 
 /** Rows of every dumped table (`schema.table`), read by `client` (in whatever snapshot it is in). */
-export async function countTables(client: pg.Client, onTable?: (counted: number, of: number) => void): Promise<Record<string, number>> {
+export async function countTables(client: pg.Client, onTable?: (counted: number, of: number) => void, opts: { lockFirst?: boolean } = {}): Promise<Record<string, number>> {
   const tables: Record<string, number> = {};
+  // Only pg_catalog resolves unqualified names: a restored database's own functions (a `count` in a schema
+  // on its search_path, a database-level search_path setting) never run here.
+  await client.query('SET search_path = pg_catalog');
   const { rows } = await client.query<{ schema: string; name: string }>(DUMPED_TABLES);
-  for (const t of rows) {
-    const r = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
+  const names = rows.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
+  // Every table locked at once, as pg_dump locks them: a TRUNCATE queued meanwhile cannot empty one before it is counted.
+  if (opts.lockFirst && names.length) await client.query(`LOCK TABLE ${names.join(', ')} IN ACCESS SHARE MODE`);
+  for (const [i, t] of rows.entries()) {
+    const r = await client.query<{ n: string }>(`SELECT pg_catalog.count(*) AS n FROM ${names[i]!}`);
     tables[`${t.schema}.${t.name}`] = Number(r.rows[0]!.n);
     onTable?.(Object.keys(tables).length, rows.length);
   }
@@ -172,7 +178,7 @@ export async function pgDumpCounted(opts: { pg: PostgresConfig; outFile: string;
         void client.end().catch(() => undefined);
         throw err;
       });
-      const [dumped, counted] = await Promise.allSettled([dump, countTables(client)]);
+      const [dumped, counted] = await Promise.allSettled([dump, countTables(client, undefined, { lockFirst: true })]);
       if (dumped.status === 'rejected') throw dumped.reason;
       if (counted.status === 'rejected') throw counted.reason;
       await client.query('COMMIT');

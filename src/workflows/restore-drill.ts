@@ -87,8 +87,9 @@ export const restoreDrill = runbook(
     findings.push(...checked.findings);
 
     ctx.progress.set('clean up', plan.scratchDir);
-    drop();
+    // The undo stays registered until the cleanup is done: a cancel during it still removes the copies.
     const { removed } = await ctx.acts.cleanupDrill({ plan });
+    drop();
     findings.push(finding('drill.cleanup', 'ok', `removed ${removed.join(', ') || 'nothing (already gone)'}`, {}));
     if (fromDir) await ctx.acts.removeFetched({ dir: fromDir });
 
