@@ -128,14 +128,30 @@ async function scanRuns(opts: RestoreOutcomesOptions, runbook: string, hosts: re
   let total = 0;
   // Host ids match HOST_ID_PATTERN (config and inputs check it): no quote can occur in one.
   const query = `WorkflowType = '${runbook}' AND ${SEARCH_ATTRIBUTES.host} IN (${hosts.map((h) => `'${h}'`).join(', ')}) AND ExecutionStatus != 'Running' AND CloseTime > '${since}'`;
+  let capped = false;
   for await (const wf of opts.client.workflow.list({ query })) {
-    if (++total > limit * byHost.size) break;
+    if (++total > limit * byHost.size) {
+      capped = true;
+      break;
+    }
     const host = hostOf(wf);
     const runs = host === undefined ? undefined : byHost.get(host);
     if (!runs || runs.read >= limit) continue;
     runs.read += 1;
     take(runs, wf);
     if (runs.read === limit && ++full === byHost.size) break;
+  }
+  // A busy host used up the shared reads: each host not read to its limit gets its own query, as before grouping.
+  if (capped) {
+    for (const [host, runs] of byHost) {
+      if (runs.read >= limit) continue;
+      const mine: HostRuns = { read: 0, closed: [], failures: [] };
+      for await (const wf of opts.client.workflow.list({ query: `WorkflowType = '${runbook}' AND ${SEARCH_ATTRIBUTES.host} = '${host}' AND ExecutionStatus != 'Running' AND CloseTime > '${since}'` })) {
+        if (++mine.read > limit) break;
+        take(mine, wf);
+      }
+      byHost.set(host, mine);
+    }
   }
   return byHost;
 }
