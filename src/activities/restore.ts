@@ -193,9 +193,11 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
         if (only.includes('database') && select.skipDatabase) reasons.push('`only` names the database and `skipDatabase` leaves it out');
         if (reasons.length) refuse(...reasons);
       }
+      // The reports folder as it is now: kept when there is one (a bare host gets the backup's).
+      const reportsHere = await exists(config.paths.reportsDir);
       const wanted = (target: string): string | undefined => {
         if (only) return only.some((sel) => sel !== 'database' && selectsRoot(sel, target)) ? undefined : 'not selected (only)';
-        if (target === config.paths.reportsDir && !select.includeReports) return 'the reports folder keeps the reports written since the backup (includeReports restores it)';
+        if (target === config.paths.reportsDir && reportsHere && !select.includeReports) return 'the reports folder keeps the reports written since the backup (includeReports restores it)';
         return undefined;
       };
       for (const root of manifest.roots) {
