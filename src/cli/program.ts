@@ -8,6 +8,7 @@ import { registerConfig } from './config.js';
 import { registerDev } from './dev.js';
 import { registerDoctor } from './doctor.js';
 import { registerFleet } from './fleet.js';
+import { registerFreeze } from './freeze.js';
 import { registerRecover } from './recover.js';
 import { registerRun } from './run.js';
 import { registerSchedules } from './schedules.js';
@@ -23,7 +24,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'Temporal SDK log level of `dev` (default WARN) and `worker` (default INFO)').choices(LOG_LEVELS))
     .showHelpAfterError()
     .exitOverride();
-  for (const register of [registerDev, registerWorker, registerGateway, registerRun, registerFleet, registerRecover, registerApprove, registerBackups, registerStatus, registerSchedules, registerConfig, registerDoctor]) {
+  for (const register of [registerDev, registerWorker, registerGateway, registerRun, registerFleet, registerRecover, registerApprove, registerFreeze, registerBackups, registerStatus, registerSchedules, registerConfig, registerDoctor]) {
     register(program);
   }
   return program;

@@ -17,6 +17,8 @@ export function registerStatus(program: Command): void {
           const h = s.state?.holder;
           const worker = s.worker.state === 'polling' ? `worker polling${s.worker.lastSeen ? ` (last poll ${s.worker.lastSeen})` : ''}` : 'worker absent';
           out(`${s.hostId}: ${h ? `held by ${h.runbook} ${h.workflowId} since ${h.grantedAt}` : 'free'}; ${worker}`);
+          const f = s.state?.frozen;
+          if (f && Date.parse(f.until) > Date.now()) out(`  frozen until ${f.until}: ${f.note}${f.by ? ` (by ${f.by})` : ''}; runbooks that change it ${f.skip ? 'are skipped' : 'wait'}`);
           if (h && s.holderPhase) out(`  now: ${s.holderPhase.phase}${s.holderPhase.detail ? ` (${s.holderPhase.detail})` : ''}`);
           for (const q of s.state?.queue ?? []) out(`  waiting: ${q.runbook} ${q.workflowId} since ${q.requestedAt}`);
         }

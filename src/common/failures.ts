@@ -13,6 +13,8 @@ export const RUNBOOK_FAILURES = {
   UnknownHost: 'UnknownHostError',
   /** The host stayed locked by other runbooks for longer than the lock wait. Nothing was changed. */
   HostBusy: 'HostBusy',
+  /** The host was frozen (`mcp-runbooks freeze --skip`): the run did not wait for the freeze to end. Nothing was changed. */
+  HostFrozen: 'HostFrozen',
   /** A restic repository stayed leased by other runs (a prune, another host's check) for longer than the lease wait. Nothing was changed there. */
   RepositoryBusy: 'RepositoryBusy',
   /** The runbook's deadline passed; the undos ran. */

@@ -10,6 +10,10 @@ export const LOCK_SIGNALS = {
   release: 'releaseLease',
   withdraw: 'withdrawLease',
   granted: 'leaseGranted',
+  /** To a requester: the host is frozen; its lease waits until the freeze ends (or, `skip`, it is not granted). */
+  deferred: 'leaseDeferred',
+  freeze: 'freeze',
+  unfreeze: 'unfreeze',
 } as const;
 export const LOCK_STATE_QUERY = 'lockState';
 
@@ -30,8 +34,30 @@ export interface Lease extends LeaseRequest {
   grantedAt: string;
 }
 
+/** An operator's freeze: no lease is granted until `until` (runbooks that change the host wait, or skip). */
+export interface HostFreeze {
+  /** ISO time the freeze ends. */
+  until: string;
+  note: string;
+  by?: string;
+  /** Requesters end as `HostFrozen` instead of waiting. */
+  skip?: boolean;
+  /** ISO time it was set. */
+  at: string;
+}
+
+/** What a requester is told while the host is frozen. */
+export interface LeaseDeferral {
+  hostId: string;
+  until: string;
+  note: string;
+  skip?: boolean;
+}
+
 export interface HostLockState {
   hostId: string;
+  /** Set while a freeze is in force (or was set and has not been looked at since it ended). */
+  frozen?: HostFreeze;
   holder?: Lease;
   queue: LeaseRequest[];
   /** Leases granted over the lock's lifetime. */

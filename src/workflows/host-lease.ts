@@ -9,7 +9,9 @@ import {
 } from '@temporalio/workflow';
 import { hostLockWorkflowId } from '../common/host-lock.js';
 import { orchestrator } from './activity-policies.js';
-import { leaseGrantedSignal, releaseLeaseSignal, withdrawLeaseSignal } from './host-lock.js';
+import { leaseDeferredSignal, leaseGrantedSignal, releaseLeaseSignal, withdrawLeaseSignal } from './host-lock.js';
+import type { LeaseDeferral } from '../common/host-lock.js';
+import { durationMs } from './activity-policies.js';
 import type { ProgressTracker } from './progress.js';
 
 /** How long a runbook waits for a busy host before giving up. */
@@ -17,8 +19,13 @@ export const LOCK_WAIT = '6 hours';
 
 export async function withHostLock<T>(hostId: string, runbook: string, progress: ProgressTracker, fn: () => Promise<T>): Promise<T> {
   let leaseId: string | undefined;
+  let deferred: LeaseDeferral | undefined;
   setHandler(leaseGrantedSignal, (grant) => {
     if (grant.hostId === hostId) leaseId = grant.leaseId;
+  });
+  // An operator froze the host (`mcp-runbooks freeze`): wait until it ends, then the usual lock wait; or skip.
+  setHandler(leaseDeferredSignal, (d) => {
+    if (d.hostId === hostId) deferred = d;
   });
   const { workflowId, runId } = workflowInfo();
   const lock = getExternalWorkflowHandle(hostLockWorkflowId(hostId));
@@ -30,7 +37,18 @@ export async function withHostLock<T>(hostId: string, runbook: string, progress:
   try {
     // Inside the try: a cancel while the request is in flight may still have queued it, so withdraw.
     await orchestrator.requestHostLease({ hostId, request: { workflowId, runId, runbook, requestedAt: new Date().toISOString() } });
-    granted = await condition(() => leaseId !== undefined, LOCK_WAIT);
+    granted = await condition(() => leaseId !== undefined || deferred !== undefined, LOCK_WAIT);
+    while (leaseId === undefined && deferred !== undefined) {
+      const d: LeaseDeferral = deferred;
+      deferred = undefined;
+      if (d.skip) {
+        // The catch below withdraws the request.
+        throw ApplicationFailure.nonRetryable(`host ${hostId} is frozen until ${d.until}${d.note ? ` (${d.note})` : ''}: skipped; nothing was changed`, 'HostFrozen');
+      }
+      progress.set('frozen', `${hostId} until ${d.until}${d.note ? `: ${d.note}` : ''}`);
+      granted = await condition(() => leaseId !== undefined || deferred !== undefined, Math.max(0, Date.parse(d.until) - Date.now()) + durationMs(LOCK_WAIT));
+    }
+    granted = leaseId !== undefined;
   } catch (err) {
     // Cancelled, past the deadline, or the request failed after it may have been delivered.
     await withdraw();

@@ -16,13 +16,16 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import { LOCK_SIGNALS, LOCK_STATE_QUERY, type HostLockState, type LeaseRequest } from '../common/host-lock.js';
+import { LOCK_SIGNALS, LOCK_STATE_QUERY, type HostFreeze, type HostLockState, type LeaseDeferral, type LeaseRequest } from '../common/host-lock.js';
 import { orchestrator } from './activity-policies.js';
 
 export const requestLeaseSignal = defineSignal<[LeaseRequest]>(LOCK_SIGNALS.request);
 export const releaseLeaseSignal = defineSignal<[{ leaseId: string }]>(LOCK_SIGNALS.release);
 export const withdrawLeaseSignal = defineSignal<[{ workflowId: string; runId: string }]>(LOCK_SIGNALS.withdraw);
 export const leaseGrantedSignal = defineSignal<[{ leaseId: string; hostId: string }]>(LOCK_SIGNALS.granted);
+export const leaseDeferredSignal = defineSignal<[LeaseDeferral]>(LOCK_SIGNALS.deferred);
+export const freezeSignal = defineSignal<[Omit<HostFreeze, 'at'>]>(LOCK_SIGNALS.freeze);
+export const unfreezeSignal = defineSignal<[{ by?: string }]>(LOCK_SIGNALS.unfreeze);
 export const lockStateQuery = defineQuery<HostLockState>(LOCK_STATE_QUERY);
 
 /** How often a held lease's holder is checked for being still open. */
@@ -46,8 +49,41 @@ export async function hostLock(input: { hostId: string; state?: HostLockState })
     if (state.holder && same(state.holder, who)) delete state.holder;
   });
   setHandler(lockStateQuery, () => state);
+  // A freeze holds every new grant until it ends; the holder keeps its lease. Requesters are told once per freeze.
+  let told = new Set<string>();
+  const frozen = () => state.frozen !== undefined && Date.parse(state.frozen.until) > Date.now();
+  setHandler(freezeSignal, (f) => {
+    state.frozen = { ...f, at: new Date().toISOString() };
+    told = new Set();
+  });
+  setHandler(unfreezeSignal, () => {
+    delete state.frozen;
+  });
+  /** Tells each queued requester not told yet about this freeze; with `skip`, drops them from the queue. */
+  const deferQueued = async (f: HostFreeze) => {
+    for (const q of [...state.queue]) {
+      const key = `${q.workflowId}\u0000${q.runId}`;
+      if (told.has(key)) continue;
+      told.add(key);
+      if (f.skip) state.queue = state.queue.filter((x) => !same(x, q));
+      await getExternalWorkflowHandle(q.workflowId, q.runId)
+        .signal(leaseDeferredSignal, { hostId: state.hostId, until: f.until, note: f.note, ...(f.skip ? { skip: true } : {}) })
+        .catch(() => undefined);
+    }
+  };
 
   for (;;) {
+    if (state.frozen) {
+      if (!frozen()) delete state.frozen;
+      else {
+        // Frozen: tell the waiting, then sleep until it ends, is lifted or changed, or someone new asks.
+        const f = state.frozen;
+        await deferQueued(f);
+        const queued = state.queue.length;
+        await condition(() => state.frozen !== f || state.queue.length > queued, Math.max(1, Date.parse(f.until) - Date.now()));
+        continue;
+      }
+    }
     while (!state.holder && state.queue.length > 0) {
       const next = state.queue.shift()!;
       const leaseId = uuid4();
@@ -64,10 +100,11 @@ export async function hostLock(input: { hostId: string; state?: HostLockState })
       }
     }
     if (!state.holder) {
-      const requested = await condition(() => state.queue.length > 0, IDLE);
+      const requested = await condition(() => state.queue.length > 0 || state.frozen !== undefined, IDLE);
       if (!requested) {
         await condition(allHandlersFinished);
-        if (state.queue.length === 0) return;
+        // A freeze keeps the lock running: it is the freeze's record, and holds the grants back until it ends.
+        if (state.queue.length === 0 && !frozen()) return;
       }
       continue;
     }
