@@ -5,6 +5,7 @@
  * folder named like an archive without its suffix (`mcp_backup_YYYYMMDD_HHMMSS`)
  * that holds the owner marker written before anything else went in.
  */
+import { randomBytes } from 'node:crypto';
 import { link, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -101,7 +102,9 @@ export async function claimMirror(dir: string, hostId: string): Promise<void> {
   if (problem) throw new Error(`${dir} is not this worker's snapshot copy: ${problem}; remove it or set backup.stagingDir`);
   // Written whole under a temporary name, then linked into place: a parallel claim (two stop groups)
   // either makes the marker or finds a complete one, never an empty file.
-  const tmp = join(dir, `${MIRROR_MARKER}.${process.pid}.${Date.now()}.tmp`);
+  // Its own name per claim: two claims of one process in the same millisecond shared one, and the first one's
+  // cleanup removed the second one's file before it was linked (ENOENT; seen in a CI run).
+  const tmp = join(dir, `${MIRROR_MARKER}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   await writeFile(tmp, `${JSON.stringify({ host: hostId, createdAt: new Date().toISOString() })}\n`, { mode: 0o600 });
   try {
     await link(tmp, join(dir, MIRROR_MARKER));
