@@ -23,16 +23,14 @@ import { STALL_DEFAULT_SECONDS } from '../common/progress.js';
 import { finding, type Finding } from '../common/report.js';
 import type { Config } from '../config/config.js';
 import { extractRoots, type InspectedArchive } from '../archive/extract.js';
-import { manifestPath, readManifest, type BackupManifest } from '../archive/manifest.js';
-import { NotRegularFileError } from '../archive/read-into.js';
-import { scanArchive } from '../archive/scan.js';
+import { manifestPath, readManifest } from '../archive/manifest.js';
 import { quoteIdent, withPgClient } from '../postgres/client.js';
 import { countTables, pgRestore } from '../postgres/tools.js';
 import { runArgv } from '../services/run-argv.js';
 import { processIo } from '../system/proc-io.js';
 import { exists } from '../system/fs.js';
 import { activitySignal, trackStep } from './context.js';
-import { RestoreRefusedError } from './restore.js';
+import { checkedArchive, RestoreRefusedError } from './restore.js';
 
 /** How long the drill's validate command may run (it reports no progress: under the stall window). */
 const VALIDATE_TIMEOUT_MS = (STALL_DEFAULT_SECONDS - 30) * 1000;
@@ -144,35 +142,8 @@ export function createDrillActivities({ config }: { config: Config }) {
       const refuse = (...reasons: string[]): never => {
         throw new RestoreRefusedError(archive, reasons);
       };
-      const offsite = join(backupDir, '.offsite');
-      if (req.fromDir !== undefined && (dirname(req.fromDir) !== offsite || basename(req.fromDir).startsWith('.'))) refuse(`${req.fromDir} is not a folder fetched from a backup target`);
+      const { manifest, scan } = await checkedArchive(config, { archive, ...(req.fromDir !== undefined ? { fromDir: req.fromDir } : {}) });
       const archiveDir = req.fromDir ?? backupDir;
-      const problem = archiveNameProblem(archive);
-      if (problem) refuse(problem);
-      const archivePath = join(archiveDir, archive);
-      const st = await lstat(archivePath).catch(() => undefined);
-      if (st?.isSymbolicLink()) refuse(`${archivePath} is a symbolic link; refusing to read an archive through a link`);
-      if (!st?.isFile()) refuse(`no archive "${archive}" in ${archiveDir}`);
-      let manifest: BackupManifest;
-      try {
-        manifest = await readManifest(manifestPath(archiveDir, archive));
-      } catch (err) {
-        return refuse(`its manifest is missing or unreadable (${errorMessage(err)}); a backup is drilled only against its manifest`);
-      }
-      if (manifest.archive !== archive) refuse(`the manifest describes "${manifest.archive}", not "${archive}"`);
-      const signal = activitySignal();
-      const report = trackStep(`inspect ${archive}`, 'bytes');
-      const limits = { maxCompressionRatio: config.recovery.maxCompressionRatio, maxEntries: config.recovery.maxEntries };
-      let scan;
-      try {
-        scan = await scanArchive({ archivePath, manifest, limits, ...(signal ? { signal } : {}), onProgress: (d, t) => report(d, t) });
-      } catch (err) {
-        if (err instanceof NotRegularFileError) return refuse(err.message);
-        throw err;
-      }
-      if (scan.limitExceeded) refuse(`${scan.limitExceeded.message} (config recovery.${scan.limitExceeded.limit})`);
-      if (scan.problems.length) refuse(`the archive does not match its manifest: ${scan.problems.join('; ')}`);
-      if (scan.unsafe.length) refuse(`unsafe entries: ${scan.unsafe.join('; ')}`);
 
       const tag = createHash('sha256').update(req.runId).digest('hex').slice(0, 8);
       const scratchDir = join(drillRoot, tag);

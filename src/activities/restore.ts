@@ -116,6 +116,63 @@ export interface RestoreActivityDeps {
   faults?: Faults;
 }
 
+/**
+ * The checks every restore starts with, a recovery's and a drill's: a fetched
+ * folder is one fetchFromTarget made, the name is a plain archive name, neither
+ * the archive nor its manifest is a link, the manifest describes it, and one
+ * pass over the archive matches the manifest (checksum, entries, bytes) with
+ * every entry safe and within the limits. Throws {@link RestoreRefusedError}
+ * with the reasons; reads only.
+ */
+export async function checkedArchive(config: Config, req: { archive: string; fromDir?: string }): Promise<{ manifest: BackupManifest; scan: ScanResult }> {
+  const { archive } = req;
+  const backupDir = config.paths.backupDir;
+  const refuse = (...reasons: string[]): never => {
+    throw new RestoreRefusedError(archive, reasons);
+  };
+  // A backup fetched from a restic target (fetchFromTarget) is read from its private folder, and checked the same way.
+  const offsite = join(backupDir, '.offsite');
+  if (req.fromDir !== undefined && (dirname(req.fromDir) !== offsite || basename(req.fromDir).startsWith('.'))) refuse(`${req.fromDir} is not a folder fetched from a backup target`);
+  const archiveDir = req.fromDir ?? backupDir;
+  const nameProblem = archiveNameProblem(archive);
+  if (nameProblem) refuse(nameProblem);
+  const archivePath = join(archiveDir, archive);
+  const st = await lstat(archivePath).catch(() => undefined);
+  // Links are refused, not followed: a link planted in the backups folder could lead anywhere, and the scan reads with O_NOFOLLOW anyway.
+  if (st?.isSymbolicLink()) refuse(`${archivePath} is a symbolic link; refusing to read an archive through a link`);
+  if (!st?.isFile()) {
+    const available = (await readdir(backupDir).catch(() => [] as string[])).filter((f) => f.endsWith('.tar.gz')).sort().reverse().slice(0, 5);
+    refuse(`no archive "${archive}" in ${archiveDir}${available.length ? ` (newest: ${available.join(', ')})` : ''}`);
+  }
+  let manifest: BackupManifest;
+  if ((await lstat(manifestPath(archiveDir, archive)).catch(() => undefined))?.isSymbolicLink()) {
+    refuse(`its manifest ${manifestPath(archiveDir, archive)} is a symbolic link; refusing to read a manifest through a link`);
+  }
+  try {
+    manifest = await readManifest(manifestPath(archiveDir, archive));
+  } catch (err) {
+    return refuse(`its manifest ${manifestPath(archiveDir, archive)} is missing or unreadable (${errorMessage(err)}); an archive is restored only against its manifest`);
+  }
+  if (manifest.archive !== archive) refuse(`the manifest describes "${manifest.archive}", not "${archive}"`);
+
+  const signal = activitySignal();
+  const report = trackStep(`inspect ${archive}`, 'bytes');
+  const limits = { maxCompressionRatio: config.recovery.maxCompressionRatio, maxEntries: config.recovery.maxEntries };
+  let scan: ScanResult;
+  try {
+    scan = await scanArchive({ archivePath, manifest, limits, ...(signal ? { signal } : {}), onProgress: (d, t) => report(d, t) });
+  } catch (err) {
+    // Swapped for a link (or something else) after the lstat above.
+    if (err instanceof NotRegularFileError) return refuse(err.message);
+    throw err;
+  }
+  // A bomb first: the scan stopped there, so its other counts are partial.
+  if (scan.limitExceeded) refuse(`${scan.limitExceeded.message} (config recovery.${scan.limitExceeded.limit})`);
+  if (scan.problems.length) refuse(`the archive does not match its manifest: ${scan.problems.join('; ')}`);
+  if (scan.unsafe.length) refuse(`unsafe entries: ${scan.unsafe.join('; ')}`);
+  return { manifest, scan };
+}
+
 export function createRestoreActivities({ config, services, faults = NO_FAULTS }: RestoreActivityDeps) {
   const backupDir = config.paths.backupDir;
   const backup = createBackupActivities({ config, faults });
@@ -126,51 +183,11 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
     /** Every check a recovery needs before it touches anything; throws {@link RestoreRefusedError} with the reasons. */
     async inspectRestore(req: { archive: string; workflowId: string; runId?: string; fromDir?: string; select?: RestoreSelection }): Promise<RestorePlan> {
       const { archive } = req;
-      // A backup fetched from a restic target (fetchFromTarget) is read from its private folder, and checked the same way.
-      const offsite = join(backupDir, '.offsite');
-      if (req.fromDir !== undefined && (dirname(req.fromDir) !== offsite || basename(req.fromDir).startsWith('.'))) {
-        throw new RestoreRefusedError(archive, [`${req.fromDir} is not a folder fetched from a backup target`]);
-      }
-      const archiveDir = req.fromDir ?? backupDir;
       const refuse = (...reasons: string[]): never => {
         throw new RestoreRefusedError(archive, reasons);
       };
-      const nameProblem = archiveNameProblem(archive);
-      if (nameProblem) refuse(nameProblem);
-      const archivePath = join(archiveDir, archive);
-      const st = await lstat(archivePath).catch(() => undefined);
-      // Links are refused, not followed: a link planted in the backups folder could lead anywhere, and the scan reads with O_NOFOLLOW anyway.
-      if (st?.isSymbolicLink()) refuse(`${archivePath} is a symbolic link; refusing to read an archive through a link`);
-      if (!st?.isFile()) {
-        const available = (await readdir(backupDir).catch(() => [] as string[])).filter((f) => f.endsWith('.tar.gz')).sort().reverse().slice(0, 5);
-        refuse(`no archive "${archive}" in ${archiveDir}${available.length ? ` (newest: ${available.join(', ')})` : ''}`);
-      }
-      let manifest: BackupManifest;
-      if ((await lstat(manifestPath(archiveDir, archive)).catch(() => undefined))?.isSymbolicLink()) {
-        refuse(`its manifest ${manifestPath(archiveDir, archive)} is a symbolic link; refusing to read a manifest through a link`);
-      }
-      try {
-        manifest = await readManifest(manifestPath(archiveDir, archive));
-      } catch (err) {
-        return refuse(`its manifest ${manifestPath(archiveDir, archive)} is missing or unreadable (${errorMessage(err)}); an archive is restored only against its manifest`);
-      }
-      if (manifest.archive !== archive) refuse(`the manifest describes "${manifest.archive}", not "${archive}"`);
-
-      const signal = activitySignal();
-      const report = trackStep(`inspect ${archive}`, 'bytes');
-      const limits = { maxCompressionRatio: config.recovery.maxCompressionRatio, maxEntries: config.recovery.maxEntries };
-      let scan: ScanResult;
-      try {
-        scan = await scanArchive({ archivePath, manifest, limits, ...(signal ? { signal } : {}), onProgress: (d, t) => report(d, t) });
-      } catch (err) {
-        // Swapped for a link (or something else) after the lstat above.
-        if (err instanceof NotRegularFileError) return refuse(err.message);
-        throw err;
-      }
-      // A bomb first: the scan stopped there, so its other counts are partial.
-      if (scan.limitExceeded) refuse(`${scan.limitExceeded.message} (config recovery.${scan.limitExceeded.limit})`);
-      if (scan.problems.length) refuse(`the archive does not match its manifest: ${scan.problems.join('; ')}`);
-      if (scan.unsafe.length) refuse(`unsafe entries: ${scan.unsafe.join('; ')}`);
+      const { manifest, scan } = await checkedArchive(config, { archive, ...(req.fromDir !== undefined ? { fromDir: req.fromDir } : {}) });
+      const archiveDir = req.fromDir ?? backupDir;
 
       // One tag per run: a second run with the same workflow id (a fixed id, a reset) never meets the first one's folders.
       const tag = createHash('sha256').update(req.runId ?? req.workflowId).digest('hex').slice(0, 8);
