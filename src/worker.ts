@@ -15,7 +15,7 @@ import { Client } from '@temporalio/client';
 import { activityMetricsInterceptor } from './metrics/activity-interceptor.js';
 import { backupProbe, every, memoryProbe, scheduleProbe, serviceProbe, type Probe } from './metrics/probes.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics/registry.js';
-import { restoreRunbookOutcomes, type RestoredOutcome } from './metrics/restore-outcomes.js';
+import { restoreFreezes, restoreRunbookOutcomes, type RestoredOutcome } from './metrics/restore-outcomes.js';
 import { runbookSinks } from './metrics/runbook-sink.js';
 import { errorMessage } from './common/errors.js';
 import { ensureSearchAttributes } from './temporal/search-attributes.js';
@@ -184,10 +184,17 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   // Failure signals that must survive a restart (BackupFailed, MaintenanceFailFindings) come back from Temporal.
   const restored =
     role === 'orchestrator' || role === 'all'
-      ? restoreRunbookOutcomes({ client: new Client({ connection, namespace: config.temporal.namespace }), hosts: config.hosts, metrics }).catch((err: unknown) => {
-          console.error(`could not read earlier runbook outcomes back from Temporal (the outcome metrics start empty): ${errorMessage(err)}`);
-          return [];
-        })
+      ? restoreRunbookOutcomes({ client: new Client({ connection, namespace: config.temporal.namespace }), hosts: config.hosts, metrics })
+          .catch((err: unknown) => {
+            console.error(`could not read earlier runbook outcomes back from Temporal (the outcome metrics start empty): ${errorMessage(err)}`);
+            return [];
+          })
+          .then(async (outcomes) => {
+            await restoreFreezes({ client: new Client({ connection, namespace: config.temporal.namespace }), hosts: config.hosts, metrics }).catch((err: unknown) => {
+              console.error(`could not read the hosts' freezes back from Temporal (mcp_runbooks_host_frozen_until_timestamp_seconds starts empty): ${errorMessage(err)}`);
+            });
+            return outcomes;
+          })
       : Promise.resolve([]);
   const done = (async () => {
     try {

@@ -13,8 +13,9 @@ import { load, out, withClient } from './shared.js';
 export async function parseUntil(text: string, now = Date.now()): Promise<Date> {
   const { parseDuration } = await import('../schedules/duration.js');
   const ms = parseDuration(text);
-  const at = ms !== undefined ? new Date(now + ms) : /^\d{4}-\d{2}-\d{2}T/.test(text) ? new Date(text) : new Date(Number.NaN);
-  if (Number.isNaN(at.getTime())) throw new UsageError(`--until: an ISO time such as 2026-12-27T08:00:00Z, or a duration from now such as 2h, not "${text}"`);
+  // An ISO time with its zone (Z or +01:00): a bare local time would be read in this machine's zone.
+  const at = ms !== undefined ? new Date(now + ms) : /^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2})$/.test(text) ? new Date(text) : new Date(Number.NaN);
+  if (Number.isNaN(at.getTime())) throw new UsageError(`--until: an ISO time with its zone such as 2026-12-27T08:00:00Z, or a duration from now such as 2h, not "${text}"`);
   if (at.getTime() <= now) throw new UsageError(`--until: ${at.toISOString()} is not in the future`);
   if (at.getTime() > now + 90 * 86_400_000) throw new UsageError(`--until: ${at.toISOString()} is more than 90 days away`);
   return at;
@@ -35,8 +36,14 @@ export function registerFreeze(program: Command): void {
       if (opts.note.trim().length === 0 || opts.note.length > 500) throw new UsageError('--note: a reason of 1 to 500 characters');
       const { freezeHosts } = await import('../client/freeze.js');
       const { userInfo } = await import('node:os');
+      let user = 'unknown';
+      try {
+        user = userInfo().username;
+      } catch {
+        // No passwd entry (a container): `--by` names who froze.
+      }
       await withClient(config, async (client) => {
-        const hosts = await freezeHosts(client, config, opts.hosts, { until: until.toISOString(), note: opts.note, by: opts.by ?? userInfo().username, ...(opts.skip ? { skip: true } : {}) });
+        const hosts = await freezeHosts(client, config, opts.hosts, { until: until.toISOString(), note: opts.note, by: opts.by ?? user, ...(opts.skip ? { skip: true } : {}) });
         for (const h of hosts) out(`${h}: frozen until ${until.toISOString()} (${opts.note})${opts.skip ? '; runbooks that change it are skipped' : '; runbooks that change it wait'}`);
       });
     });

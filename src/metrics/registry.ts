@@ -127,6 +127,12 @@ export function createWorkerMetrics(labels: { role: string; hostId: string }) {
       labelNames: ['runbook', 'host', 'service'] as const,
       registers,
     }),
+    hostFrozenUntil: new Gauge({
+      name: 'mcp_runbooks_host_frozen_until_timestamp_seconds',
+      help: 'While a host is frozen (mcp-runbooks freeze): when the freeze ends (Unix time); absent when it is not frozen.',
+      labelNames: ['host'] as const,
+      registers,
+    }),
     drillLastSuccess: new Gauge({
       name: 'mcp_runbooks_restore_drill_last_success_timestamp_seconds',
       help: 'When a restore drill last passed on a host, by the target it restored from (`archive`: the backups folder) (Unix time).',

@@ -13,7 +13,8 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES, SUCCESS_OUTCOMES, type RunOutcome } from '../common/search-attributes.js';
 import type { RunbookReport } from '../common/report.js';
 import type { WorkerMetrics } from './registry.js';
-import { recordRunbookOutcome, recordTargetOutcome } from './runbook-sink.js';
+import { recordFrozen, recordRunbookOutcome, recordTargetOutcome } from './runbook-sink.js';
+import { HOST_LOCK_WORKFLOW_TYPE, LOCK_STATE_QUERY, type HostLockState } from '../common/host-lock.js';
 import { failedOnlyOffsite, targetOutcomeOf, type TargetReportLine } from '../common/outcome.js';
 
 /** Runbooks whose outcome gauges feed alerts, by workflow type. */
@@ -230,4 +231,24 @@ function outcomeOf(wf: WorkflowExecutionInfo): RunOutcome | undefined {
   const v = wf.searchAttributes?.[SEARCH_ATTRIBUTES.outcome];
   const first = Array.isArray(v) ? v[0] : v;
   return typeof first === 'string' ? (first as RunOutcome) : undefined;
+}
+
+/**
+ * The freezes in force (`mcp_runbooks_host_frozen_until_timestamp_seconds`), read from the running host
+ * locks of the configured hosts: the gauge is set by the lock workflow as the freeze changes, which a
+ * restarted worker did not see. One visibility query, then one query per running lock.
+ */
+export async function restoreFreezes(opts: Pick<RestoreOutcomesOptions, 'client' | 'hosts' | 'metrics'>): Promise<string[]> {
+  const hosts = new Set(opts.hosts);
+  const frozen: string[] = [];
+  for await (const wf of opts.client.workflow.list({ query: `WorkflowType = '${HOST_LOCK_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` })) {
+    const state = await opts.client.workflow
+      .getHandle(wf.workflowId)
+      .query<HostLockState>(LOCK_STATE_QUERY)
+      .catch(() => undefined);
+    if (!state || !hosts.has(state.hostId) || !state.frozen) continue;
+    recordFrozen(opts.metrics, state.hostId, state.frozen.until);
+    if (Date.parse(state.frozen.until) > Date.now()) frozen.push(state.hostId);
+  }
+  return frozen;
 }

@@ -74,11 +74,18 @@ export function recordTargetOutcome(m: WorkerMetrics, o: TargetOutcome, opts: { 
   if (o.snapshots !== undefined) m.targetSnapshots.set(labels, o.snapshots);
 }
 
+/** A host's freeze: the gauge holds when it ends while it lasts, and is removed when it is lifted or over. */
+export function recordFrozen(m: WorkerMetrics, hostId: string, until: string | undefined): void {
+  if (until && Date.parse(until) > Date.now()) m.hostFrozenUntil.set({ host: hostId }, Date.parse(until) / 1000);
+  else m.hostFrozenUntil.remove({ host: hostId });
+}
+
 export function runbookSinks(m: WorkerMetrics): InjectedSinks<RunbookSinks> {
   return {
     runbooks: {
       ended: { fn: (_info, outcome) => recordRunbookOutcome(m, outcome), callDuringReplay: false },
       target: { fn: (_info, outcome) => recordTargetOutcome(m, outcome), callDuringReplay: false },
+      frozen: { fn: (_info, f) => recordFrozen(m, f.hostId, f.until), callDuringReplay: false },
     },
   };
 }

@@ -17,7 +17,11 @@ import type { ProgressTracker } from './progress.js';
 /** How long a runbook waits for a busy host before giving up. */
 export const LOCK_WAIT = '6 hours';
 
-export async function withHostLock<T>(hostId: string, runbook: string, progress: ProgressTracker, fn: () => Promise<T>): Promise<T> {
+/**
+ * `onFrozen(ms)`: the host is frozen and the run will wait up to `ms` longer than a lock wait (the runbook
+ * adds it to its deadline, so a freeze does not end the run as timed out).
+ */
+export async function withHostLock<T>(hostId: string, runbook: string, progress: ProgressTracker, fn: () => Promise<T>, onFrozen?: (ms: number) => void): Promise<T> {
   let leaseId: string | undefined;
   let deferred: LeaseDeferral | undefined;
   setHandler(leaseGrantedSignal, (grant) => {
@@ -34,6 +38,7 @@ export async function withHostLock<T>(hostId: string, runbook: string, progress:
 
   progress.set('waiting for the host lock', hostId);
   let granted: boolean;
+  let wasFrozen = false;
   try {
     // Inside the try: a cancel while the request is in flight may still have queued it, so withdraw.
     await orchestrator.requestHostLease({ hostId, request: { workflowId, runId, runbook, requestedAt: new Date().toISOString() } });
@@ -46,7 +51,10 @@ export async function withHostLock<T>(hostId: string, runbook: string, progress:
         throw ApplicationFailure.nonRetryable(`host ${hostId} is frozen until ${d.until}${d.note ? ` (${d.note})` : ''}: skipped; nothing was changed`, 'HostFrozen');
       }
       progress.set('frozen', `${hostId} until ${d.until}${d.note ? `: ${d.note}` : ''}`);
-      granted = await condition(() => leaseId !== undefined || deferred !== undefined, Math.max(0, Date.parse(d.until) - Date.now()) + durationMs(LOCK_WAIT));
+      const frozenFor = Math.max(0, Date.parse(d.until) - Date.now());
+      onFrozen?.(frozenFor);
+      wasFrozen = true;
+      granted = await condition(() => leaseId !== undefined || deferred !== undefined, frozenFor + durationMs(LOCK_WAIT));
     }
     granted = leaseId !== undefined;
   } catch (err) {
@@ -56,7 +64,7 @@ export async function withHostLock<T>(hostId: string, runbook: string, progress:
   }
   if (!granted) {
     await withdraw();
-    throw ApplicationFailure.nonRetryable(`host ${hostId} stayed busy for ${LOCK_WAIT}; nothing was changed`, 'HostBusy');
+    throw ApplicationFailure.nonRetryable(`host ${hostId} stayed busy for ${LOCK_WAIT}${wasFrozen ? ' after its freeze ended' : ''}; nothing was changed`, 'HostBusy');
   }
   try {
     return await fn();

@@ -16,8 +16,9 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import { LOCK_SIGNALS, LOCK_STATE_QUERY, type HostFreeze, type HostLockState, type LeaseDeferral, type LeaseRequest } from '../common/host-lock.js';
-import { orchestrator } from './activity-policies.js';
+import { LOCK_SIGNALS, LOCK_STATE_QUERY, type HostFreeze, type HostLockState, type Lease, type LeaseDeferral, type LeaseRequest } from '../common/host-lock.js';
+import { durationMs, orchestrator } from './activity-policies.js';
+import { reportFrozen } from './outcome.js';
 
 export const requestLeaseSignal = defineSignal<[LeaseRequest]>(LOCK_SIGNALS.request);
 export const releaseLeaseSignal = defineSignal<[{ leaseId: string }]>(LOCK_SIGNALS.release);
@@ -55,14 +56,18 @@ export async function hostLock(input: { hostId: string; state?: HostLockState })
   setHandler(freezeSignal, (f) => {
     state.frozen = { ...f, at: new Date().toISOString() };
     told = new Set();
+    reportFrozen(state.hostId, f.until);
   });
   setHandler(unfreezeSignal, () => {
     delete state.frozen;
+    reportFrozen(state.hostId, undefined);
   });
+  const keyOf = (q: LeaseRequest) => `${q.workflowId}\u0000${q.runId}`;
+  const untold = () => state.queue.some((q) => !told.has(keyOf(q)));
   /** Tells each queued requester not told yet about this freeze; with `skip`, drops them from the queue. */
   const deferQueued = async (f: HostFreeze) => {
     for (const q of [...state.queue]) {
-      const key = `${q.workflowId}\u0000${q.runId}`;
+      const key = keyOf(q);
       if (told.has(key)) continue;
       told.add(key);
       if (f.skip) state.queue = state.queue.filter((x) => !same(x, q));
@@ -72,19 +77,46 @@ export async function hostLock(input: { hostId: string; state?: HostLockState })
     }
   };
 
+  /** Takes the lease back from a holder that closed without releasing it. */
+  const checkHolder = async (holder: Lease) => {
+    // A failed check (Temporal briefly unreachable) must not fail the lock itself: its queue and holder
+    // would be lost and the next request would start a second lock. Take the holder as open; check again.
+    const open = await orchestrator.workflowIsOpen({ workflowId: holder.workflowId, runId: holder.runId }).catch((err: unknown) => {
+      if (isCancellation(err)) throw err;
+      return true;
+    });
+    if (!open && state.holder === holder) {
+      delete state.holder;
+      state.revoked += 1;
+    }
+  };
+  const continueIfLong = async () => {
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 2000) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof hostLock>({ hostId: state.hostId, state });
+    }
+  };
+
   for (;;) {
     if (state.frozen) {
-      if (!frozen()) delete state.frozen;
+      if (!frozen()) {
+        delete state.frozen;
+        reportFrozen(state.hostId, undefined);
+      }
       else {
-        // Frozen: tell the waiting, then sleep until it ends, is lifted or changed, or someone new asks.
+        // Frozen: tell the waiting, then sleep until it ends, is lifted or changed, or someone new asks. A holder
+        // keeps its lease and is still checked; the history is still bounded.
         const f = state.frozen;
         await deferQueued(f);
-        const queued = state.queue.length;
-        await condition(() => state.frozen !== f || state.queue.length > queued, Math.max(1, Date.parse(f.until) - Date.now()));
+        const holder = state.holder;
+        const left = Math.max(1, Date.parse(f.until) - Date.now());
+        const woke = await condition(() => state.frozen !== f || untold() || (holder !== undefined && state.holder !== holder), holder ? Math.min(left, durationMs(HOLDER_CHECK)) : left);
+        if (!woke && holder && state.holder === holder && frozen()) await checkHolder(holder);
+        await continueIfLong();
         continue;
       }
     }
-    while (!state.holder && state.queue.length > 0) {
+    while (!state.holder && state.queue.length > 0 && !frozen()) {
       const next = state.queue.shift()!;
       const leaseId = uuid4();
       // The holder is set before the grant is sent: a withdraw (or a repeated request) that arrives
@@ -110,21 +142,7 @@ export async function hostLock(input: { hostId: string; state?: HostLockState })
     }
     const holder = state.holder;
     const released = await condition(() => state.holder !== holder, HOLDER_CHECK);
-    if (!released && state.holder === holder) {
-      // A failed check (Temporal briefly unreachable) must not fail the lock itself: its queue and holder
-      // would be lost and the next request would start a second lock. Take the holder as open; check again.
-      const open = await orchestrator.workflowIsOpen({ workflowId: holder.workflowId, runId: holder.runId }).catch((err: unknown) => {
-        if (isCancellation(err)) throw err;
-        return true;
-      });
-      if (!open && state.holder === holder) {
-        delete state.holder;
-        state.revoked += 1;
-      }
-    }
-    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 2000) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof hostLock>({ hostId: state.hostId, state });
-    }
+    if (!released && state.holder === holder) await checkHolder(holder);
+    await continueIfLong();
   }
 }

@@ -46,6 +46,8 @@ export interface RunbookSinks extends Sinks {
     ended(outcome: RunbookOutcome): void;
     /** One backup target's result in a backup run. */
     target(outcome: TargetOutcome): void;
+    /** A host's freeze set (`until`, ISO) or lifted (`until` undefined), from its lock workflow. */
+    frozen(state: { hostId: string; until?: string }): void;
   };
 }
 
@@ -79,4 +81,9 @@ export function reportEnd(runbook: string, host: string, outcome: RunbookOutcome
 /** Reports how one backup target fared (per-target metrics and alerts). */
 export function reportTarget(outcome: TargetOutcome): void {
   runbooks.target(outcome);
+}
+
+/** Reports a host's freeze to the metrics (`mcp_runbooks_host_frozen_until_timestamp_seconds`). */
+export function reportFrozen(hostId: string, until: string | undefined): void {
+  runbooks.frozen({ hostId, ...(until ? { until } : {}) });
 }

@@ -174,8 +174,12 @@ export function runbook<S extends z.ZodType, R, H = undefined>(
       }
       throw err;
     };
+    /** Time an operator's freeze holds the run back before it gets the lock: added to its deadline. */
+    let frozenMs = 0;
     const locked = <T>(fn: () => Promise<T>): Promise<T> =>
-      withHostLock(route.hostId, name, progress, () => fn().catch(compensate));
+      withHostLock(route.hostId, name, progress, () => fn().catch(compensate), (ms) => {
+        frozenMs += ms;
+      });
     const ctx: RunbookContext = {
       runbook: name,
       hostId: route.hostId,
@@ -199,7 +203,15 @@ export function runbook<S extends z.ZodType, R, H = undefined>(
     // The deadline timer lives outside the body's scope and is cancelled when the body ends.
     const timerScope = new CancellationScope({ cancellable: true });
     void timerScope
-      .run(() => sleep(deadlineMs))
+      .run(async () => {
+        await sleep(deadlineMs);
+        // A freeze's wait comes on top (runs that never waited for one keep the single timer they always had).
+        while (frozenMs > 0) {
+          const ms = frozenMs;
+          frozenMs = 0;
+          await sleep(ms);
+        }
+      })
       .then(
         () => {
           expired = true;

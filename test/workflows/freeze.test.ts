@@ -7,11 +7,14 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostLockWorkflowId } from '../../src/common/host-lock.js';
+import { createWorkerMetrics } from '../../src/metrics/registry.js';
+import { restoreFreezes } from '../../src/metrics/restore-outcomes.js';
 import type { RunbookReport } from '../../src/common/report.js';
 import type { BackupResult } from '../../src/workflows/index.js';
 import { runCli } from '../helpers/cli.js';
 import { startTestHost, type TestHost } from '../helpers/host.js';
-import { assertReplays, awaitPhase, resultWithin } from '../helpers/temporal.js';
+import { assertReplays, awaitPhase, pollUntil, resultWithin } from '../helpers/temporal.js';
 
 const HOST = 'freeze-host';
 let host: TestHost;
@@ -39,6 +42,9 @@ describe('freeze', () => {
     const backup = await start('backup', { hostId: HOST }, 'backup');
     const p = await awaitPhase(backup, 'frozen', 30_000);
     expect(p.detail).toContain('change freeze CHG-42');
+    // The metric: when the freeze ends, set by the lock workflow as it takes the freeze.
+    const gauge = async (registry = host.worker.registry) => (await registry.hostFrozenUntil.get()).values.find((v) => v.labels.host === HOST)?.value;
+    expect(await gauge()).toBe(until / 1000);
     const status = await cli('status');
     expect(status.stdout).toMatch(new RegExp(`frozen until \\S+: change freeze CHG-42 \\(by \\S+\\); runbooks that change it wait`));
     expect(status.stdout).toContain(`waiting: backup ${backup.workflowId}`);
@@ -71,12 +77,19 @@ describe('freeze', () => {
     const history = await skipped.fetchHistory();
     expect(history.events!.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'planBackup')).toBe(false);
 
+    // A restarted worker reads the freezes in force back from the locks.
+    const fresh = createWorkerMetrics({ role: 'orchestrator', hostId: 'x' });
+    expect(await restoreFreezes({ client: host.client, hosts: [HOST], metrics: fresh })).toEqual([HOST]);
+    expect((await fresh.hostFrozenUntil.get()).values.find((v) => v.labels.host === HOST)?.value).toBeGreaterThan(Date.now() / 1000 + 3000);
+
     const lifted = await cli('unfreeze', '--hosts', HOST);
     expect(lifted.exitCode, lifted.all).toBe(0);
     expect(lifted.stdout).toContain(`${HOST}: not frozen`);
+    await pollUntil('the freeze gauge removed', async () => (await host.worker.registry.hostFrozenUntil.get()).values.filter((v) => v.labels.host === HOST).length, (n) => n === 0, { timeoutMs: 10_000 });
     const b = await resultWithin<BackupResult>(await start('backup', { hostId: HOST }, 'after'), 120_000);
     expect(b.summary.fail).toBe(0);
-    await assertReplays(...handles);
+    // The lock's own history, with the freezes, the deferrals and the unfreeze in it, replays too.
+    await assertReplays(...handles, host.client.workflow.getHandle(hostLockWorkflowId(HOST)));
   }, 240_000);
 
   it('a bad --until or selector is a usage error (exit 2) and freezes nothing', async () => {
@@ -85,7 +98,8 @@ describe('freeze', () => {
     expect(past.stderr).toContain('--until: 2020-01-01T00:00:00.000Z is not in the future');
     const unknown = await cli('freeze', '--hosts', 'no-such-host', '--until', '1h', '--note', 'x');
     expect(unknown.exitCode).toBe(2);
-    const status = await cli('status');
-    expect(status.stdout).not.toContain('frozen until');
+    const status = await cli('status', '--json');
+    const lock = (JSON.parse(status.stdout) as Array<{ hostId: string; state?: { frozen?: unknown } }>).find((x) => x.hostId === HOST);
+    expect(lock?.state?.frozen).toBeUndefined();
   });
 });
