@@ -184,18 +184,17 @@ export async function startWorker(opts: StartWorkerOptions): Promise<RunningWork
   // Failure signals that must survive a restart (BackupFailed, MaintenanceFailFindings) come back from Temporal.
   const restored =
     role === 'orchestrator' || role === 'all'
-      ? restoreRunbookOutcomes({ client: new Client({ connection, namespace: config.temporal.namespace }), hosts: config.hosts, metrics })
-          .catch((err: unknown) => {
-            console.error(`could not read earlier runbook outcomes back from Temporal (the outcome metrics start empty): ${errorMessage(err)}`);
-            return [];
-          })
-          .then(async (outcomes) => {
-            await restoreFreezes({ client: new Client({ connection, namespace: config.temporal.namespace }), hosts: config.hosts, metrics }).catch((err: unknown) => {
-              console.error(`could not read the hosts' freezes back from Temporal (mcp_runbooks_host_frozen_until_timestamp_seconds starts empty): ${errorMessage(err)}`);
-            });
-            return outcomes;
-          })
+      ? restoreRunbookOutcomes({ client: new Client({ connection, namespace: config.temporal.namespace }), hosts: config.hosts, metrics }).catch((err: unknown) => {
+          console.error(`could not read earlier runbook outcomes back from Temporal (the outcome metrics start empty): ${errorMessage(err)}`);
+          return [];
+        })
       : Promise.resolve([]);
+  // The freezes in force, beside it (each lock's query is bounded; nothing waits for this).
+  if (role === 'orchestrator' || role === 'all') {
+    void restoreFreezes({ client: new Client({ connection, namespace: config.temporal.namespace }), hosts: config.hosts, metrics, taskQueue: config.temporal.taskQueue }).catch((err: unknown) => {
+      console.error(`could not read the hosts' freezes back from Temporal (mcp_runbooks_host_frozen_until_timestamp_seconds starts empty): ${errorMessage(err)}`);
+    });
+  }
   const done = (async () => {
     try {
       const results = await Promise.allSettled(runs);

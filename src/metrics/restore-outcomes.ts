@@ -14,7 +14,7 @@ import { SEARCH_ATTRIBUTES, SUCCESS_OUTCOMES, type RunOutcome } from '../common/
 import type { RunbookReport } from '../common/report.js';
 import type { WorkerMetrics } from './registry.js';
 import { recordFrozen, recordRunbookOutcome, recordTargetOutcome } from './runbook-sink.js';
-import { HOST_LOCK_WORKFLOW_TYPE, LOCK_STATE_QUERY, type HostLockState } from '../common/host-lock.js';
+import { HOST_LOCK_WORKFLOW_TYPE, hostLockWorkflowId, LOCK_STATE_QUERY, type HostLockState } from '../common/host-lock.js';
 import { failedOnlyOffsite, targetOutcomeOf, type TargetReportLine } from '../common/outcome.js';
 
 /** Runbooks whose outcome gauges feed alerts, by workflow type. */
@@ -235,20 +235,22 @@ function outcomeOf(wf: WorkflowExecutionInfo): RunOutcome | undefined {
 
 /**
  * The freezes in force (`mcp_runbooks_host_frozen_until_timestamp_seconds`), read from the running host
- * locks of the configured hosts: the gauge is set by the lock workflow as the freeze changes, which a
- * restarted worker did not see. One visibility query, then one query per running lock.
+ * locks of this deployment (its orchestration task queue) for the configured hosts: the gauge is set by the
+ * lock workflow as the freeze changes, which a restarted worker did not see. One visibility query, then one
+ * query per running lock, each bounded (a lock whose worker is away must not hold the start up).
  */
-export async function restoreFreezes(opts: Pick<RestoreOutcomesOptions, 'client' | 'hosts' | 'metrics'>): Promise<string[]> {
-  const hosts = new Set(opts.hosts);
+export async function restoreFreezes(opts: Pick<RestoreOutcomesOptions, 'client' | 'hosts' | 'metrics'> & { taskQueue: string; queryTimeoutMs?: number }): Promise<string[]> {
+  const ids = new Map(opts.hosts.map((h) => [hostLockWorkflowId(h), h]));
   const frozen: string[] = [];
-  for await (const wf of opts.client.workflow.list({ query: `WorkflowType = '${HOST_LOCK_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` })) {
-    const state = await opts.client.workflow
-      .getHandle(wf.workflowId)
-      .query<HostLockState>(LOCK_STATE_QUERY)
+  for await (const wf of opts.client.workflow.list({ query: `WorkflowType = '${HOST_LOCK_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running' AND TaskQueue = '${opts.taskQueue}'` })) {
+    const hostId = ids.get(wf.workflowId);
+    if (hostId === undefined) continue;
+    const state = await opts.client
+      .withDeadline(Date.now() + (opts.queryTimeoutMs ?? 5_000), () => opts.client.workflow.getHandle(wf.workflowId).query<HostLockState>(LOCK_STATE_QUERY))
       .catch(() => undefined);
-    if (!state || !hosts.has(state.hostId) || !state.frozen) continue;
-    recordFrozen(opts.metrics, state.hostId, state.frozen.until);
-    if (Date.parse(state.frozen.until) > Date.now()) frozen.push(state.hostId);
+    if (!state?.frozen) continue;
+    recordFrozen(opts.metrics, hostId, state.frozen.until);
+    if (Date.parse(state.frozen.until) > Date.now()) frozen.push(hostId);
   }
   return frozen;
 }

@@ -187,10 +187,10 @@ describe('blackouts on the dev server', () => {
     // Inside: 10:00 to 10:59, six times due, none started; the health check takes all six.
     await backup.backfill({ start: new Date('2025-03-01T10:00:00Z'), end: new Date('2025-03-01T10:59:00Z'), overlap: 'ALLOW_ALL' as never });
     await health.backfill({ start: new Date('2025-03-01T10:00:00Z'), end: new Date('2025-03-01T10:59:00Z'), overlap: 'ALLOW_ALL' as never });
-    await pollUntil('the health check backfill started', () => taken(health), (n) => n === 6, { timeoutMs: 30_000 });
+    await pollUntil('the health check backfill started', () => taken(health), (n) => n === 6, { timeoutMs: 90_000 });
     // Outside: 11:00 to 11:59, six runs.
     await backup.backfill({ start: new Date('2025-03-01T11:00:00Z'), end: new Date('2025-03-01T11:59:00Z'), overlap: 'ALLOW_ALL' as never });
-    await pollUntil('the backup backfill outside the blackout started', () => taken(backup), (n) => n >= 6, { timeoutMs: 30_000 });
+    await pollUntil('the backup backfill outside the blackout started', () => taken(backup), (n) => n >= 6, { timeoutMs: 90_000 });
     expect(await taken(backup)).toBe(6);
     const backups = async () => {
       const ids: string[] = [];
@@ -198,12 +198,12 @@ describe('blackouts on the dev server', () => {
       return ids.sort();
     };
     // Visibility catches up: the six are all from 11:00 on, none from inside the blackout.
-    const started = await pollUntil('six backups listed', backups, (ids) => ids.length === 6, { timeoutMs: 30_000 });
+    const started = await pollUntil('six backups listed', backups, (ids) => ids.length === 6, { timeoutMs: 60_000 });
     expect(started.map((w) => w.slice(-9))).toEqual(['11:00:00Z', '11:10:00Z', '11:20:00Z', '11:30:00Z', '11:40:00Z', '11:50:00Z']);
 
     const listed = await runCli(['--config', path, 'schedules', 'list']);
     expect(listed.exitCode, listed.all).toBe(0);
     expect(listed.stdout).toContain('skips blackouts freeze');
     expect(listed.stdout).toContain('  freeze (2025-03-01T10:00:00.000Z to 2025-03-01T11:00:00.000Z)');
-  }, 120_000);
+  }, 300_000);
 });

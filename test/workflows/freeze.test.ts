@@ -79,7 +79,7 @@ describe('freeze', () => {
 
     // A restarted worker reads the freezes in force back from the locks.
     const fresh = createWorkerMetrics({ role: 'orchestrator', hostId: 'x' });
-    expect(await restoreFreezes({ client: host.client, hosts: [HOST], metrics: fresh })).toEqual([HOST]);
+    expect(await restoreFreezes({ client: host.client, hosts: [HOST], metrics: fresh, taskQueue: host.sbx.config.temporal.taskQueue })).toEqual([HOST]);
     expect((await fresh.hostFrozenUntil.get()).values.find((v) => v.labels.host === HOST)?.value).toBeGreaterThan(Date.now() / 1000 + 3000);
 
     const lifted = await cli('unfreeze', '--hosts', HOST);
