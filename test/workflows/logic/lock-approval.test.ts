@@ -18,7 +18,7 @@ const fakes = newFakes();
 let env: LogicEnv;
 
 beforeAll(async () => {
-  env = await LogicEnv.start({ hosts: ['busy', 'approval', 'early', 'fields', 'idle', 'can', 'dead'], fakes, lock: 'real' });
+  env = await LogicEnv.start({ hosts: ['busy', 'approval', 'early', 'fields', 'idle', 'can', 'dead', 'frozen'], fakes, lock: 'real' });
 });
 afterAll(async () => {
   await env?.teardown();
@@ -75,6 +75,27 @@ describe('host lock', () => {
     expect(s.holder?.workflowId).toBe(holder.workflowId);
     expect(s.queue).toEqual([]);
     await holder.terminate('test done');
+  });
+
+  it('a freeze longer than the runbook\'s deadline (backup: 24 h) holds it back without ending it: it runs when the freeze ends', async () => {
+    // The server's time: earlier cases skipped hours ahead of this process's clock.
+    const until = new Date((await env.now()) + 30 * HOUR).toISOString();
+    await env.client.workflow.signalWithStart(HOST_LOCK_WORKFLOW_TYPE, {
+      workflowId: hostLockWorkflowId('frozen'),
+      taskQueue: env.taskQueue,
+      args: [{ hostId: 'frozen' }],
+      signal: LOCK_SIGNALS.freeze,
+      signalArgs: [{ until, note: 'year-end' }],
+    });
+    const run = await env.start('backup', { hostId: 'frozen' }, 'frozen-backup');
+    await phase(run, 'frozen');
+    expect(fakes.of(run.workflowId)).toEqual([]);
+    await run.result();
+    // Nothing ran before the freeze ended 30 hours later, and the 24-hour deadline did not end the run.
+    const d = await run.describe();
+    expect(d.status.name).toBe('COMPLETED');
+    expect(d.closeTime!.getTime() - d.startTime.getTime()).toBeGreaterThanOrEqual(30 * HOUR - 60_000);
+    expect(fakes.of(run.workflowId)[0]?.name).toBe('planBackup');
   });
 
   it('ends when idle (2 min after the last release)', async () => {
