@@ -16,8 +16,9 @@ import type { Config } from '../config/config.js';
 import { extractRoots, type ExtractTarget, type InspectedArchive } from '../archive/extract.js';
 import { manifestPath, readManifest, syncDir, writeFileDurably, type BackupManifest } from '../archive/manifest.js';
 import { NotRegularFileError } from '../archive/read-into.js';
-import { scanArchive, type ScanResult } from '../archive/scan.js';
+import { scanArchive, scanRefusal, type ScanResult } from '../archive/scan.js';
 import { pgDump, pgRestore } from '../postgres/tools.js';
+import { dropOurs, openPrevious, stageDatabase, swapInDatabase, swapNames, swapProblem, undoDatabaseSwap, type SwapNames } from '../postgres/swap.js';
 import type { ServiceManager } from '../services/index.js';
 import { runArgv } from '../services/run-argv.js';
 import { createBackupActivities, freshArchiveName, type ArchiveResult, type BackupPlan } from './backup.js';
@@ -63,7 +64,19 @@ export interface RestorePlan {
   /** The archive was made on another host. */
   fromOtherHost: boolean;
   roots: RestoreRoot[];
-  dump?: { archivePath: string; database: string; file: string; emergencyFile: string };
+  dump?: {
+    archivePath: string;
+    database: string;
+    file: string;
+    emergencyFile: string;
+    /**
+     * Restored into `staging` while the services run and swapped in by rename while they are stopped; the
+     * live database is kept as `previous` until the recovery is done. Absent: restored in place (see `inPlace`).
+     */
+    swap?: SwapNames;
+    /** Why the database is restored in place (an emergency `pg_dump` and a `pg_restore` while the services are stopped). */
+    inPlace?: string;
+  };
   /** Holds the extracted and emergency dumps. */
   recoveryDir: string;
   services: string[];
@@ -79,6 +92,8 @@ export interface RestorePlan {
   archiveDir?: string;
   /** What the archive holds that this recovery leaves as it is, and why (a selective recovery, the reports folder). */
   kept?: Array<{ target: string; why: string }>;
+  /** Checked and extracted into staging in one pass (stageRestore): nothing is left to extract. */
+  staged?: boolean;
 }
 
 /** What a recovery restores (`disasterRecovery`'s `only`, `skipDatabase`, `includeReports`). @default every root but the reports folder, and the database */
@@ -109,6 +124,20 @@ export function owningServices(config: Config, targets: readonly string[], datab
 }
 
 
+/** What a recovery is asked to restore: the archive (from the backups folder, or a folder a target's copy was fetched into) and a selection. */
+export interface RestoreRequest {
+  archive: string;
+  workflowId: string;
+  runId?: string;
+  fromDir?: string;
+  select?: RestoreSelection;
+}
+
+/** What a pass over the archive read, as extraction bounds itself by it. */
+function inspectedOf(scan: ScanResult, manifest: BackupManifest): InspectedArchive {
+  return { sha256: scan.sha256, bytes: scan.bytes, entries: scan.entries, fileBytes: scan.fileBytes, tarBytes: scan.tarBytes, compressor: manifest.compressor };
+}
+
 export interface RestoreActivityDeps {
   config: Config;
   services: ServiceManager;
@@ -125,6 +154,29 @@ export interface RestoreActivityDeps {
  * with the reasons; reads only.
  */
 export async function checkedArchive(config: Config, req: { archive: string; fromDir?: string }): Promise<{ manifest: BackupManifest; scan: ScanResult }> {
+  const { archive, archivePath, manifest } = await checkedManifest(config, req);
+  const signal = activitySignal();
+  const report = trackStep(`inspect ${archive}`, 'bytes');
+  const limits = { maxCompressionRatio: config.recovery.maxCompressionRatio, maxEntries: config.recovery.maxEntries };
+  let scan: ScanResult;
+  try {
+    scan = await scanArchive({ archivePath, manifest, limits, ...(signal ? { signal } : {}), onProgress: (d, t) => report(d, t) });
+  } catch (err) {
+    // Swapped for a link (or something else) after the lstat in checkedManifest.
+    if (err instanceof NotRegularFileError) throw new RestoreRefusedError(archive, [err.message]);
+    throw err;
+  }
+  const refusal = scanRefusal(scan);
+  if (refusal) throw new RestoreRefusedError(archive, [refusal]);
+  return { manifest, scan };
+}
+
+/**
+ * The checks before any byte of an archive is read ({@link checkedArchive} without the pass):
+ * a fetched folder is one fetchFromTarget made, the name is a plain archive name, neither the
+ * archive nor its manifest is a link, and the manifest describes it.
+ */
+export async function checkedManifest(config: Config, req: { archive: string; fromDir?: string }): Promise<{ archive: string; archivePath: string; bytes: number; manifest: BackupManifest }> {
   const { archive } = req;
   const backupDir = config.paths.backupDir;
   const refuse = (...reasons: string[]): never => {
@@ -138,7 +190,7 @@ export async function checkedArchive(config: Config, req: { archive: string; fro
   if (nameProblem) refuse(nameProblem);
   const archivePath = join(archiveDir, archive);
   const st = await lstat(archivePath).catch(() => undefined);
-  // Links are refused, not followed: a link planted in the backups folder could lead anywhere, and the scan reads with O_NOFOLLOW anyway.
+  // Links are refused, not followed: a link planted in the backups folder could lead anywhere, and every pass reads with O_NOFOLLOW anyway.
   if (st?.isSymbolicLink()) refuse(`${archivePath} is a symbolic link; refusing to read an archive through a link`);
   if (!st?.isFile()) {
     const available = (await readdir(backupDir).catch(() => [] as string[])).filter((f) => f.endsWith('.tar.gz')).sort().reverse().slice(0, 5);
@@ -154,23 +206,7 @@ export async function checkedArchive(config: Config, req: { archive: string; fro
     return refuse(`its manifest ${manifestPath(archiveDir, archive)} is missing or unreadable (${errorMessage(err)}); an archive is restored only against its manifest`);
   }
   if (manifest.archive !== archive) refuse(`the manifest describes "${manifest.archive}", not "${archive}"`);
-
-  const signal = activitySignal();
-  const report = trackStep(`inspect ${archive}`, 'bytes');
-  const limits = { maxCompressionRatio: config.recovery.maxCompressionRatio, maxEntries: config.recovery.maxEntries };
-  let scan: ScanResult;
-  try {
-    scan = await scanArchive({ archivePath, manifest, limits, ...(signal ? { signal } : {}), onProgress: (d, t) => report(d, t) });
-  } catch (err) {
-    // Swapped for a link (or something else) after the lstat above.
-    if (err instanceof NotRegularFileError) return refuse(err.message);
-    throw err;
-  }
-  // A bomb first: the scan stopped there, so its other counts are partial.
-  if (scan.limitExceeded) refuse(`${scan.limitExceeded.message} (config recovery.${scan.limitExceeded.limit})`);
-  if (scan.problems.length) refuse(`the archive does not match its manifest: ${scan.problems.join('; ')}`);
-  if (scan.unsafe.length) refuse(`unsafe entries: ${scan.unsafe.join('; ')}`);
-  return { manifest, scan };
+  return { archive, archivePath, bytes: st!.size, manifest };
 }
 
 export function createRestoreActivities({ config, services, faults = NO_FAULTS }: RestoreActivityDeps) {
@@ -179,136 +215,218 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
   const serviceOps = createServiceActivities({ services });
   const folderSources = config.backup.sources.flatMap((s) => (s.mode === 'pg_dump' ? [] : [s.path]));
 
+  /**
+   * What a recovery from this manifest restores where, and whether it may: the selection, each
+   * root's staging and previous folder, the folders an earlier recovery left, the free space
+   * (with `copyBytes` for a private copy of the archive). A one-pass recovery's own leftovers
+   * from an earlier attempt of this run (`removeOwnStaging`) are removed instead of refused.
+   */
+  const planRestore = async (
+    manifest: BackupManifest,
+    req: RestoreRequest,
+    opts: { copyBytes: number; removeOwnStaging?: boolean },
+  ): Promise<RestorePlan> => {
+    const { archive } = req;
+    const refuse = (...reasons: string[]): never => {
+      throw new RestoreRefusedError(archive, reasons);
+    };
+    const archiveDir = req.fromDir ?? backupDir;
+
+    // One tag per run: a second run with the same workflow id (a fixed id, a reset) never meets the first one's folders.
+    const tag = createHash('sha256').update(req.runId ?? req.workflowId).digest('hex').slice(0, 8);
+    const recoveryDir = join(backupDir, '.recovery', tag);
+    const roots: RestoreRoot[] = [];
+    let dump: RestorePlan['dump'];
+    const reasons: string[] = [];
+    const kept: NonNullable<RestorePlan['kept']> = [];
+    const select = req.select ?? {};
+    const only = select.only?.map((x) => x.trim()).filter((x) => x.length > 0);
+    const archived = manifest.roots.filter((r) => r.kind !== 'pg_dump').map((r) => r.originalPath ?? '');
+    const hasDump = manifest.roots.some((r) => r.kind === 'pg_dump');
+    if (only) {
+      if (only.length === 0) refuse('`only` names nothing to restore');
+      for (const sel of only) {
+        if (sel === 'database' ? !hasDump : !archived.some((t) => selectsRoot(sel, t))) {
+          reasons.push(`"${sel}" names nothing in ${archive} (it holds ${[...archived, ...(hasDump ? ['database'] : [])].join(', ')})`);
+        }
+      }
+      if (only.includes('database') && select.skipDatabase) reasons.push('`only` names the database and `skipDatabase` leaves it out');
+      if (reasons.length) refuse(...reasons);
+    }
+    // The reports folder as it is now: kept when there is one (a bare host gets the backup's).
+    const reportsHere = await exists(config.paths.reportsDir);
+    const wanted = (target: string): string | undefined => {
+      if (only) return only.some((sel) => sel !== 'database' && selectsRoot(sel, target)) ? undefined : 'not selected (only)';
+      if (target === config.paths.reportsDir && reportsHere && !select.includeReports) return 'the reports folder keeps the reports written since the backup (includeReports restores it)';
+      return undefined;
+    };
+    for (const root of manifest.roots) {
+      if (root.kind === 'pg_dump') {
+        const why = only ? (only.includes('database') ? undefined : 'not selected (only)') : select.skipDatabase ? 'skipDatabase' : undefined;
+        if (why) {
+          kept.push({ target: `database ${config.postgres?.database ?? root.database ?? ''}`, why });
+          continue;
+        }
+        if (!config.postgres) reasons.push(`${root.archivePath} is a database dump but this host has no postgres section to restore it into`);
+        else dump = { archivePath: root.archivePath, database: config.postgres.database, file: join(recoveryDir, 'restore.dump'), emergencyFile: join(recoveryDir, 'emergency.dump') };
+        continue;
+      }
+      const target = root.originalPath ?? '';
+      const notWanted = wanted(target);
+      if (notWanted) {
+        kept.push({ target, why: notWanted });
+        continue;
+      }
+      if (!isAbsolute(target) || normalize(target) !== target || target.endsWith('/') || root.archivePath !== target.slice(1)) {
+        reasons.push(`root ${root.archivePath} has an inconsistent original path "${target}"`);
+        continue;
+      }
+      if (!folderSources.includes(target)) {
+        reasons.push(`${target} is not a backup source on this host (config backup.sources), so it is not restored here`);
+        continue;
+      }
+      if (target === backupDir || target.startsWith(`${backupDir}/`) || backupDir.startsWith(`${target}/`)) {
+        reasons.push(`${target} holds or lies in the backups folder`);
+        continue;
+      }
+      const parent = dirname(target);
+      const base = basename(target);
+      roots.push({
+        archivePath: root.archivePath,
+        target,
+        staging: join(parent, `.${base}.mcp-restore-${tag}`),
+        previous: join(parent, `.${base}.mcp-previous-${tag}`),
+        existedBefore: await exists(target),
+        bytes: root.bytes,
+        files: root.entries.files + root.entries.hardlinks,
+      });
+    }
+    if (roots.length === 0 && !dump) refuse(`nothing left to restore: ${kept.map((k) => `${k.target} (${k.why})`).join('; ')}`);
+    // Folders an earlier, interrupted recovery kept (previous state, staging) are never overwritten or guessed about;
+    // this run's own staging (its tag), from an attempt a killed worker left, is started over.
+    if (opts.removeOwnStaging) for (const p of [...roots.map((r) => r.staging), recoveryDir]) await rm(p, { recursive: true, force: true });
+    for (const p of [...roots.flatMap((r) => [r.staging, r.previous]), recoveryDir]) {
+      if (await exists(p)) reasons.push(`${p} already exists (left by an earlier recovery?): check it, then move it away`);
+    }
+    if (reasons.length) refuse(...reasons);
+
+    // Free space: each root is extracted beside its target; dumps go to the recovery folder.
+    const margin = 1 + config.recovery.freeSpaceMarginPercent / 100;
+    const needs = new Map<string, number>();
+    for (const r of roots) {
+      // The nearest folder that exists: inspection creates nothing.
+      let parent = dirname(r.target);
+      while (!(await exists(parent)) && dirname(parent) !== parent) parent = dirname(parent);
+      needs.set(parent, (needs.get(parent) ?? 0) + r.bytes);
+    }
+    const dumpBytes = dump ? (manifest.roots.find((r) => r.kind === 'pg_dump')?.bytes ?? 0) : 0;
+    // The dumps (extracted and emergency) and a private copy of the archive when extraction reads one.
+    needs.set(backupDir, (needs.get(backupDir) ?? 0) + dumpBytes * 2 + opts.copyBytes);
+    const space: RestorePlan['space'] = [];
+    const byDevice = new Map<string, { path: string; needed: number; available: number }>();
+    for (const [path, bytes] of needs) {
+      const s = await statfs(path);
+      const st2 = await lstat(path);
+      const key = String(st2.dev);
+      const entry = byDevice.get(key) ?? { path, needed: 0, available: s.bavail * s.bsize };
+      entry.needed += Math.ceil(bytes * margin);
+      byDevice.set(key, entry);
+    }
+    for (const e of byDevice.values()) {
+      space.push({ path: e.path, neededBytes: e.needed, availableBytes: e.available });
+      if (e.needed > e.available) reasons.push(`not enough free space on the filesystem of ${e.path}: ${e.needed} bytes needed for staging, ${e.available} available`);
+    }
+    if (reasons.length) refuse(...reasons);
+
+    return {
+      archive,
+      sha256: manifest.sha256,
+      backupCreatedAt: manifest.createdAt,
+      backupHost: manifest.host,
+      fromOtherHost: manifest.host !== config.hostId,
+      roots,
+      ...(dump ? { dump } : {}),
+      recoveryDir,
+      services: owningServices(config, roots.map((r) => r.target), dump !== undefined, services.services),
+      space,
+      totals: { files: roots.reduce((n, r) => n + r.files, 0), bytes: roots.reduce((n, r) => n + r.bytes, 0) },
+      ...(req.fromDir !== undefined ? { archiveDir } : {}),
+      ...(kept.length ? { kept } : {}),
+    };
+  };
+
+
   return {
-    /** Every check a recovery needs before it touches anything; throws {@link RestoreRefusedError} with the reasons. */
-    async inspectRestore(req: { archive: string; workflowId: string; runId?: string; fromDir?: string; select?: RestoreSelection }): Promise<RestorePlan> {
-      const { archive } = req;
-      const refuse = (...reasons: string[]): never => {
-        throw new RestoreRefusedError(archive, reasons);
-      };
-      const { manifest, scan } = await checkedArchive(config, { archive, ...(req.fromDir !== undefined ? { fromDir: req.fromDir } : {}) });
-      const archiveDir = req.fromDir ?? backupDir;
+    /** Every check a recovery needs before it touches anything (a read-only pass: a dry run); throws {@link RestoreRefusedError} with the reasons. */
+    async inspectRestore(req: RestoreRequest): Promise<RestorePlan> {
+      const { manifest, scan } = await checkedArchive(config, { archive: req.archive, ...(req.fromDir !== undefined ? { fromDir: req.fromDir } : {}) });
+      const plan = await planRestore(manifest, req, { copyBytes: scan.bytes });
+      return { ...plan, inspected: inspectedOf(scan, manifest) };
+    },
 
-      // One tag per run: a second run with the same workflow id (a fixed id, a reset) never meets the first one's folders.
-      const tag = createHash('sha256').update(req.runId ?? req.workflowId).digest('hex').slice(0, 8);
-      const recoveryDir = join(backupDir, '.recovery', tag);
-      const roots: RestoreRoot[] = [];
-      let dump: RestorePlan['dump'];
-      const reasons: string[] = [];
-      const kept: NonNullable<RestorePlan['kept']> = [];
-      const select = req.select ?? {};
-      const only = select.only?.map((x) => x.trim()).filter((x) => x.length > 0);
-      const archived = manifest.roots.filter((r) => r.kind !== 'pg_dump').map((r) => r.originalPath ?? '');
-      const hasDump = manifest.roots.some((r) => r.kind === 'pg_dump');
-      if (only) {
-        if (only.length === 0) refuse('`only` names nothing to restore');
-        for (const sel of only) {
-          if (sel === 'database' ? !hasDump : !archived.some((t) => selectsRoot(sel, t))) {
-            reasons.push(`"${sel}" names nothing in ${archive} (it holds ${[...archived, ...(hasDump ? ['database'] : [])].join(', ')})`);
-          }
-        }
-        if (only.includes('database') && select.skipDatabase) reasons.push('`only` names the database and `skipDatabase` leaves it out');
-        if (reasons.length) refuse(...reasons);
+    /**
+     * A recovery's inspection and extraction in one pass: the manifest checked, the plan made
+     * (selection, leftovers, free space), then every root extracted into its staging folder and
+     * the dump into the recovery folder while the same pass checks the archive against its
+     * manifest. A refusal removes everything the pass wrote, and nothing else was touched. When
+     * the plan has a dump, also decides whether the database is swapped in by rename or restored in place.
+     */
+    async stageRestore(req: RestoreRequest): Promise<RestorePlan> {
+      const { archive, archivePath, manifest } = await checkedManifest(config, { archive: req.archive, ...(req.fromDir !== undefined ? { fromDir: req.fromDir } : {}) });
+      const plan = await planRestore(manifest, req, { copyBytes: 0, removeOwnStaging: true });
+      // Decided before anything is written: a database that cannot be reached fails the step with nothing to remove.
+      let dump = plan.dump;
+      if (dump && config.postgres) {
+        const why = await swapProblem(config.postgres);
+        dump = why ? { ...dump, inPlace: why } : { ...dump, swap: swapNames(config.postgres.database, basename(plan.recoveryDir)) };
       }
-      // The reports folder as it is now: kept when there is one (a bare host gets the backup's).
-      const reportsHere = await exists(config.paths.reportsDir);
-      const wanted = (target: string): string | undefined => {
-        if (only) return only.some((sel) => sel !== 'database' && selectsRoot(sel, target)) ? undefined : 'not selected (only)';
-        if (target === config.paths.reportsDir && reportsHere && !select.includeReports) return 'the reports folder keeps the reports written since the backup (includeReports restores it)';
-        return undefined;
+      const removeStaging = async () => {
+        for (const r of plan.roots) await rm(r.staging, { recursive: true, force: true });
+        await rm(plan.recoveryDir, { recursive: true, force: true });
       };
-      for (const root of manifest.roots) {
-        if (root.kind === 'pg_dump') {
-          const why = only ? (only.includes('database') ? undefined : 'not selected (only)') : select.skipDatabase ? 'skipDatabase' : undefined;
-          if (why) {
-            kept.push({ target: `database ${config.postgres?.database ?? root.database ?? ''}`, why });
-            continue;
-          }
-          if (!config.postgres) reasons.push(`${root.archivePath} is a database dump but this host has no postgres section to restore it into`);
-          else dump = { archivePath: root.archivePath, database: config.postgres.database, file: join(recoveryDir, 'restore.dump'), emergencyFile: join(recoveryDir, 'emergency.dump') };
-          continue;
-        }
-        const target = root.originalPath ?? '';
-        const notWanted = wanted(target);
-        if (notWanted) {
-          kept.push({ target, why: notWanted });
-          continue;
-        }
-        if (!isAbsolute(target) || normalize(target) !== target || target.endsWith('/') || root.archivePath !== target.slice(1)) {
-          reasons.push(`root ${root.archivePath} has an inconsistent original path "${target}"`);
-          continue;
-        }
-        if (!folderSources.includes(target)) {
-          reasons.push(`${target} is not a backup source on this host (config backup.sources), so it is not restored here`);
-          continue;
-        }
-        if (target === backupDir || target.startsWith(`${backupDir}/`) || backupDir.startsWith(`${target}/`)) {
-          reasons.push(`${target} holds or lies in the backups folder`);
-          continue;
-        }
-        const parent = dirname(target);
-        const base = basename(target);
-        roots.push({
-          archivePath: root.archivePath,
-          target,
-          staging: join(parent, `.${base}.mcp-restore-${tag}`),
-          previous: join(parent, `.${base}.mcp-previous-${tag}`),
-          existedBefore: await exists(target),
-          bytes: root.bytes,
-          files: root.entries.files + root.entries.hardlinks,
-        });
+      await mkdir(plan.recoveryDir, { recursive: true, mode: 0o700 });
+      for (const r of plan.roots) await mkdir(dirname(r.staging), { recursive: true });
+      const targets: ExtractTarget[] = plan.roots.map((r) => ({ archivePath: r.archivePath, destination: r.staging, kind: 'folder' }));
+      if (plan.dump) targets.push({ archivePath: plan.dump.archivePath, destination: plan.dump.file, kind: 'file' });
+      const signal = activitySignal();
+      const size = (await lstat(archivePath)).size;
+      const report = trackStep(`check and extract ${archive}`, 'bytes', size);
+      const limits = { maxCompressionRatio: config.recovery.maxCompressionRatio, maxEntries: config.recovery.maxEntries };
+      let result: Awaited<ReturnType<typeof extractRoots>>;
+      try {
+        result = await extractRoots({ archivePath, targets, check: { manifest, limits }, ...(signal ? { signal } : {}), onProgress: (n) => report(n, size) });
+      } catch (err) {
+        await removeStaging();
+        throw err;
       }
-      if (roots.length === 0 && !dump) refuse(`nothing left to restore: ${kept.map((k) => `${k.target} (${k.why})`).join('; ')}`);
-      // Folders an earlier, interrupted recovery kept (previous state, staging) are never overwritten or guessed about.
-      for (const p of [...roots.flatMap((r) => [r.staging, r.previous]), recoveryDir]) {
-        if (await exists(p)) reasons.push(`${p} already exists (left by an earlier recovery?): check it, then move it away`);
+      if (result.refused.length || !result.scan) {
+        await removeStaging();
+        throw new RestoreRefusedError(archive, result.refused);
       }
-      if (reasons.length) refuse(...reasons);
+      return { ...plan, ...(dump ? { dump } : {}), inspected: inspectedOf(result.scan, manifest), staged: true };
+    },
 
-      // Free space: each root is extracted beside its target; dumps go to the recovery folder.
-      const margin = 1 + config.recovery.freeSpaceMarginPercent / 100;
-      const needs = new Map<string, number>();
-      for (const r of roots) {
-        // The nearest folder that exists: inspection creates nothing.
-        let parent = dirname(r.target);
-        while (!(await exists(parent)) && dirname(parent) !== parent) parent = dirname(parent);
-        needs.set(parent, (needs.get(parent) ?? 0) + r.bytes);
-      }
-      const dumpBytes = dump ? (manifest.roots.find((r) => r.kind === 'pg_dump')?.bytes ?? 0) : 0;
-      // The dumps (extracted and emergency) and the private copy of the archive that extraction reads.
-      needs.set(backupDir, (needs.get(backupDir) ?? 0) + dumpBytes * 2 + scan.bytes);
-      const space: RestorePlan['space'] = [];
-      const byDevice = new Map<string, { path: string; needed: number; available: number }>();
-      for (const [path, bytes] of needs) {
-        const s = await statfs(path);
-        const st2 = await lstat(path);
-        const key = String(st2.dev);
-        const entry = byDevice.get(key) ?? { path, needed: 0, available: s.bavail * s.bsize };
-        entry.needed += Math.ceil(bytes * margin);
-        byDevice.set(key, entry);
-      }
-      for (const e of byDevice.values()) {
-        space.push({ path: e.path, neededBytes: e.needed, availableBytes: e.available });
-        if (e.needed > e.available) reasons.push(`not enough free space on the filesystem of ${e.path}: ${e.needed} bytes needed for staging, ${e.available} available`);
-      }
-      if (reasons.length) refuse(...reasons);
+    /** Restores the staged dump into the plan's staging database, beside the live one, while the services run. */
+    async stageRestoreDatabase(req: { plan: RestorePlan }): Promise<{ database: string }> {
+      const swap = req.plan.dump?.swap;
+      if (!swap || !config.postgres) throw new Error('the plan restores no database by swap');
+      const signal = activitySignal();
+      await stageDatabase({ pg: config.postgres, staging: swap.staging, file: req.plan.dump!.file, ...(signal ? { signal } : {}), progress: trackStep(`pg_restore into ${swap.staging}`, 'bytes') });
+      return { database: swap.staging };
+    },
 
-      return {
-        archive,
-        sha256: manifest.sha256,
-        backupCreatedAt: manifest.createdAt,
-        backupHost: manifest.host,
-        fromOtherHost: manifest.host !== config.hostId,
-        roots,
-        ...(dump ? { dump } : {}),
-        recoveryDir,
-        services: owningServices(config, roots.map((r) => r.target), dump !== undefined, services.services),
-        space,
-        totals: { files: roots.reduce((n, r) => n + r.files, 0), bytes: roots.reduce((n, r) => n + r.bytes, 0) },
-        inspected: { sha256: scan.sha256, bytes: scan.bytes, entries: scan.entries, fileBytes: scan.fileBytes, tarBytes: scan.tarBytes, compressor: manifest.compressor },
-        ...(req.fromDir !== undefined ? { archiveDir } : {}),
-        ...(kept.length ? { kept } : {}),
-      };
+    /** Services stopped: the live database becomes the previous one and the staging database the live one, in one transaction. Idempotent. */
+    async swapDatabase(req: { plan: RestorePlan }): Promise<'swapped' | 'already swapped'> {
+      const swap = req.plan.dump?.swap;
+      if (!swap || !config.postgres) throw new Error('the plan restores no database by swap');
+      return swapInDatabase(config.postgres, swap);
+    },
+
+    /** Puts the previous database back in place. Idempotent. */
+    async undoDatabaseSwap(req: { plan: RestorePlan }): Promise<'restored previous' | 'nothing to undo'> {
+      const swap = req.plan.dump?.swap;
+      if (!swap || !config.postgres) return 'nothing to undo';
+      return undoDatabaseSwap(config.postgres, swap);
     },
 
     /**
@@ -435,6 +553,13 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
      */
     async archivePreviousState(req: { plan: RestorePlan; workflowId: string }): Promise<ArchiveResult | undefined> {
       const sources = req.plan.roots.filter((r) => r.existedBefore);
+      // A database swapped by rename: the previous one, kept closed, is dumped now (the services are back).
+      const swap = req.plan.dump?.swap;
+      if (swap && config.postgres && (await openPrevious(config.postgres, swap))) {
+        await mkdir(req.plan.recoveryDir, { recursive: true, mode: 0o700 });
+        const signal = activitySignal();
+        await pgDump({ pg: { ...config.postgres, database: swap.previous }, outFile: req.plan.dump!.emergencyFile, ...(signal ? { signal } : {}), progress: trackStep(`pg_dump ${swap.previous} (the database before the recovery)`, 'bytes') });
+      }
       const dump = req.plan.dump && (await exists(req.plan.dump.emergencyFile)) ? req.plan.dump : undefined;
       if (!sources.length && !dump) return undefined;
       // The name is chosen once per run and kept in the run's recovery folder: a retry after a killed
@@ -462,12 +587,14 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
       return backup.createArchive({ plan, workflowId: req.workflowId, reason: `state before recovery from ${req.plan.archive}`, downtime: [], kind: 'emergency' });
     },
 
-    /** Removes the previous folders, leftover staging and the recovery folder. */
+    /** Removes the previous folders (and database), leftover staging (folders and database) and the recovery folder. */
     async cleanupRecovery(req: { plan: RestorePlan; keepPrevious?: boolean }): Promise<void> {
       for (const r of req.plan.roots) {
         if (!req.keepPrevious) await rm(r.previous, { recursive: true, force: true });
         await rm(r.staging, { recursive: true, force: true });
       }
+      const swap = req.plan.dump?.swap;
+      if (swap && config.postgres) await dropOurs(config.postgres, req.keepPrevious ? [swap.staging] : [swap.staging, swap.previous]);
       await rm(req.plan.recoveryDir, { recursive: true, force: true });
     },
   };

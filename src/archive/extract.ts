@@ -10,6 +10,15 @@
  * hard link is made only to a regular file that this pass wrote inside the root.
  * So whatever the archive holds, nothing is written outside a destination.
  *
+ * With {@link ExtractOptions.check} nothing was inspected before: the pass is
+ * the inspection. Every entry is judged and counted as {@link scanArchive} does
+ * (one {@link ArchiveChecker}) while it is written; once anything is wrong the
+ * pass writes nothing more but reads on to name every problem, and at the end
+ * the file's sha256 and size and each root's counts, bytes and listing must be
+ * the manifest's, or everything written is removed and the archive refused.
+ * What it writes never exceeds the manifest's totals (the space the caller
+ * checked). The bytes hashed are the bytes extracted, so no private copy is needed.
+ *
  * With {@link ExtractOptions.inspected} the archive is first copied into a
  * private, already unlinked file while it is hashed, and only that copy is
  * extracted, once its sha256 is the one inspected: an archive swapped (renamed
@@ -27,6 +36,8 @@ import { Parser, type ReadEntry } from 'tar';
 import { pickReader } from './compress.js';
 import { ArchiveModel, entryProblem, symlinkChainProblems } from './entry-rules.js';
 import { normalizeArchivePath, normalizeType, rootOf } from './listing.js';
+import type { BackupManifest } from './manifest.js';
+import { ArchiveChecker, scanRefusal, type ScanLimits, type ScanResult } from './scan.js';
 import { parserSink } from './parser-sink.js';
 import { NotRegularFileError, openRegularFile, readInto } from './read-into.js';
 
@@ -61,6 +72,8 @@ export interface ExtractOptions {
   inspected?: InspectedArchive;
   /** A folder only this worker writes (mode 0700) to hold that copy while it is extracted; required with `inspected`. */
   workDir?: string;
+  /** Inspect in this same pass instead (see the module comment); not with `inspected`. */
+  check?: { manifest: BackupManifest; limits?: ScanLimits };
   signal?: AbortSignal;
   /** Compressed bytes read so far (the copy, then the extraction: up to twice the size with `inspected`). */
   onProgress?: (bytesRead: number) => void;
@@ -71,6 +84,8 @@ export interface ExtractResult {
   bytes: number;
   /** Why the archive was not extracted (empty when it was); what the pass wrote has been removed. */
   refused: string[];
+  /** With `check`: what the pass found, as {@link scanArchive} reports it (its sha256, counts and tar bytes). */
+  scan?: ScanResult;
 }
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -92,6 +107,7 @@ export async function extractRoots(opts: ExtractOptions): Promise<ExtractResult>
   }
   let archive: FileHandle = source;
   try {
+    if (opts.inspected && opts.check) throw new Error('extractRoots: inspected and check exclude each other');
     if (opts.inspected) {
       if (!opts.workDir) throw new Error('extractRoots: workDir is required with inspected');
       const copy = await verifiedCopy(source, opts.archivePath, join(opts.workDir, `.inspected-copy-${process.pid}-${Date.now()}`), opts.inspected, opts);
@@ -166,6 +182,13 @@ async function writeAll(fh: FileHandle, chunk: Buffer, at: number): Promise<void
 
 async function extractFrom(archive: FileHandle, opts: ExtractOptions, result: ExtractResult): Promise<ExtractResult> {
   const { inspected } = opts;
+  // Inspected in this pass: the checker judges every entry (every root's, restored or not) as a scan does.
+  const check = opts.check && new ArchiveChecker((await archive.stat()).size, opts.check.manifest, opts.check.limits);
+  const hash = check && createHash('sha256');
+  // Checking, what is written stays within what the manifest lists for the roots restored (the space the caller checked).
+  const listed = opts.check && manifestBounds(opts.check.manifest, opts.targets);
+  let writtenEntries = 0;
+  let writtenBytes = 0;
   const model = new ArchiveModel();
   const dirs: Array<{ path: string; mode: number; mtime?: Date; uid?: number; gid?: number }> = [];
   const created: ExtractTarget[] = [];
@@ -330,16 +353,30 @@ async function extractFrom(archive: FileHandle, opts: ExtractOptions, result: Ex
     failure ??= err;
   };
   const parser = new Parser({
-    strict: true,
+    // Checking: a bad header is a problem to report (as a scan does), not an error.
+    strict: !check,
+    ...(check ? { onwarn: (code: string, message: string) => check.problem(`tar: ${code} ${message}`) } : {}),
     onReadEntry: (entry: ReadEntry) => {
       entry.pause();
-      // Counted before anything is written: an archive that holds more than was inspected stops here.
+      const verdict = check?.entry(entry);
+      // Counted before anything is written: an archive that holds more than was inspected (or than its manifest lists) stops here.
       entries += 1;
       if (normalizeType(entry.type) === 'File') fileBytes += entry.size ?? 0;
-      if (inspected && entries > inspected.entries) refuse(new Refusal(`the archive holds more than the ${inspected.entries} entries inspected`));
-      else if (inspected && fileBytes > inspected.fileBytes) refuse(new Refusal(`the archive holds more than the ${inspected.fileBytes} bytes of files inspected`));
+      let over: string | undefined;
+      if (inspected && entries > inspected.entries) over = `the archive holds more than the ${inspected.entries} entries inspected`;
+      else if (inspected && fileBytes > inspected.fileBytes) over = `the archive holds more than the ${inspected.fileBytes} bytes of files inspected`;
+      // Only what will be written counts (an entry refused is reported as such, and never written).
+      else if (listed && !verdict?.problem && normalizeType(entry.type) && rootOf(opts.targets, entry.path)) {
+        writtenEntries += 1;
+        if (normalizeType(entry.type) === 'File') writtenBytes += entry.size ?? 0;
+        if (writtenEntries > listed.entries) over = `the roots restored hold more than the ${listed.entries} entries the manifest lists`;
+        else if (writtenBytes > listed.fileBytes) over = `the roots restored hold more than the ${listed.fileBytes} bytes of files the manifest lists`;
+        if (over) check!.problem(over);
+      }
+      if (over || check?.limitExceeded) refuse(new Refusal(over ?? check!.limitExceeded!.message));
       chain = chain.then(async () => {
-        if (failure) return void entry.resume();
+        // Once the check failed nothing more is written; the pass reads on to name every problem.
+        if (failure || check?.failed) return void entry.resume();
         try {
           await write(entry);
         } catch (err) {
@@ -353,6 +390,7 @@ async function extractFrom(archive: FileHandle, opts: ExtractOptions, result: Ex
   const offset = inspected ? inspected.bytes : 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
+      hash?.update(chunk);
       read += chunk.length;
       opts.onProgress?.(offset + read);
       cb(null, chunk);
@@ -362,26 +400,35 @@ async function extractFrom(archive: FileHandle, opts: ExtractOptions, result: Ex
   const sink = parserSink(parser, (chunk) => {
     tarBytes += chunk.length;
     if (inspected && tarBytes > inspected.tarBytes) refuse(new Refusal(`the archive decompresses to more than the ${inspected.tarBytes} bytes inspected`));
+    if (check && !check.tar(chunk.length)) refuse(new Refusal(check.limitExceeded!.message));
     // Stop reading at the first refusal: nothing more is written, and a bomb is not decompressed further.
     if (failure) throw failure;
   });
   try {
-    const gunzip = await pickReader(inspected?.compressor);
+    const gunzip = await pickReader(inspected?.compressor ?? opts.check?.manifest.compressor);
     await gunzip.run(readInto(archive, counter), sink, opts.signal ?? new AbortController().signal);
   } catch (err) {
-    failure ??= err;
-    stop(failure);
+    // Checking, a stream that does not read to its end (corrupt, truncated) is the archive's problem, as in a scan.
+    if (check && !failure && !opts.signal?.aborted) check.problem(`the archive does not read back whole: ${(err as Error).message}`);
+    else failure ??= err;
+    stop(failure ?? err);
   }
   await chain;
   await Promise.all(pending);
+  if (failure !== undefined && !(failure instanceof Refusal)) {
+    await removeCreated(created);
+    throw failure;
+  }
+  const scan = check?.finish(hash!.digest('hex'), read);
+  const verdict = scan && scanRefusal(scan);
+  if (verdict) failure = new Refusal(verdict);
   if (!failure) {
     const chains = symlinkChainProblems(opts.targets, model);
     if (chains.length) failure = new Refusal(chains.join('; '));
   }
   if (failure) {
     await removeCreated(created);
-    if (failure instanceof Refusal) return { files: 0, bytes: 0, refused: [failure.message] };
-    throw failure;
+    return { files: 0, bytes: 0, refused: [(failure as Refusal).message], ...(scan ? { scan } : {}) };
   }
   try {
     // Folder modes and times last, deepest first: writing their contents changed the times.
@@ -399,7 +446,19 @@ async function extractFrom(archive: FileHandle, opts: ExtractOptions, result: Ex
     await removeCreated(created);
     throw err;
   }
-  return result;
+  return { ...result, ...(scan ? { scan } : {}) };
+}
+
+/** What a manifest lists for the roots extracted: a checking pass writes no more (the caller's free-space check used these). */
+function manifestBounds(manifest: BackupManifest, targets: readonly ExtractTarget[]): { entries: number; fileBytes: number } {
+  let entries = 0;
+  let fileBytes = 0;
+  for (const r of manifest.roots) {
+    if (!targets.some((t) => t.archivePath === r.archivePath)) continue;
+    entries += r.entries.files + r.entries.directories + r.entries.symlinks + r.entries.hardlinks;
+    fileBytes += r.bytes;
+  }
+  return { entries, fileBytes };
 }
 
 /** Removes what the pass made (links inside are removed, never followed). */

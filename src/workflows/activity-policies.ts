@@ -110,6 +110,10 @@ export const HOST_ACTIVITY_POLICIES = {
   // recovery
   inspectRestore: long('3 hours'),
   extractForRestore: long('4 hours'),
+  stageRestore: long('4 hours'),
+  stageRestoreDatabase: long('3 hours'),
+  swapDatabase: persistent(),
+  undoDatabaseSwap: persistent(),
   dumpCurrentDatabase: long('3 hours'),
   swapRoot: persistent(),
   undoSwap: persistent(),

@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, defineQuery, isCancellation, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, defineQuery, isCancellation, patched, setHandler } from '@temporalio/workflow';
 import type { ArchiveResult } from '../activities/backup.js';
 import type { RestorePlan } from '../activities/restore.js';
 import type { Downtime } from '../archive/manifest.js';
@@ -34,6 +34,10 @@ export interface RecoveryResult extends RunbookReport {
 
 export interface RecoveryDurations {
   inspectSeconds?: number;
+  /** The one pass that checks the archive and extracts it into staging (recoveries started since it exists; dry runs inspect only). */
+  stageSeconds?: number;
+  /** The dump restored into the staging database while the services run. */
+  stageDatabaseSeconds?: number;
   approvalWaitSeconds?: number;
   extractSeconds?: number;
   restoreSeconds?: number;
@@ -43,17 +47,24 @@ export interface RecoveryDurations {
 
 const tenths = (ms: number) => Math.round(ms / 100) / 10;
 const DEFAULT_APPROVAL_MINUTES = 60;
+/** Recoveries recorded before the one-pass staging inspect, wait, then extract; replays of them keep doing so. */
+const ONE_PASS_RESTORE_PATCH = 'one-pass-restore';
 
 /**
- * Seed 5, disaster recovery. Inspects the archive (manifest, checksum, every
- * entry) under the host lock; waits for approval without holding the lock;
- * takes the lock again and, after the archive's bytes are checked once more,
- * extracts beside each target while services run, stops them, dumps the
- * current database, swaps folders by rename, restores the database, starts
- * the services and checks them. Any failure after the first stop puts the
- * previous folders and database back and restarts the services; if any of that
- * fails, the recovery folder and the previous folders are kept and named. The
- * state it replaced is archived after the services are back.
+ * Seed 5, disaster recovery. Under the host lock, one pass over the archive
+ * checks it (manifest, checksum, every entry) while it extracts each folder
+ * beside its target and the dump into a private folder; a refusal removes all
+ * of it. The dump is restored into a staging database beside the live one.
+ * The services run throughout. Then it waits for approval (without the lock;
+ * a rejection removes the staged copies), takes the lock again, stops only
+ * the services that own what is restored, swaps folders and the database by
+ * rename, starts the services and checks them. Any failure after the first
+ * stop puts the previous folders and database back and restarts the services;
+ * if any of that fails, the recovery folder and the previous folders (and
+ * database) are kept and named. The state it replaced is archived after the
+ * services are back. A database the role may not swap (see `swapProblem`) is
+ * dumped and restored in place while the services are stopped. Runs recorded
+ * before the one pass (and every dry run) inspect first and extract after the wait.
  */
 export const disasterRecovery = runbook(
   'disasterRecovery',
@@ -68,35 +79,74 @@ export const disasterRecovery = runbook(
     failure: 'RecoveryFailed',
     outcome: (r: RecoveryResult) => r.outcome,
     summary: (i, host) => `recover ${host} from ${i.backup}${i.dryRun ? ' (dry run)' : ''}`,
-    handlers: () => {
+    handlers: (input) => {
       setHandler(planQuery, () => null);
-      return approvalGate('this recovery');
+      // In the first activation (see notificationsPatched). A dry run only inspects, either way.
+      return { gate: approvalGate('this recovery'), onePass: !input.dryRun && patched(ONE_PASS_RESTORE_PATCH) };
     },
   },
-  async (ctx, input, gate): Promise<RecoveryResult> => {
+  async (ctx, input, { gate, onePass }): Promise<RecoveryResult> => {
     const r = recoveryRecord(ctx, input.backup);
-    gate.notWaiting('the archive is still being inspected');
-    const plan = await ctx.locked(() => r.timed('inspectSeconds', () => inspect(ctx, input, r.findings)));
+    gate.notWaiting(onePass ? 'the archive is still being checked and staged' : 'the archive is still being inspected');
+    let staging: Staging | undefined;
+    const plan = await ctx.locked(async () => {
+      const p = await r.timed(onePass ? 'stageSeconds' : 'inspectSeconds', () => inspect(ctx, input, r.findings, onePass));
+      if (p.staged) staging = await stageDatabase(ctx, p, r);
+      return p;
+    });
     // A copy fetched from a target goes whatever happens next: it can be fetched again.
     const fetchedDir = plan.archiveDir;
     try {
-      return await recover(ctx, input, gate, plan, r);
+      return await recover(ctx, input, gate, plan, r, staging);
     } finally {
       if (fetchedDir) await CancellationScope.nonCancellable(() => ctx.acts.removeFetched({ dir: fetchedDir })).catch(() => undefined);
     }
   },
 );
 
-async function recover(ctx: RunbookContext, input: DisasterRecoveryInput, gate: ApprovalGate, plan: RestorePlan, r: RecoveryRecord): Promise<RecoveryResult> {
+/** The staged copies (folders, dump, staging database) and their cleanup, registered as an undo until the recovery is done. */
+interface Staging {
+  forget: () => void;
+}
+
+/**
+ * Right after the one pass: the cleanup of what it staged is registered, and a dump to be swapped in
+ * is restored into its staging database, still while the services run.
+ */
+async function stageDatabase(ctx: RunbookContext, plan: RestorePlan, r: RecoveryRecord): Promise<Staging> {
+  const forget = ctx.undo.addCleanup('remove staging and recovery files', () => stagedPaths(plan), () => ctx.acts.cleanupRecovery({ plan, keepPrevious: true }));
+  const dump = plan.dump;
+  if (dump?.swap) {
+    ctx.progress.set('restore database', `into ${dump.swap.staging}, beside ${dump.database}`);
+    await r.timed('stageDatabaseSeconds', () => ctx.acts.stageRestoreDatabase({ plan }));
+    r.findings.push(finding('recovery.database', 'ok', `database ${dump.database} restored into ${dump.swap.staging} while the services run; it is swapped in by rename while they are stopped`, { staging: dump.swap.staging }));
+  } else if (dump?.inPlace) {
+    r.findings.push(finding('recovery.database', 'ok', `database ${dump.database} is restored in place while the services are stopped: ${dump.inPlace}`, { why: dump.inPlace }));
+  }
+  return { forget };
+}
+
+function stagedPaths(plan: RestorePlan): string[] {
+  return [plan.recoveryDir, ...plan.roots.map((x) => x.previous), ...(plan.dump?.swap ? [`database ${plan.dump.swap.staging}`, `database ${plan.dump.swap.previous}`] : [])];
+}
+
+async function recover(ctx: RunbookContext, input: DisasterRecoveryInput, gate: ApprovalGate, plan: RestorePlan, r: RecoveryRecord, staging: Staging | undefined): Promise<RecoveryResult> {
   if (input.dryRun) return r.result('dry-run', plan);
 
   if (!input.approve) {
     const decision = await r.timed('approvalWaitSeconds', () => awaitApproval(ctx, gate, plan, input.approvalTimeoutMinutes ?? DEFAULT_APPROVAL_MINUTES, r.findings));
-    if (decision !== 'approved') return r.result(decision, plan, gate.decided?.by);
+    if (decision !== 'approved') {
+      // Nothing live was touched; the staged copies go.
+      if (staging) {
+        await ctx.acts.cleanupRecovery({ plan });
+        staging.forget();
+      }
+      return r.result(decision, plan, gate.decided?.by);
+    }
   }
   gate.notWaiting('it is already changing the host');
   return ctx.locked(async () => {
-    await restoreHost(ctx, plan, r);
+    await restoreHost(ctx, plan, r, staging);
     await archivePreviousState(ctx, plan, r);
     return r.result('recovered', plan, gate.decided?.by);
   });
@@ -106,7 +156,7 @@ async function recover(ctx: RunbookContext, input: DisasterRecoveryInput, gate: 
  * The archive's checks: nothing is touched until they pass. From a restic target the backup is
  * first read into a private folder (its manifest bounded, its tar hashed), then checked as an archive.
  */
-async function inspect(ctx: RunbookContext, input: DisasterRecoveryInput, findings: Finding[]): Promise<RestorePlan> {
+async function inspect(ctx: RunbookContext, input: DisasterRecoveryInput, findings: Finding[], onePass: boolean): Promise<RestorePlan> {
   const { backup: archive, from } = input;
   const select = { ...(input.only ? { only: input.only } : {}), ...(input.skipDatabase ? { skipDatabase: true } : {}), ...(input.includeReports ? { includeReports: true } : {}) };
   let plan: RestorePlan;
@@ -124,8 +174,14 @@ async function inspect(ctx: RunbookContext, input: DisasterRecoveryInput, findin
         findings.push(finding('recovery.fetch', 'ok', `${archive} read from target ${target.name} (${target.location}): ${fetched.bytes} bytes`, { target: target.name }));
       }
     }
-    ctx.progress.set('inspect', archive);
-    plan = await ctx.acts.inspectRestore({ archive, workflowId: ctx.workflowId, runId: ctx.runId, ...(fetched ? { fromDir: fetched.dir } : {}), ...(Object.keys(select).length ? { select } : {}) });
+    const req = { archive, workflowId: ctx.workflowId, runId: ctx.runId, ...(fetched ? { fromDir: fetched.dir } : {}), ...(Object.keys(select).length ? { select } : {}) };
+    if (onePass) {
+      ctx.progress.set('check and extract', `${archive}, beside each target while the services run`);
+      plan = await ctx.acts.stageRestore(req);
+    } else {
+      ctx.progress.set('inspect', archive);
+      plan = await ctx.acts.inspectRestore(req);
+    }
   } catch (err) {
     if (isCancellation(err)) throw err;
     if (fetched) await ctx.acts.removeFetched({ dir: fetched.dir }).catch(() => undefined);
@@ -133,7 +189,7 @@ async function inspect(ctx: RunbookContext, input: DisasterRecoveryInput, findin
   }
   setHandler(planQuery, () => plan);
   findings.push(
-    finding('recovery.inspect', 'ok', `${archive} matches its manifest and is safe to restore: ${plan.roots.length} folders${plan.dump ? ' and a database dump' : ''}`, {
+    finding('recovery.inspect', 'ok', `${archive} matches its manifest and is safe to restore: ${plan.roots.length} folders${plan.dump ? ' and a database dump' : ''}${plan.staged ? ', extracted beside their targets' : ''}`, {
       roots: plan.roots.map((x) => x.target),
       fromOtherHost: plan.fromOtherHost,
     }),
@@ -157,15 +213,18 @@ async function awaitApproval(ctx: RunbookContext, gate: ApprovalGate, plan: Rest
 }
 
 /** Extract, stop, emergency dump, swap, restore the database, start, check: each change registers its undo first. */
-async function restoreHost(ctx: RunbookContext, plan: RestorePlan, r: RecoveryRecord): Promise<void> {
+async function restoreHost(ctx: RunbookContext, plan: RestorePlan, r: RecoveryRecord, staging: Staging | undefined): Promise<void> {
   const { acts, progress, undo } = ctx;
   // Every undo is dropped once the restored host passed its checks: from then on a cancel or the
   // deadline (during the emergency archive) must not roll a recovered host back.
   const registered: Array<() => void> = [];
-  // Kept when an undo fails: what an operator needs to finish by hand.
-  registered.push(undo.addCleanup('remove staging and recovery files', () => [plan.recoveryDir, ...plan.roots.map((x) => x.previous)], () => acts.cleanupRecovery({ plan, keepPrevious: true })));
-  progress.set('extract', `${plan.totals.files} files, ${plan.totals.bytes} bytes beside their targets`);
-  await r.timed('extractSeconds', () => acts.extractForRestore({ plan }));
+  if (staging) registered.push(staging.forget);
+  else {
+    // Kept when an undo fails: what an operator needs to finish by hand.
+    registered.push(undo.addCleanup('remove staging and recovery files', () => [plan.recoveryDir, ...plan.roots.map((x) => x.previous)], () => acts.cleanupRecovery({ plan, keepPrevious: true })));
+    progress.set('extract', `${plan.totals.files} files, ${plan.totals.bytes} bytes beside their targets`);
+    await r.timed('extractSeconds', () => acts.extractForRestore({ plan }));
+  }
   const down = Date.now();
 
   progress.set('stop services');
@@ -174,7 +233,7 @@ async function restoreHost(ctx: RunbookContext, plan: RestorePlan, r: RecoveryRe
   registered.push(undo.add(`start ${running.join(', ') || 'no services'}`, () => startEach(acts, running)));
   const stopped = await acts.stopServices({ services: running });
 
-  if (plan.dump) {
+  if (plan.dump && !plan.dump.swap) {
     progress.set('emergency dump', plan.dump.database);
     await acts.dumpCurrentDatabase({ plan });
   }
@@ -183,7 +242,11 @@ async function restoreHost(ctx: RunbookContext, plan: RestorePlan, r: RecoveryRe
     registered.push(undo.add(`put back ${root.target}`, () => acts.undoSwap({ root })));
     await acts.swapRoot({ root });
   }
-  if (plan.dump) {
+  if (plan.dump?.swap) {
+    const { database, swap } = plan.dump;
+    registered.push(undo.add(`put back database ${database} (kept as ${swap.previous})`, () => acts.undoDatabaseSwap({ plan })));
+    await acts.swapDatabase({ plan });
+  } else if (plan.dump) {
     const dump = plan.dump;
     progress.set('restore database', dump.database);
     registered.push(undo.add(`put back database ${dump.database} from ${dump.emergencyFile}`, () => acts.restoreDatabase({ file: dump.emergencyFile })));
@@ -220,9 +283,12 @@ async function archivePreviousState(ctx: RunbookContext, plan: RestorePlan, r: R
   } catch (err) {
     // Also a cancel or the deadline: the host is recovered and checked, so the run ends recovered, with the previous state kept.
     r.findings.push(
-      finding('recovery.emergency-backup', 'warn', `could not archive the previous state (${isCancellation(err) ? 'cancelled' : failureMessage(err)}); the previous folders and the recovery folder ${plan.recoveryDir} are kept`, {
-        previous: plan.roots.map((x) => x.previous),
-      }),
+      finding(
+        'recovery.emergency-backup',
+        'warn',
+        `could not archive the previous state (${isCancellation(err) ? 'cancelled' : failureMessage(err)}); the previous folders${plan.dump?.swap ? `, the previous database ${plan.dump.swap.previous}` : ''} and the recovery folder ${plan.recoveryDir} are kept`,
+        { previous: [...plan.roots.map((x) => x.previous), ...(plan.dump?.swap ? [`database ${plan.dump.swap.previous}`] : [])] },
+      ),
     );
   }
 }

@@ -31,6 +31,10 @@ const handles: WorkflowHandle[] = [];
 
 const pids = async () => Promise.all(sbx.manager.services.map((s) => readFile(join(sbx.root, 'run', `${s}.pid`), 'utf8')));
 const rows = () => withPgClient(sbx.config.postgres!, async (c) => (await c.query('SELECT id, kind FROM mcp_events ORDER BY id')).rows);
+const databaseOid = () => withPgClient(sbx.config.postgres!, async (c) => (await c.query<{ oid: number }>('SELECT oid::int AS oid FROM pg_database WHERE datname = current_database()')).rows[0]!.oid);
+/** A recovery's staging and previous databases that exist (none once a recovery is over). */
+const recoveryDatabases = () =>
+  withPgClient(sbx.config.postgres!, async (c) => (await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname ~ '_(restore|previous)_[0-9a-f]{8}$'")).rows.map((r) => r.datname));
 
 async function start(type: string, input: unknown): Promise<WorkflowHandle> {
   const h = await client.workflow.start(type, { taskQueue: sbx.config.temporal.taskQueue, workflowId: `${type}-${Date.now()}-${handles.length}`, args: [input] });
@@ -264,35 +268,38 @@ describe('refused before anything is touched', () => {
     await unchanged(before);
   });
 
-  /** Inspects a copy of the good archive, then lets `swap` change it while the recovery waits for approval, then approves. */
-  async function swappedDuringApproval(n: number, swap: (path: string, name: string) => Promise<void>): Promise<string> {
+  /**
+   * Stages a copy of the good archive, then lets `swap` change it while the recovery waits for approval, then approves:
+   * what is restored is what the one pass checked and staged before the wait, whatever the archive became since.
+   */
+  async function swappedDuringApproval(n: number, swap: (path: string, name: string) => Promise<void>): Promise<void> {
     const name = `mcp_backup_20200104_00000${n}.tar.gz`;
     const dir = sbx.config.paths.backupDir;
     await writeFile(join(dir, name), await readFile(join(dir, good)), { mode: 0o600 });
     await writeFile(join(dir, `${name}.manifest.json`), (await readFile(join(dir, `${good}.manifest.json`), 'utf8')).replace(good, name));
-    const before = await snapshot();
+    const restored = folders.filter((f) => f !== sbx.config.paths.reportsDir);
+    const asBackedUp = await treesOf(restored);
+    // Written after the backup: the recovery must take it away (memory_db is restored from the checked copy).
+    await writeFile(join(memDb().path, `after-backup-${n}.json`), '{}');
     const h = await start('disasterRecovery', { backup: name, hostId: 'safe-host' });
     await awaitPhase(h, 'awaiting approval');
     await swap(join(dir, name), name);
     await h.executeUpdate('approve', { args: [{ by: 'test' }] });
-    const message = await failure(h);
-    expect(message).toContain(`refusing to restore ${name}: the archive changed since it was inspected: `);
-    expect(message).toContain('nothing was extracted');
-    await unchanged(before);
-    return message;
+    const r = (await h.result()) as RecoveryResult;
+    expect(r.outcome).toBe('recovered');
+    expect(await treesOf(restored)).toEqual(asBackedUp);
   }
 
-  it('an archive recompressed while the recovery waited for approval is refused before extraction, before any service stops', async () => {
+  it('an archive recompressed while the recovery waited for approval changes nothing: the copy checked before the wait is restored', async () => {
     const original = await readFile(join(sbx.config.paths.backupDir, good));
-    // The same entries, compressed again: it still reads back, but it is not the file that was inspected.
-    const message = await swappedDuringApproval(0, (path) => writeFile(path, gzipSync(gunzipSync(original), { level: 1 }), { mode: 0o600 }));
-    expect(message).toMatch(/sha256 is now [0-9a-f]{64}|is now \d+ bytes, it was \d+/);
+    // The same entries, compressed again: it still reads back, but it is not the file that was checked.
+    await swappedDuringApproval(0, (path) => writeFile(path, gzipSync(gunzipSync(original), { level: 1 }), { mode: 0o600 }));
   });
 
   it.each([
     ['renamed over it (a new inode)', true],
     ['rewritten in place (the same inode)', false],
-  ])('a malicious archive with a matching manifest %s while the recovery waited for approval is refused before any byte is extracted', async (_what, byRename) => {
+  ])('a malicious archive with a matching manifest %s while the recovery waited for approval is never read: the checked copy is restored', async (_what, byRename) => {
     const root = memDb().path.slice(1);
     const m = marker();
     const dir = sbx.config.paths.backupDir;
@@ -316,7 +323,10 @@ describe('refused before anything is touched', () => {
   });
 
   it('an archive that is not there names the newest ones that are', async () => {
-    expect(await failure(await start('disasterRecovery', { backup: 'mcp_backup_19990101_000000.tar.gz', hostId: 'safe-host' }))).toContain(`newest: ${good}`);
+    // Recoveries above left emergency archives, newer than the good one; it is still among the five named.
+    const message = await failure(await start('disasterRecovery', { backup: 'mcp_backup_19990101_000000.tar.gz', hostId: 'safe-host' }));
+    expect(message).toMatch(/\(newest: mcp_backup_\d{8}_\d{6}\.tar\.gz, /);
+    expect(message).toContain(good);
   });
 });
 
@@ -324,7 +334,8 @@ describe('approval', () => {
   it('waits for the approve update, showing the plan and progress; then recovers', async () => {
     const h = await start('disasterRecovery', { backup: good, hostId: 'safe-host' });
     const p = await awaitPhase(h, 'awaiting approval');
-    expect(p.phases.map((x) => x.phase)).toEqual(['starting', 'waiting for the host lock', 'inspect', 'awaiting approval']);
+    // Checked and staged (folders, and the database beside the live one) before the wait: approval leaves only the swap.
+    expect(p.phases.map((x) => x.phase)).toEqual(['starting', 'waiting for the host lock', 'check and extract', 'restore database', 'awaiting approval']);
     const plan = await h.query<{ roots: Array<{ target: string }>; kept?: Array<{ target: string }> }>('plan');
     // Every folder but the reports folder, which a whole-host recovery leaves alone unless asked.
     const reports = sbx.config.paths.reportsDir;
@@ -338,10 +349,11 @@ describe('approval', () => {
     expect(r.approvedBy).toBe('alice');
     expect(await pids()).not.toEqual(pidsBefore);
     // Every step that ran has its duration; the wait for alice is counted apart from the work.
-    expect(Object.keys(r.durations).sort()).toEqual(['approvalWaitSeconds', 'emergencyBackupSeconds', 'extractSeconds', 'inspectSeconds', 'restoreSeconds', 'totalSeconds']);
+    expect(Object.keys(r.durations).sort()).toEqual(['approvalWaitSeconds', 'emergencyBackupSeconds', 'restoreSeconds', 'stageDatabaseSeconds', 'stageSeconds', 'totalSeconds']);
     const d = r.durations;
     expect(d.approvalWaitSeconds).toBeGreaterThanOrEqual(0.5);
-    expect(d.totalSeconds).toBeGreaterThanOrEqual(d.inspectSeconds! + d.approvalWaitSeconds! + d.extractSeconds! + d.restoreSeconds! + d.emergencyBackupSeconds! - 0.5);
+    expect(d.totalSeconds).toBeGreaterThanOrEqual(d.stageSeconds! + d.stageDatabaseSeconds! + d.approvalWaitSeconds! + d.restoreSeconds! + d.emergencyBackupSeconds! - 0.5);
+    expect(await recoveryDatabases()).toEqual([]);
     expect(d.restoreSeconds).toBeGreaterThanOrEqual(Math.max(...r.downtime.map((x) => x.seconds)) - 0.2);
   });
 
@@ -357,9 +369,13 @@ describe('approval', () => {
     }
     const r = (await h.result()) as RecoveryResult;
     expect(r.outcome).toBe(outcome);
-    expect(Object.keys(r.durations).sort()).toEqual(['approvalWaitSeconds', 'inspectSeconds', 'totalSeconds']);
+    expect(Object.keys(r.durations).sort()).toEqual(['approvalWaitSeconds', 'stageDatabaseSeconds', 'stageSeconds', 'totalSeconds']);
     expect(await pids()).toEqual(before.pids);
     expect(await treesOf(folders)).toEqual(before.trees);
+    // What was staged before the wait is gone: the folders beside each target and the staging database.
+    const beside = (await Promise.all([...new Set(folders.map((f) => dirname(f)))].map((d) => readdir(d)))).flat();
+    expect(beside.filter((n) => n.includes('.mcp-restore-'))).toEqual([]);
+    expect(await recoveryDatabases()).toEqual([]);
   });
 });
 
@@ -367,25 +383,31 @@ describe('rollback', () => {
   it('a failing post-recovery check puts folders, database and services back, and says what was rolled back', async () => {
     await writeFile(join(sbx.config.paths.installRoot, 'memory_db', 'newer.json'), '{"newer": true}');
     await withPgClient(sbx.config.postgres!, (c) => c.query("INSERT INTO mcp_events (kind) VALUES ('newer')"));
-    const before = { trees: await treesOf(folders), rows: await rows() };
+    const before = { trees: await treesOf(folders), rows: await rows(), oid: await databaseOid() };
     await writeFile(validateMarker, 'the restored configuration is invalid');
     try {
       const message = await failure(await start('disasterRecovery', { backup: good, hostId: 'safe-host', approve: true }));
       expect(message).toContain('post-recovery checks failed');
       expect(message).toContain('Undone:');
       expect(message).toContain(`put back ${join(sbx.config.paths.installRoot, 'memory_db')}`);
-      expect(message).toContain(`put back database ${sbx.config.postgres!.database}`);
+      expect(message).toContain(`put back database ${sbx.config.postgres!.database} (kept as `);
     } finally {
       await rm(validateMarker, { force: true });
     }
     expect(await treesOf(folders)).toEqual(before.trees);
+    // The database put back is the one that was live (swapped back by rename), with its rows; nothing staged is left.
     expect(await rows()).toEqual(before.rows);
+    expect(await databaseOid()).toBe(before.oid);
+    expect(await recoveryDatabases()).toEqual([]);
     for (const s of sbx.manager.services) expect((await sbx.manager.status(s)).state).toBe('active');
     await assertReplays(...handles);
   });
 
-  it('when putting the database back fails, the recovery folder with the emergency dump is kept and named, and the rest is still undone', async () => {
+  it('restored in place (a database with its own settings is not swapped): when putting the database back fails, the recovery folder with the emergency dump is kept and named, and the rest is still undone', async () => {
     const before = { trees: await treesOf(folders) };
+    const db = sbx.config.postgres!.database;
+    // A per-database setting lives outside the dump: this database is restored in place (emergency dump, pg_restore), not swapped.
+    await withPgClient(sbx.config.postgres!, (c) => c.query(`ALTER DATABASE "${db}" SET work_mem = '8MB'`));
     await writeFile(validateMarker, 'the restored configuration is invalid');
     await writeFile(`${validateMarker}.corrupt`, '');
     let message: string;
@@ -394,6 +416,7 @@ describe('rollback', () => {
     } finally {
       await rm(validateMarker, { force: true });
       await rm(`${validateMarker}.corrupt`, { force: true });
+      await withPgClient(sbx.config.postgres!, (c) => c.query(`ALTER DATABASE "${db}" RESET work_mem`));
     }
     expect(message).toContain(`put back database ${sbx.config.postgres!.database}`);
     expect(message).toMatch(/put back database \S+ from \S+ \(FAILED: /);

@@ -200,13 +200,19 @@ async function provisionDatabase(config: Config): Promise<ProvisionResult['datab
   }
 }
 
-/** Drops the sandbox's database (tests and `sandbox destroy`). */
+/**
+ * Drops the sandbox's database (tests and `sandbox destroy`), and the databases a recovery or a
+ * drill of it left when it was stopped midway (`<db>_restore_<tag>`, `<db>_previous_<tag>`, `<db>_drill_<tag>`).
+ */
 export async function dropSandboxDatabase(config: Config): Promise<void> {
   if (!config.postgres) return;
   const name = config.postgres.database;
   await withPgClient(
     config.postgres,
-    (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`),
+    async (c) => {
+      const { rows } = await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname = $1 OR (left(datname, length($1) + 1) = $1 || '_' AND substr(datname, length($1) + 2) ~ '^(restore|previous|drill)_[0-9a-f]{8}$')", [name]);
+      for (const r of rows) await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(r.datname)} WITH (FORCE)`);
+    },
     { database: 'postgres', connectTimeoutMs: 3000 },
   );
 }

@@ -11,7 +11,7 @@ import { RecoveryStateError } from '../../../src/activities/restore.js';
 import { finding } from '../../../src/common/report.js';
 import { LogicEnv } from '../../helpers/time-skipping.js';
 import { BACKUP_CASES, RECOVERY_CASES, type StepCase } from './cases.js';
-import { ARCHIVE, RESTORE_PLAN, hostFakes, leftStopped, newFakes } from './fixtures.js';
+import { ARCHIVE, STAGED_PLAN, hostFakes, leftStopped, newFakes } from './fixtures.js';
 import { afterBlocked, applicationFailureOf, failureOf, normalizeParallelStarts, traceOf } from './traces.js';
 
 /** How long a cancelled step takes to stop: the undos must not start before. */
@@ -79,12 +79,13 @@ describe('an undo that fails', () => {
     const handle = await env.start('disasterRecovery', { hostId: 'h', backup: ARCHIVE, approve: true }, workflowId);
     const failure = await applicationFailureOf(handle);
     expect(failure.type).toBe('RecoveryCheckFailed');
-    const plan = RESTORE_PLAN;
+    const plan = STAGED_PLAN;
+    const swap = plan.dump!.swap!;
     expect(failure.message).toBe(
       'disasterRecovery on h failed: post-recovery checks failed: svc-a does not answer on :8080. Undone: ' +
-        `stop services before rolling back; put back database mcp from ${plan.dump!.emergencyFile}; put back /srv/b; ` +
+        `stop services before rolling back; put back database mcp (kept as ${swap.previous}); put back /srv/b; ` +
         'put back /srv/a (FAILED: rename /srv/.a.previous -> /srv/a: device busy); start svc-a, svc-b; ' +
-        `remove staging and recovery files (skipped: an undo failed, kept ${plan.recoveryDir}, /srv/.a.previous, /srv/.b.previous).`,
+        `remove staging and recovery files (skipped: an undo failed, kept ${plan.recoveryDir}, /srv/.a.previous, /srv/.b.previous, database ${swap.staging}, database ${swap.previous}).`,
     );
     const calls = fakes.of(workflowId);
     const checks = calls.findIndex((c) => c.name === 'postRecoveryChecks');
@@ -92,7 +93,7 @@ describe('an undo that fails', () => {
     expect(normalizeParallelStarts(undos)).toEqual(
       normalizeParallelStarts([
         `stopServices(${JSON.stringify({ services: plan.services })})`,
-        `restoreDatabase(${JSON.stringify({ file: plan.dump!.emergencyFile })})`,
+        `undoDatabaseSwap(${JSON.stringify({ plan })})`,
         `undoSwap(${JSON.stringify({ root: plan.roots[1] })})`,
         `undoSwap(${JSON.stringify({ root: plan.roots[0] })})`,
         `startServices(${JSON.stringify({ services: ['svc-a'] })})`,

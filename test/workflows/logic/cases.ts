@@ -4,7 +4,7 @@
  * (registered before the step, so a step that is cut short is undone too).
  */
 import type { HostActivityName } from '../../helpers/time-skipping.js';
-import { BACKUP_PLAN, RESTORE_PLAN } from './fixtures.js';
+import { BACKUP_PLAN, STAGED_PLAN } from './fixtures.js';
 
 export interface StepCase {
   step: string;
@@ -45,22 +45,23 @@ export const BACKUP_CASES: StepCase[] = [
   { step: 'retention', block: 'applyRetention', phase: 'retention', undos: [removeStaging], undone: 'remove staging' },
 ];
 
-const plan = RESTORE_PLAN;
+const plan = STAGED_PLAN;
 const [rootA, rootB] = plan.roots as [(typeof plan.roots)[0], (typeof plan.roots)[0]];
 const cleanup = `cleanupRecovery(${JSON.stringify({ plan, keepPrevious: true })})`;
 const startAll = [startOne('svc-a'), startOne('svc-b')];
 const putBack = (root: typeof rootA) => `undoSwap(${JSON.stringify({ root })})`;
-const putBackDb = `restoreDatabase(${JSON.stringify({ file: plan.dump!.emergencyFile })})`;
+const putBackDb = `undoDatabaseSwap(${JSON.stringify({ plan })})`;
 const stopBeforeRollback = `stopServices(${JSON.stringify({ services: plan.services })})`;
 const CLEANUP = 'remove staging and recovery files';
+const PUT_BACK_DB = `put back database mcp (kept as ${plan.dump!.swap!.previous})`;
 const afterStart = [stopBeforeRollback, putBackDb, putBack(rootB), putBack(rootA), ...startAll, cleanup];
-const afterStartText = `stop services before rolling back; put back database mcp from ${plan.dump!.emergencyFile}; put back /srv/b; put back /srv/a; start svc-a, svc-b; ${CLEANUP}`;
+const afterStartText = `stop services before rolling back; ${PUT_BACK_DB}; put back /srv/b; put back /srv/a; start svc-a, svc-b; ${CLEANUP}`;
 
+/** A recovery's steps (one pass, the database swapped in by rename). */
 export const RECOVERY_CASES: StepCase[] = [
-  { step: 'inspect', block: 'inspectRestore', phase: 'inspect', undos: [] },
-  { step: 'extract', block: 'extractForRestore', phase: 'extract', undos: [cleanup], undone: CLEANUP },
+  { step: 'check and extract', block: 'stageRestore', phase: 'check and extract', undos: [] },
+  { step: 'staging database', block: 'stageRestoreDatabase', phase: 'restore database', undos: [cleanup], undone: CLEANUP },
   { step: 'stop', block: 'stopServices', phase: 'stop services', undos: [...startAll, cleanup], undone: `start svc-a, svc-b; ${CLEANUP}` },
-  { step: 'emergency dump', block: 'dumpCurrentDatabase', phase: 'emergency dump', undos: [...startAll, cleanup], undone: `start svc-a, svc-b; ${CLEANUP}` },
   {
     step: 'swap of the first folder',
     block: 'swapRoot',
@@ -78,14 +79,12 @@ export const RECOVERY_CASES: StepCase[] = [
     undone: `put back /srv/b; put back /srv/a; start svc-a, svc-b; ${CLEANUP}`,
   },
   {
-    step: 'restore database',
-    block: 'restoreDatabase',
-    match: (a) => arg0(a).file === plan.dump!.file,
-    phase: 'restore database',
+    step: 'swap of the database',
+    block: 'swapDatabase',
+    phase: 'swap',
     undos: [putBackDb, putBack(rootB), putBack(rootA), ...startAll, cleanup],
-    undone: `put back database mcp from ${plan.dump!.emergencyFile}; put back /srv/b; put back /srv/a; start svc-a, svc-b; ${CLEANUP}`,
+    undone: `${PUT_BACK_DB}; put back /srv/b; put back /srv/a; start svc-a, svc-b; ${CLEANUP}`,
   },
   { step: 'start', block: 'startServices', match: (a) => (arg0(a).services as string[]).length === 2, phase: 'start services', undos: afterStart, undone: afterStartText },
   { step: 'checks', block: 'postRecoveryChecks', phase: 'post-recovery checks', undos: afterStart, undone: afterStartText },
 ];
-

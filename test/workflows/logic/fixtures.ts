@@ -50,6 +50,13 @@ export const RESTORE_PLAN: RestorePlan = {
   totals: { files: 2, bytes: 20 },
 };
 
+/** What the one pass returns: checked, extracted into staging, the database to be swapped in by rename. */
+export const STAGED_PLAN: RestorePlan = {
+  ...RESTORE_PLAN,
+  dump: { ...RESTORE_PLAN.dump!, swap: { staging: 'mcp_restore_0123abcd', previous: 'mcp_previous_0123abcd' } },
+  staged: true,
+};
+
 const at = (services: string[]): ServiceTransition[] => services.map((service) => ({ service, at: new Date().toISOString() }));
 
 /** Every host activity the backup, recovery and read-only runbooks call, answering for the host above. */
@@ -92,6 +99,18 @@ export const hostFakes = {
   },
   async inspectRestore() {
     return RESTORE_PLAN;
+  },
+  async stageRestore() {
+    return STAGED_PLAN;
+  },
+  async stageRestoreDatabase() {
+    return { database: 'mcp_restore_0123abcd' };
+  },
+  async swapDatabase() {
+    return 'swapped' as const;
+  },
+  async undoDatabaseSwap() {
+    return 'restored previous' as const;
   },
   async extractForRestore() {
     return { files: 2, bytes: 20, seconds: 0 };

@@ -146,7 +146,7 @@ describe('host lock', () => {
 });
 
 describe('approval', () => {
-  it('not approved within approvalTimeoutMinutes: outcome not-approved, only the inspection ran, no lock held while waiting', async () => {
+  it('not approved within approvalTimeoutMinutes: outcome not-approved, only the staging ran (and is removed), no lock held while waiting', async () => {
     const r = await env.start('disasterRecovery', { hostId: 'approval', backup: ARCHIVE, approvalTimeoutMinutes: 10 }, 'approval-timeout');
     await phase(r, 'awaiting approval');
     const s = await lockState('approval');
@@ -157,13 +157,13 @@ describe('approval', () => {
     // Ten minutes of workflow time; the time-skipping server may add a tick (600.1) after the timer fires.
     expect(result.durations.approvalWaitSeconds).toBeGreaterThanOrEqual(600);
     expect(result.durations.approvalWaitSeconds).toBeLessThan(601);
-    expect(fakes.of(r.workflowId).map((c) => c.name)).toEqual(['inspectRestore']);
+    expect(fakes.of(r.workflowId).map((c) => c.name)).toEqual(['stageRestore', 'stageRestoreDatabase', 'cleanupRecovery']);
     expect(env.ends.find((e) => e.workflowId === r.workflowId)?.outcome).toBe('declined');
     expect((await r.describe()).searchAttributes.McpOutcome).toEqual(['not-approved']);
   });
 
   it('approve or reject while the archive is still being inspected is refused with the reason', async () => {
-    const blocked = fakes.block('inspectRestore', { workflowId: 'approval-early', releaseAfterMs: 0 });
+    const blocked = fakes.block('stageRestore', { workflowId: 'approval-early', releaseAfterMs: 0 });
     const r = await env.start('disasterRecovery', { hostId: 'early', backup: ARCHIVE }, 'approval-early');
     await blocked.started;
     for (const update of ['approve', 'reject']) {
@@ -172,11 +172,11 @@ describe('approval', () => {
         (e: unknown) => e as Error,
       );
       expect(err, update).toBeDefined();
-      expect(String((err as Error & { cause?: Error }).cause?.message ?? err?.message)).toBe('this recovery is not waiting for approval: the archive is still being inspected');
+      expect(String((err as Error & { cause?: Error }).cause?.message ?? err?.message)).toBe('this recovery is not waiting for approval: the archive is still being checked and staged');
     }
     await r.cancel();
     await applicationFailureOf(r).catch(() => undefined);
-    expect(fakes.of(r.workflowId).map((c) => c.name)).toEqual(['inspectRestore']);
+    expect(fakes.of(r.workflowId).map((c) => c.name)).toEqual(['stageRestore']);
   });
 
   it('an approval with unknown fields is refused; a valid one then approves', async () => {

@@ -1,0 +1,253 @@
+/**
+ * A recovery's database, restored beside the live one and swapped in by
+ * rename. The dump is restored into a staging database while the services
+ * still run; with the services stopped, one transaction renames the live
+ * database aside (kept, closed to connections, as the state to undo to and to
+ * archive) and the staging database into its place. The downtime holds two
+ * renames instead of a `pg_dump` and a `pg_restore`.
+ *
+ * Only a database that nothing but its contents distinguishes is swapped: a
+ * fresh database gets the live one's encoding, locale, connection limit,
+ * grants and comment, but not what lives outside the dump and the database
+ * row (per-database settings, a tablespace, logical replication slots). For
+ * those, and when the role may not create or rename databases, {@link swapProblem}
+ * says why and the recovery restores in place as before.
+ */
+import type pg from 'pg';
+import type { PostgresConfig } from '../config/config.js';
+import { quoteIdent, withPgClient } from './client.js';
+import { pgRestore, type PgProgress } from './tools.js';
+
+/** PostgreSQL cuts identifiers at 63 bytes, silently. */
+const MAX_IDENTIFIER_BYTES = 63;
+
+export interface SwapNames {
+  /** Where the dump is restored, beside the live database. */
+  staging: string;
+  /** What the live database is renamed to while the recovery runs. */
+  previous: string;
+}
+
+/**
+ * `<db>_restore_<tag>` and `<db>_previous_<tag>`, or `mcp_restore_<tag>` and
+ * `mcp_previous_<tag>` when the live name is not plain ASCII or too long: a name
+ * PostgreSQL would cut could come out as the live database's own.
+ */
+export function swapNames(database: string, tag: string): SwapNames {
+  const plain = /^[A-Za-z0-9_]+$/.test(database) && database.length + `_previous_${tag}`.length <= MAX_IDENTIFIER_BYTES;
+  const names = { staging: `${plain ? database : 'mcp'}_restore_${tag}`, previous: `${plain ? database : 'mcp'}_previous_${tag}` };
+  for (const n of Object.values(names)) if (n === database || Buffer.byteLength(n) > MAX_IDENTIFIER_BYTES) throw new Error(`no safe staging database name for ${database}`);
+  return names;
+}
+
+/** Names this module makes: nothing else is ever dropped or renamed as staging or previous. */
+const OURS = /^[A-Za-z0-9_]{1,52}_(restore|previous)_[0-9a-f]{8}$/;
+
+function assertOurs(name: string, live: string): void {
+  if (!OURS.test(name) || name === live) throw new Error(`${name} is not a recovery's staging or previous database`);
+}
+
+interface LiveDatabase {
+  oid: number;
+  encoding: string;
+  collate: string;
+  ctype: string;
+  connLimit: number;
+  acl: string[] | null;
+  comment: string | null;
+  ownerIsMe: boolean;
+  tablespace: string;
+  settings: number;
+  slots: number;
+  icuLocale?: string | null;
+  provider?: string;
+}
+
+async function readLive(c: pg.Client, database: string): Promise<LiveDatabase | undefined> {
+  const { rows } = await c.query<Record<string, unknown>>(
+    `SELECT d.*, d.oid::int AS dboid, pg_encoding_to_char(d.encoding) AS enc, d.datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS mine,
+            t.spcname AS tablespace, d.datacl::text[] AS acl, shobj_description(d.oid, 'pg_database') AS comment,
+            (SELECT count(*)::int FROM pg_db_role_setting s WHERE s.setdatabase = d.oid) AS settings,
+            (SELECT count(*)::int FROM pg_replication_slots r WHERE r.database = d.datname) AS slots
+       FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE d.datname = $1`,
+    [database],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    oid: r.dboid as number,
+    encoding: r.enc as string,
+    collate: r.datcollate as string,
+    ctype: r.datctype as string,
+    connLimit: r.datconnlimit as number,
+    acl: (r.acl as string[] | null) ?? null,
+    comment: (r.comment as string | null) ?? null,
+    ownerIsMe: r.mine as boolean,
+    tablespace: r.tablespace as string,
+    settings: r.settings as number,
+    slots: r.slots as number,
+    ...('datlocprovider' in r ? { provider: r.datlocprovider as string, icuLocale: (r.daticulocale as string | null) ?? null } : {}),
+  };
+}
+
+/** Why the database cannot be swapped by rename (the recovery restores it in place), or undefined when it can. */
+export async function swapProblem(pgc: PostgresConfig): Promise<string | undefined> {
+  return withPgClient(
+    pgc,
+    async (c) => {
+      const me = (await c.query<{ rolname: string; rolsuper: boolean; rolcreatedb: boolean }>('SELECT rolname, rolsuper, rolcreatedb FROM pg_roles WHERE rolname = current_user')).rows[0];
+      if (!me) return 'the connecting role is not in pg_roles';
+      if (!me.rolsuper && !me.rolcreatedb) return `role ${me.rolname} may not create databases (CREATEDB)`;
+      const live = await readLive(c, pgc.database);
+      if (!live) return undefined;
+      if (!me.rolsuper && !live.ownerIsMe) return `role ${me.rolname} does not own database ${pgc.database}`;
+      if (live.settings > 0) return `database ${pgc.database} has per-database settings (ALTER DATABASE/ROLE ... SET), which live outside its dump`;
+      if (live.tablespace !== 'pg_default') return `database ${pgc.database} lives in tablespace ${live.tablespace}`;
+      if (live.slots > 0) return `database ${pgc.database} has ${live.slots} replication slot(s), which stay with the database they were made in`;
+      return undefined;
+    },
+    { database: 'postgres' },
+  );
+}
+
+/**
+ * Creates the staging database like the live one (encoding, locale, connection limit,
+ * grants, comment) and restores the dump into it in one transaction; afterwards it
+ * takes no connections until it is swapped in. Starts over from an empty database.
+ */
+export async function stageDatabase(opts: { pg: PostgresConfig; staging: string; file: string; signal?: AbortSignal; progress?: PgProgress }): Promise<void> {
+  const { pg: pgc, staging } = opts;
+  assertOurs(staging, pgc.database);
+  await withPgClient(
+    pgc,
+    async (c) => {
+      await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(staging)} WITH (FORCE)`);
+      const live = await readLive(c, pgc.database);
+      const like = live
+        ? ` ENCODING ${literal(live.encoding)} LC_COLLATE ${literal(live.collate)} LC_CTYPE ${literal(live.ctype)}${live.provider === 'i' && live.icuLocale ? ` LOCALE_PROVIDER icu ICU_LOCALE ${literal(live.icuLocale)}` : ''} CONNECTION LIMIT ${live.connLimit}`
+        : '';
+      await c.query(`CREATE DATABASE ${quoteIdent(staging)} TEMPLATE template0${like}`);
+      if (live?.acl) {
+        // The live grants exactly: nothing for PUBLIC unless it had it.
+        await c.query(`REVOKE ALL ON DATABASE ${quoteIdent(staging)} FROM PUBLIC`);
+        const { rows } = await c.query<{ grantee: string | null; privilege_type: string; is_grantable: boolean }>(
+          `SELECT r.rolname AS grantee, a.privilege_type, a.is_grantable FROM pg_database d, aclexplode(d.datacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee WHERE d.datname = $1`,
+          [pgc.database],
+        );
+        for (const g of rows) {
+          await c.query(`GRANT ${g.privilege_type} ON DATABASE ${quoteIdent(staging)} TO ${g.grantee === null ? 'PUBLIC' : quoteIdent(g.grantee)}${g.is_grantable ? ' WITH GRANT OPTION' : ''}`);
+        }
+      }
+      if (live?.comment) await c.query(`COMMENT ON DATABASE ${quoteIdent(staging)} IS ${literal(live.comment)}`);
+    },
+    { database: 'postgres' },
+  );
+  await pgRestore({ pg: { ...pgc, database: staging }, file: opts.file, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.progress ? { progress: opts.progress } : {}) });
+  await withPgClient(pgc, (c) => c.query(`ALTER DATABASE ${quoteIdent(staging)} ALLOW_CONNECTIONS false`), { database: 'postgres' });
+}
+
+/** Closes a database to new connections and ends the ones it has (the services are stopped; anything else is cut off). */
+async function closeAndEmpty(c: pg.Client, name: string): Promise<void> {
+  await c.query(`ALTER DATABASE ${quoteIdent(name)} ALLOW_CONNECTIONS false`);
+  await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+}
+
+async function present(c: pg.Client, names: string[]): Promise<Set<string>> {
+  const { rows } = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname = ANY($1)', [names]);
+  return new Set(rows.map((r) => r.datname));
+}
+
+/**
+ * Live -> previous and staging -> live in one transaction. Idempotent: a swap that
+ * already happened (staging gone, previous there) reports so; a live database that
+ * did not exist (a bare host) just gets the staging one.
+ */
+export async function swapInDatabase(pgc: PostgresConfig, names: SwapNames): Promise<'swapped' | 'already swapped'> {
+  const live = pgc.database;
+  assertOurs(names.staging, live);
+  assertOurs(names.previous, live);
+  return withPgClient(
+    pgc,
+    async (c) => {
+      const have = await present(c, [live, names.staging, names.previous]);
+      if (!have.has(names.staging)) {
+        if (have.has(live)) return 'already swapped';
+        throw new Error(`cannot swap in database ${live}: its staging database ${names.staging} is missing`);
+      }
+      if (have.has(names.previous)) throw new Error(`cannot swap in database ${live}: ${names.previous} already exists`);
+      // A client that reconnects between the terminate and the rename makes the rename fail: close, end, try again.
+      for (let attempt = 1; ; attempt++) {
+        if (have.has(live)) await closeAndEmpty(c, live);
+        try {
+          await c.query('BEGIN');
+          if (have.has(live)) await c.query(`ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(names.previous)}`);
+          await c.query(`ALTER DATABASE ${quoteIdent(names.staging)} RENAME TO ${quoteIdent(live)}`);
+          await c.query('COMMIT');
+          break;
+        } catch (err) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          if (attempt >= 5) throw err;
+        }
+      }
+      await c.query(`ALTER DATABASE ${quoteIdent(live)} ALLOW_CONNECTIONS true`);
+      return 'swapped';
+    },
+    { database: 'postgres' },
+  );
+}
+
+/** Puts the previous database back (the restored one is dropped). Idempotent; nothing to undo when the swap never happened. */
+export async function undoDatabaseSwap(pgc: PostgresConfig, names: SwapNames): Promise<'restored previous' | 'nothing to undo'> {
+  const live = pgc.database;
+  assertOurs(names.previous, live);
+  assertOurs(names.staging, live);
+  return withPgClient(
+    pgc,
+    async (c) => {
+      const have = await present(c, [live, names.previous]);
+      if (!have.has(names.previous)) return 'nothing to undo';
+      // The restored database goes under the staging name (ours, dropped below), the previous one back in its place.
+      if (have.has(live)) await closeAndEmpty(c, live);
+      await c.query('BEGIN');
+      if (have.has(live)) await c.query(`ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(names.staging)}`);
+      await c.query(`ALTER DATABASE ${quoteIdent(names.previous)} RENAME TO ${quoteIdent(live)}`);
+      await c.query('COMMIT');
+      await c.query(`ALTER DATABASE ${quoteIdent(live)} ALLOW_CONNECTIONS true`);
+      await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(names.staging)} WITH (FORCE)`);
+      return 'restored previous';
+    },
+    { database: 'postgres' },
+  );
+}
+
+/** Opens the previous database to this tool's `pg_dump` (the emergency archive); nobody else connects to a name like it. */
+export async function openPrevious(pgc: PostgresConfig, names: SwapNames): Promise<boolean> {
+  assertOurs(names.previous, pgc.database);
+  return withPgClient(
+    pgc,
+    async (c) => {
+      if (!(await present(c, [names.previous])).has(names.previous)) return false;
+      await c.query(`ALTER DATABASE ${quoteIdent(names.previous)} ALLOW_CONNECTIONS true`);
+      return true;
+    },
+    { database: 'postgres' },
+  );
+}
+
+/** Drops the given staging or previous databases that exist; returns those dropped. */
+export async function dropOurs(pgc: PostgresConfig, names: string[]): Promise<string[]> {
+  for (const n of names) assertOurs(n, pgc.database);
+  return withPgClient(
+    pgc,
+    async (c) => {
+      const had = await present(c, names);
+      for (const n of had) await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(n)} WITH (FORCE)`);
+      return [...had];
+    },
+    { database: 'postgres' },
+  );
+}
+
+function literal(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
