@@ -7,9 +7,13 @@
  * `tar -xzf` in place, start every service.
  * Ours: the `backup` and `disasterRecovery` workflows on an embedded dev server.
  *
+ * Before each timed part the page cache's dirty pages are written out (`sync`),
+ * so neither side pays for the writes of the one before it.
+ *
  * Prints the ratios ours/seed; the last line is one JSON object.
  */
 import { join } from 'node:path';
+import { execa } from 'execa';
 import type { BackupResult, RecoveryResult } from '../src/workflows/index.js';
 import { log, ratio, secs, withBenchSandbox } from './lib/sandbox.js';
 
@@ -19,11 +23,13 @@ export async function benchBackup(): Promise<Record<string, unknown>> {
 
     // --- the seed's backup ---------------------------------------------------
     log('seed backup: stop all, tar -czf, start all, tar -tzf ...');
+    await settle();
     const { totalMs: seedTotal, downMs: sDown } = await sb.seedBackup(seedArchive);
 
     // --- ours ------------------------------------------------------------------
     await sb.startWorker();
     log('ours: backup workflow ...');
+    await settle();
     const o0 = Date.now();
     const backup = await sb.run<BackupResult>('backup', {});
     const oursTotal = Date.now() - o0;
@@ -31,8 +37,10 @@ export async function benchBackup(): Promise<Record<string, unknown>> {
 
     // --- restore -------------------------------------------------------------
     log('seed restore: stop all, tar -xzf in place, start all ...');
+    await settle();
     const seedRestore = await sb.seedRestore(seedArchive);
     log('ours: disasterRecovery workflow ...');
+    await settle();
     const q0 = Date.now();
     const recovery = await sb.run<RecoveryResult>('disasterRecovery', { backup: backup.archive!.archive, approve: true });
     const oursRestore = Date.now() - q0;
@@ -62,15 +70,20 @@ export async function benchBackup(): Promise<Record<string, unknown>> {
       restore_ratio: ratio(oursRestore, seedRestore),
       restore_downtime_ratio: ratio(oursRestoreDown, seedRestore),
       restore_until_up_ratio: ratio(oursRestoreUp, seedRestore),
-      targets: { total_ratio: 1.2, downtime_ratio: 0.25 },
+      targets: { total_ratio: 1.2, downtime_ratio: 0.25, restore_ratio: 2.0, restore_until_up_ratio: 1.0, restore_downtime_ratio: 0.3 },
     };
     log('');
     log(`                   seed      ours     ratio (ours/seed)`);
     log(`backup total   ${secs(seedTotal).toFixed(2).padStart(8)}s ${secs(oursTotal).toFixed(2).padStart(8)}s  ${result.total_ratio}  (target <= 1.2)`);
     log(`downtime       ${secs(sDown).toFixed(2).padStart(8)}s ${secs(oursDown).toFixed(2).padStart(8)}s  ${result.downtime_ratio}  (target <= 0.25; ours: the longest single service)`);
-    log(`restore total  ${secs(seedRestore).toFixed(2).padStart(8)}s ${secs(oursRestore).toFixed(2).padStart(8)}s  ${result.restore_ratio}`);
-    log(`restore up at  ${secs(seedRestore).toFixed(2).padStart(8)}s ${secs(oursRestoreUp).toFixed(2).padStart(8)}s  ${result.restore_until_up_ratio}  (ours: start of the workflow to the last service started)`);
-    log(`restore down   ${secs(seedRestore).toFixed(2).padStart(8)}s ${secs(oursRestoreDown).toFixed(2).padStart(8)}s  ${result.restore_downtime_ratio}`);
+    log(`restore total  ${secs(seedRestore).toFixed(2).padStart(8)}s ${secs(oursRestore).toFixed(2).padStart(8)}s  ${result.restore_ratio}  (target <= 2.0)`);
+    log(`restore up at  ${secs(seedRestore).toFixed(2).padStart(8)}s ${secs(oursRestoreUp).toFixed(2).padStart(8)}s  ${result.restore_until_up_ratio}  (target <= 1.0; ours: start of the workflow to the last service started)`);
+    log(`restore down   ${secs(seedRestore).toFixed(2).padStart(8)}s ${secs(oursRestoreDown).toFixed(2).padStart(8)}s  ${result.restore_downtime_ratio}  (target <= 0.3; ours: the longest single service)`);
     return result;
   });
+}
+
+/** Writes out dirty pages, so the next timed part starts from a quiet disk. */
+async function settle(): Promise<void> {
+  await execa('sync');
 }

@@ -435,6 +435,8 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
       reason?: string;
       downtime: Downtime[];
       kind?: BackupManifest['kind'];
+      /** @default backup.compression.level */
+      compressionLevel?: number;
     }): Promise<ArchiveResult> {
       const { plan } = req;
       const t0 = Date.now();
@@ -458,7 +460,7 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
       }
       await ensureBackupDir();
       const signal = activitySignal() ?? new AbortController().signal;
-      const compressor = await pickCompressor(config.backup.compression.program, config.backup.compression.level);
+      const compressor = await pickCompressor(config.backup.compression.program, req.compressionLevel ?? config.backup.compression.level);
       const sources = archiveSources(plan);
       const report = trackStep('archive', 'bytes', plan.estimatedBytes);
       const result = await writeArchive({

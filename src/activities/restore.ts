@@ -584,7 +584,7 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
         missing: [],
         estimatedBytes: sources.reduce((n, r) => n + r.bytes, 0),
       };
-      return backup.createArchive({ plan, workflowId: req.workflowId, reason: `state before recovery from ${req.plan.archive}`, downtime: [], kind: 'emergency' });
+      return backup.createArchive({ plan, workflowId: req.workflowId, reason: `state before recovery from ${req.plan.archive}`, downtime: [], kind: 'emergency', compressionLevel: config.recovery.emergencyCompressionLevel });
     },
 
     /** Removes the previous folders (and database), leftover staging (folders and database) and the recovery folder. */

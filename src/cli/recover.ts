@@ -5,10 +5,12 @@ import { UsageError } from '../common/errors.js';
 import type { RecoveryDurations, RecoveryResult } from '../workflows/disaster-recovery.js';
 import { connected, err, followResult, printReport, reconnectOption } from './shared.js';
 
-/** "inspect 3.1s, extract 4.2s, restore (services down) 2.5s, …": only the steps that ran. */
+/** "check and extract 3.1s, database staged 0.5s, restore (services down) 2.5s, …": only the steps that ran. */
 function recoveryDurationsText(d: RecoveryDurations): string {
   const parts: Array<[string, number | undefined]> = [
     ['inspect', d.inspectSeconds],
+    ['check and extract', d.stageSeconds],
+    ['database staged', d.stageDatabaseSeconds],
     ['waiting for approval', d.approvalWaitSeconds],
     ['extract', d.extractSeconds],
     ['restore (services down)', d.restoreSeconds],

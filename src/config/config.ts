@@ -107,6 +107,8 @@ export interface RecoveryConfig {
   maxCompressionRatio: number;
   /** Entries above which inspection refuses an archive. */
   maxEntries: number;
+  /** gzip level of the emergency archive of the state a recovery replaced (0: stored). */
+  emergencyCompressionLevel: number;
 }
 
 export interface RetentionConfig {

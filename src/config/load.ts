@@ -368,6 +368,7 @@ function resolveConfig(p: ParsedConfig, ctx: ResolveContext): Config {
     recovery: {
       freeSpaceMarginPercent: p.recovery.freeSpaceMarginPercent,
       maxCompressionRatio: p.recovery.maxCompressionRatio,
+      emergencyCompressionLevel: p.recovery.emergencyCompressionLevel,
       maxEntries: p.recovery.maxEntries,
       ...(p.recovery.validateCommand ? { validateCommand: p.recovery.validateCommand } : {}),
       ...(p.recovery.drillValidateCommand ? { drillValidateCommand: p.recovery.drillValidateCommand } : {}),

@@ -459,6 +459,12 @@ export const configSchema = z
          * @default 200
          */
         maxCompressionRatio: z.number({ error: 'a ratio >= 1' }).min(1, { error: 'a ratio >= 1' }).default(200),
+        /**
+         * gzip level of the emergency archive a recovery writes of the state it replaced. 0 (the default) stores
+         * it without compressing (still a .tar.gz every tar reads): it exists to undo the recovery and is written
+         * while the recovery still runs, so it costs a disk write rather than minutes of CPU. @default 0
+         */
+        emergencyCompressionLevel: z.number({ error: 'a gzip level from 0 to 9' }).int({ error: 'a gzip level from 0 to 9' }).min(0, { error: 'a gzip level from 0 to 9' }).max(9, { error: 'a gzip level from 0 to 9' }).default(0),
         /** An archive with more entries than this is refused at inspection (it also bounds the memory the checks use). @default 1000000 */
         maxEntries: z.number({ error: 'a whole number >= 1' }).int({ error: 'a whole number >= 1' }).min(1, { error: 'a whole number >= 1' }).default(1_000_000),
       })

@@ -231,22 +231,29 @@ async function restoreHost(ctx: RunbookContext, plan: RestorePlan, r: RecoveryRe
   // Only the services that own what is restored (all of them for a whole host); of those, the ones running.
   const running = (await acts.serviceStates({})).filter((s) => s.state === 'active' && plan.services.includes(s.service)).map((s) => s.service);
   registered.push(undo.add(`start ${running.join(', ') || 'no services'}`, () => startEach(acts, running)));
-  const stopped = await acts.stopServices({ services: running });
+  // One pass (runs since it exists): the services stop side by side, as they start, and the folders and the
+  // database swap side by side: the downtime is the slowest of each, not their sum.
+  const sideBySide = staging !== undefined;
+  const stopped = sideBySide ? (await allSettled(running.map((svc) => acts.stopServices({ services: [svc] })))).flat() : await acts.stopServices({ services: running });
 
   if (plan.dump && !plan.dump.swap) {
     progress.set('emergency dump', plan.dump.database);
     await acts.dumpCurrentDatabase({ plan });
   }
   progress.set('swap');
-  for (const root of plan.roots) {
-    registered.push(undo.add(`put back ${root.target}`, () => acts.undoSwap({ root })));
-    await acts.swapRoot({ root });
+  if (sideBySide) {
+    // Every undo first: each is a no-op for a swap that did not happen.
+    for (const root of plan.roots) registered.push(undo.add(`put back ${root.target}`, () => acts.undoSwap({ root })));
+    const swap = plan.dump?.swap;
+    if (swap) registered.push(undo.add(`put back database ${plan.dump!.database} (kept as ${swap.previous})`, () => acts.undoDatabaseSwap({ plan })));
+    await allSettled<unknown>([...plan.roots.map((root) => acts.swapRoot({ root })), ...(swap ? [acts.swapDatabase({ plan })] : [])]);
+  } else {
+    for (const root of plan.roots) {
+      registered.push(undo.add(`put back ${root.target}`, () => acts.undoSwap({ root })));
+      await acts.swapRoot({ root });
+    }
   }
-  if (plan.dump?.swap) {
-    const { database, swap } = plan.dump;
-    registered.push(undo.add(`put back database ${database} (kept as ${swap.previous})`, () => acts.undoDatabaseSwap({ plan })));
-    await acts.swapDatabase({ plan });
-  } else if (plan.dump) {
+  if (plan.dump && !plan.dump.swap) {
     const dump = plan.dump;
     progress.set('restore database', dump.database);
     registered.push(undo.add(`put back database ${dump.database} from ${dump.emergencyFile}`, () => acts.restoreDatabase({ file: dump.emergencyFile })));
@@ -255,7 +262,7 @@ async function restoreHost(ctx: RunbookContext, plan: RestorePlan, r: RecoveryRe
 
   progress.set('start services');
   registered.push(undo.add('stop services before rolling back', () => acts.stopServices({ services: plan.services })));
-  const started = await acts.startServices({ services: plan.services });
+  const started = sideBySide ? (await allSettled(plan.services.map((svc) => acts.startServices({ services: [svc] })))).flat() : await acts.startServices({ services: plan.services });
   r.durations.restoreSeconds = tenths(Date.now() - down);
   for (const s of stopped) {
     const up = started.find((x) => x.service === s.service);
@@ -268,6 +275,14 @@ async function restoreHost(ctx: RunbookContext, plan: RestorePlan, r: RecoveryRe
   if (failed.length) throw ApplicationFailure.nonRetryable(`post-recovery checks failed: ${failed.map((f) => f.message).join('; ')}`, 'RecoveryCheckFailed', { checks: r.checks });
   for (const forget of registered) forget();
   r.findings.push(finding('recovery.restore', 'ok', `restored ${plan.roots.length} folders${plan.dump ? ` and database ${plan.dump.database}` : ''} from ${plan.archive}`, {}), ...r.checks);
+}
+
+/** Waits for every step (so no undo starts while one still runs); then fails with the first failure, if any. */
+async function allSettled<T>(steps: Array<Promise<T>>): Promise<T[]> {
+  const settled = await Promise.allSettled(steps);
+  const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((x) => (x as PromiseFulfilledResult<T>).value);
 }
 
 /** Recovered: keep the state it replaced as an emergency archive, then drop the preserved folders. */

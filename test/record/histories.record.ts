@@ -49,8 +49,22 @@ async function save(name: string, handle: WorkflowHandle): Promise<void> {
 
 const settle = (h: WorkflowHandle) => h.result().catch(() => undefined);
 
+/**
+ * A recovery in one pass (checked while staged, the database swapped in by rename), approved by update.
+ * Kept beside `disasterRecovery-approved`, recorded before the one pass existed: both paths must replay.
+ */
+async function recordOnePassRecovery(): Promise<WorkflowHandle> {
+  await settle(await start('backup', { hostId: HOST, reason: 'history one-pass recovery' }, 'disasterRecovery-one-pass-backup'));
+  const list = (await (await start('listBackups', { hostId: HOST }, 'disasterRecovery-one-pass-list')).result()) as { backups: Array<{ archive: string }> };
+  const h = await start('disasterRecovery', { hostId: HOST, backup: list.backups[0]!.archive, approvalTimeoutMinutes: 5 }, 'disasterRecovery-one-pass');
+  await awaitPhase(h, 'awaiting approval');
+  await h.executeUpdate('approve', { args: [{ by: 'history' }] });
+  await settle(h);
+  return h;
+}
+
 /** Histories that can be recorded alone (`HISTORIES=fleet`). */
-const ALONE: Record<string, () => Promise<WorkflowHandle>> = { fleet: recordFleet, restoreDrill: recordRestoreDrill };
+const ALONE: Record<string, () => Promise<WorkflowHandle>> = { fleet: recordFleet, restoreDrill: recordRestoreDrill, 'disasterRecovery-one-pass': recordOnePassRecovery };
 
 async function recordOnly(names: readonly string[]): Promise<void> {
   await mkdir(OUT, { recursive: true });

@@ -62,29 +62,22 @@ export const RECOVERY_CASES: StepCase[] = [
   { step: 'check and extract', block: 'stageRestore', phase: 'check and extract', undos: [] },
   { step: 'staging database', block: 'stageRestoreDatabase', phase: 'restore database', undos: [cleanup], undone: CLEANUP },
   { step: 'stop', block: 'stopServices', phase: 'stop services', undos: [...startAll, cleanup], undone: `start svc-a, svc-b; ${CLEANUP}` },
-  {
-    step: 'swap of the first folder',
-    block: 'swapRoot',
-    match: (a) => (arg0(a).root as { target: string }).target === '/srv/a',
-    phase: 'swap',
-    undos: [putBack(rootA), ...startAll, cleanup],
-    undone: `put back /srv/a; start svc-a, svc-b; ${CLEANUP}`,
-  },
-  {
-    step: 'swap of the second folder',
-    block: 'swapRoot',
-    match: (a) => (arg0(a).root as { target: string }).target === '/srv/b',
-    phase: 'swap',
-    undos: [putBack(rootB), putBack(rootA), ...startAll, cleanup],
-    undone: `put back /srv/b; put back /srv/a; start svc-a, svc-b; ${CLEANUP}`,
-  },
-  {
-    step: 'swap of the database',
-    block: 'swapDatabase',
+  // The folders and the database swap side by side, every undo registered before the first swap.
+  ...(
+    [
+      ['swap of the first folder', 'swapRoot', (a: unknown[]) => (arg0(a).root as { target: string }).target === '/srv/a'],
+      ['swap of the second folder', 'swapRoot', (a: unknown[]) => (arg0(a).root as { target: string }).target === '/srv/b'],
+      ['swap of the database', 'swapDatabase', undefined],
+    ] as const
+  ).map(([step, block, match]) => ({
+    step,
+    block,
+    ...(match ? { match } : {}),
     phase: 'swap',
     undos: [putBackDb, putBack(rootB), putBack(rootA), ...startAll, cleanup],
     undone: `${PUT_BACK_DB}; put back /srv/b; put back /srv/a; start svc-a, svc-b; ${CLEANUP}`,
-  },
-  { step: 'start', block: 'startServices', match: (a) => (arg0(a).services as string[]).length === 2, phase: 'start services', undos: afterStart, undone: afterStartText },
+  })),
+  // Started side by side, one activity per service.
+  { step: 'start', block: 'startServices', match: (a) => (arg0(a).services as string[])[0] === 'svc-b', phase: 'start services', undos: afterStart, undone: afterStartText },
   { step: 'checks', block: 'postRecoveryChecks', phase: 'post-recovery checks', undos: afterStart, undone: afterStartText },
 ];
