@@ -62,6 +62,8 @@ export interface BenchSandbox {
   startWorker(targets?: string[]): Promise<void>;
   /** Runs one workflow to its end on the worker {@link BenchSandbox.startWorker} started. */
   run<T>(workflow: string, input: Record<string, unknown>): Promise<T>;
+  /** The activities of the last {@link BenchSandbox.run}, in order, each from scheduled to completed. */
+  lastActivities(): Promise<Array<{ activity: string; seconds: number }>>;
 }
 
 export interface BenchSandboxOptions {
@@ -109,6 +111,7 @@ export async function withBenchSandbox<T>(opts: BenchSandboxOptions, body: (sand
     const startAll = async () => {
       for (const s of mgr.services) await mgr.start(s);
     };
+    let lastWorkflowId: string | undefined;
     const sandbox: BenchSandbox = {
       config: cfg,
       manager: mgr,
@@ -142,7 +145,23 @@ export async function withBenchSandbox<T>(opts: BenchSandboxOptions, body: (sand
       },
       async run<R>(workflow: string, input: Record<string, unknown>): Promise<R> {
         if (!client) throw new Error('startWorker() first');
-        return (await client.workflow.execute(workflow, { taskQueue: 'bench', workflowId: `bench-${workflow}-${randomUUID()}`, args: [input] })) as R;
+        lastWorkflowId = `bench-${workflow}-${randomUUID()}`;
+        return (await client.workflow.execute(workflow, { taskQueue: 'bench', workflowId: lastWorkflowId, args: [input] })) as R;
+      },
+      async lastActivities() {
+        if (!client || !lastWorkflowId) return [];
+        const history = await client.workflow.getHandle(lastWorkflowId).fetchHistory();
+        const ms = (t: unknown) => Number((t as { seconds?: { toNumber(): number } | number }).seconds?.valueOf() ?? 0) * 1000 + Math.round(Number((t as { nanos?: number }).nanos ?? 0) / 1e6);
+        const scheduled = new Map<string, { activity: string; at: number }>();
+        const out: Array<{ activity: string; seconds: number }> = [];
+        for (const e of history.events ?? []) {
+          const a = e.activityTaskScheduledEventAttributes;
+          if (a) scheduled.set(String(e.eventId), { activity: a.activityType?.name ?? '?', at: ms(e.eventTime) });
+          const done = e.activityTaskCompletedEventAttributes;
+          const s = done && scheduled.get(String(done.scheduledEventId));
+          if (s) out.push({ activity: s.activity, seconds: Math.round((ms(e.eventTime) - s.at) / 100) / 10 });
+        }
+        return out;
       },
     };
     return await body(sandbox);

@@ -18,7 +18,7 @@ import { manifestPath, readManifest, syncDir, writeFileDurably, type BackupManif
 import { NotRegularFileError } from '../archive/read-into.js';
 import { scanArchive, scanRefusal, type ScanResult } from '../archive/scan.js';
 import { pgDump, pgRestore } from '../postgres/tools.js';
-import { dropOurs, openPrevious, stageDatabase, swapInDatabase, swapNames, swapProblem, undoDatabaseSwap, type SwapNames } from '../postgres/swap.js';
+import { databaseExists, dropOurs, openPrevious, stageDatabase, swapInDatabase, swapNames, swapProblem, undoDatabaseSwap, type SwapNames } from '../postgres/swap.js';
 import type { ServiceManager } from '../services/index.js';
 import { runArgv } from '../services/run-argv.js';
 import { createBackupActivities, freshArchiveName, type ArchiveResult, type BackupPlan } from './backup.js';
@@ -133,6 +133,11 @@ export interface RestoreRequest {
   select?: RestoreSelection;
 }
 
+/** One tag per run: a second run with the same workflow id (a fixed id, a reset) never meets the first one's folders. */
+function runTag(req: { workflowId: string; runId?: string }): string {
+  return createHash('sha256').update(req.runId ?? req.workflowId).digest('hex').slice(0, 8);
+}
+
 /** What a pass over the archive read, as extraction bounds itself by it. */
 function inspectedOf(scan: ScanResult, manifest: BackupManifest): InspectedArchive {
   return { sha256: scan.sha256, bytes: scan.bytes, entries: scan.entries, fileBytes: scan.fileBytes, tarBytes: scan.tarBytes, compressor: manifest.compressor };
@@ -233,7 +238,7 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
     const archiveDir = req.fromDir ?? backupDir;
 
     // One tag per run: a second run with the same workflow id (a fixed id, a reset) never meets the first one's folders.
-    const tag = createHash('sha256').update(req.runId ?? req.workflowId).digest('hex').slice(0, 8);
+    const tag = runTag(req);
     const recoveryDir = join(backupDir, '.recovery', tag);
     const roots: RestoreRoot[] = [];
     let dump: RestorePlan['dump'];
@@ -378,7 +383,7 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
       let dump = plan.dump;
       if (dump && config.postgres) {
         const why = await swapProblem(config.postgres);
-        dump = why ? { ...dump, inPlace: why } : { ...dump, swap: swapNames(config.postgres.database, basename(plan.recoveryDir)) };
+        dump = why ? { ...dump, inPlace: why } : { ...dump, swap: { ...swapNames(config.postgres.database, basename(plan.recoveryDir)), liveExisted: await databaseExists(config.postgres) } };
       }
       const removeStaging = async () => {
         for (const r of plan.roots) await rm(r.staging, { recursive: true, force: true });
@@ -404,6 +409,21 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
         throw new RestoreRefusedError(archive, result.refused);
       }
       return { ...plan, ...(dump ? { dump } : {}), inspected: inspectedOf(result.scan, manifest), staged: true };
+    },
+
+    /**
+     * Removes what a one pass of this run (by its tag) may have left when it failed or was cut short: the staging
+     * folder beside each configured folder and the recovery folder. Nothing of another run, nothing live.
+     */
+    async discardStaged(req: { workflowId: string; runId?: string }): Promise<{ removed: string[] }> {
+      const tag = runTag(req);
+      const removed: string[] = [];
+      for (const p of [...folderSources.map((t) => join(dirname(t), `.${basename(t)}.mcp-restore-${tag}`)), join(backupDir, '.recovery', tag)]) {
+        if (!(await exists(p))) continue;
+        await rm(p, { recursive: true, force: true });
+        removed.push(p);
+      }
+      return { removed };
     },
 
     /** Restores the staged dump into the plan's staging database, beside the live one, while the services run. */

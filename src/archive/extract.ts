@@ -395,10 +395,15 @@ async function extractFrom(archive: FileHandle, opts: ExtractOptions, result: Ex
     const gunzip = await pickReader(inspected?.compressor ?? opts.check?.manifest.compressor);
     await gunzip.run(readInto(archive, counter), sink, opts.signal ?? new AbortController().signal);
   } catch (err) {
-    // Checking, a stream that does not read to its end (corrupt, truncated) is the archive's problem, as in a scan.
-    if (check && !failure && !opts.signal?.aborted) check.problem(`the archive does not read back whole: ${(err as Error).message}`);
-    else failure ??= err;
-    stop(failure ?? err);
+    if (check && !failure && !opts.signal?.aborted) {
+      // Checking, a stream that does not read to its end (corrupt, truncated) is the archive's problem, as in a
+      // scan: refused below with the checker's verdict, and a file waiting for its bytes stops as refused too.
+      check.problem(`the archive does not read back whole: ${(err as Error).message}`);
+      stop(new Refusal('the archive stopped before its end'));
+    } else {
+      failure ??= err;
+      stop(failure);
+    }
   }
   await chain;
   if (failure !== undefined && !(failure instanceof Refusal)) {

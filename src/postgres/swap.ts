@@ -26,6 +26,8 @@ export interface SwapNames {
   staging: string;
   /** What the live database is renamed to while the recovery runs. */
   previous: string;
+  /** Whether there was a live database when the recovery was planned (a bare host has none: undo then drops the restored one). @default true */
+  liveExisted?: boolean;
 }
 
 /**
@@ -49,6 +51,7 @@ function assertOurs(name: string, live: string): void {
 
 interface LiveDatabase {
   oid: number;
+  owner: string;
   encoding: string;
   collate: string;
   ctype: string;
@@ -60,13 +63,14 @@ interface LiveDatabase {
   settings: number;
   slots: number;
   icuLocale?: string | null;
+  icuRules?: string | null;
   provider?: string;
 }
 
 async function readLive(c: pg.Client, database: string): Promise<LiveDatabase | undefined> {
   const { rows } = await c.query<Record<string, unknown>>(
     `SELECT d.*, d.oid::int AS dboid, pg_encoding_to_char(d.encoding) AS enc, d.datdba = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS mine,
-            t.spcname AS tablespace, d.datacl::text[] AS acl, shobj_description(d.oid, 'pg_database') AS comment,
+            t.spcname AS tablespace, d.datacl::text[] AS acl, shobj_description(d.oid, 'pg_database') AS comment, pg_get_userbyid(d.datdba) AS owner,
             (SELECT count(*)::int FROM pg_db_role_setting s WHERE s.setdatabase = d.oid) AS settings,
             (SELECT count(*)::int FROM pg_replication_slots r WHERE r.database = d.datname) AS slots
        FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE d.datname = $1`,
@@ -76,6 +80,7 @@ async function readLive(c: pg.Client, database: string): Promise<LiveDatabase | 
   if (!r) return undefined;
   return {
     oid: r.dboid as number,
+    owner: r.owner as string,
     encoding: r.enc as string,
     collate: r.datcollate as string,
     ctype: r.datctype as string,
@@ -86,8 +91,14 @@ async function readLive(c: pg.Client, database: string): Promise<LiveDatabase | 
     tablespace: r.tablespace as string,
     settings: r.settings as number,
     slots: r.slots as number,
-    ...('datlocprovider' in r ? { provider: r.datlocprovider as string, icuLocale: (r.daticulocale as string | null) ?? null } : {}),
+    // PostgreSQL 15 and 16 call the ICU locale daticulocale, 17 datlocale.
+    ...('datlocprovider' in r ? { provider: r.datlocprovider as string, icuLocale: ((r.daticulocale ?? r.datlocale) as string | null) ?? null, icuRules: (r.daticurules as string | null | undefined) ?? null } : {}),
   };
+}
+
+/** Whether the configured database exists (a bare host's does not). */
+export async function databaseExists(pgc: PostgresConfig): Promise<boolean> {
+  return withPgClient(pgc, async (c) => (await present(c, [pgc.database])).has(pgc.database), { database: 'postgres' });
 }
 
 /** Why the database cannot be swapped by rename (the recovery restores it in place), or undefined when it can. */
@@ -98,9 +109,13 @@ export async function swapProblem(pgc: PostgresConfig): Promise<string | undefin
       const me = (await c.query<{ rolname: string; rolsuper: boolean; rolcreatedb: boolean }>('SELECT rolname, rolsuper, rolcreatedb FROM pg_roles WHERE rolname = current_user')).rows[0];
       if (!me) return 'the connecting role is not in pg_roles';
       if (!me.rolsuper && !me.rolcreatedb) return `role ${me.rolname} may not create databases (CREATEDB)`;
+      // The connection that renames sits in the maintenance database: that one cannot be renamed.
+      if (pgc.database === 'postgres') return 'the configured database is the maintenance database postgres, which the swap connects to';
       const live = await readLive(c, pgc.database);
       if (!live) return undefined;
       if (!me.rolsuper && !live.ownerIsMe) return `role ${me.rolname} does not own database ${pgc.database}`;
+      if (live.provider !== undefined && live.provider !== 'c' && live.provider !== 'i') return `database ${pgc.database} uses locale provider ${live.provider}, which a staging database is not created with`;
+      if (live.icuRules) return `database ${pgc.database} has ICU collation rules, which a staging database is not created with`;
       if (live.settings > 0) return `database ${pgc.database} has per-database settings (ALTER DATABASE/ROLE ... SET), which live outside its dump`;
       if (live.tablespace !== 'pg_default') return `database ${pgc.database} lives in tablespace ${live.tablespace}`;
       if (live.slots > 0) return `database ${pgc.database} has ${live.slots} replication slot(s), which stay with the database they were made in`;
@@ -123,10 +138,12 @@ export async function stageDatabase(opts: { pg: PostgresConfig; staging: string;
     async (c) => {
       await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(staging)} WITH (FORCE)`);
       const live = await readLive(c, pgc.database);
-      const like = live
-        ? ` ENCODING ${literal(live.encoding)} LC_COLLATE ${literal(live.collate)} LC_CTYPE ${literal(live.ctype)}${live.provider === 'i' && live.icuLocale ? ` LOCALE_PROVIDER icu ICU_LOCALE ${literal(live.icuLocale)}` : ''} CONNECTION LIMIT ${live.connLimit}`
-        : '';
+      // The locale provider is always given (template0's may differ from the live database's).
+      const provider = live?.provider === 'i' ? ` LOCALE_PROVIDER icu ICU_LOCALE ${literal(live.icuLocale ?? '')}` : live?.provider === 'c' ? ' LOCALE_PROVIDER libc' : '';
+      const like = live ? ` ENCODING ${literal(live.encoding)} LC_COLLATE ${literal(live.collate)} LC_CTYPE ${literal(live.ctype)}${provider} CONNECTION LIMIT ${live.connLimit}` : '';
       await c.query(`CREATE DATABASE ${quoteIdent(staging)} TEMPLATE template0${like}`);
+      // Owned like the live one (a superuser's staging database would otherwise be the superuser's, and with it schema public).
+      if (live && !live.ownerIsMe) await c.query(`ALTER DATABASE ${quoteIdent(staging)} OWNER TO ${quoteIdent(live.owner)}`);
       if (live?.acl) {
         // The live grants exactly: nothing for PUBLIC unless it had it.
         await c.query(`REVOKE ALL ON DATABASE ${quoteIdent(staging)} FROM PUBLIC`);
@@ -146,10 +163,20 @@ export async function stageDatabase(opts: { pg: PostgresConfig; staging: string;
   await withPgClient(pgc, (c) => c.query(`ALTER DATABASE ${quoteIdent(staging)} ALLOW_CONNECTIONS false`), { database: 'postgres' });
 }
 
-/** Closes a database to new connections and ends the ones it has (the services are stopped; anything else is cut off). */
+/**
+ * Closes a database to new connections and ends the sessions it has (the services are stopped; anything else is
+ * cut off). Each session on its own: one the role may not end (a superuser's, autovacuum's) does not stop the
+ * others; the rename then fails and is tried again, and the database is opened again whatever happens.
+ */
 async function closeAndEmpty(c: pg.Client, name: string): Promise<void> {
   await c.query(`ALTER DATABASE ${quoteIdent(name)} ALLOW_CONNECTIONS false`);
-  await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+  const { rows } = await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+  for (const { pid } of rows) await c.query('SELECT pg_terminate_backend($1)', [pid]).catch(() => undefined);
+}
+
+/** Opens a database to connections again, if it exists. */
+async function reopen(c: pg.Client, name: string): Promise<void> {
+  if ((await present(c, [name])).has(name)) await c.query(`ALTER DATABASE ${quoteIdent(name)} ALLOW_CONNECTIONS true`);
 }
 
 async function present(c: pg.Client, names: string[]): Promise<Set<string>> {
@@ -160,61 +187,85 @@ async function present(c: pg.Client, names: string[]): Promise<Set<string>> {
 /**
  * Live -> previous and staging -> live in one transaction. Idempotent: a swap that
  * already happened (staging gone, previous there) reports so; a live database that
- * did not exist (a bare host) just gets the staging one.
+ * did not exist (a bare host) just gets the staging one. Whatever happens, the live
+ * name is left open to connections (a failed attempt must not leave it closed).
  */
 export async function swapInDatabase(pgc: PostgresConfig, names: SwapNames): Promise<'swapped' | 'already swapped'> {
   const live = pgc.database;
   assertOurs(names.staging, live);
   assertOurs(names.previous, live);
+  const liveExisted = names.liveExisted ?? true;
   return withPgClient(
     pgc,
     async (c) => {
-      const have = await present(c, [live, names.staging, names.previous]);
-      if (!have.has(names.staging)) {
-        if (have.has(live)) return 'already swapped';
-        throw new Error(`cannot swap in database ${live}: its staging database ${names.staging} is missing`);
-      }
-      if (have.has(names.previous)) throw new Error(`cannot swap in database ${live}: ${names.previous} already exists`);
-      // A client that reconnects between the terminate and the rename makes the rename fail: close, end, try again.
-      for (let attempt = 1; ; attempt++) {
-        if (have.has(live)) await closeAndEmpty(c, live);
-        try {
-          await c.query('BEGIN');
-          if (have.has(live)) await c.query(`ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(names.previous)}`);
-          await c.query(`ALTER DATABASE ${quoteIdent(names.staging)} RENAME TO ${quoteIdent(live)}`);
-          await c.query('COMMIT');
-          break;
-        } catch (err) {
-          await c.query('ROLLBACK').catch(() => undefined);
-          if (attempt >= 5) throw err;
+      try {
+        const have = await present(c, [live, names.staging, names.previous]);
+        if (!have.has(names.staging)) {
+          if (have.has(live) && (have.has(names.previous) || !liveExisted)) return 'already swapped';
+          throw new Error(`cannot swap in database ${live}: its staging database ${names.staging} is missing`);
         }
+        if (have.has(names.previous)) throw new Error(`cannot swap in database ${live}: ${names.previous} already exists`);
+        // A client that reconnects between the terminate and the rename makes the rename fail: close, end, try again.
+        for (let attempt = 1; ; attempt++) {
+          if (have.has(live)) await closeAndEmpty(c, live);
+          try {
+            await c.query('BEGIN');
+            if (have.has(live)) await c.query(`ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(names.previous)}`);
+            await c.query(`ALTER DATABASE ${quoteIdent(names.staging)} RENAME TO ${quoteIdent(live)}`);
+            await c.query('COMMIT');
+            break;
+          } catch (err) {
+            await c.query('ROLLBACK').catch(() => undefined);
+            if (attempt >= 5) throw err;
+            await new Promise((r) => setTimeout(r, 200 * attempt));
+          }
+        }
+        return 'swapped';
+      } finally {
+        await reopen(c, live);
       }
-      await c.query(`ALTER DATABASE ${quoteIdent(live)} ALLOW_CONNECTIONS true`);
-      return 'swapped';
     },
     { database: 'postgres' },
   );
 }
 
-/** Puts the previous database back (the restored one is dropped). Idempotent; nothing to undo when the swap never happened. */
+/**
+ * Puts the previous database back (the restored one is dropped); on a host that had none, drops the
+ * restored one. Idempotent; nothing to undo when the swap never happened. The live name is left open.
+ */
 export async function undoDatabaseSwap(pgc: PostgresConfig, names: SwapNames): Promise<'restored previous' | 'nothing to undo'> {
   const live = pgc.database;
   assertOurs(names.previous, live);
   assertOurs(names.staging, live);
+  const liveExisted = names.liveExisted ?? true;
   return withPgClient(
     pgc,
     async (c) => {
-      const have = await present(c, [live, names.previous]);
-      if (!have.has(names.previous)) return 'nothing to undo';
-      // The restored database goes under the staging name (ours, dropped below), the previous one back in its place.
-      if (have.has(live)) await closeAndEmpty(c, live);
-      await c.query('BEGIN');
-      if (have.has(live)) await c.query(`ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(names.staging)}`);
-      await c.query(`ALTER DATABASE ${quoteIdent(names.previous)} RENAME TO ${quoteIdent(live)}`);
-      await c.query('COMMIT');
-      await c.query(`ALTER DATABASE ${quoteIdent(live)} ALLOW_CONNECTIONS true`);
-      await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(names.staging)} WITH (FORCE)`);
-      return 'restored previous';
+      try {
+        const have = await present(c, [live, names.previous, names.staging]);
+        if (!have.has(names.previous)) {
+          // A bare host: the restored database is the only one; taking it back means removing it.
+          if (!liveExisted && have.has(live) && !have.has(names.staging)) {
+            await closeAndEmpty(c, live);
+            await c.query(`DROP DATABASE ${quoteIdent(live)} WITH (FORCE)`);
+            return 'restored previous';
+          }
+          return 'nothing to undo';
+        }
+        // The restored database goes under the staging name (ours, dropped below), the previous one back in its place.
+        if (have.has(live)) await closeAndEmpty(c, live);
+        await c.query('BEGIN');
+        if (have.has(live)) await c.query(`ALTER DATABASE ${quoteIdent(live)} RENAME TO ${quoteIdent(names.staging)}`);
+        await c.query(`ALTER DATABASE ${quoteIdent(names.previous)} RENAME TO ${quoteIdent(live)}`);
+        await c.query('COMMIT');
+        await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(names.staging)} WITH (FORCE)`);
+        return 'restored previous';
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        await reopen(c, live);
+      }
     },
     { database: 'postgres' },
   );

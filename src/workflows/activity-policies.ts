@@ -111,6 +111,7 @@ export const HOST_ACTIVITY_POLICIES = {
   inspectRestore: long('3 hours'),
   extractForRestore: long('4 hours'),
   stageRestore: long('4 hours'),
+  discardStaged: quick(),
   stageRestoreDatabase: long('3 hours'),
   swapDatabase: persistent(),
   undoDatabaseSwap: persistent(),

@@ -88,17 +88,26 @@ export const disasterRecovery = runbook(
   async (ctx, input, { gate, onePass }): Promise<RecoveryResult> => {
     const r = recoveryRecord(ctx, input.backup);
     gate.notWaiting(onePass ? 'the archive is still being checked and staged' : 'the archive is still being inspected');
+    let plan: RestorePlan | undefined;
     let staging: Staging | undefined;
-    const plan = await ctx.locked(async () => {
+    /** Checks (in one pass: and stages) the archive; approved up front, also restores the staging database. */
+    const prepare = async (): Promise<RestorePlan> => {
       const p = await r.timed(onePass ? 'stageSeconds' : 'inspectSeconds', () => inspect(ctx, input, r.findings, onePass));
-      if (p.staged) staging = await stageDatabase(ctx, p, r);
+      plan = p;
+      if (p.staged) {
+        staging = stagedCleanup(ctx, p);
+        if (input.approve) await stageDatabase(ctx, p, r);
+      }
       return p;
-    });
-    // A copy fetched from a target goes whatever happens next: it can be fetched again.
-    const fetchedDir = plan.archiveDir;
+    };
     try {
-      return await recover(ctx, input, gate, plan, r, staging);
+      // Approved up front, in one pass: one hold of the host lock from the first check to the emergency archive.
+      if (onePass && input.approve) return await ctx.locked(async () => finish(ctx, await prepare(), r, staging, gate));
+      await ctx.locked(prepare);
+      return await recover(ctx, input, gate, plan!, r, staging);
     } finally {
+      // A copy fetched from a target goes whatever happened: it can be fetched again.
+      const fetchedDir = plan?.archiveDir;
       if (fetchedDir) await CancellationScope.nonCancellable(() => ctx.acts.removeFetched({ dir: fetchedDir })).catch(() => undefined);
     }
   },
@@ -109,12 +118,16 @@ interface Staging {
   forget: () => void;
 }
 
+/** Right after the one pass: the cleanup of what it staged (folders, dump, later the staging database), as an undo until the recovery is done. */
+function stagedCleanup(ctx: RunbookContext, plan: RestorePlan): Staging {
+  return { forget: ctx.undo.addCleanup('remove staging and recovery files', () => stagedPaths(plan), () => ctx.acts.cleanupRecovery({ plan, keepPrevious: true })) };
+}
+
 /**
- * Right after the one pass: the cleanup of what it staged is registered, and a dump to be swapped in
- * is restored into its staging database, still while the services run.
+ * A dump to be swapped in is restored into its staging database, while the services run: once the
+ * recovery is approved (the dump's SQL runs with the configured role's rights, so not before).
  */
-async function stageDatabase(ctx: RunbookContext, plan: RestorePlan, r: RecoveryRecord): Promise<Staging> {
-  const forget = ctx.undo.addCleanup('remove staging and recovery files', () => stagedPaths(plan), () => ctx.acts.cleanupRecovery({ plan, keepPrevious: true }));
+async function stageDatabase(ctx: RunbookContext, plan: RestorePlan, r: RecoveryRecord): Promise<void> {
   const dump = plan.dump;
   if (dump?.swap) {
     ctx.progress.set('restore database', `into ${dump.swap.staging}, beside ${dump.database}`);
@@ -123,7 +136,6 @@ async function stageDatabase(ctx: RunbookContext, plan: RestorePlan, r: Recovery
   } else if (dump?.inPlace) {
     r.findings.push(finding('recovery.database', 'ok', `database ${dump.database} is restored in place while the services are stopped: ${dump.inPlace}`, { why: dump.inPlace }));
   }
-  return { forget };
 }
 
 function stagedPaths(plan: RestorePlan): string[] {
@@ -146,10 +158,17 @@ async function recover(ctx: RunbookContext, input: DisasterRecoveryInput, gate: 
   }
   gate.notWaiting('it is already changing the host');
   return ctx.locked(async () => {
-    await restoreHost(ctx, plan, r, staging);
-    await archivePreviousState(ctx, plan, r);
-    return r.result('recovered', plan, gate.decided?.by);
+    if (staging) await stageDatabase(ctx, plan, r);
+    return finish(ctx, plan, r, staging, gate);
   });
+}
+
+/** Under the host lock: restore, check, then archive what was replaced. */
+async function finish(ctx: RunbookContext, plan: RestorePlan, r: RecoveryRecord, staging: Staging | undefined, gate: ApprovalGate): Promise<RecoveryResult> {
+  gate.notWaiting('it is already changing the host');
+  await restoreHost(ctx, plan, r, staging);
+  await archivePreviousState(ctx, plan, r);
+  return r.result('recovered', plan, gate.decided?.by);
 }
 
 /**
@@ -183,6 +202,8 @@ async function inspect(ctx: RunbookContext, input: DisasterRecoveryInput, findin
       plan = await ctx.acts.inspectRestore(req);
     }
   } catch (err) {
+    // A one pass that failed (out of retries, cancelled) may have left its staging beside the targets: this run's tag only.
+    if (onePass) await CancellationScope.nonCancellable(() => ctx.acts.discardStaged({ workflowId: ctx.workflowId, runId: ctx.runId })).catch(() => undefined);
     if (isCancellation(err)) throw err;
     if (fetched) await ctx.acts.removeFetched({ dir: fetched.dir }).catch(() => undefined);
     throw ApplicationFailure.nonRetryable(`${failureMessage(err)}. Nothing was changed.`, failedWith(err, 'RestoreRefusedError') ? 'RestoreRefused' : 'RecoveryInspectFailed');

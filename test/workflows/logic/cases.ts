@@ -59,7 +59,8 @@ const afterStartText = `stop services before rolling back; ${PUT_BACK_DB}; put b
 
 /** A recovery's steps (one pass, the database swapped in by rename). */
 export const RECOVERY_CASES: StepCase[] = [
-  { step: 'check and extract', block: 'stageRestore', phase: 'check and extract', undos: [] },
+  // Cut short, the one pass's leftovers (this run's staging only) are removed; the run's failure lists no undo.
+  { step: 'check and extract', block: 'stageRestore', phase: 'check and extract', undos: ['discardStaged(this run)'] },
   { step: 'staging database', block: 'stageRestoreDatabase', phase: 'restore database', undos: [cleanup], undone: CLEANUP },
   { step: 'stop', block: 'stopServices', phase: 'stop services', undos: [...startAll, cleanup], undone: `start svc-a, svc-b; ${CLEANUP}` },
   // The folders and the database swap side by side, every undo registered before the first swap.

@@ -103,6 +103,9 @@ export const hostFakes = {
   async stageRestore() {
     return STAGED_PLAN;
   },
+  async discardStaged() {
+    return { removed: [] };
+  },
   async stageRestoreDatabase() {
     return { database: 'mcp_restore_0123abcd' };
   },

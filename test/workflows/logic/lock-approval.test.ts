@@ -157,7 +157,8 @@ describe('approval', () => {
     // Ten minutes of workflow time; the time-skipping server may add a tick (600.1) after the timer fires.
     expect(result.durations.approvalWaitSeconds).toBeGreaterThanOrEqual(600);
     expect(result.durations.approvalWaitSeconds).toBeLessThan(601);
-    expect(fakes.of(r.workflowId).map((c) => c.name)).toEqual(['stageRestore', 'stageRestoreDatabase', 'cleanupRecovery']);
+    // The dump is restored into its staging database only once approved: nothing from the archive runs before.
+    expect(fakes.of(r.workflowId).map((c) => c.name)).toEqual(['stageRestore', 'cleanupRecovery']);
     expect(env.ends.find((e) => e.workflowId === r.workflowId)?.outcome).toBe('declined');
     expect((await r.describe()).searchAttributes.McpOutcome).toEqual(['not-approved']);
   });
@@ -176,7 +177,7 @@ describe('approval', () => {
     }
     await r.cancel();
     await applicationFailureOf(r).catch(() => undefined);
-    expect(fakes.of(r.workflowId).map((c) => c.name)).toEqual(['stageRestore']);
+    expect(fakes.of(r.workflowId).map((c) => c.name)).toEqual(['stageRestore', 'discardStaged']);
   });
 
   it('an approval with unknown fields is refused; a valid one then approves', async () => {
