@@ -469,6 +469,8 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
         compressor,
         signal,
         onProgress: (n) => report(n),
+        // An emergency archive (a recovery's undo copy, written while the recovery runs) goes without per-file digests: a drill of one says so.
+        digests: req.kind !== 'emergency',
         beforeCommit: async (r) => {
           await faults.reach('backup.archive', signal);
           const tables = await readDumpTables(plan);

@@ -56,6 +56,8 @@ export interface WriteArchiveOptions {
   onProgress?: (tarBytes: number) => void;
   /** Runs after the data is written and fsynced, before the rename makes the archive visible (e.g. write its manifest). */
   beforeCommit?: (result: WriteArchiveResult) => Promise<void>;
+  /** Hash each file for the manifest (see {@link packTar}). @default true */
+  digests?: boolean;
 }
 
 /** A tar stream of several roots, as {@link writeArchive} and restic targets store it. */
@@ -96,7 +98,8 @@ function stableStat(st: Stats): Stats {
  * archive path (its original absolute path without `/`), wherever it is read
  * from; tallies each root's entries for the manifest as they pass.
  */
-export function packTar(sources: readonly ArchiveSource[], onProgress?: (tarBytes: number) => void): PackedTar {
+export function packTar(sources: readonly ArchiveSource[], onProgress?: (tarBytes: number) => void, opts2: { digests?: boolean } = {}): PackedTar {
+  const hashFiles = opts2.digests ?? true;
   const opts = { sources, onProgress };
   const tallies = opts.sources.map((s) => ({ source: s, tally: new RootTally() }));
   const bySource = [...tallies].sort((a, b) => b.source.sourcePath.length - a.source.sourcePath.length);
@@ -153,7 +156,7 @@ export function packTar(sources: readonly ArchiveSource[], onProgress?: (tarByte
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       tarBytes += chunk.length;
-      digests.write(chunk);
+      if (hashFiles) digests.write(chunk);
       if (opts.onProgress && tarBytes - lastReport >= 4 * 1024 * 1024) {
         lastReport = tarBytes;
         opts.onProgress(tarBytes);
@@ -161,7 +164,7 @@ export function packTar(sources: readonly ArchiveSource[], onProgress?: (tarByte
       cb(digestError ?? null, chunk);
     },
     flush(cb) {
-      digests.end();
+      if (hashFiles) digests.end();
       cb(digestError ?? null);
     },
   });
@@ -179,7 +182,7 @@ export function packTar(sources: readonly ArchiveSource[], onProgress?: (tarByte
 export async function writeArchive(opts: WriteArchiveOptions): Promise<WriteArchiveResult> {
   const partial = `${opts.outFile}.partial`;
   await rm(partial, { force: true });
-  const packed = packTar(opts.sources, opts.onProgress);
+  const packed = packTar(opts.sources, opts.onProgress, { digests: opts.digests ?? true });
   const hash = createHash('sha256');
   let bytes = 0;
   const fh = await open(partial, 'wx', 0o600);

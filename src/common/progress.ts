@@ -76,6 +76,8 @@ export const COUNTED_ACTIVITIES = [
   'fetchFromTarget',
   'inspectRestore',
   'extractForRestore',
+  'stageRestore',
+  'stageRestoreDatabase',
   'dumpCurrentDatabase',
   'restoreDatabase',
   'archivePreviousState',

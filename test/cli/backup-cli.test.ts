@@ -89,7 +89,7 @@ describe('mcp-runbooks run backup / backups / recover / approve / status', () =>
     expect(r.stdout).toContain(': recovered');
     expect(r.stdout).toContain('previous state archived as mcp_backup_');
     expect(r.stdout).toMatch(/mcp-memory down \d/);
-    expect(r.stdout).toMatch(/^ {2}took: inspect [\d.]+s, extract [\d.]+s, restore \(services down\) [\d.]+s, emergency archive [\d.]+s, total [\d.]+s$/m);
+    expect(r.stdout).toMatch(/^ {2}took: check and extract [\d.]+s, database staged [\d.]+s, restore \(services down\) [\d.]+s, emergency archive [\d.]+s, total [\d.]+s$/m);
     expect(r.stdout).toContain('ok    postgres.select1');
   });
 
