@@ -277,7 +277,7 @@ export function createDrillActivities({ config }: { config: Config }) {
       for (const p of wrong.slice(0, LISTED)) mismatches.push(`${p}: restored bytes differ from the backup's sha256`);
       for (const p of missing.slice(0, LISTED)) mismatches.push(`${p}: not restored`);
       if (wrong.length + missing.length > 2 * LISTED) mismatches.push(`... ${wrong.length} files differ and ${missing.length} are missing in all`);
-      if (plan.digests === 0) findings.push(finding('drill.files', 'warn', `${plan.archive} was made before per-file digests: its files were checked against the archive's checksum and listing only`, {}));
+      if (plan.digests === 0) findings.push(finding('drill.files', 'warn', `${plan.archive} has no per-file digests (made before they existed, or a recovery's emergency archive): its files were checked against the archive's checksum and listing only`, {}));
       else if (wrong.length || missing.length) {
         findings.push(finding('drill.files', 'fail', `${wrong.length + missing.length} of ${plan.digests} files do not match the backup: ${list([...wrong, ...missing])}`, { wrong: capped(wrong), missing: capped(missing) }));
       } else findings.push(finding('drill.files', 'ok', `all ${checked} files match their sha256 in the manifest`, { files: checked, bytes: hashed }));

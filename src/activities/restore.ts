@@ -220,6 +220,15 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
   const serviceOps = createServiceActivities({ services });
   const folderSources = config.backup.sources.flatMap((s) => (s.mode === 'pg_dump' ? [] : [s.path]));
 
+  /** Where the extraction writes: each root into its staging folder (their parents made), the dump into the private recovery folder. */
+  const extractTargets = async (plan: RestorePlan): Promise<ExtractTarget[]> => {
+    await mkdir(plan.recoveryDir, { recursive: true, mode: 0o700 });
+    for (const r of plan.roots) await mkdir(dirname(r.staging), { recursive: true });
+    const targets: ExtractTarget[] = plan.roots.map((r) => ({ archivePath: r.archivePath, destination: r.staging, kind: 'folder' }));
+    if (plan.dump) targets.push({ archivePath: plan.dump.archivePath, destination: plan.dump.file, kind: 'file' });
+    return targets;
+  };
+
   /**
    * What a recovery from this manifest restores where, and whether it may: the selection, each
    * root's staging and previous folder, the folders an earlier recovery left, the free space
@@ -389,10 +398,7 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
         for (const r of plan.roots) await rm(r.staging, { recursive: true, force: true });
         await rm(plan.recoveryDir, { recursive: true, force: true });
       };
-      await mkdir(plan.recoveryDir, { recursive: true, mode: 0o700 });
-      for (const r of plan.roots) await mkdir(dirname(r.staging), { recursive: true });
-      const targets: ExtractTarget[] = plan.roots.map((r) => ({ archivePath: r.archivePath, destination: r.staging, kind: 'folder' }));
-      if (plan.dump) targets.push({ archivePath: plan.dump.archivePath, destination: plan.dump.file, kind: 'file' });
+      const targets = await extractTargets(plan);
       const signal = activitySignal();
       const size = (await lstat(archivePath)).size;
       const report = trackStep(`check and extract ${archive}`, 'bytes', size);
@@ -461,10 +467,7 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
       if (!plan.inspected) throw new RestoreRefusedError(plan.archive, ['the plan does not record what was inspected (it was made by an older version); start the recovery again']);
       for (const r of plan.roots) await rm(r.staging, { recursive: true, force: true });
       await rm(plan.recoveryDir, { recursive: true, force: true });
-      await mkdir(plan.recoveryDir, { recursive: true, mode: 0o700 });
-      for (const r of plan.roots) await mkdir(dirname(r.staging), { recursive: true });
-      const targets: ExtractTarget[] = plan.roots.map((r) => ({ archivePath: r.archivePath, destination: r.staging, kind: 'folder' }));
-      if (plan.dump) targets.push({ archivePath: plan.dump.archivePath, destination: plan.dump.file, kind: 'file' });
+      const targets = await extractTargets(plan);
       const signal = activitySignal();
       const archiveDir = plan.archiveDir ?? backupDir;
       const report = trackStep(`extract ${plan.archive}`, 'bytes', (await lstat(join(archiveDir, plan.archive))).size);
@@ -608,13 +611,14 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
     },
 
     /** Removes the previous folders (and database), leftover staging (folders and database) and the recovery folder. */
-    async cleanupRecovery(req: { plan: RestorePlan; keepPrevious?: boolean }): Promise<void> {
+    async cleanupRecovery(req: { plan: RestorePlan; keepPrevious?: boolean; databases?: boolean }): Promise<void> {
       for (const r of req.plan.roots) {
         if (!req.keepPrevious) await rm(r.previous, { recursive: true, force: true });
         await rm(r.staging, { recursive: true, force: true });
       }
       const swap = req.plan.dump?.swap;
-      if (swap && config.postgres) await dropOurs(config.postgres, req.keepPrevious ? [swap.staging] : [swap.staging, swap.previous]);
+      // Not before approval (no staging database yet): a rejection needs no PostgreSQL.
+      if (swap && config.postgres && req.databases !== false) await dropOurs(config.postgres, req.keepPrevious ? [swap.staging] : [swap.staging, swap.previous]);
       await rm(req.plan.recoveryDir, { recursive: true, force: true });
     },
   };

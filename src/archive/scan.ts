@@ -143,8 +143,9 @@ export class ArchiveChecker {
     if (this.limitExceeded) return { sha256, bytes: size, entries: this.#seen, fileBytes: 0, tarBytes: this.tarBytes, problems: collapse(problems), unsafe, limitExceeded: this.limitExceeded, dumps };
     for (const p of symlinkChainProblems(this.#roots, this.#model)) this.#refuse(p);
     if (manifest && read === size && sha256 !== manifest.sha256) problems.unshift(`sha256 is ${sha256}, the manifest says ${manifest.sha256}`);
-    // Written to while it was read: what was read is not the file that was opened, whatever it hashes to.
-    if (read > size) problems.unshift(`it grew while it was read (${read} bytes read, ${size} when it was opened)`);
+    // Written to while it was read (grown, or cut and rewritten shorter): what was read is not the file that was opened.
+    const cutShort = problems.some((p) => p.startsWith('the archive does not read back whole'));
+    if (read !== size && !cutShort) problems.unshift(`it changed while it was read (${read} bytes read, ${size} when it was opened)`);
     const readable = !problems.some((p) => p.startsWith('the archive does not read back whole') || p.startsWith('tar: '));
     let entries = this.#unrooted.count;
     let fileBytes = this.#unrooted.bytes;

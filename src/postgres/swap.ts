@@ -103,12 +103,21 @@ export async function databaseExists(pgc: PostgresConfig): Promise<boolean> {
 
 /** Why the database cannot be swapped by rename (the recovery restores it in place), or undefined when it can. */
 export async function swapProblem(pgc: PostgresConfig): Promise<string | undefined> {
+  // The maintenance database is where the swap works from: a role that cannot reach it restores in place.
   return withPgClient(
     pgc,
     async (c) => {
-      const me = (await c.query<{ rolname: string; rolsuper: boolean; rolcreatedb: boolean }>('SELECT rolname, rolsuper, rolcreatedb FROM pg_roles WHERE rolname = current_user')).rows[0];
+      const version = Number((await c.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ?? 0);
+      if (version < 130000) return `PostgreSQL ${version} is older than 13 (DROP DATABASE ... WITH (FORCE))`;
+      const me = (
+        await c.query<{ rolname: string; rolsuper: boolean; rolcreatedb: boolean; signal: boolean }>(
+          "SELECT rolname, rolsuper, rolcreatedb, pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') AS signal FROM pg_roles WHERE rolname = current_user",
+        )
+      ).rows[0];
       if (!me) return 'the connecting role is not in pg_roles';
       if (!me.rolsuper && !me.rolcreatedb) return `role ${me.rolname} may not create databases (CREATEDB)`;
+      // The rename needs every session of the live database ended, other roles' too.
+      if (!me.rolsuper && !me.signal) return `role ${me.rolname} may not end other roles' sessions (pg_signal_backend), which the rename needs`;
       // The connection that renames sits in the maintenance database: that one cannot be renamed.
       if (pgc.database === 'postgres') return 'the configured database is the maintenance database postgres, which the swap connects to';
       const live = await readLive(c, pgc.database);
@@ -122,7 +131,7 @@ export async function swapProblem(pgc: PostgresConfig): Promise<string | undefin
       return undefined;
     },
     { database: 'postgres' },
-  );
+  ).catch((err: unknown) => `the maintenance database postgres could not be checked (${err instanceof Error ? err.message : String(err)})`);
 }
 
 /**

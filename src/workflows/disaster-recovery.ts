@@ -150,7 +150,7 @@ async function recover(ctx: RunbookContext, input: DisasterRecoveryInput, gate: 
     if (decision !== 'approved') {
       // Nothing live was touched; the staged copies go.
       if (staging) {
-        await ctx.acts.cleanupRecovery({ plan });
+        await ctx.acts.cleanupRecovery({ plan, databases: false });
         staging.forget();
       }
       return r.result(decision, plan, gate.decided?.by);

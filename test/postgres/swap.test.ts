@@ -119,7 +119,11 @@ describe('swapping a database in by rename', () => {
     // A role that may not create databases, and one that may but does not own the live one.
     expect(await swapProblem({ ...live, user: plain })).toBe(`role ${plain} may not create databases (CREATEDB)`);
     await admin(`ALTER ROLE ${quoteIdent(plain)} CREATEDB`);
+    expect(await swapProblem({ ...live, user: plain })).toBe(`role ${plain} may not end other roles' sessions (pg_signal_backend), which the rename needs`);
+    await admin(`GRANT pg_signal_backend TO ${quoteIdent(plain)}`);
     expect(await swapProblem({ ...live, user: plain })).toBe(`role ${plain} does not own database ${live.database}`);
+    // A server the role cannot reach from the maintenance database: in place, saying why.
+    expect(await swapProblem({ ...live, port: 1 })).toMatch(/^the maintenance database postgres could not be checked \(/);
   });
 
   it('names: the live name with a suffix, or mcp_ when the live name could be cut to something else', () => {
