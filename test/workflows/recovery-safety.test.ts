@@ -33,13 +33,25 @@ const pids = async () => Promise.all(sbx.manager.services.map((s) => readFile(jo
 const rows = () => withPgClient(sbx.config.postgres!, async (c) => (await c.query('SELECT id, kind FROM mcp_events ORDER BY id')).rows);
 const databaseOid = () => withPgClient(sbx.config.postgres!, async (c) => (await c.query<{ oid: number }>('SELECT oid::int AS oid FROM pg_database WHERE datname = current_database()')).rows[0]!.oid);
 /** A recovery's staging and previous databases that exist (none once a recovery is over). */
+/** This sandbox's staging and previous databases (other test files recover their own sandboxes at the same time). */
 const recoveryDatabases = () =>
-  withPgClient(sbx.config.postgres!, async (c) => (await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname ~ '_(restore|previous)_[0-9a-f]{8}$'")).rows.map((r) => r.datname));
+  withPgClient(sbx.config.postgres!, async (c) =>
+    (await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND substr(datname, length($1) + 1) ~ '^_(restore|previous)_[0-9a-f]{8}$'", [sbx.config.postgres!.database])).rows.map((r) => r.datname),
+  );
 
 async function start(type: string, input: unknown): Promise<WorkflowHandle> {
   const h = await client.workflow.start(type, { taskQueue: sbx.config.temporal.taskQueue, workflowId: `${type}-${Date.now()}-${handles.length}`, args: [input] });
   handles.push(h);
   return h;
+}
+
+/** A recovery that ended recovered, with nothing left behind: no warning (it names what was kept) and no staging or previous database. */
+async function recovered(h: WorkflowHandle): Promise<RecoveryResult> {
+  const r = (await h.result()) as RecoveryResult;
+  expect(r.outcome).toBe('recovered');
+  expect(r.findings.filter((f) => f.status !== 'ok').map((f) => f.message)).toEqual([]);
+  expect(await recoveryDatabases()).toEqual([]);
+  return r;
 }
 
 async function failure(h: WorkflowHandle): Promise<string> {
@@ -285,8 +297,7 @@ describe('refused before anything is touched', () => {
     await awaitPhase(h, 'awaiting approval');
     await swap(join(dir, name), name);
     await h.executeUpdate('approve', { args: [{ by: 'test' }] });
-    const r = (await h.result()) as RecoveryResult;
-    expect(r.outcome).toBe('recovered');
+    await recovered(h);
     expect(await treesOf(restored)).toEqual(asBackedUp);
   }
 
@@ -344,8 +355,7 @@ describe('approval', () => {
     const pidsBefore = await pids();
     await new Promise((r) => setTimeout(r, 600)); // an operator reading the plan
     expect(await h.executeUpdate('approve', { args: [{ by: 'alice' }] })).toEqual({ approved: true, by: 'alice' });
-    const r = (await h.result()) as RecoveryResult;
-    expect(r.outcome).toBe('recovered');
+    const r = await recovered(h);
     expect(r.approvedBy).toBe('alice');
     expect(await pids()).not.toEqual(pidsBefore);
     // Every step that ran has its duration; the wait for alice is counted apart from the work.
@@ -353,7 +363,6 @@ describe('approval', () => {
     const d = r.durations;
     expect(d.approvalWaitSeconds).toBeGreaterThanOrEqual(0.5);
     expect(d.totalSeconds).toBeGreaterThanOrEqual(d.stageSeconds! + d.stageDatabaseSeconds! + d.approvalWaitSeconds! + d.restoreSeconds! + d.emergencyBackupSeconds! - 0.5);
-    expect(await recoveryDatabases()).toEqual([]);
     expect(d.restoreSeconds).toBeGreaterThanOrEqual(Math.max(...r.downtime.map((x) => x.seconds)) - 0.2);
   });
 
