@@ -3,8 +3,9 @@
  * zlib. Both write a standard .tar.gz that `tar -tzf` reads.
  */
 import { availableParallelism } from 'node:os';
-import type { Duplex, Readable, Writable } from 'node:stream';
+import { Transform, type Duplex, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import * as zlib from 'node:zlib';
 import { createGunzip, createGzip } from 'node:zlib';
 import { execa } from 'execa';
 import { childEnv } from '../config/secret.js';
@@ -26,6 +27,7 @@ function hasPigz(): Promise<boolean> {
 }
 
 export async function pickCompressor(choice: CompressorChoice, level: number): Promise<Compressor> {
+  if (level === 0 && storedGzipAvailable()) return storedGzip();
   const usePigz = choice === 'pigz' || (choice === 'auto' && (await hasPigz()));
   if (usePigz) {
     const threads = Math.max(1, availableParallelism());
@@ -68,6 +70,62 @@ export async function pickReader(compressor: string | undefined): Promise<Compre
     name: UNCOMPRESSED,
     async run(input, output, signal) {
       await pipeline(input, output, { signal });
+    },
+  };
+}
+
+/** Node's zlib.crc32 (Node 20.15 and 22.2 on); without it level 0 goes through pigz or zlib like any level. */
+function storedGzipAvailable(): boolean {
+  return typeof (zlib as { crc32?: unknown }).crc32 === 'function';
+}
+
+/** Most bytes one stored deflate block holds (its length is 16 bits). */
+const STORED_BLOCK = 65_535;
+
+/**
+ * Level 0 (the emergency archive's default): a gzip file whose deflate stream
+ * is stored blocks, framed here as the bytes pass (RFC 1951 section 3.2.4, RFC
+ * 1952), the CRC-32 from zlib. What `gzip -0` or `pigz -0` writes, without a
+ * process and two pipes to carry every byte through: a plain copy, which a
+ * 500 MB recovery waits on.
+ */
+function storedGzip(): Compressor {
+  const crc32 = (zlib as unknown as { crc32(data: Uint8Array, value?: number): number }).crc32;
+  return {
+    name: 'gzip -0 (stored)',
+    async run(input, output, signal) {
+      let crc = 0;
+      let size = 0;
+      const framer = new Transform({
+        construct(cb) {
+          // ID1 ID2, CM deflate, no flags, no mtime, XFL 0, OS unix.
+          this.push(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]));
+          cb();
+        },
+        transform(chunk: Buffer, _enc, cb) {
+          crc = crc32(chunk, crc);
+          size = (size + chunk.length) >>> 0;
+          for (let at = 0; at < chunk.length; at += STORED_BLOCK) {
+            const block = chunk.subarray(at, at + STORED_BLOCK);
+            const header = Buffer.alloc(5);
+            header.writeUInt16LE(block.length, 1);
+            header.writeUInt16LE(~block.length & 0xffff, 3);
+            this.push(header);
+            this.push(block);
+          }
+          cb();
+        },
+        flush(cb) {
+          // An empty final block, then CRC-32 and the size modulo 2^32.
+          const end = Buffer.alloc(13);
+          end.writeUInt8(1, 0);
+          end.writeUInt16LE(0xffff, 3);
+          end.writeUInt32LE(crc >>> 0, 5);
+          end.writeUInt32LE(size, 9);
+          cb(null, end);
+        },
+      });
+      await pipeline(input, framer, output, { signal });
     },
   };
 }

@@ -1,12 +1,16 @@
 /** Archive write, scan and extract on real files. */
 import { createHash } from 'node:crypto';
 import { chmod, link, lstat, mkdir, mkdtemp, readFile, readlink, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { createWriteStream, existsSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
+import { Parser, type ReadEntry } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pickCompressor } from '../../src/archive/compress.js';
-import { writeArchive } from '../../src/archive/create.js';
+import { canPackWithGnuTar, packTar, packWithGnuTar, writeArchive, type PackedTar } from '../../src/archive/create.js';
 import { extractRoots } from '../../src/archive/extract.js';
 import { MANIFEST_FORMAT, type BackupManifest } from '../../src/archive/manifest.js';
 import { scanArchive } from '../../src/archive/scan.js';
@@ -44,13 +48,19 @@ async function treeDigest(root: string): Promise<Record<string, string>> {
   return out;
 }
 
-describe.each(['gzip', 'pigz'] as const)('archives with %s', (program) => {
+describe.each([
+  ['gzip', 6, 'node-tar', 'zlib -6'],
+  ['pigz', 6, 'node-tar', 'pigz'],
+  // The emergency archive's: GNU tar packing, gzip's stored blocks framed in process.
+  ['pigz', 0, 'gnu-tar', 'gzip -0 (stored)'],
+] as const)('archives with %s -%i packed by %s', (program, level, packer, name) => {
   it('write -> tar -tzf lists original paths -> scan matches -> extract restores byte for byte', async () => {
-    const out = join(dir, `test-${program}.tar.gz`);
+    const out = join(dir, `test-${program}-${level}-${packer}.tar.gz`);
     const archivePath = src.slice(1);
-    const compressor = await pickCompressor(program, 6);
-    expect(compressor.name).toContain(program === 'gzip' ? 'zlib' : 'pigz');
+    const compressor = await pickCompressor(program, level);
+    expect(compressor.name).toContain(name);
     const r = await writeArchive({
+      packer,
       sources: [
         { archivePath, sourcePath: src },
         { archivePath: 'mcp-runbooks/pg_dump/db.dump', sourcePath: join(dir, 'single.dump') },
@@ -97,8 +107,10 @@ describe.each(['gzip', 'pigz'] as const)('archives with %s', (program) => {
     expect(scan.unsafe).toEqual([]);
     expect(scan.sha256).toBe(r.sha256);
 
-    const restoreTo = join(dir, `restored-${program}`);
-    const dumpTo = join(dir, `dump-${program}`, 'db.dump');
+    // gzip itself reads it whole (the CRC and the size in the trailer).
+    await execa('gzip', ['-t', out]);
+    const restoreTo = join(dir, `restored-${program}-${level}-${packer}`);
+    const dumpTo = join(dir, `dump-${program}-${level}-${packer}`, 'db.dump');
     const x = await extractRoots({
       archivePath: out,
       targets: [
@@ -110,5 +122,93 @@ describe.each(['gzip', 'pigz'] as const)('archives with %s', (program) => {
     expect(await treeDigest(restoreTo)).toEqual(await treeDigest(src));
     expect((await lstat(join(restoreTo, 'hard-a.txt'))).ino).toBe((await lstat(join(restoreTo, 'a.txt'))).ino);
     expect(await readFile(dumpTo, 'utf8')).toBe('PGDMP fake dump');
+  });
+});
+
+/** Every entry of a packed stream as `type path [-> link] size`, and each root's tally. */
+async function entriesOf(packed: PackedTar): Promise<{ entries: string[]; roots: Array<[string, unknown, number, string]> }> {
+  const entries: string[] = [];
+  const parser = new Parser({
+    onReadEntry: (e: ReadEntry) => {
+      entries.push(`${e.type} ${e.path.replace(/\/$/, '')}${e.linkpath ? ` -> ${e.linkpath}` : ''} ${e.type === 'File' ? e.size : 0}`);
+      e.resume();
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    packed.stream.on('error', reject).pipe(parser).on('error', reject);
+    parser.on('end', resolve);
+  });
+  return { entries: entries.sort(), roots: packed.roots().map((r) => [r.archivePath, r.tally.entries, r.tally.bytes, r.tally.digest()]) };
+}
+
+describe('the GNU tar packer (the emergency archive)', () => {
+  let prev: string;
+  let sources: Array<{ archivePath: string; sourcePath: string }>;
+  beforeAll(async () => {
+    // Preserved folders as a recovery leaves them, one name with what a regular expression or a replacement would read as syntax.
+    prev = join(dir, 'opt', 'k');
+    const odd = join(prev, '.a b,[x]&\\1.*.mcp-previous-1');
+    const plain = join(prev, '.a.mcp-previous-1');
+    await mkdir(join(odd, 'sub'), { recursive: true });
+    await mkdir(plain, { recursive: true });
+    await writeFile(join(odd, 'sub', 'f'), 'odd file\n');
+    await link(join(odd, 'sub', 'f'), join(odd, 'hard'));
+    // A symbolic link's target is stored as written, even one spelled through the preserved name.
+    await symlink(join(odd, 'sub', 'f'), join(odd, 'abs-link'));
+    await symlink('sub/f', join(odd, 'rel-link'));
+    await writeFile(join(plain, 'g'), Buffer.alloc(70_000, 3));
+    await writeFile(join(prev, '.single.mcp-previous-1'), 'one file\n');
+    sources = [
+      { archivePath: join(prev, 'a b,[x]&\\1.*').slice(1), sourcePath: odd },
+      { archivePath: join(prev, 'a').slice(1), sourcePath: plain },
+      { archivePath: join(prev, 'single').slice(1), sourcePath: join(prev, '.single.mcp-previous-1') },
+    ];
+  });
+
+  it('packs the same entries, links and tallies as node-tar, each under its archive path', async () => {
+    expect(await canPackWithGnuTar(sources)).toBe(true);
+    const gnu = await entriesOf(packWithGnuTar(sources));
+    expect(gnu).toEqual(await entriesOf(packTar(sources)));
+    const odd = sources[0]!.archivePath;
+    expect(gnu.entries).toContain(`Link ${odd}/sub/f -> ${odd}/hard 0`);
+    expect(gnu.entries).toContain(`SymbolicLink ${odd}/abs-link -> ${sources[0]!.sourcePath}/sub/f 0`);
+    expect(gnu.entries.filter((e) => e.includes('.mcp-previous-') && !e.startsWith('SymbolicLink'))).toEqual([]);
+  });
+
+  it('refuses what node-tar refuses: a FIFO fails the archive, and the partial file is removed', async () => {
+    const withFifo = await mkdtemp(join(dir, 'fifo-'));
+    await execa('mkfifo', [join(withFifo, 'pipe')]);
+    const out = join(dir, 'fifo.tar.gz');
+    const write = writeArchive({ packer: 'gnu-tar', sources: [{ archivePath: 'srv/fifo', sourcePath: withFifo }], outFile: out, compressor: await pickCompressor('pigz', 0), signal: new AbortController().signal });
+    await expect(write).rejects.toThrow('cannot archive srv/fifo/pipe: unsupported type FIFO');
+    expect(existsSync(out) || existsSync(`${out}.partial`)).toBe(false);
+  });
+
+  it('a source that is not there fails with tar\'s own message', async () => {
+    const out = join(dir, 'missing.tar.gz');
+    const write = writeArchive({ packer: 'gnu-tar', sources: [{ archivePath: 'srv/gone', sourcePath: join(dir, 'gone') }], outFile: out, compressor: await pickCompressor('pigz', 0), signal: new AbortController().signal });
+    await expect(write).rejects.toThrow(/tar failed \(exit 2\): .*gone: Cannot stat: No such file or directory/);
+    expect(existsSync(`${out}.partial`)).toBe(false);
+  });
+
+  it('is not used where its renames could reach another source (node-tar packs those)', async () => {
+    expect(await canPackWithGnuTar([{ archivePath: 'srv/a', sourcePath: '/x/a' }, { archivePath: 'srv/b', sourcePath: '/x/a/b' }])).toBe(false);
+    expect(await canPackWithGnuTar([{ archivePath: 'x/b/renamed', sourcePath: '/x/a' }, { archivePath: 'srv/b', sourcePath: '/x/b' }])).toBe(false);
+    expect(await canPackWithGnuTar([{ archivePath: 'srv/a\nb', sourcePath: '/x/a' }])).toBe(false);
+  });
+});
+
+describe('level 0: gzip stored blocks framed in process', () => {
+  it.each([0, 1, 65_535, 65_536, 300_001])('%i bytes read back the same, by zlib and by gzip -t', async (size) => {
+    const compressor = await pickCompressor('auto', 0);
+    expect(compressor.name).toBe('gzip -0 (stored)');
+    const data = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) data[i] = (i * 7919) % 251;
+    const out = join(dir, `stored-${size}.gz`);
+    // In uneven pieces, as a tar stream arrives.
+    const pieces = [data.subarray(0, 70_000), data.subarray(70_000, 70_001), data.subarray(70_001)];
+    await compressor.run(Readable.from(pieces.filter((p) => p.length)), createWriteStream(out), new AbortController().signal);
+    expect(gunzipSync(await readFile(out)).equals(data)).toBe(true);
+    await execa('gzip', ['-t', out]);
   });
 });
