@@ -215,17 +215,22 @@ let gnuTar: Promise<boolean> | undefined;
 
 /**
  * Whether {@link packWithGnuTar} can pack these sources: GNU tar is on PATH
- * (`--transform` is GNU's), no path holds a newline, and no source lies inside
- * another or is renamed to where another is read from (GNU tar applies the
- * renames one after the other, so each must leave the others' names alone).
+ * 1.28 or later (`--transform` is GNU's, `--sort` 1.28's), no path holds a
+ * newline, and no source lies inside another or is renamed into, or above,
+ * where another is read from (GNU tar applies the renames one after the other,
+ * so each must leave the others' names alone).
  */
 export async function canPackWithGnuTar(sources: readonly ArchiveSource[]): Promise<boolean> {
   const under = (p: string, dir: string) => p === dir || p.startsWith(`${dir}/`);
   const rel = sources.map((s) => ({ from: s.sourcePath.replace(/^\/+/, ''), to: normalizeArchivePath(s.archivePath) }));
   if (rel.some((r) => !r.from || !r.to || /[\n\r]/.test(r.from + r.to))) return false;
-  for (const a of rel) for (const b of rel) if (a !== b && (under(a.from, b.from) || under(a.to, b.from))) return false;
+  for (const a of rel) for (const b of rel) if (a !== b && (under(a.from, b.from) || under(a.to, b.from) || under(b.from, a.to))) return false;
   gnuTar ??= execa('tar', ['--version'], { env: childEnv({ LC_ALL: 'C' }), extendEnv: false, reject: false }).then(
-    (r) => r.exitCode === 0 && /GNU tar/.test(String(r.stdout)),
+    (r) => {
+      // --sort=name is 1.28's.
+      const v = /^tar \(GNU tar\) (\d+)\.(\d+)/.exec(String(r.stdout));
+      return r.exitCode === 0 && !!v && Number(v[1]) * 1000 + Number(v[2]) >= 1028;
+    },
     () => false,
   );
   return gnuTar;

@@ -194,7 +194,9 @@ describe('the GNU tar packer (the emergency archive)', () => {
   it('is not used where its renames could reach another source (node-tar packs those)', async () => {
     expect(await canPackWithGnuTar([{ archivePath: 'srv/a', sourcePath: '/x/a' }, { archivePath: 'srv/b', sourcePath: '/x/a/b' }])).toBe(false);
     expect(await canPackWithGnuTar([{ archivePath: 'x/b/renamed', sourcePath: '/x/a' }, { archivePath: 'srv/b', sourcePath: '/x/b' }])).toBe(false);
+    expect(await canPackWithGnuTar([{ archivePath: 'srv/a', sourcePath: '/x/prev' }, { archivePath: 'other', sourcePath: '/srv/a/sub' }])).toBe(false);
     expect(await canPackWithGnuTar([{ archivePath: 'srv/a\nb', sourcePath: '/x/a' }])).toBe(false);
+    expect(await canPackWithGnuTar([{ archivePath: 'srv/a', sourcePath: '/x/a' }, { archivePath: 'srv/b', sourcePath: '/x/b' }])).toBe(true);
   });
 });
 
