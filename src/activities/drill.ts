@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, rm, statfs } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { archiveNameProblem } from '../common/archive-names.js';
@@ -25,6 +25,7 @@ import type { Config } from '../config/config.js';
 import { extractRoots, type InspectedArchive } from '../archive/extract.js';
 import { manifestPath, readManifest } from '../archive/manifest.js';
 import { quoteIdent, withPgClient } from '../postgres/client.js';
+import { databaseSpace } from '../postgres/swap.js';
 import { countTables, pgRestore } from '../postgres/tools.js';
 import { runArgv } from '../services/run-argv.js';
 import { processIo } from '../system/proc-io.js';
@@ -172,10 +173,23 @@ export function createDrillActivities({ config }: { config: Config }) {
       if (await exists(scratchDir)) refuse(`${scratchDir} already exists (left by an earlier drill?): remove it`);
       // Everything is written under the backups folder: the roots, the dump, the private copy extraction reads.
       const dumpBytes = manifest.roots.filter((r) => r.kind === 'pg_dump').reduce((n, r) => n + r.bytes, 0);
-      const neededBytes = Math.ceil((roots.reduce((n, r) => n + r.bytes, 0) + dumpBytes + scan.bytes) * (1 + config.recovery.freeSpaceMarginPercent / 100));
+      const margin = 1 + config.recovery.freeSpaceMarginPercent / 100;
+      let neededBytes = Math.ceil((roots.reduce((n, r) => n + r.bytes, 0) + dumpBytes + scan.bytes) * margin);
       const fs = await statfs(backupDir);
+      // The scratch database on PostgreSQL's disk (when it can be seen from here, see databaseSpace): a copy as
+      // large as the live one (or the dump, on a host without one) and the WAL its restore writes.
+      if (dump && config.postgres) {
+        const pg = await databaseSpace(config.postgres);
+        const pgFs = 'unchecked' in pg ? undefined : await statfs(pg.dataDirectory).then((f) => ({ f, dir: pg.dataDirectory }), () => undefined);
+        if (pgFs && !('unchecked' in pg)) {
+          const copy = pg.databaseBytes || dumpBytes;
+          const pgNeeded = Math.ceil((copy + Math.min(pg.walBytes, copy)) * margin);
+          if ((await stat(pgFs.dir)).dev === (await stat(backupDir)).dev) neededBytes += pgNeeded;
+          else if (pgNeeded > pgFs.f.bavail * pgFs.f.bsize) refuse(`the scratch database does not fit: ${pgNeeded} bytes needed on the filesystem of PostgreSQL's ${pgFs.dir}, ${pgFs.f.bavail * pgFs.f.bsize} available`);
+        }
+      }
       const space = { path: backupDir, neededBytes, availableBytes: fs.bavail * fs.bsize };
-      if (neededBytes > space.availableBytes) refuse(`the scratch copy does not fit: ${neededBytes} bytes needed on the filesystem of ${backupDir}, ${space.availableBytes} available`);
+      if (neededBytes > space.availableBytes) refuse(`the scratch copy does not fit: ${neededBytes} bytes needed on the filesystem of ${backupDir}${dump ? ' (with the scratch database, when PostgreSQL keeps its data there)' : ''}, ${space.availableBytes} available`);
       return {
         archive,
         archiveDir,

@@ -134,6 +134,36 @@ export async function swapProblem(pgc: PostgresConfig): Promise<string | undefin
   ).catch((err: unknown) => `the maintenance database postgres could not be checked (${err instanceof Error ? err.message : String(err)})`);
 }
 
+/** What a second copy of the database needs on PostgreSQL's disk, or why that could not be learned. */
+export type DatabaseSpace = { dataDirectory: string; databaseBytes: number; walBytes: number } | { unchecked: string };
+
+/** A server this host's file system can see: reached over loopback or a Unix socket. */
+function onThisHost(host: string): boolean {
+  return host.startsWith('/') || host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/**
+ * What a recovery adds on PostgreSQL's disk: a second copy of the database (the staging database
+ * beside the live one until the swap, or the live one's old files until an in-place restore's
+ * single transaction commits: both ways two copies at once) and the WAL the restore writes (up to
+ * `max_wal_size` before checkpoints recycle it). Measured on this host only (PostgreSQL's own
+ * `data_directory`, which a superuser or a member of pg_read_all_settings may read).
+ */
+export async function databaseSpace(pgc: PostgresConfig): Promise<DatabaseSpace> {
+  if (!onThisHost(pgc.host)) return { unchecked: `PostgreSQL at ${pgc.host} is not on this host, so its free space is not known here` };
+  return withPgClient(
+    pgc,
+    async (c): Promise<DatabaseSpace> => {
+      const dir = (await c.query<{ setting: string }>("SELECT setting FROM pg_settings WHERE name = 'data_directory'")).rows[0]?.setting;
+      if (!dir) return { unchecked: `role ${pgc.user} may not read PostgreSQL's data_directory (superuser or pg_read_all_settings)` };
+      const size = (await c.query<{ size: string }>('SELECT pg_database_size(oid)::text AS size FROM pg_database WHERE datname = $1', [pgc.database])).rows[0]?.size;
+      const wal = (await c.query<{ wal: string }>("SELECT pg_size_bytes(current_setting('max_wal_size'))::text AS wal")).rows[0]!.wal;
+      return { dataDirectory: dir, databaseBytes: Number(size ?? 0), walBytes: Number(wal) };
+    },
+    { database: 'postgres' },
+  ).catch((err: unknown) => ({ unchecked: `PostgreSQL could not be asked for its data directory (${err instanceof Error ? err.message : String(err)})` }));
+}
+
 /**
  * Creates the staging database like the live one (encoding, locale, connection limit,
  * grants, comment) and restores the dump into it in one transaction; afterwards it

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PostgresConfig } from '../../src/config/config.js';
 import { quoteIdent, withPgClient } from '../../src/postgres/client.js';
-import { dropOurs, openPrevious, stageDatabase, swapInDatabase, swapNames, swapProblem, undoDatabaseSwap } from '../../src/postgres/swap.js';
+import { databaseSpace, dropOurs, openPrevious, stageDatabase, swapInDatabase, swapNames, swapProblem, undoDatabaseSwap } from '../../src/postgres/swap.js';
 import { pgDump } from '../../src/postgres/tools.js';
 
 const id = randomUUID().replaceAll('-', '').slice(0, 8);
@@ -124,6 +124,17 @@ describe('swapping a database in by rename', () => {
     expect(await swapProblem({ ...live, user: plain })).toBe(`role ${plain} does not own database ${live.database}`);
     // A server the role cannot reach from the maintenance database: in place, saying why.
     expect(await swapProblem({ ...live, port: 1 })).toMatch(/^the maintenance database postgres could not be checked \(/);
+  });
+
+  it("measures what a second copy takes on PostgreSQL's disk, where it can see it; says why where it cannot", async () => {
+    const asked = await databaseSpace(live);
+    const truth = (await withPgClient(server, (c) => c.query<{ dir: string; size: string; wal: string }>("SELECT current_setting('data_directory') AS dir, pg_database_size($1)::text AS size, pg_size_bytes(current_setting('max_wal_size'))::text AS wal", [live.database]))).rows[0]!;
+    expect(asked).toEqual({ dataDirectory: truth.dir, databaseBytes: Number(truth.size), walBytes: Number(truth.wal) });
+    expect(Number(truth.size)).toBeGreaterThan(0);
+    // A role that may not read where PostgreSQL keeps its data, a server elsewhere, a server that does not answer.
+    expect(await databaseSpace({ ...live, user: reader })).toEqual({ unchecked: `role ${reader} may not read PostgreSQL's data_directory (superuser or pg_read_all_settings)` });
+    expect(await databaseSpace({ ...live, host: 'db.internal.example' })).toEqual({ unchecked: 'PostgreSQL at db.internal.example is not on this host, so its free space is not known here' });
+    expect(await databaseSpace({ ...live, port: 1 })).toMatchObject({ unchecked: expect.stringMatching(/^PostgreSQL could not be asked for its data directory \(/) });
   });
 
   it('names: the live name with a suffix, or mcp_ when the live name could be cut to something else', () => {

@@ -169,11 +169,29 @@ describe('refused before anything is touched', () => {
       const message = await failure(await start('disasterRecovery', { backup: good, hostId: 'safe-host', approve: true }));
       expect(message).toContain('not enough free space on the filesystem of');
       expect(message).toContain('bytes needed for staging');
+      // PostgreSQL's disk is in the check: a second copy of the database and its restore's WAL.
+      expect(message).toContain(`with a second copy of database ${sbx.config.postgres!.database} and the WAL its restore writes`);
       expect(await pids()).toEqual(before);
     } finally {
       await w.shutdown();
       worker = await startWorker({ config: sbx.config, role: 'all', connection, workflowBundle: workflowBundle(), serveMetrics: false });
     }
+  });
+
+  it("the plan counts a second copy of the database, and the WAL its restore writes, on PostgreSQL's disk", async () => {
+    const restore = createRestoreActivities({ config: sbx.config, services: sbx.manager });
+    const needed = async (select?: { skipDatabase: boolean }) =>
+      (await restore.inspectRestore({ archive: good, workflowId: 'w', runId: `space-${String(!!select)}`, ...(select ? { select } : {}) })).space.reduce((n, s) => n + s.neededBytes, 0);
+    const withDb = await needed();
+    const without = await needed({ skipDatabase: true });
+    const pg = await withPgClient(sbx.config.postgres!, async (c) => (await c.query<{ size: string; wal: string }>("SELECT pg_database_size(current_database())::text AS size, pg_size_bytes(current_setting('max_wal_size'))::text AS wal")).rows[0]!);
+    const manifest = JSON.parse(await readFile(join(sbx.config.paths.backupDir, `${good}.manifest.json`), 'utf8')) as { roots: Array<{ kind: string; bytes: number }> };
+    const dumpBytes = manifest.roots.find((r) => r.kind === 'pg_dump')!.bytes;
+    const margin = 1 + sbx.config.recovery.freeSpaceMarginPercent / 100;
+    const size = Number(pg.size);
+    // The extracted and the emergency dump in the backups folder, and the database's second copy and WAL (each rounded up once).
+    const expected = (2 * dumpBytes + size + Math.min(Number(pg.wal), size)) * margin;
+    expect(Math.abs(withDb - without - expected)).toBeLessThan(4);
   });
 
   it('inspection (the activity, on the real archive) refuses when an earlier recovery left its folders, naming them', async () => {

@@ -129,8 +129,21 @@ describe('restoreDrill', () => {
     const config = { ...host.sbx.config, recovery: { ...host.sbx.config.recovery, freeSpaceMarginPercent: 1e12 } };
     const acts = createDrillActivities({ config });
     await expect(acts.inspectDrill({ archive, workflowId: 'drill-space', runId: 'drill-space-run' })).rejects.toThrow(
-      new RegExp(`refusing to restore ${archive.replaceAll('.', '\\.')}: the scratch copy does not fit: \\d+ bytes needed on the filesystem of ${host.sbx.config.paths.backupDir.replaceAll('/', '\\/')}, \\d+ available`),
+      new RegExp(`refusing to restore ${archive.replaceAll('.', '\\.')}: the scratch copy does not fit: \\d+ bytes needed on the filesystem of ${host.sbx.config.paths.backupDir.replaceAll('/', '\\/')} \\(with the scratch database, when PostgreSQL keeps its data there\\), \\d+ available`),
     );
+    await expectNoScratch();
+  });
+
+  it("the space needed counts the scratch database and its restore's WAL on PostgreSQL's disk (here the same file system)", async () => {
+    const acts = createDrillActivities({ config: host.sbx.config });
+    const plan = await acts.inspectDrill({ archive, workflowId: 'drill-space2', runId: 'drill-space2-run' });
+    const pg = await withPgClient(host.sbx.config.postgres!, async (c) => (await c.query<{ size: string; wal: string }>("SELECT pg_database_size(current_database())::text AS size, pg_size_bytes(current_setting('max_wal_size'))::text AS wal")).rows[0]!);
+    const manifest = JSON.parse(await readFile(join(host.sbx.config.paths.backupDir, `${archive}.manifest.json`), 'utf8')) as { roots: Array<{ kind: string; bytes: number }> };
+    const dumpBytes = manifest.roots.filter((r) => r.kind === 'pg_dump').reduce((n, r) => n + r.bytes, 0);
+    const margin = 1 + host.sbx.config.recovery.freeSpaceMarginPercent / 100;
+    const files = Math.ceil((plan.roots.reduce((n, r) => n + r.bytes, 0) + dumpBytes + plan.inspected.bytes) * margin);
+    const size = Number(pg.size);
+    expect(plan.space.neededBytes - files).toBe(Math.ceil((size + Math.min(Number(pg.wal), size)) * margin));
     await expectNoScratch();
   });
 
