@@ -198,8 +198,10 @@ export function buildManifest(m: {
   reason?: string | undefined;
   downtime: Downtime[];
   kind?: BackupManifest['kind'] | undefined;
-  /** The dump's tables and rows (see {@link readDumpTables}). */
+  /** The dump's tables and rows (see {@link readDumpFacts}). */
   tables?: Record<string, number> | undefined;
+  /** The database's size when it was dumped (see {@link readDumpFacts}). */
+  databaseBytes?: number | undefined;
 }): BackupManifest {
   const { plan } = m;
   const roots: ManifestRoot[] = m.roots.map((root) => {
@@ -207,7 +209,7 @@ export function buildManifest(m: {
     const files = root.tally.files.size > 0 ? { files: Object.fromEntries([...root.tally.files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) } : {};
     return src
       ? { archivePath: root.archivePath, kind: 'folder', originalPath: src.originalPath, mode: src.mode, services: src.services, entries: root.tally.entries, bytes: root.tally.bytes, listingSha256: root.tally.digest(), ...files }
-      : { archivePath: root.archivePath, kind: 'pg_dump', database: plan.dump?.database ?? '', mode: 'pg_dump', services: [], entries: root.tally.entries, bytes: root.tally.bytes, listingSha256: root.tally.digest(), ...files, ...(m.tables ? { tables: m.tables } : {}) };
+      : { archivePath: root.archivePath, kind: 'pg_dump', database: plan.dump?.database ?? '', mode: 'pg_dump', services: [], entries: root.tally.entries, bytes: root.tally.bytes, listingSha256: root.tally.digest(), ...files, ...(m.tables ? { tables: m.tables } : {}), ...(m.databaseBytes !== undefined ? { databaseBytes: m.databaseBytes } : {}) };
   });
   return {
     format: MANIFEST_FORMAT,
@@ -228,16 +230,26 @@ export function buildManifest(m: {
   };
 }
 
-/** Where {@link createBackupActivities}' dumpDatabase leaves the dump's table counts. */
+/** Where {@link createBackupActivities}' dumpDatabase leaves what it learned of the dump (see {@link DumpFacts}). */
 export function dumpTablesPath(dump: Pick<PlannedDump, 'stagingPath'>): string {
   return `${dump.stagingPath}.tables.json`;
 }
 
-/** The dump's tables and rows as dumpDatabase counted them; undefined without a dump or a count (a dump made by an older version). */
-export async function readDumpTables(plan: Pick<BackupPlan, 'dump'>): Promise<Record<string, number> | undefined> {
-  if (!plan.dump) return undefined;
+/** What dumpDatabase learned in the dump's snapshot, for the manifest: each table's rows and the database's size. */
+export interface DumpFacts {
+  tables?: Record<string, number>;
+  databaseBytes?: number;
+}
+
+/** The dump's facts as dumpDatabase recorded them; none without a dump or a record (a dump made by an older version, which kept only the tables). */
+export async function readDumpFacts(plan: Pick<BackupPlan, 'dump'>): Promise<DumpFacts> {
+  if (!plan.dump) return {};
   const text = await readFile(dumpTablesPath(plan.dump), 'utf8').catch(() => undefined);
-  return text === undefined ? undefined : (JSON.parse(text) as Record<string, number>);
+  if (text === undefined) return {};
+  const parsed = JSON.parse(text) as Record<string, unknown>;
+  // Table names are `schema.table`: a record without a `tables` key is the older form, the tables alone.
+  if (typeof parsed.tables !== 'object' || parsed.tables === null) return { tables: parsed as Record<string, number> };
+  return { tables: parsed.tables as Record<string, number>, ...(typeof parsed.databaseBytes === 'number' ? { databaseBytes: parsed.databaseBytes } : {}) };
 }
 
 /** What a backup packs, in order: each folder from where it is read (staging or live), then the dump. */
@@ -414,14 +426,14 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
       await claimStaging(runDir, { archive: `${basename(runDir)}${ARCHIVE_SUFFIX}`, host: config.hostId });
       await mkdir(dirname(req.dump.stagingPath), { recursive: true, mode: 0o700 });
       await rm(dumpTablesPath(req.dump), { force: true });
-      const { bytes, tables } = await pgDumpCounted({
+      const { bytes, tables, databaseBytes } = await pgDumpCounted({
         pg: config.postgres,
         outFile: req.dump.stagingPath,
         ...(signal ? { signal } : {}),
         progress: trackStep(`pg_dump ${req.dump.database}`, 'bytes'),
       });
       // Beside the dump, for the manifest (createArchive, resticBackup): the workflow's history carries only the count.
-      await writeFileDurably(dumpTablesPath(req.dump), JSON.stringify(tables), 0o600);
+      await writeFileDurably(dumpTablesPath(req.dump), JSON.stringify({ tables, databaseBytes } satisfies DumpFacts), 0o600);
       return { bytes, seconds: (Date.now() - t0) / 1000, tables: Object.keys(tables).length };
     },
 
@@ -475,8 +487,8 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
         ...(req.kind === 'emergency' ? { packer: 'gnu-tar' as const } : {}),
         beforeCommit: async (r) => {
           await faults.reach('backup.archive', signal);
-          const tables = await readDumpTables(plan);
-          await writeManifest(mPath, buildManifest({ config, plan, roots: r.roots, sha256: r.sha256, bytes: r.bytes, compressor: compressor.name, workflowId: req.workflowId, reason: req.reason, downtime: req.downtime, kind: req.kind, tables }));
+          const facts = await readDumpFacts(plan);
+          await writeManifest(mPath, buildManifest({ config, plan, roots: r.roots, sha256: r.sha256, bytes: r.bytes, compressor: compressor.name, workflowId: req.workflowId, reason: req.reason, downtime: req.downtime, kind: req.kind, ...facts }));
         },
       });
       const entries = result.roots.reduce((n, r) => n + r.tally.count, 0);

@@ -25,7 +25,7 @@ import type { Config } from '../config/config.js';
 import { extractRoots, type InspectedArchive } from '../archive/extract.js';
 import { manifestPath, readManifest } from '../archive/manifest.js';
 import { quoteIdent, withPgClient } from '../postgres/client.js';
-import { databaseSpace } from '../postgres/swap.js';
+import { databaseRestoreNeeds } from '../postgres/swap.js';
 import { countTables, pgRestore } from '../postgres/tools.js';
 import { runArgv } from '../services/run-argv.js';
 import { processIo } from '../system/proc-io.js';
@@ -62,6 +62,8 @@ export interface DrillPlan {
   digests: number;
   inspected: InspectedArchive;
   space: { path: string; neededBytes: number; availableBytes: number };
+  /** Why the scratch database's room on PostgreSQL's disk was not checked (see databaseSpace). */
+  databaseSpaceUnchecked?: string;
   backupCreatedAt: string;
 }
 
@@ -174,22 +176,28 @@ export function createDrillActivities({ config }: { config: Config }) {
       // Everything is written under the backups folder: the roots, the dump, the private copy extraction reads.
       const dumpBytes = manifest.roots.filter((r) => r.kind === 'pg_dump').reduce((n, r) => n + r.bytes, 0);
       const margin = 1 + config.recovery.freeSpaceMarginPercent / 100;
-      let neededBytes = Math.ceil((roots.reduce((n, r) => n + r.bytes, 0) + dumpBytes + scan.bytes) * margin);
-      const fs = await statfs(backupDir);
-      // The scratch database on PostgreSQL's disk (when it can be seen from here, see databaseSpace): a copy as
-      // large as the live one (or the dump, on a host without one) and the WAL its restore writes.
+      // The backups folder takes the folders, the dump and the archive's private copy; PostgreSQL's disks the
+      // scratch database (as large as the database was when dumped, else its dump) and its restore's WAL.
+      const needs: Array<{ path: string; bytes: number; what?: string }> = [{ path: backupDir, bytes: roots.reduce((n, r) => n + r.bytes, 0) + dumpBytes + scan.bytes }];
+      let databaseSpaceUnchecked: string | undefined;
       if (dump && config.postgres) {
-        const pg = await databaseSpace(config.postgres);
-        const pgFs = 'unchecked' in pg ? undefined : await statfs(pg.dataDirectory).then((f) => ({ f, dir: pg.dataDirectory }), () => undefined);
-        if (pgFs && !('unchecked' in pg)) {
-          const copy = pg.databaseBytes || dumpBytes;
-          const pgNeeded = Math.ceil((copy + Math.min(pg.walBytes, copy)) * margin);
-          if ((await stat(pgFs.dir)).dev === (await stat(backupDir)).dev) neededBytes += pgNeeded;
-          else if (pgNeeded > pgFs.f.bavail * pgFs.f.bsize) refuse(`the scratch database does not fit: ${pgNeeded} bytes needed on the filesystem of PostgreSQL's ${pgFs.dir}, ${pgFs.f.bavail * pgFs.f.bsize} available`);
-        }
+        const dumped = manifest.roots.find((r) => r.kind === 'pg_dump');
+        const pg = await databaseRestoreNeeds(config.postgres, dumped?.databaseBytes ?? dumpBytes);
+        if ('unchecked' in pg) databaseSpaceUnchecked = pg.unchecked;
+        else needs.push(...pg.needs.map((n) => ({ ...n, what: n.what.replace('a second copy of', 'the scratch copy of') })));
       }
-      const space = { path: backupDir, neededBytes, availableBytes: fs.bavail * fs.bsize };
-      if (neededBytes > space.availableBytes) refuse(`the scratch copy does not fit: ${neededBytes} bytes needed on the filesystem of ${backupDir}${dump ? ' (with the scratch database, when PostgreSQL keeps its data there)' : ''}, ${space.availableBytes} available`);
+      const byDevice = new Map<number, { path: string; neededBytes: number; availableBytes: number; what: string[] }>();
+      for (const n of needs) {
+        const dev = (await stat(n.path)).dev;
+        const fs = await statfs(n.path);
+        const e = byDevice.get(dev) ?? { path: n.path, neededBytes: 0, availableBytes: fs.bavail * fs.bsize, what: [] };
+        e.neededBytes += Math.ceil(n.bytes * margin);
+        if (n.what) e.what.push(n.what);
+        byDevice.set(dev, e);
+      }
+      const over = [...byDevice.values()].filter((e) => e.neededBytes > e.availableBytes);
+      if (over.length) refuse(over.map((e) => `the scratch copy does not fit: ${e.neededBytes} bytes needed on the filesystem of ${e.path}${e.what.length ? ` (with ${e.what.join(' and ')})` : ''}, ${e.availableBytes} available`).join('; '));
+      const { what: _what, ...space } = byDevice.get((await stat(backupDir)).dev)!;
       return {
         archive,
         archiveDir,
@@ -200,6 +208,7 @@ export function createDrillActivities({ config }: { config: Config }) {
         digests: digestCount,
         inspected: { sha256: scan.sha256, bytes: scan.bytes, entries: scan.entries, fileBytes: scan.fileBytes, tarBytes: scan.tarBytes, compressor: manifest.compressor },
         space,
+        ...(databaseSpaceUnchecked ? { databaseSpaceUnchecked } : {}),
         backupCreatedAt: manifest.createdAt,
       };
     },

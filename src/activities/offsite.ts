@@ -36,7 +36,7 @@ import { UNCOMPRESSED } from '../archive/compress.js';
 import { MANIFEST_FORMAT, manifestPath, syncDir, writeManifest, type BackupManifest, type Downtime } from '../archive/manifest.js';
 import { decideRetention, type VerificationState } from '../archive/retention.js';
 import { jsonLines, listSnapshots, runRestic, unlockStale, ResticError, RESTIC_FAILURES, type ResticSnapshot } from '../targets/restic.js';
-import { archiveSources, buildManifest, readDumpTables, type BackupListing, type BackupPlan } from './backup.js';
+import { archiveSources, buildManifest, readDumpFacts, type BackupListing, type BackupPlan } from './backup.js';
 import { activitySignal, trackStep } from './context.js';
 import { NO_FAULTS, type Faults } from './faults.js';
 
@@ -272,7 +272,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
       if (!summary?.snapshot_id) throw new Error(`restic backup to target ${t.name} ended without a summary (no snapshot id)`);
       report(tarBytes);
       const manifest: BackupManifest & { stored: { target: string; snapshotId: string; file: string } } = {
-        ...buildManifest({ config, plan, roots: packed.roots(), sha256: hash.digest('hex'), bytes: tarBytes, compressor: UNCOMPRESSED, workflowId: req.workflowId, reason: req.reason, downtime: req.downtime, tables: await readDumpTables(plan) }),
+        ...buildManifest({ config, plan, roots: packed.roots(), sha256: hash.digest('hex'), bytes: tarBytes, compressor: UNCOMPRESSED, workflowId: req.workflowId, reason: req.reason, downtime: req.downtime, ...(await readDumpFacts(plan)) }),
         stored: { target: t.name, snapshotId: summary.snapshot_id, file: `/${tarFileName(plan.archive)}` },
       };
       let manifestSnapshot: string | undefined;

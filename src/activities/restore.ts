@@ -18,7 +18,7 @@ import { manifestPath, readManifest, syncDir, writeFileDurably, type BackupManif
 import { NotRegularFileError } from '../archive/read-into.js';
 import { scanArchive, scanRefusal, type ScanResult } from '../archive/scan.js';
 import { pgDump, pgRestore } from '../postgres/tools.js';
-import { databaseExists, databaseSpace, dropOurs, openPrevious, stageDatabase, swapInDatabase, swapNames, swapProblem, undoDatabaseSwap, type SwapNames } from '../postgres/swap.js';
+import { databaseExists, databaseRestoreNeeds, dropOurs, openPrevious, stageDatabase, swapInDatabase, swapNames, swapProblem, undoDatabaseSwap, type SwapNames } from '../postgres/swap.js';
 import type { ServiceManager } from '../services/index.js';
 import { runArgv } from '../services/run-argv.js';
 import { createBackupActivities, freshArchiveName, type ArchiveResult, type BackupPlan } from './backup.js';
@@ -338,33 +338,34 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
     const dumpBytes = dump ? (manifest.roots.find((r) => r.kind === 'pg_dump')?.bytes ?? 0) : 0;
     // The dumps (extracted and emergency) and a private copy of the archive when extraction reads one.
     needs.set(backupDir, (needs.get(backupDir) ?? 0) + dumpBytes * 2 + opts.copyBytes);
-    // PostgreSQL's disk: a second copy of the database while the recovery runs, and the WAL its restore
-    // writes. A bare host has no database to measure: its dump's size is the least the restore takes.
-    let pgDir: string | undefined;
+    // PostgreSQL's disks: a second copy of the database (as large as it was when dumped; a manifest from before
+    // that was recorded: its dump's size, the least it can be) and the WAL its restore writes.
+    const pgWhat = new Map<string, string>();
     if (dump && config.postgres) {
-      const pg = await databaseSpace(config.postgres);
-      const copy = 'unchecked' in pg ? 0 : pg.databaseBytes || dumpBytes;
+      const dumped = manifest.roots.find((r) => r.kind === 'pg_dump');
+      const pg = await databaseRestoreNeeds(config.postgres, dumped?.databaseBytes ?? dumpBytes);
       if ('unchecked' in pg) dump = { ...dump, spaceUnchecked: pg.unchecked };
-      else if (await statfs(pg.dataDirectory).then(() => true, () => false)) {
-        pgDir = pg.dataDirectory;
-        needs.set(pgDir, (needs.get(pgDir) ?? 0) + copy + Math.min(pg.walBytes, copy));
+      else {
+        for (const n of pg.needs) {
+          needs.set(n.path, (needs.get(n.path) ?? 0) + n.bytes);
+          pgWhat.set(n.path, n.what);
+        }
       }
-      else dump = { ...dump, spaceUnchecked: `PostgreSQL's data directory ${pg.dataDirectory} cannot be looked at from here` };
     }
     const space: RestorePlan['space'] = [];
-    const byDevice = new Map<string, { path: string; needed: number; available: number; database: boolean }>();
+    const byDevice = new Map<string, { path: string; needed: number; available: number; what: string[] }>();
     for (const [path, bytes] of needs) {
       const s = await statfs(path);
       const st2 = await stat(path);
       const key = String(st2.dev);
-      const entry = byDevice.get(key) ?? { path, needed: 0, available: s.bavail * s.bsize, database: false };
+      const entry = byDevice.get(key) ?? { path, needed: 0, available: s.bavail * s.bsize, what: [] };
       entry.needed += Math.ceil(bytes * margin);
-      entry.database ||= path === pgDir;
+      if (pgWhat.has(path)) entry.what.push(pgWhat.get(path)!);
       byDevice.set(key, entry);
     }
     for (const e of byDevice.values()) {
       space.push({ path: e.path, neededBytes: e.needed, availableBytes: e.available });
-      if (e.needed > e.available) reasons.push(`not enough free space on the filesystem of ${e.path}: ${e.needed} bytes needed for staging${e.database ? ` (with a second copy of database ${config.postgres!.database} and the WAL its restore writes)` : ''}, ${e.available} available`);
+      if (e.needed > e.available) reasons.push(`not enough free space on the filesystem of ${e.path}: ${e.needed} bytes needed for staging${e.what.length ? ` (with ${e.what.join(' and ')})` : ''}, ${e.available} available`);
     }
     if (reasons.length) refuse(...reasons);
 

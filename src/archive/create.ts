@@ -37,6 +37,8 @@ export interface WriteArchiveResult {
   /** Uncompressed tar bytes. */
   tarBytes: number;
   roots: RootResult[];
+  /** What packed it: GNU tar where asked and able (see {@link canPackWithGnuTar}), else node-tar. */
+  packer: 'node-tar' | 'gnu-tar';
 }
 
 /** Thrown when the disk fills while writing an archive; the partial file has been removed. */
@@ -173,7 +175,10 @@ function tallyingStream(roots: RootTallies, opts: { hashFiles: boolean; count: b
       const path = normalizeArchivePath(entry.path);
       if (opts.count) {
         const root = rootOf(roots, path);
-        if (!type) fail(new Error(`cannot archive ${path}: unsupported type ${entry.type}`));
+        // A name that is not UTF-8 reads back changed (U+FFFD for each bad byte): restored under another name, or
+        // two of them as one. The JavaScript packer refuses such names; so does this.
+        if (`${entry.path}\0${entry.linkpath ?? ''}`.includes('\uFFFD')) fail(new Error(`cannot archive ${JSON.stringify(path)}: its name (or its link's target) is not UTF-8`));
+        else if (!type) fail(new Error(`cannot archive ${path}: unsupported type ${entry.type}`));
         else if (!root) fail(new Error(`entry ${path} is outside every archive root`));
         else root.tally.add(type, entry.path, type === 'File' ? entry.size : 0);
       }
@@ -214,6 +219,18 @@ function tallyingStream(roots: RootTallies, opts: { hashFiles: boolean; count: b
 let gnuTar: Promise<boolean> | undefined;
 
 /**
+ * GNU tar's environment: the worker's without secrets, in the C locale, and without what would
+ * change what it archives behind the argv's back (TAR_OPTIONS can exclude files, follow links or
+ * stay on one file system, and tar would still exit 0 with a manifest to match).
+ */
+function tarEnv(): Record<string, string> {
+  const env = childEnv({ LC_ALL: 'C' });
+  delete env.TAR_OPTIONS;
+  delete env.POSIXLY_CORRECT;
+  return env;
+}
+
+/**
  * Whether {@link packWithGnuTar} can pack these sources: GNU tar is on PATH
  * 1.28 or later (`--transform` is GNU's, `--sort` 1.28's), no path holds a
  * newline, and no source lies inside another or is renamed into, or above,
@@ -225,7 +242,7 @@ export async function canPackWithGnuTar(sources: readonly ArchiveSource[]): Prom
   const rel = sources.map((s) => ({ from: s.sourcePath.replace(/^\/+/, ''), to: normalizeArchivePath(s.archivePath) }));
   if (rel.some((r) => !r.from || !r.to || /[\n\r]/.test(r.from + r.to))) return false;
   for (const a of rel) for (const b of rel) if (a !== b && (under(a.from, b.from) || under(a.to, b.from) || under(b.from, a.to))) return false;
-  gnuTar ??= execa('tar', ['--version'], { env: childEnv({ LC_ALL: 'C' }), extendEnv: false, reject: false }).then(
+  gnuTar ??= execa('tar', ['--version'], { env: tarEnv(), extendEnv: false, reject: false }).then(
     (r) => {
       // --sort=name is 1.28's.
       const v = /^tar \(GNU tar\) (\d+)\.(\d+)/.exec(String(r.stdout));
@@ -256,7 +273,7 @@ export function packWithGnuTar(sources: readonly ArchiveSource[], onProgress?: (
   const roots: RootTallies = sources.map((s) => ({ archivePath: normalizeArchivePath(s.archivePath), tally: new RootTally() }));
   const transforms = sources.map((s) => `--transform=${transformExpression(s.sourcePath.replace(/^\/+/, ''), normalizeArchivePath(s.archivePath))}`);
   const argv = ['--create', '--file=-', '--format=posix', '--sort=name', '--no-unquote', '--pax-option=delete=atime,delete=ctime', ...transforms, '-C', '/', '--', ...sources.map((s) => s.sourcePath.replace(/^\/+/, ''))];
-  const child = execa('tar', argv, { env: childEnv({ LC_ALL: 'C' }), extendEnv: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false });
+  const child = execa('tar', argv, { env: tarEnv(), extendEnv: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false });
   let stopped = false;
   const counter = tallyingStream(roots, {
     hashFiles: opts.digests ?? true,
@@ -275,6 +292,7 @@ export function packWithGnuTar(sources: readonly ArchiveSource[], onProgress?: (
     stop: () => {
       stopped = true;
       child.kill('SIGKILL');
+      child.stdout.destroy();
     },
   };
 }
@@ -284,6 +302,7 @@ function writeAllSync(fd: number, buffers: Buffer[]): void {
   const rest = buffers.filter((b) => b.length > 0);
   while (rest.length) {
     let n = writevSync(fd, rest);
+    if (n === 0) throw new Error('write returned 0 bytes');
     while (rest.length && n >= rest[0]!.length) n -= rest.shift()!.length;
     if (n > 0) rest[0] = rest[0]!.subarray(n);
   }
@@ -320,7 +339,7 @@ export async function writeArchive(opts: WriteArchiveOptions): Promise<WriteArch
     },
   });
 
-  const result = (): WriteArchiveResult => ({ bytes, sha256: hash.copy().digest('hex'), tarBytes: packed.tarBytes(), roots: packed.roots() });
+  const result = (): WriteArchiveResult => ({ bytes, sha256: hash.copy().digest('hex'), tarBytes: packed.tarBytes(), roots: packed.roots(), packer: gnu ? 'gnu-tar' : 'node-tar' });
   try {
     await opts.compressor.run(packed.stream, sink, opts.signal);
     await fh.close();

@@ -45,6 +45,11 @@ export interface ManifestRoot {
    * taken from: a restore drill checks the restored database against them. Absent in older manifests.
    */
   tables?: Record<string, number>;
+  /**
+   * A database dump's database size on disk (`pg_database_size`) when it was dumped: what restoring it
+   * takes on PostgreSQL's disk (a recovery's and a drill's free-space check). Absent in older manifests.
+   */
+  databaseBytes?: number;
 }
 
 export interface Downtime {

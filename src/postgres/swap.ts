@@ -13,6 +13,7 @@
  * those, and when the role may not create or rename databases, {@link swapProblem}
  * says why and the recovery restores in place as before.
  */
+import { statfs } from 'node:fs/promises';
 import type pg from 'pg';
 import type { PostgresConfig } from '../config/config.js';
 import { quoteIdent, withPgClient } from './client.js';
@@ -134,8 +135,8 @@ export async function swapProblem(pgc: PostgresConfig): Promise<string | undefin
   ).catch((err: unknown) => `the maintenance database postgres could not be checked (${err instanceof Error ? err.message : String(err)})`);
 }
 
-/** What a second copy of the database needs on PostgreSQL's disk, or why that could not be learned. */
-export type DatabaseSpace = { dataDirectory: string; databaseBytes: number; walBytes: number } | { unchecked: string };
+/** Where a restore of the database writes on PostgreSQL's disks, or why that could not be learned. */
+export type DatabaseSpace = { databaseDirectory: string; walDirectory: string; walBytes: number } | { unchecked: string };
 
 /** A server this host's file system can see: reached over loopback or a Unix socket. */
 function onThisHost(host: string): boolean {
@@ -143,11 +144,12 @@ function onThisHost(host: string): boolean {
 }
 
 /**
- * What a recovery adds on PostgreSQL's disk: a second copy of the database (the staging database
- * beside the live one until the swap, or the live one's old files until an in-place restore's
- * single transaction commits: both ways two copies at once) and the WAL the restore writes (up to
- * `max_wal_size` before checkpoints recycle it). Measured on this host only (PostgreSQL's own
- * `data_directory`, which a superuser or a member of pg_read_all_settings may read).
+ * Where a recovery's restore of the database writes: the restored copy (a second one: the staging
+ * database beside the live one until the swap, or an in-place restore's new files beside the old
+ * until its single transaction commits) goes where the live database lives (its tablespace, else
+ * PostgreSQL's `data_directory`), and the WAL the restore writes (up to `max_wal_size` before
+ * checkpoints recycle it) into `pg_wal`. Learned on this host only, from PostgreSQL's own settings,
+ * which a superuser or a member of pg_read_all_settings may read.
  */
 export async function databaseSpace(pgc: PostgresConfig): Promise<DatabaseSpace> {
   if (!onThisHost(pgc.host)) return { unchecked: `PostgreSQL at ${pgc.host} is not on this host, so its free space is not known here` };
@@ -156,12 +158,27 @@ export async function databaseSpace(pgc: PostgresConfig): Promise<DatabaseSpace>
     async (c): Promise<DatabaseSpace> => {
       const dir = (await c.query<{ setting: string }>("SELECT setting FROM pg_settings WHERE name = 'data_directory'")).rows[0]?.setting;
       if (!dir) return { unchecked: `role ${pgc.user} may not read PostgreSQL's data_directory (superuser or pg_read_all_settings)` };
-      const size = (await c.query<{ size: string }>('SELECT pg_database_size(oid)::text AS size FROM pg_database WHERE datname = $1', [pgc.database])).rows[0]?.size;
+      const tablespace = (await c.query<{ location: string }>('SELECT pg_tablespace_location(dattablespace) AS location FROM pg_database WHERE datname = $1', [pgc.database])).rows[0]?.location;
       const wal = (await c.query<{ wal: string }>("SELECT pg_size_bytes(current_setting('max_wal_size'))::text AS wal")).rows[0]!.wal;
-      return { dataDirectory: dir, databaseBytes: Number(size ?? 0), walBytes: Number(wal) };
+      return { databaseDirectory: tablespace || dir, walDirectory: `${dir}/pg_wal`, walBytes: Number(wal) };
     },
     { database: 'postgres' },
   ).catch((err: unknown) => ({ unchecked: `PostgreSQL could not be asked for its data directory (${err instanceof Error ? err.message : String(err)})` }));
+}
+
+/** What restoring a database of `copyBytes` adds on PostgreSQL's disks, by folder (see {@link databaseSpace}); or why that is not known. */
+export async function databaseRestoreNeeds(pgc: PostgresConfig, copyBytes: number): Promise<{ needs: Array<{ path: string; bytes: number; what: string }> } | { unchecked: string }> {
+  const pg = await databaseSpace(pgc);
+  if ('unchecked' in pg) return pg;
+  for (const p of [pg.databaseDirectory, pg.walDirectory]) {
+    if (!(await statfs(p).then(() => true, () => false))) return { unchecked: `PostgreSQL's ${p} cannot be looked at from here` };
+  }
+  return {
+    needs: [
+      { path: pg.databaseDirectory, bytes: copyBytes, what: `a second copy of database ${pgc.database}` },
+      { path: pg.walDirectory, bytes: Math.min(pg.walBytes, copyBytes), what: 'the WAL its restore writes' },
+    ],
+  };
 }
 
 /**

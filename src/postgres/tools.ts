@@ -163,7 +163,7 @@ export async function countTables(client: pg.Client, onTable?: (counted: number,
  * repeatable-read transaction exports its snapshot, counts, and stays open while pg_dump
  * (`--snapshot`) runs, so the counts are what the dump holds, whatever is written meanwhile.
  */
-export async function pgDumpCounted(opts: { pg: PostgresConfig; outFile: string; signal?: AbortSignal; progress?: PgProgress }): Promise<{ bytes: number; tables: Record<string, number> }> {
+export async function pgDumpCounted(opts: { pg: PostgresConfig; outFile: string; signal?: AbortSignal; progress?: PgProgress }): Promise<{ bytes: number; tables: Record<string, number>; databaseBytes: number }> {
   return withPgClient(opts.pg, async (client) => {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
@@ -171,6 +171,8 @@ export async function pgDumpCounted(opts: { pg: PostgresConfig; outFile: string;
       await client.query('SET LOCAL statement_timeout = 0');
       await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
       const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
+      // Its size on disk as dumped: what a restore of this dump needs on PostgreSQL's disk (a recovery's free-space check).
+      const databaseBytes = Number((await client.query<{ size: string }>('SELECT pg_catalog.pg_database_size(pg_catalog.current_database())::text AS size')).rows[0]!.size);
       // Side by side: pg_dump reads the snapshot on its own connection while this one counts in it. The dump's
       // progress is the step's; a count that fails waits for the dump (which must import the snapshot first).
       // A dump that fails (stalled, cancelled) ends this connection too: a count waiting on a lock must not outlive it.
@@ -182,7 +184,7 @@ export async function pgDumpCounted(opts: { pg: PostgresConfig; outFile: string;
       if (dumped.status === 'rejected') throw dumped.reason;
       if (counted.status === 'rejected') throw counted.reason;
       await client.query('COMMIT');
-      return { bytes: dumped.value, tables: counted.value };
+      return { bytes: dumped.value, tables: counted.value, databaseBytes };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;

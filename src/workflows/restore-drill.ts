@@ -72,6 +72,7 @@ export const restoreDrill = runbook(
       throw ApplicationFailure.nonRetryable(`${failureMessage(err)}. Nothing was restored.`, failedWith(err, 'RestoreRefusedError') ? 'RestoreRefused' : 'RestoreDrillFailed');
     }
     findings.push(finding('drill.inspect', 'ok', `${archive} matches its manifest and is safe to restore: ${plan.roots.length} folders${plan.dump ? ' and a database dump' : ''}`, { space: plan.space }));
+    if (plan.databaseSpaceUnchecked) findings.push(finding('drill.database-space', 'warn', `room for the scratch database on PostgreSQL's disk was not checked: ${plan.databaseSpaceUnchecked}`, {}));
     // Registered before anything is written: a failure, a cancel or the deadline removes the scratch copies too.
     const drop = ctx.undo.addCleanup('remove the drill\'s scratch copies', () => [plan.scratchDir, ...(plan.dump ? [`database ${plan.dump.scratchDatabase}`] : [])], () => ctx.acts.cleanupDrill({ plan }));
 

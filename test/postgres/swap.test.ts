@@ -1,12 +1,13 @@
 /** A recovery's database swap (src/postgres/swap.ts) on the real local PostgreSQL, in databases and roles made for the test. */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { execa } from 'execa';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PostgresConfig } from '../../src/config/config.js';
 import { quoteIdent, withPgClient } from '../../src/postgres/client.js';
-import { databaseSpace, dropOurs, openPrevious, stageDatabase, swapInDatabase, swapNames, swapProblem, undoDatabaseSwap } from '../../src/postgres/swap.js';
+import { databaseRestoreNeeds, databaseSpace, dropOurs, openPrevious, stageDatabase, swapInDatabase, swapNames, swapProblem, undoDatabaseSwap } from '../../src/postgres/swap.js';
 import { pgDump } from '../../src/postgres/tools.js';
 
 const id = randomUUID().replaceAll('-', '').slice(0, 8);
@@ -126,14 +127,35 @@ describe('swapping a database in by rename', () => {
     expect(await swapProblem({ ...live, port: 1 })).toMatch(/^the maintenance database postgres could not be checked \(/);
   });
 
-  it("measures what a second copy takes on PostgreSQL's disk, where it can see it; says why where it cannot", async () => {
-    const asked = await databaseSpace(live);
-    const truth = (await withPgClient(server, (c) => c.query<{ dir: string; size: string; wal: string }>("SELECT current_setting('data_directory') AS dir, pg_database_size($1)::text AS size, pg_size_bytes(current_setting('max_wal_size'))::text AS wal", [live.database]))).rows[0]!;
-    expect(asked).toEqual({ dataDirectory: truth.dir, databaseBytes: Number(truth.size), walBytes: Number(truth.wal) });
-    expect(Number(truth.size)).toBeGreaterThan(0);
+  it("finds where a restore writes on PostgreSQL's disks (the database's tablespace, pg_wal), where it can see them; says why where it cannot", async () => {
+    const truth = (await withPgClient(server, (c) => c.query<{ dir: string; wal: string }>("SELECT current_setting('data_directory') AS dir, pg_size_bytes(current_setting('max_wal_size'))::text AS wal"))).rows[0]!;
+    expect(await databaseSpace(live)).toEqual({ databaseDirectory: truth.dir, walDirectory: `${truth.dir}/pg_wal`, walBytes: Number(truth.wal) });
+    expect(await databaseRestoreNeeds(live, 5_000_000)).toEqual({
+      needs: [
+        { path: truth.dir, bytes: 5_000_000, what: `a second copy of database ${live.database}` },
+        { path: `${truth.dir}/pg_wal`, bytes: Math.min(5_000_000, Number(truth.wal)), what: 'the WAL its restore writes' },
+      ],
+    });
+    // A database in its own tablespace is restored there.
+    // Where the postgres user can reach it (the test's own folder is root's, 0700).
+    const location = await mkdtemp(join(tmpdir(), 'mcp-swap-tablespace-'));
+    const { stdout: pgUid } = await execa('id', ['-u', 'postgres']);
+    await chown(location, Number(pgUid), Number(pgUid));
+    await chmod(location, 0o700);
+    const tablespace = `mcp_swap_ts_${id}`;
+    const inTablespace = { ...live, database: `mcp_swap_${id}_ts` };
+    await admin(`CREATE TABLESPACE ${quoteIdent(tablespace)} LOCATION '${location}'`);
+    try {
+      await admin(`CREATE DATABASE ${quoteIdent(inTablespace.database)} TABLESPACE ${quoteIdent(tablespace)}`);
+      expect(await databaseSpace(inTablespace)).toMatchObject({ databaseDirectory: location });
+    } finally {
+      await admin(`DROP DATABASE IF EXISTS ${quoteIdent(inTablespace.database)}`);
+      await admin(`DROP TABLESPACE IF EXISTS ${quoteIdent(tablespace)}`);
+      await rm(location, { recursive: true, force: true });
+    }
     // A role that may not read where PostgreSQL keeps its data, a server elsewhere, a server that does not answer.
     expect(await databaseSpace({ ...live, user: reader })).toEqual({ unchecked: `role ${reader} may not read PostgreSQL's data_directory (superuser or pg_read_all_settings)` });
-    expect(await databaseSpace({ ...live, host: 'db.internal.example' })).toEqual({ unchecked: 'PostgreSQL at db.internal.example is not on this host, so its free space is not known here' });
+    expect(await databaseRestoreNeeds({ ...live, host: 'db.internal.example' }, 1)).toEqual({ unchecked: 'PostgreSQL at db.internal.example is not on this host, so its free space is not known here' });
     expect(await databaseSpace({ ...live, port: 1 })).toMatchObject({ unchecked: expect.stringMatching(/^PostgreSQL could not be asked for its data directory \(/) });
   });
 

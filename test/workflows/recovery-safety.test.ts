@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRestoreActivities } from '../../src/activities/restore.js';
 import { withPgClient } from '../../src/postgres/client.js';
 import { startWorker, type RunningWorker } from '../../src/worker.js';
+import { manifestPath, readManifest } from '../../src/archive/manifest.js';
 import type { BackupResult, RecoveryResult } from '../../src/workflows/index.js';
 import { hardLinkToInRootSymlink, writeBombArchive, writeCraftedArchive, type CraftedEntry } from '../helpers/crafted-archive.js';
 import { findMarker } from '../helpers/marker.js';
@@ -170,7 +171,8 @@ describe('refused before anything is touched', () => {
       expect(message).toContain('not enough free space on the filesystem of');
       expect(message).toContain('bytes needed for staging');
       // PostgreSQL's disk is in the check: a second copy of the database and its restore's WAL.
-      expect(message).toContain(`with a second copy of database ${sbx.config.postgres!.database} and the WAL its restore writes`);
+      expect(message).toContain(`a second copy of database ${sbx.config.postgres!.database}`);
+      expect(message).toContain('the WAL its restore writes');
       expect(await pids()).toEqual(before);
     } finally {
       await w.shutdown();
@@ -178,19 +180,18 @@ describe('refused before anything is touched', () => {
     }
   });
 
-  it("the plan counts a second copy of the database, and the WAL its restore writes, on PostgreSQL's disk", async () => {
+  it("the plan counts a second copy of the database as it was dumped, and the WAL its restore writes, on PostgreSQL's disks", async () => {
     const restore = createRestoreActivities({ config: sbx.config, services: sbx.manager });
     const needed = async (select?: { skipDatabase: boolean }) =>
       (await restore.inspectRestore({ archive: good, workflowId: 'w', runId: `space-${String(!!select)}`, ...(select ? { select } : {}) })).space.reduce((n, s) => n + s.neededBytes, 0);
     const withDb = await needed();
     const without = await needed({ skipDatabase: true });
-    const pg = await withPgClient(sbx.config.postgres!, async (c) => (await c.query<{ size: string; wal: string }>("SELECT pg_database_size(current_database())::text AS size, pg_size_bytes(current_setting('max_wal_size'))::text AS wal")).rows[0]!);
-    const manifest = JSON.parse(await readFile(join(sbx.config.paths.backupDir, `${good}.manifest.json`), 'utf8')) as { roots: Array<{ kind: string; bytes: number }> };
-    const dumpBytes = manifest.roots.find((r) => r.kind === 'pg_dump')!.bytes;
+    const wal = Number((await withPgClient(sbx.config.postgres!, (c) => c.query<{ wal: string }>("SELECT pg_size_bytes(current_setting('max_wal_size'))::text AS wal"))).rows[0]!.wal);
+    const dumped = (await readManifest(manifestPath(sbx.config.paths.backupDir, good))).roots.find((r) => r.kind === 'pg_dump')!;
+    expect(dumped.databaseBytes).toBeGreaterThan(1_000_000);
     const margin = 1 + sbx.config.recovery.freeSpaceMarginPercent / 100;
-    const size = Number(pg.size);
-    // The extracted and the emergency dump in the backups folder, and the database's second copy and WAL (each rounded up once).
-    const expected = (2 * dumpBytes + size + Math.min(Number(pg.wal), size)) * margin;
+    // The extracted and the emergency dump in the backups folder, the database's second copy and its WAL (each rounded up once).
+    const expected = (2 * dumped.bytes + dumped.databaseBytes! + Math.min(wal, dumped.databaseBytes!)) * margin;
     expect(Math.abs(withDb - without - expected)).toBeLessThan(4);
   });
 
@@ -371,9 +372,15 @@ describe('approval', () => {
     expect(plan.roots.map((r) => r.target).sort()).toEqual(folders.filter((f) => f !== reports).sort());
     expect(plan.kept?.map((k) => k.target)).toEqual([reports]);
     const pidsBefore = await pids();
+    // What the recovery replaces, kept in its emergency archive: the folders as they are and a row written since the backup.
+    const restored = folders.filter((f) => f !== reports);
+    await withPgClient(sbx.config.postgres!, (c) => c.query("INSERT INTO mcp_events (kind) VALUES ('written-before-the-recovery')"));
+    const replaced = await treesOf(restored);
+    const marked = () => withPgClient(sbx.config.postgres!, async (c) => Number((await c.query<{ n: string }>("SELECT count(*) AS n FROM mcp_events WHERE kind = 'written-before-the-recovery'")).rows[0]!.n));
     await new Promise((r) => setTimeout(r, 600)); // an operator reading the plan
     expect(await h.executeUpdate('approve', { args: [{ by: 'alice' }] })).toEqual({ approved: true, by: 'alice' });
     const r = await recovered(h);
+    expect(await marked()).toBe(0);
     expect(r.approvedBy).toBe('alice');
     expect(await pids()).not.toEqual(pidsBefore);
     // Every step that ran has its duration; the wait for alice is counted apart from the work.
@@ -382,6 +389,15 @@ describe('approval', () => {
     expect(d.approvalWaitSeconds).toBeGreaterThanOrEqual(0.5);
     expect(d.totalSeconds).toBeGreaterThanOrEqual(d.stageSeconds! + d.stageDatabaseSeconds! + d.approvalWaitSeconds! + d.restoreSeconds! + d.emergencyBackupSeconds! - 0.5);
     expect(d.restoreSeconds).toBeGreaterThanOrEqual(Math.max(...r.downtime.map((x) => x.seconds)) - 0.2);
+
+    // The emergency archive (packed by GNU tar from the renamed previous folders, the previous database dumped) restores what was replaced.
+    const emergency = r.emergencyBackup!.archive;
+    const m = await readManifest(manifestPath(sbx.config.paths.backupDir, emergency));
+    expect(m.kind).toBe('emergency');
+    expect(m.compressor).toBe('gzip -0 (stored)');
+    await recovered(await start('disasterRecovery', { backup: emergency, hostId: 'safe-host', approve: true }));
+    expect(await treesOf(restored)).toEqual(replaced);
+    expect(await marked()).toBe(1);
   });
 
   it.each([
