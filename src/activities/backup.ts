@@ -230,26 +230,33 @@ export function buildManifest(m: {
   };
 }
 
-/** Where {@link createBackupActivities}' dumpDatabase leaves what it learned of the dump (see {@link DumpFacts}). */
+/** Where {@link createBackupActivities}' dumpDatabase leaves the dump's table counts. */
 export function dumpTablesPath(dump: Pick<PlannedDump, 'stagingPath'>): string {
   return `${dump.stagingPath}.tables.json`;
 }
 
-/** What dumpDatabase learned in the dump's snapshot, for the manifest: each table's rows and the database's size. */
+/** Where the dump's database size is left beside it (a file of its own: a worker of an older version reads only the tables). */
+export function dumpSizePath(dump: Pick<PlannedDump, 'stagingPath'>): string {
+  return `${dump.stagingPath}.size.json`;
+}
+
+/** Records the database's size beside a dump of it, for the manifest (see {@link DumpFacts}). */
+export async function writeDumpSize(dump: Pick<PlannedDump, 'stagingPath'>, databaseBytes: number): Promise<void> {
+  await writeFileDurably(dumpSizePath(dump), JSON.stringify({ databaseBytes }), 0o600);
+}
+
+/** What was learned of a dump when it was made, for the manifest: each table's rows and the database's size on disk. */
 export interface DumpFacts {
   tables?: Record<string, number>;
   databaseBytes?: number;
 }
 
-/** The dump's facts as dumpDatabase recorded them; none without a dump or a record (a dump made by an older version, which kept only the tables). */
+/** The dump's facts as recorded beside it; none without a dump or a record (a dump made by an older version has its tables only). */
 export async function readDumpFacts(plan: Pick<BackupPlan, 'dump'>): Promise<DumpFacts> {
   if (!plan.dump) return {};
-  const text = await readFile(dumpTablesPath(plan.dump), 'utf8').catch(() => undefined);
-  if (text === undefined) return {};
-  const parsed = JSON.parse(text) as Record<string, unknown>;
-  // Table names are `schema.table`: a record without a `tables` key is the older form, the tables alone.
-  if (typeof parsed.tables !== 'object' || parsed.tables === null) return { tables: parsed as Record<string, number> };
-  return { tables: parsed.tables as Record<string, number>, ...(typeof parsed.databaseBytes === 'number' ? { databaseBytes: parsed.databaseBytes } : {}) };
+  const tables = await readFile(dumpTablesPath(plan.dump), 'utf8').then((t) => JSON.parse(t) as Record<string, number>, () => undefined);
+  const size = await readFile(dumpSizePath(plan.dump), 'utf8').then((t) => (JSON.parse(t) as { databaseBytes?: unknown }).databaseBytes, () => undefined);
+  return { ...(tables ? { tables } : {}), ...(typeof size === 'number' && Number.isSafeInteger(size) && size >= 0 ? { databaseBytes: size } : {}) };
 }
 
 /** What a backup packs, in order: each folder from where it is read (staging or live), then the dump. */
@@ -426,6 +433,7 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
       await claimStaging(runDir, { archive: `${basename(runDir)}${ARCHIVE_SUFFIX}`, host: config.hostId });
       await mkdir(dirname(req.dump.stagingPath), { recursive: true, mode: 0o700 });
       await rm(dumpTablesPath(req.dump), { force: true });
+      await rm(dumpSizePath(req.dump), { force: true });
       const { bytes, tables, databaseBytes } = await pgDumpCounted({
         pg: config.postgres,
         outFile: req.dump.stagingPath,
@@ -433,7 +441,8 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
         progress: trackStep(`pg_dump ${req.dump.database}`, 'bytes'),
       });
       // Beside the dump, for the manifest (createArchive, resticBackup): the workflow's history carries only the count.
-      await writeFileDurably(dumpTablesPath(req.dump), JSON.stringify({ tables, databaseBytes } satisfies DumpFacts), 0o600);
+      await writeFileDurably(dumpTablesPath(req.dump), JSON.stringify(tables), 0o600);
+      await writeDumpSize(req.dump, databaseBytes);
       return { bytes, seconds: (Date.now() - t0) / 1000, tables: Object.keys(tables).length };
     },
 

@@ -23,7 +23,7 @@ import { STALL_DEFAULT_SECONDS } from '../common/progress.js';
 import { finding, type Finding } from '../common/report.js';
 import type { Config } from '../config/config.js';
 import { extractRoots, type InspectedArchive } from '../archive/extract.js';
-import { manifestPath, readManifest } from '../archive/manifest.js';
+import { dumpedDatabaseBytes, manifestPath, readManifest } from '../archive/manifest.js';
 import { quoteIdent, withPgClient } from '../postgres/client.js';
 import { databaseRestoreNeeds } from '../postgres/swap.js';
 import { countTables, pgRestore } from '../postgres/tools.js';
@@ -181,8 +181,8 @@ export function createDrillActivities({ config }: { config: Config }) {
       const needs: Array<{ path: string; bytes: number; what?: string }> = [{ path: backupDir, bytes: roots.reduce((n, r) => n + r.bytes, 0) + dumpBytes + scan.bytes }];
       let databaseSpaceUnchecked: string | undefined;
       if (dump && config.postgres) {
-        const dumped = manifest.roots.find((r) => r.kind === 'pg_dump');
-        const pg = await databaseRestoreNeeds(config.postgres, dumped?.databaseBytes ?? dumpBytes);
+        // A drill runs unattended: it is refused (not warned about, as a recovery is) when the database as large as it was dumped does not fit.
+        const pg = await databaseRestoreNeeds(config.postgres, dumpedDatabaseBytes(manifest), 'default');
         if ('unchecked' in pg) databaseSpaceUnchecked = pg.unchecked;
         else needs.push(...pg.needs.map((n) => ({ ...n, what: n.what.replace('a second copy of', 'the scratch copy of') })));
       }

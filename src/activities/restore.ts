@@ -14,14 +14,14 @@ import { errorMessage } from '../common/errors.js';
 import { finding, type Finding } from '../common/report.js';
 import type { Config } from '../config/config.js';
 import { extractRoots, type ExtractTarget, type InspectedArchive } from '../archive/extract.js';
-import { manifestPath, readManifest, syncDir, writeFileDurably, type BackupManifest } from '../archive/manifest.js';
+import { dumpedDatabaseBytes, manifestPath, readManifest, syncDir, writeFileDurably, type BackupManifest } from '../archive/manifest.js';
 import { NotRegularFileError } from '../archive/read-into.js';
 import { scanArchive, scanRefusal, type ScanResult } from '../archive/scan.js';
 import { pgDump, pgRestore } from '../postgres/tools.js';
-import { databaseExists, databaseRestoreNeeds, dropOurs, openPrevious, stageDatabase, swapInDatabase, swapNames, swapProblem, undoDatabaseSwap, type SwapNames } from '../postgres/swap.js';
+import { databaseExists, databaseRestoreNeeds, databaseSize, dropOurs, openPrevious, stageDatabase, swapInDatabase, swapNames, swapProblem, undoDatabaseSwap, type SwapNames } from '../postgres/swap.js';
 import type { ServiceManager } from '../services/index.js';
 import { runArgv } from '../services/run-argv.js';
-import { createBackupActivities, freshArchiveName, type ArchiveResult, type BackupPlan } from './backup.js';
+import { createBackupActivities, freshArchiveName, writeDumpSize, type ArchiveResult, type BackupPlan } from './backup.js';
 import { activitySignal, trackStep } from './context.js';
 import { NO_FAULTS, type Faults } from './faults.js';
 import { createServiceActivities } from './services.js';
@@ -76,8 +76,11 @@ export interface RestorePlan {
     swap?: SwapNames;
     /** Why the database is restored in place (an emergency `pg_dump` and a `pg_restore` while the services are stopped). */
     inPlace?: string;
-    /** Why the free space on PostgreSQL's disk was not checked (a server elsewhere, a role that may not see where it keeps its data). */
-    spaceUnchecked?: string;
+    /**
+     * Why room for the database on PostgreSQL's disk was not checked (a server elsewhere, a role that may not see where it
+     * keeps its data), or that it may not fit at the size it was dumped at (see planRestore): a warning, not a refusal.
+     */
+    spaceWarning?: string;
   };
   /** Holds the extracted and emergency dumps. */
   recoveryDir: string;
@@ -338,34 +341,44 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
     const dumpBytes = dump ? (manifest.roots.find((r) => r.kind === 'pg_dump')?.bytes ?? 0) : 0;
     // The dumps (extracted and emergency) and a private copy of the archive when extraction reads one.
     needs.set(backupDir, (needs.get(backupDir) ?? 0) + dumpBytes * 2 + opts.copyBytes);
-    // PostgreSQL's disks: a second copy of the database (as large as it was when dumped; a manifest from before
-    // that was recorded: its dump's size, the least it can be) and the WAL its restore writes.
+    // PostgreSQL's disks: a second copy of the database and the WAL its restore writes. The copy is taken to be as large as
+    // the database was when dumped (the manifest's databaseBytes; an older manifest: the dump's size), which counts the dead
+    // rows it had then: the recovery is refused only when what it takes at least (as large as the dump) does not fit, and
+    // warned about when the size as dumped does not. The recovery may be what frees that disk.
+    const least = new Map(needs);
     const pgWhat = new Map<string, string>();
     if (dump && config.postgres) {
-      const dumped = manifest.roots.find((r) => r.kind === 'pg_dump');
-      const pg = await databaseRestoreNeeds(config.postgres, dumped?.databaseBytes ?? dumpBytes);
-      if ('unchecked' in pg) dump = { ...dump, spaceUnchecked: pg.unchecked };
+      const pg = await databaseRestoreNeeds(config.postgres, dumpedDatabaseBytes(manifest));
+      if ('unchecked' in pg) dump = { ...dump, spaceWarning: `room for a second copy of database ${dump.database} on PostgreSQL's disk was not checked: ${pg.unchecked}` };
       else {
         for (const n of pg.needs) {
           needs.set(n.path, (needs.get(n.path) ?? 0) + n.bytes);
+          least.set(n.path, (least.get(n.path) ?? 0) + Math.min(n.bytes, dumpBytes));
           pgWhat.set(n.path, n.what);
         }
       }
     }
     const space: RestorePlan['space'] = [];
-    const byDevice = new Map<string, { path: string; needed: number; available: number; what: string[] }>();
+    const byDevice = new Map<string, { path: string; needed: number; least: number; available: number; what: string[]; staging: boolean }>();
     for (const [path, bytes] of needs) {
       const s = await statfs(path);
-      const st2 = await stat(path);
-      const key = String(st2.dev);
-      const entry = byDevice.get(key) ?? { path, needed: 0, available: s.bavail * s.bsize, what: [] };
+      const key = String((await stat(path)).dev);
+      const entry = byDevice.get(key) ?? { path, needed: 0, least: 0, available: s.bavail * s.bsize, what: [], staging: false };
       entry.needed += Math.ceil(bytes * margin);
+      entry.least += Math.ceil((least.get(path) ?? 0) * margin);
       if (pgWhat.has(path)) entry.what.push(pgWhat.get(path)!);
+      else entry.staging = true;
       byDevice.set(key, entry);
     }
+    const tight: string[] = [];
     for (const e of byDevice.values()) {
       space.push({ path: e.path, neededBytes: e.needed, availableBytes: e.available });
-      if (e.needed > e.available) reasons.push(`not enough free space on the filesystem of ${e.path}: ${e.needed} bytes needed for staging${e.what.length ? ` (with ${e.what.join(' and ')})` : ''}, ${e.available} available`);
+      const what = `${e.staging ? ' for staging' : ''}${e.what.length ? ` (with ${e.what.join(' and ')})` : ''}`;
+      if (e.least > e.available) reasons.push(`not enough free space on the filesystem of ${e.path}: ${e.least} bytes needed${what}, ${e.available} available`);
+      else if (e.needed > e.available) tight.push(`${e.needed} bytes on the filesystem of ${e.path}${what}, ${e.available} available`);
+    }
+    if (tight.length && dump) {
+      dump = { ...dump, spaceWarning: `database ${dump.database} as large as when it was dumped may not fit on PostgreSQL's disk: ${tight.join('; ')}; the recovery goes ahead, since what it takes at least (a copy as large as the dump) fits and a copy restored from a dump leaves out the dead rows that size counted` };
     }
     if (reasons.length) refuse(...reasons);
 
@@ -386,6 +399,12 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
     };
   };
 
+
+  /** The emergency dump's database size beside it, for the emergency archive's manifest (a recovery from it checks PostgreSQL's disk against it); best effort. */
+  const recordDumpSize = async (file: string, database: string) => {
+    const size = await databaseSize(config.postgres!, database).catch(() => undefined);
+    if (size !== undefined) await writeDumpSize({ stagingPath: file }, size);
+  };
 
   return {
     /** Every check a recovery needs before it touches anything (a read-only pass: a dry run); throws {@link RestoreRefusedError} with the reasons. */
@@ -511,6 +530,7 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
       const signal = activitySignal();
       await mkdir(req.plan.recoveryDir, { recursive: true, mode: 0o700 });
       const bytes = await pgDump({ pg: config.postgres, outFile: req.plan.dump.emergencyFile, ...(signal ? { signal } : {}), progress: trackStep('pg_dump (emergency)', 'bytes') });
+      await recordDumpSize(req.plan.dump.emergencyFile, config.postgres.database);
       return { bytes };
     },
 
@@ -599,6 +619,7 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
         await mkdir(req.plan.recoveryDir, { recursive: true, mode: 0o700 });
         const signal = activitySignal();
         await pgDump({ pg: { ...config.postgres, database: swap.previous }, outFile: req.plan.dump!.emergencyFile, ...(signal ? { signal } : {}), progress: trackStep(`pg_dump ${swap.previous} (the database before the recovery)`, 'bytes') });
+        await recordDumpSize(req.plan.dump!.emergencyFile, swap.previous);
       }
       const dump = req.plan.dump && (await exists(req.plan.dump.emergencyFile)) ? req.plan.dump : undefined;
       if (!sources.length && !dump) return undefined;

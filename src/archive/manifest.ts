@@ -89,6 +89,18 @@ export function manifestPath(backupDir: string, archive: string): string {
  * a manifest planted as a link could describe whatever file it points to.
  * @throws NotRegularFileError when the path is a link or not a regular file.
  */
+/**
+ * How much disk a restore of the manifest's dump takes at most, as far as the manifest says: the database's
+ * size when it was dumped (`databaseBytes`, when it is a byte count), never less than the dump's own size
+ * (the least a restore takes, and all an older manifest offers). 0 without a dump.
+ */
+export function dumpedDatabaseBytes(manifest: Pick<BackupManifest, 'roots'>): number {
+  const dump = manifest.roots.find((r) => r.kind === 'pg_dump');
+  if (!dump) return 0;
+  const recorded = dump.databaseBytes;
+  return typeof recorded === 'number' && Number.isSafeInteger(recorded) && recorded >= 0 ? Math.max(recorded, dump.bytes) : dump.bytes;
+}
+
 export async function readManifest(path: string): Promise<BackupManifest> {
   const { fh } = await openRegularFile(path, 'a manifest');
   let text: string;

@@ -14,6 +14,7 @@
  * says why and the recovery restores in place as before.
  */
 import { statfs } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type pg from 'pg';
 import type { PostgresConfig } from '../config/config.js';
 import { quoteIdent, withPgClient } from './client.js';
@@ -136,7 +137,7 @@ export async function swapProblem(pgc: PostgresConfig): Promise<string | undefin
 }
 
 /** Where a restore of the database writes on PostgreSQL's disks, or why that could not be learned. */
-export type DatabaseSpace = { databaseDirectory: string; walDirectory: string; walBytes: number } | { unchecked: string };
+export type DatabaseSpace = { dataDirectory: string; databaseDirectory: string; walDirectory: string; walBytes: number } | { unchecked: string };
 
 /** A server this host's file system can see: reached over loopback or a Unix socket. */
 function onThisHost(host: string): boolean {
@@ -144,12 +145,11 @@ function onThisHost(host: string): boolean {
 }
 
 /**
- * Where a recovery's restore of the database writes: the restored copy (a second one: the staging
- * database beside the live one until the swap, or an in-place restore's new files beside the old
- * until its single transaction commits) goes where the live database lives (its tablespace, else
- * PostgreSQL's `data_directory`), and the WAL the restore writes (up to `max_wal_size` before
- * checkpoints recycle it) into `pg_wal`. Learned on this host only, from PostgreSQL's own settings,
- * which a superuser or a member of pg_read_all_settings may read.
+ * Where a restore of the database writes: a copy of it where the live database lives (its
+ * tablespace, else PostgreSQL's `data_directory`; a new database made without a tablespace, as
+ * a drill's scratch one, goes to `data_directory`), and the WAL it writes (up to `max_wal_size`
+ * before checkpoints recycle it) into `pg_wal`. Learned on this host only, from PostgreSQL's own
+ * settings, which a superuser or a member of pg_read_all_settings may read.
  */
 export async function databaseSpace(pgc: PostgresConfig): Promise<DatabaseSpace> {
   if (!onThisHost(pgc.host)) return { unchecked: `PostgreSQL at ${pgc.host} is not on this host, so its free space is not known here` };
@@ -158,27 +158,38 @@ export async function databaseSpace(pgc: PostgresConfig): Promise<DatabaseSpace>
     async (c): Promise<DatabaseSpace> => {
       const dir = (await c.query<{ setting: string }>("SELECT setting FROM pg_settings WHERE name = 'data_directory'")).rows[0]?.setting;
       if (!dir) return { unchecked: `role ${pgc.user} may not read PostgreSQL's data_directory (superuser or pg_read_all_settings)` };
-      const tablespace = (await c.query<{ location: string }>('SELECT pg_tablespace_location(dattablespace) AS location FROM pg_database WHERE datname = $1', [pgc.database])).rows[0]?.location;
+      const location = (await c.query<{ location: string }>('SELECT pg_tablespace_location(dattablespace) AS location FROM pg_database WHERE datname = $1', [pgc.database])).rows[0]?.location;
       const wal = (await c.query<{ wal: string }>("SELECT pg_size_bytes(current_setting('max_wal_size'))::text AS wal")).rows[0]!.wal;
-      return { databaseDirectory: tablespace || dir, walDirectory: `${dir}/pg_wal`, walBytes: Number(wal) };
+      // An in-place tablespace (PostgreSQL 16's allow_in_place_tablespaces) is named relative to the data directory.
+      return { dataDirectory: dir, databaseDirectory: location ? resolve(dir, location) : dir, walDirectory: `${dir}/pg_wal`, walBytes: Number(wal) };
     },
     { database: 'postgres' },
   ).catch((err: unknown) => ({ unchecked: `PostgreSQL could not be asked for its data directory (${err instanceof Error ? err.message : String(err)})` }));
 }
 
-/** What restoring a database of `copyBytes` adds on PostgreSQL's disks, by folder (see {@link databaseSpace}); or why that is not known. */
-export async function databaseRestoreNeeds(pgc: PostgresConfig, copyBytes: number): Promise<{ needs: Array<{ path: string; bytes: number; what: string }> } | { unchecked: string }> {
+/**
+ * What restoring a copy of `copyBytes` adds on PostgreSQL's disks, by folder: where the live database
+ * lives (`live`: a recovery's staging or in-place restore) or in the default tablespace (`default`:
+ * a drill's scratch database); or why that is not known.
+ */
+export async function databaseRestoreNeeds(pgc: PostgresConfig, copyBytes: number, where: 'live' | 'default' = 'live'): Promise<{ needs: Array<{ path: string; bytes: number; what: string }> } | { unchecked: string }> {
   const pg = await databaseSpace(pgc);
   if ('unchecked' in pg) return pg;
-  for (const p of [pg.databaseDirectory, pg.walDirectory]) {
+  const copyAt = where === 'live' ? pg.databaseDirectory : pg.dataDirectory;
+  for (const p of [copyAt, pg.walDirectory]) {
     if (!(await statfs(p).then(() => true, () => false))) return { unchecked: `PostgreSQL's ${p} cannot be looked at from here` };
   }
   return {
     needs: [
-      { path: pg.databaseDirectory, bytes: copyBytes, what: `a second copy of database ${pgc.database}` },
+      { path: copyAt, bytes: copyBytes, what: `a second copy of database ${pgc.database}` },
       { path: pg.walDirectory, bytes: Math.min(pg.walBytes, copyBytes), what: 'the WAL its restore writes' },
     ],
   };
+}
+
+/** The size on disk of `database` now (`pg_database_size`): recorded beside a dump of it for the manifest. */
+export async function databaseSize(pgc: PostgresConfig, database: string): Promise<number> {
+  return withPgClient(pgc, async (c) => Number((await c.query<{ size: string }>('SELECT pg_database_size(oid)::text AS size FROM pg_database WHERE datname = $1', [database])).rows[0]?.size ?? 0), { database: 'postgres' });
 }
 
 /**

@@ -217,7 +217,7 @@ async function inspect(ctx: RunbookContext, input: DisasterRecoveryInput, findin
   );
   for (const k of plan.kept ?? []) findings.push(finding('recovery.kept', 'ok', `${k.target} is left as it is: ${k.why}`, { target: k.target }));
   if (plan.fromOtherHost) findings.push(finding('recovery.host', 'warn', `${archive} was made on host ${plan.backupHost}, not ${ctx.hostId}`, {}));
-  if (plan.dump?.spaceUnchecked) findings.push(finding('recovery.database-space', 'warn', `room for a second copy of database ${plan.dump.database} on PostgreSQL's disk was not checked: ${plan.dump.spaceUnchecked}`, {}));
+  if (plan.dump?.spaceWarning) findings.push(finding('recovery.database-space', 'warn', plan.dump.spaceWarning, {}));
   return plan;
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PostgresConfig } from '../../src/config/config.js';
 import { quoteIdent, withPgClient } from '../../src/postgres/client.js';
-import { databaseRestoreNeeds, databaseSpace, dropOurs, openPrevious, stageDatabase, swapInDatabase, swapNames, swapProblem, undoDatabaseSwap } from '../../src/postgres/swap.js';
+import { databaseRestoreNeeds, databaseSize, databaseSpace, dropOurs, openPrevious, stageDatabase, swapInDatabase, swapNames, swapProblem, undoDatabaseSwap } from '../../src/postgres/swap.js';
 import { pgDump } from '../../src/postgres/tools.js';
 
 const id = randomUUID().replaceAll('-', '').slice(0, 8);
@@ -129,7 +129,8 @@ describe('swapping a database in by rename', () => {
 
   it("finds where a restore writes on PostgreSQL's disks (the database's tablespace, pg_wal), where it can see them; says why where it cannot", async () => {
     const truth = (await withPgClient(server, (c) => c.query<{ dir: string; wal: string }>("SELECT current_setting('data_directory') AS dir, pg_size_bytes(current_setting('max_wal_size'))::text AS wal"))).rows[0]!;
-    expect(await databaseSpace(live)).toEqual({ databaseDirectory: truth.dir, walDirectory: `${truth.dir}/pg_wal`, walBytes: Number(truth.wal) });
+    expect(await databaseSpace(live)).toEqual({ dataDirectory: truth.dir, databaseDirectory: truth.dir, walDirectory: `${truth.dir}/pg_wal`, walBytes: Number(truth.wal) });
+    expect(await databaseSize(live, live.database)).toBe(Number((await withPgClient(server, (c) => c.query<{ s: string }>('SELECT pg_database_size($1)::text AS s', [live.database]))).rows[0]!.s));
     expect(await databaseRestoreNeeds(live, 5_000_000)).toEqual({
       needs: [
         { path: truth.dir, bytes: 5_000_000, what: `a second copy of database ${live.database}` },
@@ -147,7 +148,10 @@ describe('swapping a database in by rename', () => {
     await admin(`CREATE TABLESPACE ${quoteIdent(tablespace)} LOCATION '${location}'`);
     try {
       await admin(`CREATE DATABASE ${quoteIdent(inTablespace.database)} TABLESPACE ${quoteIdent(tablespace)}`);
-      expect(await databaseSpace(inTablespace)).toMatchObject({ databaseDirectory: location });
+      // A recovery restores it there (in place); a drill's scratch database, made without a tablespace, goes to data_directory.
+      expect(await databaseSpace(inTablespace)).toMatchObject({ dataDirectory: truth.dir, databaseDirectory: location });
+      expect(await databaseRestoreNeeds(inTablespace, 7, 'live')).toMatchObject({ needs: [{ path: location, bytes: 7 }, { path: `${truth.dir}/pg_wal` }] });
+      expect(await databaseRestoreNeeds(inTablespace, 7, 'default')).toMatchObject({ needs: [{ path: truth.dir, bytes: 7 }, { path: `${truth.dir}/pg_wal` }] });
     } finally {
       await admin(`DROP DATABASE IF EXISTS ${quoteIdent(inTablespace.database)}`);
       await admin(`DROP TABLESPACE IF EXISTS ${quoteIdent(tablespace)}`);
