@@ -7,7 +7,7 @@
  */
 import { databaseAnswers, memoryServiceAnswers } from './service-checks.js';
 import { createHash } from 'node:crypto';
-import { access, lstat, mkdir, readFile, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
+import { access, lstat, mkdir, readFile, readdir, rename, rm, rmdir, stat, statfs } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { archiveNameProblem } from '../common/archive-names.js';
 import { errorMessage } from '../common/errors.js';
@@ -226,9 +226,18 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
   const folderSources = config.backup.sources.flatMap((s) => (s.mode === 'pg_dump' ? [] : [s.path]));
 
   /** Where the extraction writes: each root into its staging folder (their parents made), the dump into the private recovery folder. */
-  const extractTargets = async (plan: RestorePlan): Promise<ExtractTarget[]> => {
+  /** The extraction's targets; makes the folders above them that are missing (a bare host's), listed in `made`. */
+  const extractTargets = async (plan: RestorePlan, made: string[] = []): Promise<ExtractTarget[]> => {
     await mkdir(plan.recoveryDir, { recursive: true, mode: 0o700 });
-    for (const r of plan.roots) await mkdir(dirname(r.staging), { recursive: true });
+    for (const r of plan.roots) {
+      const parent = dirname(r.staging);
+      const first = await mkdir(parent, { recursive: true });
+      // mkdir returns the uppermost folder it made: record each made, from the parent up to that one.
+      for (let d = parent; first !== undefined; d = dirname(d)) {
+        made.push(d);
+        if (d === first || dirname(d) === d) break;
+      }
+    }
     const targets: ExtractTarget[] = plan.roots.map((r) => ({ archivePath: r.archivePath, destination: r.staging, kind: 'folder' }));
     if (plan.dump) targets.push({ archivePath: plan.dump.archivePath, destination: plan.dump.file, kind: 'file' });
     return targets;
@@ -430,11 +439,14 @@ export function createRestoreActivities({ config, services, faults = NO_FAULTS }
         const why = await swapProblem(config.postgres);
         dump = why ? { ...dump, inPlace: why } : { ...dump, swap: { ...swapNames(config.postgres.database, basename(plan.recoveryDir)), liveExisted: await databaseExists(config.postgres) } };
       }
+      const made: string[] = [];
       const removeStaging = async () => {
         for (const r of plan.roots) await rm(r.staging, { recursive: true, force: true });
         await rm(plan.recoveryDir, { recursive: true, force: true });
+        // The folders made above the targets go too, deepest first, each only if nothing else was put in it meanwhile.
+        for (const d of [...made].sort((a, b) => b.length - a.length)) await rmdir(d).catch(() => undefined);
       };
-      const targets = await extractTargets(plan);
+      const targets = await extractTargets(plan, made);
       const signal = activitySignal();
       const size = (await lstat(archivePath)).size;
       const report = trackStep(`check and extract ${archive}`, 'bytes', size);

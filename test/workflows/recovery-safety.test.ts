@@ -106,6 +106,26 @@ describe('refused before anything is touched', () => {
     expect(await treesOf(folders)).toEqual(before.trees);
   });
 
+  it('on a host missing the folders above a target, a refused pass removes the folders it made for its staging', async () => {
+    const name = 'mcp_backup_20200101_000002.tar.gz';
+    const bytes = await readFile(join(sbx.config.paths.backupDir, good));
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+    await writeFile(join(sbx.config.paths.backupDir, name), bytes);
+    await writeFile(join(sbx.config.paths.backupDir, `${name}.manifest.json`), (await readFile(join(sbx.config.paths.backupDir, `${good}.manifest.json`), 'utf8')).replace(good, name));
+    const config = folders.find((f) => f.endsWith('/etc/kilocode/mcp'))!;
+    const above = dirname(config);
+    const aside = `${above}.moved-aside`;
+    await rename(above, aside);
+    try {
+      const message = await failure(await start('disasterRecovery', { backup: name, hostId: 'safe-host', approve: true }));
+      expect(message).toContain(`refusing to restore ${name}: the archive does not match its manifest`);
+      expect(existsSync(above)).toBe(false);
+    } finally {
+      await rm(above, { recursive: true, force: true });
+      await rename(aside, above);
+    }
+  });
+
   const memDb = () => sbx.config.backup.sources.find((s) => s.mode === 'stop' && s.path.endsWith('memory_db')) as { path: string };
   const crafted: Array<[string, (root: string) => CraftedEntry[], string, (root: string) => string]> = [
     ['an absolute path', () => [{ path: '/tmp/mcp-evil-absolute', type: 'File', content: 'x' }], 'absolute path "/tmp/mcp-evil-absolute"', () => '/tmp/mcp-evil-absolute'],
