@@ -31,7 +31,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { archiveNameProblem, ARCHIVE_SUFFIX } from '../common/archive-names.js';
 import { REPOSITORY_LOCKED } from '../common/repository-lock.js';
 import type { Config, ResticTarget } from '../config/config.js';
-import { packTar } from '../archive/create.js';
+import { canPackWithGnuTar, packTar, packWithGnuTar } from '../archive/create.js';
 import { UNCOMPRESSED } from '../archive/compress.js';
 import { MANIFEST_FORMAT, manifestPath, syncDir, writeManifest, type BackupManifest, type Downtime } from '../archive/manifest.js';
 import { decideRetention, type VerificationState } from '../archive/retention.js';
@@ -238,7 +238,9 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
       }
       const tags = [RESTIC_TAG, tag('archive', plan.archive), tag('workflow', req.workflowId)];
       const report = trackStep(`restic backup to ${t.name}`, 'bytes', plan.estimatedBytes);
-      const packed = packTar(archiveSources(plan));
+      // GNU tar packs in its own process where it can (restic reads the stream on the other core); node-tar otherwise.
+      const sources = archiveSources(plan);
+      const packed = (await canPackWithGnuTar(sources)) ? packWithGnuTar(sources) : packTar(sources);
       const hash = createHash('sha256');
       let tarBytes = 0;
       let paused = false;

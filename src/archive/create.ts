@@ -263,16 +263,18 @@ function transformExpression(from: string, to: string): string {
 
 /**
  * Packs like {@link packTar}, with GNU tar reading the files in its own process
- * (node-tar's packer costs about a second per 500 MB of small files on the
- * recovery's path) and each source renamed to its archive path by
- * `--transform`; the stream is parsed on its way to tally each root. POSIX
- * (pax) format, without atime and ctime, names sorted; symbolic link targets as they are.
- * A file GNU tar cannot read, or any non-zero exit, fails the stream.
+ * (node-tar's packer costs about a second per 500 MB of small files) and each
+ * source renamed to its archive path by `--transform`; the stream is parsed on
+ * its way to tally each root (and hash each file). GNU format (long names as
+ * GNU long-name entries; no atime, ctime, device or inode: an unchanged file's
+ * header is the same bytes every night, as restic's chunker needs), names
+ * sorted; symbolic link targets as they are. A file GNU tar cannot read, or any
+ * non-zero exit, fails the stream.
  */
 export function packWithGnuTar(sources: readonly ArchiveSource[], onProgress?: (tarBytes: number) => void, opts: { digests?: boolean } = {}): PackedTar {
   const roots: RootTallies = sources.map((s) => ({ archivePath: normalizeArchivePath(s.archivePath), tally: new RootTally() }));
   const transforms = sources.map((s) => `--transform=${transformExpression(s.sourcePath.replace(/^\/+/, ''), normalizeArchivePath(s.archivePath))}`);
-  const argv = ['--create', '--file=-', '--format=posix', '--sort=name', '--no-unquote', '--pax-option=delete=atime,delete=ctime', ...transforms, '-C', '/', '--', ...sources.map((s) => s.sourcePath.replace(/^\/+/, ''))];
+  const argv = ['--create', '--file=-', '--format=gnu', '--sort=name', '--no-unquote', ...transforms, '-C', '/', '--', ...sources.map((s) => s.sourcePath.replace(/^\/+/, ''))];
   const child = execa('tar', argv, { env: tarEnv(), extendEnv: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false });
   let stopped = false;
   const counter = tallyingStream(roots, {

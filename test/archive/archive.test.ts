@@ -162,6 +162,11 @@ describe('the GNU tar packer (the emergency archive)', () => {
     await symlink(join(odd, 'sub', 'f'), join(odd, 'abs-link'));
     await symlink('sub/f', join(odd, 'rel-link'));
     await writeFile(join(plain, 'g'), Buffer.alloc(70_000, 3));
+    // Names past the old 100-byte header field, and a hard link to one.
+    const deep = join(odd, 'd'.repeat(90), 'e'.repeat(90));
+    await mkdir(deep, { recursive: true });
+    await writeFile(join(deep, 'f'.repeat(120)), 'long name\n');
+    await link(join(deep, 'f'.repeat(120)), join(odd, `a-long-hard-${'h'.repeat(100)}`));
     await writeFile(join(prev, '.single.mcp-previous-1'), 'one file\n');
     sources = [
       { archivePath: join(prev, 'a b,[x]&\\1.*').slice(1), sourcePath: odd },
