@@ -262,6 +262,18 @@ function transformExpression(from: string, to: string): string {
 }
 
 /**
+ * Whether GNU tar's exit means the archive is whole: 0, or 1 when every message is "file changed
+ * as we read it" (a file written to while an online root is read in place: archived at the size it
+ * had when tar began it, as node-tar does). Anything else (a file removed or shrunk while read, one
+ * it cannot read, a fatal error, a signal) fails.
+ */
+export function tarSucceeded(exitCode: number | undefined, stderr: string): boolean {
+  if (exitCode === 0) return true;
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  return exitCode === 1 && lines.length > 0 && lines.every((l) => /^tar: .*: file changed as we read it$/.test(l));
+}
+
+/**
  * Packs like {@link packTar}, with GNU tar reading the files in its own process
  * (node-tar's packer costs about a second per 500 MB of small files) and each
  * source renamed to its archive path by `--transform`; the stream is parsed on
@@ -283,7 +295,7 @@ export function packWithGnuTar(sources: readonly ArchiveSource[], onProgress?: (
     ...(onProgress ? { onProgress } : {}),
     beforeEnd: async () => {
       const r = await child;
-      if (r.exitCode !== 0 && !stopped) throw new Error(`tar failed (exit ${r.exitCode ?? r.signal}): ${String(r.stderr).trim().split('\n').slice(-3).join(' | ')}`);
+      if (!stopped && !tarSucceeded(r.exitCode, String(r.stderr))) throw new Error(`tar failed (exit ${r.exitCode ?? r.signal}): ${String(r.stderr).trim().split('\n').slice(-3).join(' | ')}`);
     },
   });
   child.stdout.on('error', (err: Error) => counter.stream.destroy(err));

@@ -37,8 +37,15 @@ afterEach(async () => {
 const DAY = 86_400_000;
 
 /** An archive file and its manifest, `days` old, with the verification verifyBackup would have recorded. */
-async function putArchive(days: number, verification: 'ok' | 'failed' | 'none', kind: BackupManifest['kind'] = 'backup'): Promise<string> {
-  const at = new Date(Math.floor((Date.now() - days * DAY) / 1000) * 1000);
+/** `hour` o'clock UTC, `days` calendar days before today: whatever the time of day the test runs at. */
+const dayAt = (days: number, hour: number) => {
+  const d = new Date();
+  d.setUTCHours(hour, 0, 0, 0);
+  return new Date(d.getTime() - days * DAY);
+};
+
+async function putArchive(days: number | Date, verification: 'ok' | 'failed' | 'none', kind: BackupManifest['kind'] = 'backup'): Promise<string> {
+  const at = days instanceof Date ? days : new Date(Math.floor((Date.now() - days * DAY) / 1000) * 1000);
   const name = archiveName(at);
   await writeFile(join(config.paths.backupDir, name), 'not really gzip', { mode: 0o600 });
   const manifest: BackupManifest = {
@@ -66,13 +73,14 @@ const onDisk = async () => (await readdir(config.paths.backupDir)).filter((f) =>
 describe('retention on the backups folder', () => {
   it('deletes by what verification recorded: a failed archive never takes a verified one\'s day', async () => {
     const recentFailed = await putArchive(1, 'failed');
-    const d40ok = await putArchive(40.2, 'ok');
-    const d40failed = await putArchive(40, 'failed'); // later the same day as d40ok, or the next one: the slots are the same
-    const d41ok = await putArchive(41, 'ok');
-    const d42ok = await putArchive(42, 'ok');
-    const d35none = await putArchive(35, 'none');
+    // On calendar days (not hours before now): run just after midnight, "40.2 days ago" and "41 days ago" were the same day.
+    const d40ok = await putArchive(dayAt(40, 9), 'ok');
+    const d40failed = await putArchive(dayAt(40, 12), 'failed'); // later the same day as d40ok: the slots are the same
+    const d41ok = await putArchive(dayAt(41, 12), 'ok');
+    const d42ok = await putArchive(dayAt(42, 12), 'ok');
+    const d35none = await putArchive(dayAt(35, 12), 'none');
     const r = await createBackupActivities({ config }).applyRetention();
-    // keepDaily 2 among verified: 40.2 and 41 days old. 35 is unverified and newer than the newest verified: kept.
+    // keepDaily 2 among verified: 40 and 41 days old. 35 is unverified and newer than the newest verified: kept.
     expect(await onDisk()).toEqual([d35none, d40ok, d41ok, recentFailed].sort());
     expect(r.removed.map((x) => x.archive).sort()).toEqual([d40failed, d42ok].sort());
     expect(existsSync(manifestPath(config.paths.backupDir, d40failed))).toBe(false);

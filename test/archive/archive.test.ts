@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { Parser, type ReadEntry } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pickCompressor } from '../../src/archive/compress.js';
-import { canPackWithGnuTar, packTar, packWithGnuTar, writeArchive, type PackedTar } from '../../src/archive/create.js';
+import { canPackWithGnuTar, packTar, packWithGnuTar, tarSucceeded, writeArchive, type PackedTar } from '../../src/archive/create.js';
 import { extractRoots } from '../../src/archive/extract.js';
 import { MANIFEST_FORMAT, type BackupManifest } from '../../src/archive/manifest.js';
 import { scanArchive } from '../../src/archive/scan.js';
@@ -213,6 +213,17 @@ describe('the GNU tar packer (the emergency archive)', () => {
       if (before === undefined) delete process.env.TAR_OPTIONS;
       else process.env.TAR_OPTIONS = before;
     }
+  });
+
+  it('a file written to while it is read (an online root) does not fail the archive; every other warning does', () => {
+    expect(tarSucceeded(0, '')).toBe(true);
+    expect(tarSucceeded(1, 'tar: srv/data/app.log: file changed as we read it\n')).toBe(true);
+    expect(tarSucceeded(1, 'tar: srv/a.log: file changed as we read it\ntar: srv/b.log: file changed as we read it\n')).toBe(true);
+    expect(tarSucceeded(1, 'tar: srv/data/gone: File removed before we read it\n')).toBe(false);
+    expect(tarSucceeded(1, 'tar: srv/a.log: file changed as we read it\ntar: srv/b: File shrank by 10 bytes; padding with zeros\n')).toBe(false);
+    expect(tarSucceeded(1, '')).toBe(false);
+    expect(tarSucceeded(2, 'tar: srv/x: Cannot open: Permission denied\n')).toBe(false);
+    expect(tarSucceeded(undefined, '')).toBe(false);
   });
 
   it('a source that is not there fails with tar\'s own message', async () => {
