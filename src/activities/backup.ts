@@ -96,6 +96,8 @@ export interface ArchiveResult {
   compressor: string;
   seconds: number;
   entries: number;
+  /** Files of online folders that changed while they were read (archived as read); absent when none did. */
+  changedWhileRead?: string[];
 }
 
 export interface RetentionResult {
@@ -501,7 +503,8 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
         },
       });
       const entries = result.roots.reduce((n, r) => n + r.tally.count, 0);
-      return { archive: plan.archive, path: out, bytes: result.bytes, sha256: result.sha256, tarBytes: result.tarBytes, compressor: compressor.name, seconds: (Date.now() - t0) / 1000, entries };
+      const changed = result.changedWhileRead.length ? { changedWhileRead: result.changedWhileRead.slice(0, 100) } : {};
+      return { archive: plan.archive, path: out, bytes: result.bytes, sha256: result.sha256, tarBytes: result.tarBytes, compressor: compressor.name, seconds: (Date.now() - t0) / 1000, entries, ...changed };
     },
 
     /** Reads the archive back whole and checks it against its manifest (and each dump with pg_restore --list); records the outcome in the manifest. */

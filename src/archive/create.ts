@@ -1,6 +1,6 @@
 /**
- * Builds one `.tar.gz` from several roots with node-tar (or GNU tar, for the
- * emergency archive: {@link packWithGnuTar}). Every entry's path in
+ * Builds one `.tar.gz` from several roots with GNU tar where it can
+ * ({@link packWithGnuTar}), else node-tar ({@link packTar}). Every entry's path in
  * the archive is its original absolute path without the leading `/`
  * (`etc/kilocode/mcp/...`), wherever it is read from (a staging copy or the live
  * folder), so the archive lists, and restores, to the right place. The file is
@@ -39,6 +39,8 @@ export interface WriteArchiveResult {
   roots: RootResult[];
   /** What packed it: GNU tar where asked and able (see {@link canPackWithGnuTar}), else node-tar. */
   packer: 'node-tar' | 'gnu-tar';
+  /** Files of online folders that changed while they were read: each archived as it was read, possibly part old, part new. */
+  changedWhileRead: string[];
 }
 
 /** Thrown when the disk fills while writing an archive; the partial file has been removed. */
@@ -65,7 +67,7 @@ export interface WriteArchiveOptions {
   digests?: boolean;
   /**
    * `gnu-tar`: pack with GNU tar in its own process where it can (see {@link packWithGnuTar}), about twice as fast as node-tar
-   * on many small files; falls back to node-tar. For an archive written while a recovery waits on it (the emergency archive).
+   * on many small files; falls back to node-tar. Every archive a backup or a recovery writes asks for it.
    * @default 'node-tar'
    */
   packer?: 'node-tar' | 'gnu-tar';
@@ -79,6 +81,8 @@ export interface PackedTar {
   tarBytes(): number;
   /** Each root's tally (with each file's sha256); complete once the stream has ended. */
   roots(): RootResult[];
+  /** Files that changed while they were read (GNU tar's "file changed as we read it"), by path; complete once the stream has ended. */
+  changedWhileRead?(): string[];
   /** Stops packing (after a failure downstream). */
   stop(): void;
 }
@@ -261,16 +265,26 @@ function transformExpression(from: string, to: string): string {
   return `s,^${bre}\\(/\\|$\\),${replacement}\\1,rhS`;
 }
 
+const CHANGED = /^tar: (.*): file changed as we read it$/;
+
 /**
  * Whether GNU tar's exit means the archive is whole: 0, or 1 when every message is "file changed
- * as we read it" (a file written to while an online root is read in place: archived at the size it
- * had when tar began it, as node-tar does). Anything else (a file removed or shrunk while read, one
- * it cannot read, a fatal error, a signal) fails.
+ * as we read it" (a file or folder of an online root written to while tar read it: archived as
+ * read, at the size it had when tar began it; listed by {@link changedFiles}). Anything else (a file
+ * removed before it was opened, one that shrank, one it cannot read, a fatal error, a signal) fails.
  */
 export function tarSucceeded(exitCode: number | undefined, stderr: string): boolean {
   if (exitCode === 0) return true;
   const lines = stderr.split('\n').filter((l) => l.trim() !== '');
-  return exitCode === 1 && lines.length > 0 && lines.every((l) => /^tar: .*: file changed as we read it$/.test(l));
+  return exitCode === 1 && lines.length > 0 && lines.every((l) => CHANGED.test(l));
+}
+
+/** The paths GNU tar reported as changed while it read them (absolute, as read). */
+export function changedFiles(stderr: string): string[] {
+  return stderr.split('\n').flatMap((l) => {
+    const m = CHANGED.exec(l);
+    return m ? [`/${m[1]!}`] : [];
+  });
 }
 
 /**
@@ -279,22 +293,25 @@ export function tarSucceeded(exitCode: number | undefined, stderr: string): bool
  * source renamed to its archive path by `--transform`; the stream is parsed on
  * its way to tally each root (and hash each file). GNU format (long names as
  * GNU long-name entries; no atime, ctime, device or inode: an unchanged file's
- * header is the same bytes every night, as restic's chunker needs), names
- * sorted; symbolic link targets as they are. A file GNU tar cannot read, or any
- * non-zero exit, fails the stream.
+ * header is the same bytes every night, as restic's chunker needs; numeric
+ * owners, so a renamed user does not change every header), names sorted,
+ * sockets skipped without a word; symbolic link targets as they are. A file GNU
+ * tar cannot read, or any exit but those {@link tarSucceeded} accepts, fails the stream.
  */
 export function packWithGnuTar(sources: readonly ArchiveSource[], onProgress?: (tarBytes: number) => void, opts: { digests?: boolean } = {}): PackedTar {
   const roots: RootTallies = sources.map((s) => ({ archivePath: normalizeArchivePath(s.archivePath), tally: new RootTally() }));
   const transforms = sources.map((s) => `--transform=${transformExpression(s.sourcePath.replace(/^\/+/, ''), normalizeArchivePath(s.archivePath))}`);
-  const argv = ['--create', '--file=-', '--format=gnu', '--sort=name', '--no-unquote', ...transforms, '-C', '/', '--', ...sources.map((s) => s.sourcePath.replace(/^\/+/, ''))];
+  const argv = ['--create', '--file=-', '--format=gnu', '--sort=name', '--numeric-owner', '--no-unquote', '--warning=no-file-ignored', ...transforms, '-C', '/', '--', ...sources.map((s) => s.sourcePath.replace(/^\/+/, ''))];
   const child = execa('tar', argv, { env: tarEnv(), extendEnv: false, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false, stderr: true }, reject: false });
   let stopped = false;
+  let changed: string[] = [];
   const counter = tallyingStream(roots, {
     hashFiles: opts.digests ?? true,
     count: true,
     ...(onProgress ? { onProgress } : {}),
     beforeEnd: async () => {
       const r = await child;
+      changed = changedFiles(String(r.stderr));
       if (!stopped && !tarSucceeded(r.exitCode, String(r.stderr))) throw new Error(`tar failed (exit ${r.exitCode ?? r.signal}): ${String(r.stderr).trim().split('\n').slice(-3).join(' | ')}`);
     },
   });
@@ -303,6 +320,7 @@ export function packWithGnuTar(sources: readonly ArchiveSource[], onProgress?: (
     stream: child.stdout.pipe(counter.stream),
     tarBytes: counter.tarBytes,
     roots: () => roots,
+    changedWhileRead: () => changed,
     stop: () => {
       stopped = true;
       child.kill('SIGKILL');
@@ -353,7 +371,7 @@ export async function writeArchive(opts: WriteArchiveOptions): Promise<WriteArch
     },
   });
 
-  const result = (): WriteArchiveResult => ({ bytes, sha256: hash.copy().digest('hex'), tarBytes: packed.tarBytes(), roots: packed.roots(), packer: gnu ? 'gnu-tar' : 'node-tar' });
+  const result = (): WriteArchiveResult => ({ bytes, sha256: hash.copy().digest('hex'), tarBytes: packed.tarBytes(), roots: packed.roots(), packer: gnu ? 'gnu-tar' : 'node-tar', changedWhileRead: packed.changedWhileRead?.() ?? [] });
   try {
     await opts.compressor.run(packed.stream, sink, opts.signal);
     await fh.close();

@@ -155,6 +155,9 @@ async function toArchive(
   progress.set('archive', plan.archive);
   const archive = await acts.createArchive({ plan, workflowId: ctx.workflowId, ...(o.reason ? { reason: o.reason } : {}), downtime: o.downtime });
   o.findings.push(finding('backup.archive', 'ok', `${archive.archive}: ${archive.bytes} bytes, ${archive.entries} entries (${archive.compressor})`, { ...archive }));
+  if (archive.changedWhileRead?.length) {
+    o.findings.push(finding('backup.changed-while-read', 'warn', `${archive.changedWhileRead.length} file(s) of online folders changed while they were read, each archived as it was read (possibly part old, part new): ${archive.changedWhileRead.slice(0, 10).join(', ')}`, { files: archive.changedWhileRead }));
+  }
   o.t.arch = seconds(t1, Date.now());
 
   const t2 = Date.now();
