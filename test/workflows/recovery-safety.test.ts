@@ -90,13 +90,18 @@ afterAll(async () => {
   await sbx?.cleanup();
 });
 
+/** A copy of the good archive named `name` with one byte flipped, beside the good manifest renamed to it. */
+async function corruptCopy(name: string): Promise<void> {
+  const bytes = await readFile(join(sbx.config.paths.backupDir, good));
+  bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
+  await writeFile(join(sbx.config.paths.backupDir, name), bytes);
+  await writeFile(join(sbx.config.paths.backupDir, `${name}.manifest.json`), (await readFile(join(sbx.config.paths.backupDir, `${good}.manifest.json`), 'utf8')).replace(good, name));
+}
+
 describe('refused before anything is touched', () => {
   it('a corrupted archive (one flipped byte)', async () => {
     const name = 'mcp_backup_20200101_000001.tar.gz';
-    const bytes = await readFile(join(sbx.config.paths.backupDir, good));
-    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
-    await writeFile(join(sbx.config.paths.backupDir, name), bytes);
-    await writeFile(join(sbx.config.paths.backupDir, `${name}.manifest.json`), (await readFile(join(sbx.config.paths.backupDir, `${good}.manifest.json`), 'utf8')).replace(good, name));
+    await corruptCopy(name);
     const before = { pids: await pids(), trees: await treesOf(folders) };
     const message = await failure(await start('disasterRecovery', { backup: name, hostId: 'safe-host', approve: true }));
     expect(message).toContain(`refusing to restore ${name}: the archive does not match its manifest`);
@@ -108,10 +113,7 @@ describe('refused before anything is touched', () => {
 
   it('on a host missing the folders above a target, a refused pass removes the folders it made for its staging', async () => {
     const name = 'mcp_backup_20200101_000002.tar.gz';
-    const bytes = await readFile(join(sbx.config.paths.backupDir, good));
-    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
-    await writeFile(join(sbx.config.paths.backupDir, name), bytes);
-    await writeFile(join(sbx.config.paths.backupDir, `${name}.manifest.json`), (await readFile(join(sbx.config.paths.backupDir, `${good}.manifest.json`), 'utf8')).replace(good, name));
+    await corruptCopy(name);
     const config = folders.find((f) => f.endsWith('/etc/kilocode/mcp'))!;
     const above = dirname(config);
     const aside = `${above}.moved-aside`;
