@@ -35,6 +35,7 @@ import { VERSION } from '../version.js';
 import { activitySignal, previousProgress, trackStep } from './context.js';
 import { NO_FAULTS, type Faults } from './faults.js';
 import { exists } from '../system/fs.js';
+import { anyFoldersTarget } from '../targets/layout.js';
 
 export interface PlannedSource {
   /** Path inside the archive: the original path without its leading `/`. */
@@ -268,6 +269,43 @@ export function archiveSources(plan: Pick<BackupPlan, 'sources' | 'dump'>): Arch
   return sources;
 }
 
+/**
+ * Brings a source's copy in the snapshot copy kept between backups (`<mirror>/root/<archive path>`,
+ * see {@link mirrorDir}) up to date: only what changed since the last complete update is copied (a
+ * file is kept when its size, mode and modification time match and the source's ctime is older than
+ * that update's start, see {@link copyTree}'s `unchangedSince`); entries gone from the source are
+ * removed; flushed to disk before the update is recorded.
+ */
+export async function copyIntoMirror(
+  config: Pick<Config, 'hostId' | 'backup'>,
+  source: Pick<PlannedSource, 'archivePath' | 'originalPath'> & { archiveFrom?: string },
+  opts: { signal?: AbortSignal | undefined; onProgress?: (bytes: number) => void; beforeRecord?: () => Promise<void>; resume?: boolean } = {},
+): Promise<{ files: number; reused: number; bytes: number; skipped: string[]; into: string }> {
+  const mirror = mirrorDir(config.backup.stagingDir, config.hostId);
+  const into = source.archiveFrom ?? join(mirror, 'root', source.archivePath);
+  await claimMirror(mirror, config.hostId);
+  const unchangedSince = await mirrorUnchangedSince(mirror, source.archivePath);
+  // A whole copy (the first, or the weekly one) starts empty, unless a retried step completes the copy its previous attempt began.
+  const resume = unchangedSince !== undefined || Boolean(opts.resume);
+  if (!resume) await rm(into, { recursive: true, force: true });
+  await mkdir(dirname(into), { recursive: true, mode: 0o700 });
+  // Taken before the first file is looked at (the bound derived from it allows for ctime's coarse clock).
+  const startedAt = Date.now();
+  const copied = await copyTree(source.originalPath, into, {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    concurrency: 16,
+    resume,
+    ...(unchangedSince !== undefined ? { unchangedSince } : {}),
+  });
+  await opts.beforeRecord?.();
+  // On disk before the record that vouches for it: after a power cut the record never names a copy that is not there.
+  const synced = await runProgram(['sync', '--file-system', mirror], { timeoutMs: 300_000, ...(opts.signal ? { signal: opts.signal } : {}) });
+  if (synced.exitCode !== 0) throw new Error(`sync --file-system ${mirror} failed (exit ${String(synced.exitCode)}): ${String(synced.all ?? '').trim()}`);
+  await recordMirrorSync(mirror, source.archivePath, startedAt, unchangedSince === undefined);
+  return { ...copied, into };
+}
+
 export interface BackupActivityDeps {
   config: Config;
   /** @default {@link NO_FAULTS} */
@@ -361,7 +399,9 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
       // The copy kept between backups holds only what this config still copies there: a folder dropped
       // from the sources (or made online) loses its copy, and turning the option off removes it all.
       const mirror = mirrorDir(config.backup.stagingDir, config.hostId);
-      if (config.backup.incrementalSnapshot) await pruneMirror(mirror, sources.filter((s) => s.mode === 'stop').map((s) => s.archivePath));
+      // A restic target storing folders reads the online folders from there too.
+      const online = await anyFoldersTarget(config);
+      if (config.backup.incrementalSnapshot) await pruneMirror(mirror, sources.filter((s) => s.mode === 'stop' || online).map((s) => s.archivePath));
       else await removeMirror(mirror);
       return {
         archive: name,
@@ -395,34 +435,17 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
       const signal = activitySignal();
       const step = `snapshot ${source.originalPath}`;
       const mirror = mirrorDir(config.backup.stagingDir, config.hostId);
-      const inMirror = source.archiveFrom.startsWith(`${mirror}${sep}`);
-      let unchangedSince: number | undefined;
-      if (inMirror) {
-        await claimMirror(mirror, config.hostId);
-        unchangedSince = await mirrorUnchangedSince(mirror, source.archivePath);
-      } else {
-        await claimStaging(runStagingDir(source.archiveFrom), { archive: `${basename(runStagingDir(source.archiveFrom))}${ARCHIVE_SUFFIX}`, host: config.hostId });
+      const report = trackStep(step, 'bytes');
+      if (source.archiveFrom.startsWith(`${mirror}${sep}`)) {
+        const copied = await copyIntoMirror(config, source, { signal, onProgress: report, resume: previousProgress(step) !== undefined, beforeRecord: () => (source.mode === 'stop' ? faults.reach('backup.snapshot', signal) : Promise.resolve()) });
+        return { archivePath: source.archivePath, files: copied.files, reused: copied.reused, bytes: copied.bytes, skipped: copied.skipped, seconds: (Date.now() - t0) / 1000 };
       }
-      const resume = unchangedSince !== undefined || previousProgress(step) !== undefined;
+      await claimStaging(runStagingDir(source.archiveFrom), { archive: `${basename(runStagingDir(source.archiveFrom))}${ARCHIVE_SUFFIX}`, host: config.hostId });
+      const resume = previousProgress(step) !== undefined;
       if (!resume) await rm(source.archiveFrom, { recursive: true, force: true });
       await mkdir(dirname(source.archiveFrom), { recursive: true, mode: 0o700 });
-      // Taken before the first file is looked at (the bound derived from it allows for ctime's coarse clock).
-      const startedAt = Date.now();
-      const report = trackStep(step, 'bytes');
-      const copied = await copyTree(source.originalPath, source.archiveFrom, {
-        ...(signal ? { signal } : {}),
-        onProgress: (bytes) => report(bytes),
-        concurrency: 16,
-        resume,
-        ...(unchangedSince !== undefined ? { unchangedSince } : {}),
-      });
+      const copied = await copyTree(source.originalPath, source.archiveFrom, { ...(signal ? { signal } : {}), onProgress: (bytes) => report(bytes), concurrency: 16, resume });
       if (source.mode === 'stop') await faults.reach('backup.snapshot', signal);
-      if (inMirror) {
-        // On disk before the record that vouches for it: after a power cut the record never names a copy that is not there.
-        const synced = await runProgram(['sync', '--file-system', mirror], { timeoutMs: 300_000, signal });
-        if (synced.exitCode !== 0) throw new Error(`sync --file-system ${mirror} failed (exit ${String(synced.exitCode)}): ${String(synced.all ?? '').trim()}`);
-        await recordMirrorSync(mirror, source.archivePath, startedAt, unchangedSince === undefined);
-      }
       return { archivePath: source.archivePath, files: copied.files, reused: copied.reused, bytes: copied.bytes, skipped: copied.skipped, seconds: (Date.now() - t0) / 1000 };
     },
 

@@ -38,6 +38,9 @@ import { decideRetention, type VerificationState } from '../archive/retention.js
 import { jsonLines, listSnapshots, runRestic, unlockStale, ResticError, RESTIC_FAILURES, type ResticSnapshot } from '../targets/restic.js';
 import { archiveSources, buildManifest, readDumpFacts, type BackupListing, type BackupPlan } from './backup.js';
 import { activitySignal, trackStep } from './context.js';
+import { bytesWrittenSince, foldersManifestPath, foldersManifestProblem, freeBytes, packRestoredFolders, prepareFolders, type FoldersManifest } from './offsite-folders.js';
+import { layoutFor } from '../targets/layout.js';
+import { withPrivateMounts } from '../targets/private-mounts.js';
 import { NO_FAULTS, type Faults } from './faults.js';
 
 /** Every snapshot this tool writes carries this tag; others in a shared repository are never touched. */
@@ -73,6 +76,10 @@ export interface ResticBackupResult {
   seconds: number;
   /** An earlier attempt of this run had already stored it. */
   reused: boolean;
+  /** How it is stored: one tar stream, or the folders themselves (see the target's `layout`); absent from older workers: tar. */
+  layout?: 'tar' | 'folders';
+  /** `folders`: files restic found new, changed and unmodified since the previous snapshot. */
+  files?: { new: number; changed: number; unmodified: number };
 }
 
 export interface ResticVerifyResult {
@@ -113,8 +120,13 @@ const manifestFileName = (archive: string) => `${archive.slice(0, -ARCHIVE_SUFFI
 
 interface StoredBackup {
   archive: string;
+  /** `tar`: a tar snapshot and a manifest snapshot; `folders`: one snapshot holding the folders and the manifest. */
+  layout: 'tar' | 'folders';
   manifestSnapshot: ResticSnapshot;
+  /** The snapshot holding the data (`folders`: the same as the manifest's). */
   tarSnapshotId?: string;
+  /** `folders`: the manifest's path in the snapshot. */
+  manifestPath?: string;
   workflowId?: string;
   verifiedAt?: string;
   verifyFailedAt?: string;
@@ -154,13 +166,29 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
     const all = await listSnapshots(t, { host: config.hostId, tags: [RESTIC_TAG] }, signal).catch(permanent);
     const backups: StoredBackup[] = [];
     for (const s of all) {
-      if (tagValue(s, 'part') !== 'manifest') continue;
+      const part = tagValue(s, 'part');
+      if (part !== 'manifest' && part !== 'folders') continue;
       const archive = tagValue(s, 'archive');
       if (!archive || archiveNameProblem(archive)) continue;
       const verified = tagValue(s, 'verified');
       const failed = tagValue(s, 'verify-failed');
+      if (part === 'folders') {
+        const manifestPath = foldersManifestPath(Array.isArray(s.paths) ? s.paths.filter((p): p is string => typeof p === 'string') : []);
+        backups.push({
+          archive,
+          layout: 'folders',
+          manifestSnapshot: s,
+          ...(SNAPSHOT_ID.test(s.id) ? { tarSnapshotId: s.id } : {}),
+          ...(manifestPath ? { manifestPath } : {}),
+          ...(tagValue(s, 'workflow') ? { workflowId: tagValue(s, 'workflow')! } : {}),
+          ...(verified ? { verifiedAt: verified } : {}),
+          ...(failed ? { verifyFailedAt: failed } : {}),
+        });
+        continue;
+      }
       backups.push({
         archive,
+        layout: 'tar',
         manifestSnapshot: s,
         // The repository's tags are the attacker's to write: only a snapshot id's shape (hex) is ever passed on to restic,
         // so a tag like `--password-command=...` can never become an option (the argv also ends options with `--`).
@@ -178,7 +206,9 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
   const readStoredManifest = async (t: ResticTarget, b: StoredBackup, signal?: AbortSignal): Promise<BackupManifest> => {
     const chunks: Buffer[] = [];
     let size = 0;
-    await runRestic(t, ['dump', '--', b.manifestSnapshot.id, `/${manifestFileName(b.archive)}`], {
+    if (b.layout === 'folders' && !b.manifestPath) throw ApplicationFailure.nonRetryable(`snapshot ${b.manifestSnapshot.id.slice(0, 8)} of ${b.archive} in target ${t.name} holds no ${'mcp-runbooks-manifest.json'} among its paths`, 'RestoreRefused');
+    if (!SNAPSHOT_ID.test(b.manifestSnapshot.id)) throw ApplicationFailure.nonRetryable(`the snapshot of ${b.archive} in target ${t.name} has no plain snapshot id`, 'RestoreRefused');
+    await runRestic(t, ['dump', '--', b.manifestSnapshot.id, b.layout === 'folders' ? b.manifestPath! : `/${manifestFileName(b.archive)}`], {
       signal,
       timeoutMs: LISTING_TIMEOUT_MS,
       onStdout: (c) => {
@@ -195,6 +225,11 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
     }
     if (m?.format !== MANIFEST_FORMAT) throw ApplicationFailure.nonRetryable(`the manifest of ${b.archive} in target ${t.name} is not an mcp-runbooks manifest`, 'RestoreRefused');
     if (m.archive !== b.archive) throw ApplicationFailure.nonRetryable(`the manifest tagged ${b.archive} in target ${t.name} describes "${String(m.archive)}"`, 'RestoreRefused');
+    if (!Array.isArray(m.roots)) throw ApplicationFailure.nonRetryable(`the manifest of ${b.archive} in target ${t.name} lists no roots`, 'RestoreRefused');
+    if (b.layout === 'folders') {
+      const problem = foldersManifestProblem(m);
+      if (problem) throw ApplicationFailure.nonRetryable(`the manifest of ${b.archive} in target ${t.name}: ${problem}`, 'RestoreRefused');
+    }
     return m;
   };
 
@@ -202,6 +237,85 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
     const { stdout } = await runRestic(t, ['stats', '--json', '--mode', 'raw-data'], { signal, timeoutMs: LISTING_TIMEOUT_MS });
     const s = jsonLines(stdout)[0] as { total_size?: unknown } | undefined;
     return typeof s?.total_size === 'number' ? s.total_size : undefined;
+  };
+
+  /**
+   * What a `folders` snapshot holds under each root, by `restic ls`, against its manifest: files
+   * (hard links are files to restic), folders, symlinks, and the bytes where no file has two names.
+   */
+  const compareFolders = async (t: ResticTarget, b: StoredBackup, m: FoldersManifest, signal?: AbortSignal): Promise<string[]> => {
+    const { stdout } = await runRestic(t, ['ls', '--json', '--', b.manifestSnapshot.id], { signal, timeoutMs: LISTING_TIMEOUT_MS });
+    const nodes = jsonLines(stdout).filter((n): n is { path: string; type?: string; size?: number } => typeof (n as { path?: unknown }).path === 'string');
+    const problems: string[] = [];
+    for (const r of m.roots) {
+      const at = m.stored.paths[r.archivePath]!;
+      const got = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
+      for (const n of nodes) {
+        if (n.path !== at && !n.path.startsWith(`${at}/`)) continue;
+        if (n.type === 'file') {
+          got.files += 1;
+          got.bytes += n.size ?? 0;
+        } else if (n.type === 'dir') got.directories += 1;
+        else if (n.type === 'symlink') got.symlinks += 1;
+      }
+      const want = { files: r.entries.files + r.entries.hardlinks, directories: r.entries.directories, symlinks: r.entries.symlinks };
+      if (got.files !== want.files || got.directories !== want.directories || got.symlinks !== want.symlinks) {
+        problems.push(`${r.archivePath} holds ${got.files} files, ${got.directories} folders, ${got.symlinks} symlinks in snapshot ${b.manifestSnapshot.id.slice(0, 8)}; its manifest says ${want.files}, ${want.directories}, ${want.symlinks}`);
+      } else if (r.entries.hardlinks === 0 && got.bytes !== r.bytes) {
+        problems.push(`${r.archivePath} holds ${got.bytes} bytes in snapshot ${b.manifestSnapshot.id.slice(0, 8)}; its manifest says ${r.bytes}`);
+      }
+    }
+    return problems;
+  };
+
+  /** A private folder for one run's fetch: `<backupDir>/.offsite/<tag>`, 0700, empty; works on a bare host. */
+  const fetchDir = async (req: { workflowId: string; runId?: string }): Promise<string> => {
+    const dirTag = createHash('sha256').update(req.runId ?? req.workflowId).digest('hex').slice(0, 8);
+    const dir = join(config.paths.backupDir, '.offsite', dirTag);
+    await mkdir(config.paths.backupDir, { recursive: true, mode: 0o700 });
+    await chmod(config.paths.backupDir, 0o700);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  };
+
+  /**
+   * A `folders` backup out of the repository: `restic restore` into the fetch folder, then the roots
+   * packed from there into `<archive>` (a plain tar) and checked against the manifest entry for entry
+   * ({@link packRestoredFolders}); that tar and its manifest are what the inspection reads.
+   */
+  const fetchFolders = async (t: ResticTarget, b: StoredBackup, m: FoldersManifest, req: { archive: string; workflowId: string; runId?: string }, t0: number, signal: AbortSignal | undefined) => {
+    const dir = await fetchDir(req);
+    const tree = join(dir, 'tree');
+    let fetched = false;
+    try {
+      await mkdir(tree, { mode: 0o700 });
+      const report = trackStep(`restic restore ${req.archive} from ${t.name}`, 'bytes', m.totals.bytes);
+      const base = await freeBytes(dir);
+      const ticker = setInterval(() => void bytesWrittenSince(dir, base).then((n) => report(n)), 2000);
+      try {
+        await runRestic(t, ['restore', '--target', tree, '--', b.manifestSnapshot.id], {
+          signal,
+          // A kill test stops restic here, as it restores.
+          onSpawn: (pid) => void faults.reach('restore.fetch', signal, { stopPid: String(pid) }),
+        });
+      } finally {
+        clearInterval(ticker);
+      }
+      const refuse = (why: string): never => {
+        throw ApplicationFailure.nonRetryable(`refusing to restore ${req.archive} from target ${t.name}: ${why}`, 'RestoreRefused');
+      };
+      const packing = trackStep(`pack ${req.archive} restored from ${t.name}`, 'bytes', m.totals.bytes);
+      const checked = await packRestoredFolders(m, tree, join(dir, req.archive), { signal: signal ?? new AbortController().signal, onProgress: (n) => packing(n), refuse });
+      await rm(tree, { recursive: true, force: true });
+      await writeManifest(manifestPath(dir, req.archive), checked);
+      await syncDir(dir);
+      fetched = true;
+      return { dir, bytes: checked.bytes, seconds: (Date.now() - t0) / 1000 };
+    } finally {
+      // A refused or broken fetch leaves nothing behind (a retry fetches again from the start).
+      if (!fetched) await rm(dir, { recursive: true, force: true });
+    }
   };
 
   /** Which stored backups a `verify` covers and whether it reads everything. */
@@ -231,12 +345,68 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
       // A lock an earlier, killed attempt left stays: this step holds only a shared lease (other hosts'
       // backups may run), and restic's own non-exclusive lock does not wait for it. The verification
       // after it, under the exclusive lease, removes it.
-      const previous = (await storedBackups(t, signal)).backups.find((b) => b.archive === plan.archive && b.workflowId === tagSafe(req.workflowId));
+      const layout = await layoutFor(config, t);
+      const finding = storedBackups(t, signal).then((l) => l.backups.find((b) => b.archive === plan.archive && b.workflowId === tagSafe(req.workflowId)));
+      const tags = [RESTIC_TAG, tag('archive', plan.archive), tag('workflow', req.workflowId)];
+      if (layout === 'folders') {
+        // The snapshot copy is brought up to date and tallied while the listing runs; both settle before either fails.
+        const report = trackStep(`restic backup to ${t.name}`, 'bytes', plan.estimatedBytes);
+        const [found, ready] = await Promise.allSettled([finding, prepareFolders(config, req, { signal, onProgress: (n) => report(n) })]);
+        if (found.status === 'rejected') throw found.reason;
+        if (ready.status === 'rejected') throw ready.reason;
+        const previous = found.value;
+        if (previous) {
+          const m = await readStoredManifest(t, previous, signal);
+          return { target: t.name, archive: plan.archive, layout: previous.layout, snapshotId: previous.tarSnapshotId ?? '', manifestSnapshotId: previous.manifestSnapshot.id, dataAdded: 0, tarBytes: m.bytes, sha256: m.sha256, entries: m.totals.entries, seconds: (Date.now() - t0) / 1000, reused: true };
+        }
+        const { manifest, binds, paths } = ready.value;
+        type Summary = { snapshot_id?: string; data_added?: number; total_bytes_processed?: number; files_new?: number; files_changed?: number; files_unmodified?: number };
+        let summary: Summary | undefined;
+        let spawned: number | undefined;
+        let started = false;
+        await withPrivateMounts(
+          binds,
+          (enter) =>
+            runRestic(t, ['backup', '--json', '--host', config.hostId, ...tags.flatMap((x) => ['--tag', x]), '--tag', 'part=folders', '--', ...paths], {
+              signal,
+              enter,
+              onSpawn: (pid) => (spawned = pid),
+              onLine: (line) => {
+                const msg = jsonLines(line)[0] as ({ message_type?: string; bytes_done?: number } & Summary) | undefined;
+                if (msg?.message_type === 'status') {
+                  report(msg.bytes_done ?? 0, manifest.totals.bytes);
+                  // A kill test stops here: restic runs and holds its lock (its first status line comes after it took it).
+                  if (!started) {
+                    started = true;
+                    void faults.reach('backup.restic', signal, spawned !== undefined ? { stopPid: String(spawned) } : {});
+                  }
+                }
+                if (msg?.message_type === 'summary') summary = msg;
+              },
+            }),
+          signal,
+        ).catch(lockedOrPermanent);
+        if (!summary?.snapshot_id) throw new Error(`restic backup to target ${t.name} ended without a summary (no snapshot id)`);
+        return {
+          target: t.name,
+          archive: plan.archive,
+          layout: 'folders',
+          snapshotId: summary.snapshot_id,
+          manifestSnapshotId: summary.snapshot_id,
+          dataAdded: summary.data_added ?? 0,
+          tarBytes: summary.total_bytes_processed ?? manifest.totals.bytes,
+          sha256: '',
+          entries: manifest.totals.entries,
+          seconds: (Date.now() - t0) / 1000,
+          reused: false,
+          files: { new: summary.files_new ?? 0, changed: summary.files_changed ?? 0, unmodified: summary.files_unmodified ?? 0 },
+        };
+      }
+      const previous = await finding;
       if (previous) {
         const m = await readStoredManifest(t, previous, signal);
-        return { target: t.name, archive: plan.archive, snapshotId: previous.tarSnapshotId ?? '', manifestSnapshotId: previous.manifestSnapshot.id, dataAdded: 0, tarBytes: m.bytes, sha256: m.sha256, entries: m.totals.entries, seconds: (Date.now() - t0) / 1000, reused: true };
+        return { target: t.name, archive: plan.archive, layout: previous.layout, snapshotId: previous.tarSnapshotId ?? '', manifestSnapshotId: previous.manifestSnapshot.id, dataAdded: 0, tarBytes: m.bytes, sha256: m.sha256, entries: m.totals.entries, seconds: (Date.now() - t0) / 1000, reused: true };
       }
-      const tags = [RESTIC_TAG, tag('archive', plan.archive), tag('workflow', req.workflowId)];
       const report = trackStep(`restic backup to ${t.name}`, 'bytes', plan.estimatedBytes);
       // GNU tar packs in its own process where it can (restic reads the stream on the other core); node-tar otherwise.
       const sources = archiveSources(plan);
@@ -297,6 +467,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
         entries: manifest.totals.entries,
         seconds: (Date.now() - t0) / 1000,
         reused: false,
+        layout: 'tar',
       };
     },
 
@@ -333,6 +504,10 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
         if (!b) return { b, m: undefined, problems: found };
         try {
           const m = await readStoredManifest(t, b, signal);
+          if (b.layout === 'folders') {
+            found.push(...(await compareFolders(t, b, m as FoldersManifest, signal)));
+            return { b, m, problems: found };
+          }
           const snapshot = (m as BackupManifest & { stored?: { snapshotId?: string; file?: string } }).stored;
           if (!snapshot?.snapshotId || snapshot.snapshotId !== b.tarSnapshotId) found.push(`the manifest of ${b.archive} names tar snapshot ${String(snapshot?.snapshotId)}, its tags ${String(b.tarSnapshotId)}`);
           else {
@@ -355,7 +530,8 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
       const { b, m } = compared.value;
       const problems = [...checked.value.problems, ...compared.value.problems];
       if (b) {
-        if (req.full && m && problems.length === 0) {
+        // A folders backup's data is all read and hashed by restic's own `check --read-data`.
+        if (req.full && m && problems.length === 0 && b.layout === 'tar') {
           try {
             // All of it read back and hashed: what a restore would get.
             const hash = createHash('sha256');
@@ -471,16 +647,12 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
         throw ApplicationFailure.nonRetryable(`refusing to restore ${req.archive}: no such backup of host ${config.hostId} in target ${t.name} (${t.location})${newest.length ? `; newest: ${newest.join(', ')}` : '; it holds none'}`, 'RestoreRefused');
       }
       const m = await readStoredManifest(t, b, signal);
+      if (b.layout === 'folders') return fetchFolders(t, b, m as FoldersManifest, req, t0, signal);
       const stored = (m as BackupManifest & { stored?: { snapshotId?: string } }).stored;
       if (m.compressor !== UNCOMPRESSED || !stored?.snapshotId || stored.snapshotId !== b.tarSnapshotId) {
         throw ApplicationFailure.nonRetryable(`refusing to restore ${req.archive} from target ${t.name}: its manifest does not describe the tar snapshot it is tagged with`, 'RestoreRefused');
       }
-      const dirTag = createHash('sha256').update(req.runId ?? req.workflowId).digest('hex').slice(0, 8);
-      const dir = join(config.paths.backupDir, '.offsite', dirTag);
-      await mkdir(config.paths.backupDir, { recursive: true, mode: 0o700 });
-      await chmod(config.paths.backupDir, 0o700);
-      await rm(dir, { recursive: true, force: true });
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const dir = await fetchDir(req);
       const out = await open(join(dir, req.archive), 'wx', 0o600);
       const report = trackStep(`restic dump ${req.archive} from ${t.name}`, 'bytes', m.bytes);
       let n = 0;

@@ -91,6 +91,8 @@ export interface ResticTarget {
   env: Record<string, Secret>;
   options: Record<string, string>;
   checkReadDataSubset: string;
+  /** `folders`: restic reads the snapshot copies at their original paths; `tar`: one tar stream per backup; `auto`: folders where the worker can. */
+  layout: 'auto' | 'folders' | 'tar';
   retention: RetentionConfig;
   /** Identifies the repository across hosts (sha256 of its location): the repository lock's id. Not secret. */
   repositoryId: string;

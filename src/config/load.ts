@@ -478,6 +478,7 @@ function resolveBackupTargets(
       env,
       options: t.options,
       checkReadDataSubset: t.checkReadDataSubset,
+      layout: t.layout,
       retention: t.retention ?? config.retention,
       repositoryId: createHash('sha256').update(repository.reveal().replace(/\/+$/, '')).digest('hex').slice(0, 16),
     });

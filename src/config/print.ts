@@ -45,6 +45,7 @@ function backupTarget(t: BackupTarget): Record<string, unknown> {
     env: Object.fromEntries(Object.entries(t.env).map(([k, v]) => [k, secretReference(v)])),
     options: t.options,
     checkReadDataSubset: t.checkReadDataSubset,
+    layout: t.layout,
     retention: t.retention,
   };
 }

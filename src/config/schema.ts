@@ -153,6 +153,13 @@ const backupTargetSchema = z.discriminatedUnion(
       options: z.record(resticOption, z.string()).default({}),
       /** `restic check --read-data-subset` after each backup (e.g. "5%", "1/10"); "0%" checks only the structure. @default 5% */
       checkReadDataSubset: z.string().regex(/^(\d{1,3}(\.\d+)?%|\d+\/\d+|\d+[KMGT]?)$/, { error: 'a restic --read-data-subset: 5%, 1/10 or 500M' }).default('5%'),
+      /**
+       * How a backup is stored. `folders`: restic reads the snapshot copies, each at its original path (a
+       * private mount namespace: the worker must be root or hold CAP_SYS_ADMIN), and stores only what changed
+       * since the last backup; `tar`: the archive target's tar stream as one file (any worker; restic reads
+       * all of it every night). `auto`: `folders` where the worker can, else `tar`. @default auto
+       */
+      layout: z.enum(['auto', 'folders', 'tar'], { error: 'auto, folders or tar' }).default('auto'),
       /** Keep-policy for this repository. @default the top-level `retention` */
       retention: retentionSchema.optional(),
     }),

@@ -23,6 +23,7 @@ import { execa } from 'execa';
 import type { ResticTarget } from '../config/config.js';
 import { childEnv } from '../config/secret.js';
 import { diesWithWorker } from '../services/run-argv.js';
+import type { Enter } from './private-mounts.js';
 
 /** restic's failure kinds, from its exit code (0.16+) or its message (0.14). */
 export const RESTIC_FAILURES = {
@@ -56,7 +57,7 @@ export class ResticError extends Error {
  * repository's shared lease (src/workflows/repository-lease.ts); one that races another tool's prune
  * fails its checks (sizes, sha256) rather than reading something else.
  */
-export const READ_ONLY_COMMANDS: ReadonlySet<string> = new Set(['snapshots', 'ls', 'dump', 'stats', 'list', 'cat']);
+export const READ_ONLY_COMMANDS: ReadonlySet<string> = new Set(['snapshots', 'ls', 'dump', 'restore', 'stats', 'list', 'cat']);
 
 /** How long restic gets to remove its lock after SIGINT before it is killed. */
 const INTERRUPT_GRACE_MS = 10_000;
@@ -71,6 +72,10 @@ export interface ResticRunOptions {
   onStdout?: (chunk: Buffer) => void | Promise<void>;
   /** Kill restic after this long. @default none */
   timeoutMs?: number;
+  /** Run restic inside a private mount namespace ({@link withPrivateMounts}). */
+  enter?: Enter;
+  /** Told restic's process id once it runs. */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface ResticRunResult {
@@ -134,7 +139,8 @@ export async function runRestic(target: ResticTarget, args: readonly string[], o
   const options = Object.entries(target.options).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
   const [command, ...more] = args;
   const argv = command !== undefined && READ_ONLY_COMMANDS.has(command) && !more.includes('--no-lock') ? [command, '--no-lock', ...more] : args;
-  const [file, ...rest] = diesWithWorker(['restic', ...options, ...argv], env);
+  const resticArgv = ['restic', ...options, ...argv];
+  const [file, ...rest] = diesWithWorker(opts.enter ? opts.enter(resticArgv) : resticArgv, env);
   const redact = redactor(target);
   const child = execa(file!, rest, {
     env,
@@ -151,6 +157,7 @@ export async function runRestic(target: ResticTarget, args: readonly string[], o
     ...(opts.signal ? { cancelSignal: opts.signal } : {}),
     ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
   });
+  if (child.pid !== undefined) opts.onSpawn?.(child.pid);
   const feeding = opts.stdin
     ? new Promise<void>((resolve, reject) => {
         const stdin = child.stdin!;

@@ -30,6 +30,7 @@ const target = (repository: string, name = 'offsite'): ResticTarget => ({
   env: {},
   options: {},
   checkReadDataSubset: '100%',
+  layout: 'tar',
   retention: { days: 30 },
   repositoryId: 'test',
 });

@@ -31,17 +31,19 @@ let passwordFile: string;
 let password: string;
 const hosts: TestHost[] = [];
 
-const HOST = 'restic-host';
+/** One host id per case: a lost host's orchestration (its host lock) stays on its case's task queue. */
+let HOST = 'restic-host';
 
 function restic(args: string[]) {
   return execa('restic', ['-r', repo, '--password-file', passwordFile, ...args], { extendEnv: false, env: { PATH: process.env.PATH ?? '', HOME: work } });
 }
 
+let layout: 'folders' | 'tar' = 'folders';
 function targets() {
   return {
     targets: [
       { name: 'local', type: 'archive' },
-      { name: 'offsite', type: 'restic', repository: repo, password: { file: passwordFile }, checkReadDataSubset: '100%' },
+      { name: 'offsite', type: 'restic', repository: repo, password: { file: passwordFile }, checkReadDataSubset: '100%', layout },
     ],
   };
 }
@@ -71,6 +73,7 @@ beforeAll(async () => {
   passwordFile = join(work, 'restic.pass');
   password = randomBytes(24).toString('hex');
   await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  repo = join(work, 'repo');
   await restic(['init']);
 });
 afterAll(async () => {
@@ -79,8 +82,12 @@ afterAll(async () => {
 });
 
 describe('restic target', () => {
-  it('stores one backup in the archive folder and the repository; a bare host is recovered from the repository alone to exactly what was backed up', async () => {
-    const root = join(work, 'host');
+  it.each(['folders', 'tar'] as const)('stores one backup in the archive folder and the repository (layout %s); a bare host is recovered from the repository alone to exactly what was backed up', async (as) => {
+    layout = as;
+    HOST = `restic-host-${as}`;
+    repo = join(work, `repo-${as}`);
+    await restic(['init']);
+    const root = join(work, `host-${as}`);
     // One orchestration task queue for both hosts: the orchestrator (and the host lock it runs) outlives the lost host.
     const taskQueue = uniqueTaskQueue('restic');
     const first = await startTestHost({ hostId: HOST, root, taskQueue, extra: { backup: targets() } });
@@ -105,15 +112,37 @@ describe('restic target', () => {
     expect(stored.backup.dataAdded).toBeGreaterThan(0);
     expect(stored.verify).toMatchObject({ ok: true, problems: [] });
 
-    // The repository holds a tar snapshot and a manifest snapshot, tagged with the archive, the host and the run.
-    const snaps = JSON.parse((await restic(['snapshots', '--json', '--host', HOST])).stdout) as Array<{ tags: string[]; paths: string[] }>;
-    expect(snaps).toHaveLength(2);
-    for (const s of snaps) expect(s.tags).toEqual(expect.arrayContaining(['mcp-runbooks', `archive=${b.archive!.archive}`]));
-    // Every entry keeps its original absolute path: no staging folder in the stored tar.
-    const tarSnap = snaps.find((s) => s.tags.includes('part=tar'))!;
-    const listing = (await restic(['dump', 'latest', '--tag', 'part=tar', tarSnap.paths[0]!]).pipe('tar', ['-t'])).stdout;
-    expect(listing).not.toContain('.staging');
-    for (const f of folderSources(config)) expect(listing).toContain(`${f.slice(1)}/`);
+    const snaps = JSON.parse((await restic(['snapshots', '--json', '--host', HOST])).stdout) as Array<{ id: string; tags: string[]; paths: string[] }>;
+    if (as === 'tar') {
+      // The repository holds a tar snapshot and a manifest snapshot, tagged with the archive, the host and the run.
+      expect(snaps).toHaveLength(2);
+      for (const s of snaps) expect(s.tags).toEqual(expect.arrayContaining(['mcp-runbooks', `archive=${b.archive!.archive}`]));
+      // Every entry keeps its original absolute path: no staging folder in the stored tar.
+      const tarSnap = snaps.find((s) => s.tags.includes('part=tar'))!;
+      const listing = (await restic(['dump', 'latest', '--tag', 'part=tar', tarSnap.paths[0]!]).pipe('tar', ['-t'])).stdout;
+      expect(listing).not.toContain('.staging');
+      for (const f of folderSources(config)) expect(listing).toContain(`${f.slice(1)}/`);
+      expect(stored.backup.layout).toBe('tar');
+    } else {
+      // One snapshot: each folder at its original absolute path (the snapshot copy restic read is not in it),
+      // the dump and the manifest beside them; tagged with the archive, the host and the run.
+      expect(snaps).toHaveLength(1);
+      expect(snaps[0]!.tags).toEqual(expect.arrayContaining(['mcp-runbooks', `archive=${b.archive!.archive}`, 'part=folders', `workflow=${started.at(-1)!.workflowId}`]));
+      expect(stored.backup.layout).toBe('folders');
+      const paths = snaps[0]!.paths;
+      for (const f of folderSources(config)) expect(paths).toContain(f);
+      expect(paths.filter((p) => p.endsWith('/mcp-runbooks-manifest.json'))).toHaveLength(1);
+      expect(paths.filter((p) => p.endsWith(`/mcp-runbooks/pg_dump/${config.postgres!.database}.dump`))).toHaveLength(1);
+      expect(paths).toHaveLength(folderSources(config).length + 2);
+      const nodes = (await restic(['ls', '--json', snaps[0]!.id])).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { path?: string; type?: string });
+      const files = nodes.filter((n) => n.type === 'file').map((n) => n.path!);
+      for (const f of folderSources(config)) {
+        const live = (await readdir(f, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+        expect(files.filter((p) => p.startsWith(`${f}/`)).sort()).toEqual(live.sort());
+      }
+      // Nothing of a folder under the snapshot copy's name: only the dump and the manifest live there.
+      expect(files.filter((p) => p.includes('mcp_mirror_'))).toHaveLength(2);
+    }
     // No lock left behind.
     expect((await restic(['list', 'locks', '--no-lock'])).stdout.trim()).toBe('');
 
@@ -185,9 +214,13 @@ describe('restic target', () => {
       expect(history.length).toBeGreaterThan(1000);
       expect(history).not.toContain(password);
     }
+    // The next case's hosts have the same id: this one goes.
+    await second.close();
+    hosts.splice(hosts.indexOf(second), 1);
   }, 300_000);
 
   it('a target that fails fails only itself: the run names it, the other targets still store the backup', async () => {
+    repo = join(work, 'repo');
     const h = await startTestHost({
       hostId: 'restic-down',
       extra: { backup: { targets: [...targets().targets, { name: 'missing', type: 'restic', repository: join(work, 'no-such-repo'), password: { file: passwordFile } }] } },
