@@ -297,7 +297,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
         await runRestic(t, ['restore', '--target', tree, '--', b.manifestSnapshot.id], {
           signal,
           // A kill test stops restic here, as it restores.
-          onSpawn: (pid) => void faults.reach('restore.fetch', signal, { stopPid: String(pid) }),
+          onSpawn: (pid) => void faults.reach('restore.fetch', signal, { stopPid: String(pid) }).catch(() => undefined),
         });
       } finally {
         clearInterval(ticker);
@@ -364,6 +364,10 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
         let summary: Summary | undefined;
         let spawned: number | undefined;
         let started = false;
+        let done = 0;
+        // Heartbeats go on while restic is quiet, so a cancel reaches this step whatever restic prints (the same
+        // count is no movement: a restic that stays stuck is still a stalled step).
+        const beat = setInterval(() => report(done, manifest.totals.bytes), 5000);
         await withPrivateMounts(
           binds,
           (enter) =>
@@ -374,18 +378,22 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
               onLine: (line) => {
                 const msg = jsonLines(line)[0] as ({ message_type?: string; bytes_done?: number } & Summary) | undefined;
                 if (msg?.message_type === 'status') {
-                  report(msg.bytes_done ?? 0, manifest.totals.bytes);
+                  done = msg.bytes_done ?? done;
+                  report(done, manifest.totals.bytes);
                   // A kill test stops here: restic runs and holds its lock (its first status line comes after it took it).
                   if (!started) {
                     started = true;
-                    void faults.reach('backup.restic', signal, spawned !== undefined ? { stopPid: String(spawned) } : {});
+                    // Not awaited (restic's lines keep coming); its rejection on a cancel is the cancel, seen by restic's own end.
+                    faults.reach('backup.restic', signal, spawned !== undefined ? { stopPid: String(spawned) } : {}).catch(() => undefined);
                   }
                 }
                 if (msg?.message_type === 'summary') summary = msg;
               },
             }),
           signal,
-        ).catch(lockedOrPermanent);
+        )
+          .catch(lockedOrPermanent)
+          .finally(() => clearInterval(beat));
         if (!summary?.snapshot_id) throw new Error(`restic backup to target ${t.name} ended without a summary (no snapshot id)`);
         return {
           target: t.name,

@@ -140,9 +140,10 @@ describe('a worker killed while restic runs', () => {
     expect(offsite.restic!.verify).toMatchObject({ ok: true, problems: [], locksRemoved: 1 });
     expect(await leaseModeAt(handle, 'resticVerify')).toBe('exclusive');
     expect(await scheduled(handle)).not.toContain('resticUnlockStale');
-    // Exactly one tar and one manifest for the backup: the killed attempt stored nothing.
+    // Exactly one snapshot of the backup (this target stores folders: where this worker can, as here): the killed attempt stored nothing.
+    expect(offsite.restic!.backup.layout).toBe('folders');
     const snaps = JSON.parse((await repo.restic(['snapshots', '--json', '--host', HOST])).stdout) as Array<{ tags: string[] }>;
-    expect(snaps.filter((s) => s.tags.includes(`archive=${archive}`)).map((s) => s.tags.find((t) => t.startsWith('part='))).sort()).toEqual(['part=manifest', 'part=tar']);
+    expect(snaps.filter((s) => s.tags.includes(`archive=${archive}`)).map((s) => s.tags.find((t) => t.startsWith('part='))).sort()).toEqual(['part=folders']);
     expect(await locks()).toEqual([]);
     await allActive();
     expect(await treesOf(folderSources(sbx.config))).toEqual(before);
@@ -164,7 +165,7 @@ describe('a worker killed while restic runs', () => {
     const w = await worker(['restore.fetch']);
     const handle = await start('disasterRecovery', { backup: archive, from: 'offsite', approve: true });
     await reached('restore.fetch');
-    // restic dump is writing the tar: it reads with --no-lock, so it holds no lock its death could leave.
+    // restic restore is writing the folders: it reads with --no-lock, so it holds no lock its death could leave.
     expect(await locks()).toEqual([]);
     await kill(w);
     await worker([]);
