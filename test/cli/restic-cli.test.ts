@@ -52,7 +52,7 @@ const manifestSnapshot = async () => (await snapshots()).find((s) => s.tags.incl
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'mcp-restic-cli-'));
   // After each backup only the structure is checked: `backups verify --target` is what reads every byte.
-  repo = await localRepository({ name: 'offsite', dir: join(work, 'offsite'), extra: { checkReadDataSubset: '0%' } });
+  repo = await localRepository({ name: 'offsite', dir: join(work, 'offsite'), extra: { checkReadDataSubset: '0%', layout: 'tar' } });
   repoDir = String(repo.target.repository);
   host = await startTestHost({ hostId: HOST, extra: { backup: { targets: [{ name: 'local', type: 'archive' }, repo.target] } } });
   const { config } = host.sbx;

@@ -79,7 +79,8 @@ describe('restic targets on S3 and REST', () => {
 
   beforeAll(async () => {
     s3 = await s3Repository({ name: 's3', dir: join(work, 's3') });
-    rest = await restRepository({ name: 'rest', dir: join(work, 'rest') });
+    // One repository of each layout: S3 stores the folders (this worker can: it is root), REST the tar stream.
+    rest = await restRepository({ name: 'rest', dir: join(work, 'rest'), extra: { layout: 'tar' } });
     // Never initialised: its failure puts restic's own words (and the URL with credentials it was given) through the redaction into the log.
     missing = await restRepository({ name: 'rest-missing', dir: join(work, 'rest-missing'), init: false });
     sbx = await createTestSandbox({ hostId: HOST, extra: { backup: { targets: [{ name: 'local', type: 'archive' }, s3.target, rest.target, missing.target] } } });
@@ -126,10 +127,14 @@ describe('restic targets on S3 and REST', () => {
       expect(t.restic!.backup.dataAdded).toBeGreaterThan(0);
       expect(t.restic!.verify).toMatchObject({ ok: true, problems: [] });
     }
-    // Each repository holds the tar and its manifest, tagged with the archive and the host; no lock left.
-    for (const repo of [s3, rest]) {
+    expect(b.targets!.slice(1, 3).map((t) => t.restic!.backup.layout)).toEqual(['folders', 'tar']);
+    // S3 holds the folders (one snapshot), REST the tar and its manifest, each tagged with the archive and the host; no lock left.
+    for (const [repo, parts] of [
+      [s3, ['part=folders']],
+      [rest, ['part=manifest', 'part=tar']],
+    ] as const) {
       const snaps = JSON.parse((await repo.restic(['snapshots', '--json', '--host', HOST])).stdout) as Array<{ tags: string[] }>;
-      expect(snaps.map((s) => s.tags.find((t) => t.startsWith('part='))).sort()).toEqual(['part=manifest', 'part=tar']);
+      expect(snaps.map((s) => s.tags.find((t) => t.startsWith('part='))).sort()).toEqual(parts);
       for (const s of snaps) expect(s.tags).toContain(`archive=${archive}`);
       expect((await repo.restic(['list', 'locks', '--no-lock'])).stdout.trim()).toBe('');
     }
