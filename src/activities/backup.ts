@@ -437,7 +437,7 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
       const mirror = mirrorDir(config.backup.stagingDir, config.hostId);
       const report = trackStep(step, 'bytes');
       if (source.archiveFrom.startsWith(`${mirror}${sep}`)) {
-        const copied = await copyIntoMirror(config, source, { signal, onProgress: report, resume: previousProgress(step) !== undefined, beforeRecord: () => (source.mode === 'stop' ? faults.reach('backup.snapshot', signal) : Promise.resolve()) });
+        const copied = await copyIntoMirror(config, source, { signal, onProgress: (bytes) => report(bytes), resume: previousProgress(step) !== undefined, beforeRecord: () => (source.mode === 'stop' ? faults.reach('backup.snapshot', signal) : Promise.resolve()) });
         return { archivePath: source.archivePath, files: copied.files, reused: copied.reused, bytes: copied.bytes, skipped: copied.skipped, seconds: (Date.now() - t0) / 1000 };
       }
       await claimStaging(runStagingDir(source.archiveFrom), { archive: `${basename(runStagingDir(source.archiveFrom))}${ARCHIVE_SUFFIX}`, host: config.hostId });
