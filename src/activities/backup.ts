@@ -401,8 +401,15 @@ export function createBackupActivities({ config, faults = NO_FAULTS }: BackupAct
       const mirror = mirrorDir(config.backup.stagingDir, config.hostId);
       // A restic target storing folders reads the online folders from there too.
       const online = await anyFoldersTarget(config);
-      if (config.backup.incrementalSnapshot) await pruneMirror(mirror, sources.filter((s) => s.mode === 'stop' || online).map((s) => s.archivePath));
-      else await removeMirror(mirror);
+      if (!config.backup.incrementalSnapshot) await removeMirror(mirror);
+      else {
+        await pruneMirror(mirror, sources.filter((s) => s.mode === 'stop' || online).map((s) => s.archivePath));
+        // What only a folders target keeps there (the dump's link, the manifest and its digests) goes with the last such target.
+        if (!online && (await lstat(mirror).catch(() => undefined))?.isDirectory()) {
+          await rm(join(mirror, 'root', 'mcp-runbooks'), { recursive: true, force: true });
+          await rm(join(mirror, 'restic'), { recursive: true, force: true });
+        }
+      }
       return {
         archive: name,
         createdAt: at.toISOString(),

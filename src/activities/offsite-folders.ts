@@ -30,7 +30,7 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config/config.js';
 import { pickReader, UNCOMPRESSED } from '../archive/compress.js';
-import { writeArchive } from '../archive/create.js';
+import { canPackWithGnuTar, writeArchive } from '../archive/create.js';
 import { isWithin, type RootTally } from '../archive/listing.js';
 import { writeFileDurably, type BackupManifest } from '../archive/manifest.js';
 import { mirrorDir } from '../archive/staging.js';
@@ -68,15 +68,18 @@ export async function prepareFolders(
   config: Config,
   req: { plan: BackupPlan; target: string; workflowId: string; reason?: string | undefined; downtime: BackupManifest['downtime'] },
   opts: { signal?: AbortSignal | undefined; onProgress?: (done: number) => void },
-): Promise<{ manifest: FoldersManifest; binds: Bind[]; paths: string[] }> {
+): Promise<{ manifest: FoldersManifest; binds: Bind[]; paths: string[]; skipped: string[] }> {
   const { plan } = req;
   const mirror = mirrorDir(config.backup.stagingDir, config.hostId);
   const inMirror = (ap: string) => join(mirror, 'root', ap);
   let copied = 0;
+  const skipped: string[] = [];
   for (const s of plan.sources) {
     if (s.mode === 'online') {
       // Copied with the services running, as the archive reads them live: only what changed since the last copy.
-      await copyIntoMirror(config, { archivePath: s.archivePath, originalPath: s.originalPath }, { signal: opts.signal, onProgress: (b) => opts.onProgress?.(copied + b) }).then((c) => (copied += c.bytes));
+      const c = await copyIntoMirror(config, { archivePath: s.archivePath, originalPath: s.originalPath }, { signal: opts.signal, onProgress: (b) => opts.onProgress?.(copied + b) });
+      copied += c.bytes;
+      skipped.push(...c.skipped);
     } else if (s.archiveFrom !== inMirror(s.archivePath)) {
       throw new Error(`${s.originalPath} was copied to ${s.archiveFrom}, not into the snapshot copy kept between backups`);
     }
@@ -119,7 +122,7 @@ export async function prepareFolders(
   const manifestFile = join(mirror, 'restic', FOLDERS_MANIFEST);
   await writeFileDurably(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`, 0o600);
   const binds = plan.sources.map((s) => ({ from: inMirror(s.archivePath), to: s.originalPath }));
-  return { manifest, binds, paths: [...Object.values(paths), manifestFile] };
+  return { manifest, binds, paths: [...Object.values(paths), manifestFile], skipped };
 }
 
 /** The manifest's path in a `folders` snapshot: the one path of the snapshot named {@link FOLDERS_MANIFEST}. */
@@ -133,9 +136,18 @@ export function foldersManifestProblem(m: BackupManifest): string | undefined {
   const stored = (m as Partial<FoldersManifest>).stored;
   if (stored?.layout !== 'folders' || typeof stored.paths !== 'object' || stored.paths === null) return 'it does not say where its roots are in the snapshot';
   const paths: string[] = [];
+  const names = new Set<string>();
   for (const r of m.roots) {
+    if (typeof r?.archivePath !== 'string' || names.has(r.archivePath)) return `a root without a name of its own (${JSON.stringify(r?.archivePath)})`;
+    names.add(r.archivePath);
+    const e = r.entries as unknown as Record<string, unknown> | undefined;
+    if (!e || !['files', 'directories', 'symlinks', 'hardlinks'].every((k) => Number.isSafeInteger(e[k])) || !Number.isSafeInteger(r.bytes) || typeof r.listingSha256 !== 'string') return `root ${r.archivePath} has no counts, bytes or listing digest`;
+    // Every folders backup this tool writes hashes each file: a manifest without them would skip that check.
+    if (typeof r.files !== 'object' || r.files === null) return `root ${r.archivePath} lists no file sha256s`;
     const p = stored.paths[r.archivePath];
     if (typeof p !== 'string' || !p.startsWith('/') || p.split('/').slice(1).some((c) => c === '' || c === '.' || c === '..')) return `root ${r.archivePath} has no plain absolute path in the snapshot (${JSON.stringify(p)})`;
+    // A folder is stored at its original path, and restored to it: nowhere else.
+    if (r.kind !== 'pg_dump' && p !== `/${r.archivePath}`) return `root ${r.archivePath} is said to be at ${p} in the snapshot, not at its own path`;
     paths.push(p);
   }
   for (const a of paths) for (const b of paths) if (a !== b && isWithin(a, b)) return `root paths ${a} and ${b} lie inside each other`;
@@ -166,7 +178,12 @@ export async function packRestoredFolders(m: FoldersManifest, tree: string, outF
     }
     sources.push({ archivePath: r.archivePath, sourcePath: at });
   }
-  const written = await writeArchive({ sources, outFile, compressor: await pickReader(UNCOMPRESSED), signal: opts.signal, packer: 'gnu-tar', digests: true, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+  // GNU tar's order is the one the manifest counted in (which name of a hard-linked file is the file).
+  if (!(await canPackWithGnuTar(sources))) opts.refuse('restoring a folders backup needs GNU tar 1.28 or later on PATH');
+  const written = await writeArchive({ sources, outFile, compressor: await pickReader(UNCOMPRESSED), signal: opts.signal, packer: 'gnu-tar', digests: true, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) }).catch((err: unknown) =>
+    // What the snapshot holds is the attacker's: a FIFO, a device, a name that is not UTF-8 is a refusal, not a retry.
+    opts.signal.aborted ? Promise.reject(err) : opts.refuse(`packing what the snapshot holds failed: ${err instanceof Error ? err.message : String(err)}`),
+  );
   for (const r of m.roots) {
     const got = written.roots.find((x) => x.archivePath === r.archivePath)?.tally;
     if (!got) opts.refuse(`root ${r.archivePath} was not packed`);

@@ -80,6 +80,8 @@ export interface ResticBackupResult {
   layout?: 'tar' | 'folders';
   /** `folders`: files restic found new, changed and unmodified since the previous snapshot. */
   files?: { new: number; changed: number; unmodified: number };
+  /** `folders`: entries of online folders not copied (vanished while copied, or not a file, folder or link); absent when none. */
+  skipped?: string[];
 }
 
 export interface ResticVerifyResult {
@@ -206,7 +208,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
   const readStoredManifest = async (t: ResticTarget, b: StoredBackup, signal?: AbortSignal): Promise<BackupManifest> => {
     const chunks: Buffer[] = [];
     let size = 0;
-    if (b.layout === 'folders' && !b.manifestPath) throw ApplicationFailure.nonRetryable(`snapshot ${b.manifestSnapshot.id.slice(0, 8)} of ${b.archive} in target ${t.name} holds no ${'mcp-runbooks-manifest.json'} among its paths`, 'RestoreRefused');
+    if (b.layout === 'folders' && !b.manifestPath) throw ApplicationFailure.nonRetryable(`snapshot ${b.manifestSnapshot.id.slice(0, 8)} of ${b.archive} in target ${t.name} does not hold exactly one mcp-runbooks-manifest.json among its paths`, 'RestoreRefused');
     if (!SNAPSHOT_ID.test(b.manifestSnapshot.id)) throw ApplicationFailure.nonRetryable(`the snapshot of ${b.archive} in target ${t.name} has no plain snapshot id`, 'RestoreRefused');
     await runRestic(t, ['dump', '--', b.manifestSnapshot.id, b.layout === 'folders' ? b.manifestPath! : `/${manifestFileName(b.archive)}`], {
       signal,
@@ -244,20 +246,32 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
    * (hard links are files to restic), folders, symlinks, and the bytes where no file has two names.
    */
   const compareFolders = async (t: ResticTarget, b: StoredBackup, m: FoldersManifest, signal?: AbortSignal): Promise<string[]> => {
-    const { stdout } = await runRestic(t, ['ls', '--json', '--', b.manifestSnapshot.id], { signal, timeoutMs: LISTING_TIMEOUT_MS });
-    const nodes = jsonLines(stdout).filter((n): n is { path: string; type?: string; size?: number } => typeof (n as { path?: unknown }).path === 'string');
+    const counts = new Map(m.roots.map((r) => [m.stored.paths[r.archivePath]!, { files: 0, directories: 0, symlinks: 0, bytes: 0 }]));
+    const rootOfPath = (p: string) => {
+      // Roots never lie inside each other (checked with the manifest): the first prefix is the one.
+      for (const at of counts.keys()) if (p === at || p.startsWith(`${at}/`)) return counts.get(at);
+      return undefined;
+    };
+    // Counted as the lines come: a host with millions of files is never held in memory.
+    await runRestic(t, ['ls', '--json', '--recursive', '--', b.manifestSnapshot.id, ...counts.keys()], {
+      signal,
+      timeoutMs: LISTING_TIMEOUT_MS,
+      onLine: (line) => {
+        const n = jsonLines(line)[0] as { path?: unknown; type?: unknown; size?: unknown } | undefined;
+        if (typeof n?.path !== 'string') return;
+        const got = rootOfPath(n.path);
+        if (!got) return;
+        if (n.type === 'file') {
+          got.files += 1;
+          got.bytes += typeof n.size === 'number' ? n.size : 0;
+        } else if (n.type === 'dir') got.directories += 1;
+        else if (n.type === 'symlink') got.symlinks += 1;
+      },
+    });
     const problems: string[] = [];
     for (const r of m.roots) {
       const at = m.stored.paths[r.archivePath]!;
-      const got = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
-      for (const n of nodes) {
-        if (n.path !== at && !n.path.startsWith(`${at}/`)) continue;
-        if (n.type === 'file') {
-          got.files += 1;
-          got.bytes += n.size ?? 0;
-        } else if (n.type === 'dir') got.directories += 1;
-        else if (n.type === 'symlink') got.symlinks += 1;
-      }
+      const got = counts.get(at)!;
       const want = { files: r.entries.files + r.entries.hardlinks, directories: r.entries.directories, symlinks: r.entries.symlinks };
       if (got.files !== want.files || got.directories !== want.directories || got.symlinks !== want.symlinks) {
         problems.push(`${r.archivePath} holds ${got.files} files, ${got.directories} folders, ${got.symlinks} symlinks in snapshot ${b.manifestSnapshot.id.slice(0, 8)}; its manifest says ${want.files}, ${want.directories}, ${want.symlinks}`);
@@ -290,21 +304,47 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
     let fetched = false;
     try {
       await mkdir(tree, { mode: 0o700 });
-      const report = trackStep(`restic restore ${req.archive} from ${t.name}`, 'bytes', m.totals.bytes);
-      const base = await freeBytes(dir);
-      const ticker = setInterval(() => void bytesWrittenSince(dir, base).then((n) => report(n)), 2000);
-      try {
-        await runRestic(t, ['restore', '--target', tree, '--', b.manifestSnapshot.id], {
-          signal,
-          // A kill test stops restic here, as it restores.
-          onSpawn: (pid) => void faults.reach('restore.fetch', signal, { stopPid: String(pid) }).catch(() => undefined),
-        });
-      } finally {
-        clearInterval(ticker);
-      }
       const refuse = (why: string): never => {
         throw ApplicationFailure.nonRetryable(`refusing to restore ${req.archive} from target ${t.name}: ${why}`, 'RestoreRefused');
       };
+      const expected = m.totals.bytes;
+      const base = await freeBytes(dir);
+      // Restored, then packed: the data twice, for a moment, where the backups folder is.
+      const margin = 64 * 1024 * 1024;
+      if (base.free < BigInt(2 * expected + margin)) refuse(`it needs about ${2 * expected + margin} bytes free in ${config.paths.backupDir} (restored, then packed), and ${base.free} are`);
+      const report = trackStep(`restic restore ${req.archive} from ${t.name}`, 'bytes', expected);
+      // The snapshot is the attacker's: restic restores only the manifest's roots, and is stopped once it has
+      // written much more than the manifest says they hold (a huge file of zeros costs a repository nothing).
+      const limit = Math.round(expected * 1.1) + margin;
+      const stop = new AbortController();
+      let oversized = 0;
+      const onAbort = () => stop.abort(signal?.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const ticker = setInterval(
+        () =>
+          void bytesWrittenSince(dir, base).then((n) => {
+            report(n);
+            if (n > limit && !stop.signal.aborted) {
+              oversized = n;
+              stop.abort(new Error('oversized'));
+            }
+          }),
+        1000,
+      );
+      try {
+        const includes = Object.values(m.stored.paths).flatMap((p) => ['--include', p]);
+        await runRestic(t, ['restore', '--target', tree, ...includes, '--', b.manifestSnapshot.id], {
+          signal: stop.signal,
+          // A kill test stops restic here, as it restores.
+          onSpawn: (pid) => void faults.reach('restore.fetch', signal, { stopPid: String(pid) }).catch(() => undefined),
+        }).catch((err: unknown) => {
+          if (oversized) refuse(`restic restore wrote ${oversized} bytes, more than the ${expected} bytes its manifest says (stopped)`);
+          throw err;
+        });
+      } finally {
+        clearInterval(ticker);
+        signal?.removeEventListener('abort', onAbort);
+      }
       const packing = trackStep(`pack ${req.archive} restored from ${t.name}`, 'bytes', m.totals.bytes);
       const checked = await packRestoredFolders(m, tree, join(dir, req.archive), { signal: signal ?? new AbortController().signal, onProgress: (n) => packing(n), refuse });
       await rm(tree, { recursive: true, force: true });
@@ -359,7 +399,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
           const m = await readStoredManifest(t, previous, signal);
           return { target: t.name, archive: plan.archive, layout: previous.layout, snapshotId: previous.tarSnapshotId ?? '', manifestSnapshotId: previous.manifestSnapshot.id, dataAdded: 0, tarBytes: m.bytes, sha256: m.sha256, entries: m.totals.entries, seconds: (Date.now() - t0) / 1000, reused: true };
         }
-        const { manifest, binds, paths } = ready.value;
+        const { manifest, binds, paths, skipped } = ready.value;
         type Summary = { snapshot_id?: string; data_added?: number; total_bytes_processed?: number; files_new?: number; files_changed?: number; files_unmodified?: number };
         let summary: Summary | undefined;
         let spawned: number | undefined;
@@ -408,6 +448,7 @@ export function createOffsiteActivities({ config, faults = NO_FAULTS }: { config
           seconds: (Date.now() - t0) / 1000,
           reused: false,
           files: { new: summary.files_new ?? 0, changed: summary.files_changed ?? 0, unmodified: summary.files_unmodified ?? 0 },
+          ...(skipped.length ? { skipped } : {}),
         };
       }
       const previous = await finding;

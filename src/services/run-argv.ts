@@ -36,6 +36,11 @@ export function resolveProgram(file: string, env: Record<string, string | undefi
  * a start command launches does not die with the worker. Unchanged where
  * setpriv is missing, or the program is not found (so its error stays ENOENT).
  */
+/** Whether programs can be made to die with the worker here ({@link diesWithWorker}: Linux with util-linux setpriv). */
+export function canDieWithWorker(): boolean {
+  return process.platform === 'linux' && Boolean(SETPRIV);
+}
+
 export function diesWithWorker(argv: readonly string[], env: Record<string, string>): string[] {
   const [file] = argv;
   if (process.platform !== 'linux' || !SETPRIV || !file || !resolveProgram(file, env)) return [...argv];

@@ -3,6 +3,7 @@
  * `folders`, `tar`; see src/activities/offsite-folders.ts).
  */
 import { ApplicationFailure } from '@temporalio/activity';
+import { realpath } from 'node:fs/promises';
 import type { Config, ResticTarget } from '../config/config.js';
 import { privateMountsProblem } from './private-mounts.js';
 
@@ -10,6 +11,13 @@ import { privateMountsProblem } from './private-mounts.js';
 export async function foldersProblem(config: Pick<Config, 'backup'>, t: ResticTarget): Promise<string | undefined> {
   if (t.layout === 'tar') return `its layout is tar`;
   if (!config.backup.incrementalSnapshot) return 'backup.incrementalSnapshot is false (the folders layout reads the snapshot copy kept between backups)';
+  // A folder is shown to restic at its path by a bind mount, which follows links: a path through a symlink
+  // would be stored as the link, not the folder. (A folder that does not exist is not archived at all.)
+  for (const s of config.backup.sources) {
+    if (s.mode === 'pg_dump') continue;
+    const real = await realpath(s.path).catch(() => s.path);
+    if (real !== s.path) return `backup source ${s.path} is reached through a symbolic link (it is ${real}); give its real path`;
+  }
   return privateMountsProblem();
 }
 

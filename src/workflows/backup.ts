@@ -213,6 +213,9 @@ async function toRestic(ctx: RunbookContext, plan: BackupPlan, target: TargetInf
   o.findings.push(
     finding(`backup.restic.${target.name}`, 'ok', `${plan.archive} stored in ${target.name} as snapshot ${backup.snapshotId.slice(0, 8)}: ${backup.tarBytes} bytes read, ${backup.dataAdded} bytes added`, { ...backup }),
   );
+  if (backup.skipped?.length) {
+    o.findings.push(finding(`backup.restic-skipped.${target.name}`, 'warn', `${target.name}: ${backup.skipped.length} entries of online folders were not copied for restic (vanished while copied, or not a file, folder or link): ${backup.skipped.slice(0, 10).join(', ')}`, { skipped: backup.skipped }));
+  }
   return withRepositoryLease(leaseFor(ctx, target, 'exclusive'), progress, async () => {
     progress.set(`restic check ${target.name}`);
     const verify = await acts.resticVerify({ target: target.name, archive: plan.archive });
@@ -220,7 +223,7 @@ async function toRestic(ctx: RunbookContext, plan: BackupPlan, target: TargetInf
       o.findings.push(finding(`backup.restic-verify.${target.name}`, 'fail', `${plan.archive} in ${target.name} failed verification: ${verify.problems.join('; ')}`, { ...verify }));
       throw ApplicationFailure.nonRetryable(`${plan.archive} in ${target.name} failed verification: ${verify.problems.join('; ')}`, 'BackupVerificationFailed');
     }
-    o.findings.push(finding(`backup.restic-verify.${target.name}`, 'ok', `${target.name}: restic check (read ${verify.readData} of the data) passed and the stored tar matches its manifest${verify.locksRemoved ? `; ${verify.locksRemoved} stale locks removed` : ''}`, { ...verify }));
+    o.findings.push(finding(`backup.restic-verify.${target.name}`, 'ok', `${target.name}: restic check (read ${verify.readData} of the data) passed and ${backup.layout === 'folders' ? 'the stored folders match' : 'the stored tar matches'} its manifest${verify.locksRemoved ? `; ${verify.locksRemoved} stale locks removed` : ''}`, { ...verify }));
     progress.set(`restic forget and prune ${target.name}`);
     const retention = await acts.resticRetention({ target: target.name, protect: [plan.archive] });
     o.findings.push(finding(`backup.restic-retention.${target.name}`, 'ok', `${target.name}: ${retention.removed.length} old backups forgotten, ${retention.kept} kept`, { ...retention }));

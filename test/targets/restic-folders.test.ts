@@ -9,7 +9,7 @@
  * that holds more than its manifest are all refused, leaving nothing behind.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -171,15 +171,35 @@ describe('layout folders', () => {
   }, 120_000);
 
   it('a root that is a symlink in the snapshot (to the host\'s /etc): refused before anything is packed from it', async () => {
-    const { dir, t, config, offsite, first, manifest } = await backedUp('symlink-root');
-    const evil = join(dir, 'evil');
-    await mkdir(evil);
-    await symlink('/etc', join(evil, 'data'));
-    manifest.stored.paths[manifest.roots[0]!.archivePath] = join(evil, 'data');
-    await forge(t, dir, manifest, [evil]);
+    const { dir, t, config, data, offsite, first, manifest } = await backedUp('symlink-root');
+    // The attacker's snapshot holds a link to /etc where the folder should be.
+    await rename(data, `${data}.away`);
+    await symlink('/etc', data);
+    try {
+      await forge(t, dir, manifest, [data]);
+    } finally {
+      await rm(data);
+      await rename(`${data}.away`, data);
+    }
     const err = await offsite.fetchFromTarget({ target: 'offsite', archive: first.plan.archive, workflowId: 'wf-x' }).then(() => undefined, (e: unknown) => e as Error);
-    expect(err?.message).toContain(`${join(evil, 'data').slice(1)} on the way to root ${manifest.roots[0]!.archivePath} is a symbolic link in the snapshot`);
+    expect(err?.message).toContain(`${data.slice(1)} on the way to root ${manifest.roots[0]!.archivePath} is a symbolic link in the snapshot`);
     expect(await readdir(join(config.paths.backupDir, '.offsite')).catch(() => [])).toEqual([]);
+  }, 120_000);
+
+  it('a manifest that puts a folder anywhere but its own path, or has no file sha256s: refused as unreadable', async () => {
+    const { dir, t, offsite, first, manifest } = await backedUp('elsewhere');
+    const other = join(dir, 'elsewhere');
+    await mkdir(other);
+    const moved = structuredClone(manifest);
+    moved.stored.paths[manifest.roots[0]!.archivePath] = other;
+    await forge(t, dir, moved, [other]);
+    const err = await offsite.fetchFromTarget({ target: 'offsite', archive: first.plan.archive, workflowId: 'wf-x' }).then(() => undefined, (e: unknown) => e as Error);
+    expect(err?.message).toContain(`root ${manifest.roots[0]!.archivePath} is said to be at ${other} in the snapshot, not at its own path`);
+    const bare = structuredClone(manifest);
+    delete bare.roots[0]!.files;
+    await forge(t, dir, bare, [`/${manifest.roots[0]!.archivePath}`]);
+    const err2 = await offsite.fetchFromTarget({ target: 'offsite', archive: first.plan.archive, workflowId: 'wf-x' }).then(() => undefined, (e: unknown) => e as Error);
+    expect(err2?.message).toContain(`root ${manifest.roots[0]!.archivePath} lists no file sha256s`);
   }, 120_000);
 
   it('a snapshot that holds a file its manifest does not list: verify names it, and the fetch is refused', async () => {
@@ -205,10 +225,10 @@ describe('layout folders', () => {
 
 describe('layoutFor', () => {
   it('auto is folders where the worker can; folders without the snapshot copy kept between backups fails naming why; tar is tar', async () => {
-    const config = { backup: { incrementalSnapshot: true, targets: [] } } as unknown as Config;
+    const config = { backup: { incrementalSnapshot: true, sources: [], targets: [] } } as unknown as Config;
     expect(await layoutFor(config, target('/r', 'auto'))).toBe('folders');
     expect(await layoutFor(config, target('/r', 'tar'))).toBe('tar');
-    const off = { backup: { incrementalSnapshot: false, targets: [] } } as unknown as Config;
+    const off = { backup: { incrementalSnapshot: false, sources: [], targets: [] } } as unknown as Config;
     expect(await layoutFor(off, target('/r', 'auto'))).toBe('tar');
     await expect(layoutFor(off, target('/r', 'folders'))).rejects.toThrow('target offsite has layout folders, but backup.incrementalSnapshot is false');
   });
