@@ -143,7 +143,7 @@ export function foldersManifestProblem(m: BackupManifest): string | undefined {
     const e = r.entries as unknown as Record<string, unknown> | undefined;
     if (!e || !['files', 'directories', 'symlinks', 'hardlinks'].every((k) => Number.isSafeInteger(e[k])) || !Number.isSafeInteger(r.bytes) || typeof r.listingSha256 !== 'string') return `root ${r.archivePath} has no counts, bytes or listing digest`;
     // Every folders backup this tool writes hashes each file: a manifest without them would skip that check.
-    if (typeof r.files !== 'object' || r.files === null) return `root ${r.archivePath} lists no file sha256s`;
+    if (r.entries.files > 0 && (typeof r.files !== 'object' || r.files === null)) return `root ${r.archivePath} lists no file sha256s`;
     const p = stored.paths[r.archivePath];
     if (typeof p !== 'string' || !p.startsWith('/') || p.split('/').slice(1).some((c) => c === '' || c === '.' || c === '..')) return `root ${r.archivePath} has no plain absolute path in the snapshot (${JSON.stringify(p)})`;
     // A folder is stored at its original path, and restored to it: nowhere else.
