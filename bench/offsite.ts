@@ -89,7 +89,10 @@ export async function benchOffsite(): Promise<Record<string, unknown>> {
   try {
     log('starting the S3 server (weed mini) on 127.0.0.1 ...');
     s3 = await startS3Server(join(serverDir, 's3'));
-    const repo = await s3Repository({ name: 'offsite', dir: join(serverDir, 'repo'), endpoint: s3.endpoint, accessKey: s3.accessKey, secretKey: s3.secretKey });
+    // BENCH_OFFSITE_LAYOUT=tar measures the tar layout (the default, auto, stores folders where the worker can).
+    const layout = process.env.BENCH_OFFSITE_LAYOUT ?? 'auto';
+    if (!['auto', 'folders', 'tar'].includes(layout)) throw new Error(`BENCH_OFFSITE_LAYOUT: auto, folders or tar, not ${layout}`);
+    const repo = await s3Repository({ name: 'offsite', dir: join(serverDir, 'repo'), endpoint: s3.endpoint, accessKey: s3.accessKey, secretKey: s3.secretKey, extra: { layout } });
     const targets = [{ name: 'local', type: 'archive' }, repo.target];
     return await withBenchSandbox({ targets }, async (sb) => {
       const seedArchive = join(sb.dir, 'seed.tar.gz');
@@ -156,6 +159,7 @@ export async function benchOffsite(): Promise<Record<string, unknown>> {
       });
       const result = {
         bench: 'offsite',
+        layout: r2.backup.layout ?? 'tar',
         dataset_bytes: sb.dataset.bytes,
         dataset_files: sb.dataset.files,
         changed_bytes: change.bytes,
