@@ -9,6 +9,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { inject } from 'vitest';
+import type { ResticTarget } from '../../src/config/config.js';
+import { Secret } from '../../src/config/secret.js';
 
 export interface TestRepository {
   /** The target entry for `backup.targets`. */
@@ -106,4 +108,21 @@ export async function localRepository(opts: RepositoryOptions): Promise<TestRepo
   const password = randomBytes(24).toString('hex');
   const target = { name: opts.name, type: 'restic', repository, password: { file: await secretFile(opts.dir, 'password', password) }, ...opts.extra };
   return finish({ target, secrets: [password], restic: resticOn(repository, password, {}, opts.dir) }, opts.init);
+}
+
+/** A restic target as the activities read it from a loaded config (no file behind it), named `offsite`. */
+export function resolvedResticTarget(repository: string, password: string, layout: ResticTarget['layout'], name = 'offsite'): ResticTarget {
+  return {
+    name,
+    type: 'restic',
+    location: repository,
+    repository: new Secret(repository, 'config'),
+    password: new Secret(password, 'file:/test'),
+    env: {},
+    options: {},
+    checkReadDataSubset: '100%',
+    layout,
+    retention: { days: 30 },
+    repositoryId: 'test',
+  };
 }

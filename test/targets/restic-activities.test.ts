@@ -14,26 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackupActivities } from '../../src/activities/backup.js';
 import { createOffsiteActivities } from '../../src/activities/offsite.js';
 import type { Config, ResticTarget } from '../../src/config/config.js';
-import { Secret } from '../../src/config/secret.js';
 import { listSnapshots, RESTIC_FAILURES, runRestic, ResticError } from '../../src/targets/restic.js';
 import { pollUntil } from '../helpers/temporal.js';
+import { resolvedResticTarget } from '../helpers/offsite.js';
 
 let work: string;
 let password: string;
 
-const target = (repository: string, name = 'offsite'): ResticTarget => ({
-  name,
-  type: 'restic',
-  location: repository,
-  repository: new Secret(repository, 'config'),
-  password: new Secret(password, 'file:/test'),
-  env: {},
-  options: {},
-  checkReadDataSubset: '100%',
-  layout: 'tar',
-  retention: { days: 30 },
-  repositoryId: 'test',
-});
+const target = (repository: string, name = 'offsite'): ResticTarget => resolvedResticTarget(repository, password, 'tar', name);
 
 /** A host config with one online source folder and the restic target `t` (what the offsite activities read). */
 async function hostOf(t: ResticTarget, dir: string, hostId = 'h1'): Promise<Config> {

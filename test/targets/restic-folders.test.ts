@@ -18,28 +18,16 @@ import { createBackupActivities } from '../../src/activities/backup.js';
 import { createOffsiteActivities } from '../../src/activities/offsite.js';
 import type { FoldersManifest } from '../../src/activities/offsite-folders.js';
 import type { Config, ResticTarget } from '../../src/config/config.js';
-import { Secret } from '../../src/config/secret.js';
 import { runRestic } from '../../src/targets/restic.js';
 import { manifestPath, readManifest } from '../../src/archive/manifest.js';
 import { manifestName } from '../../src/common/archive-names.js';
 import { layoutFor } from '../../src/targets/layout.js';
+import { resolvedResticTarget } from '../helpers/offsite.js';
 
 let work: string;
 let password: string;
 
-const target = (repository: string, layout: ResticTarget['layout'] = 'folders'): ResticTarget => ({
-  name: 'offsite',
-  type: 'restic',
-  location: repository,
-  repository: new Secret(repository, 'config'),
-  password: new Secret(password, 'file:/test'),
-  env: {},
-  options: {},
-  checkReadDataSubset: '100%',
-  layout,
-  retention: { days: 30 },
-  repositoryId: 'test',
-});
+const target = (repository: string, layout: ResticTarget['layout'] = 'folders'): ResticTarget => resolvedResticTarget(repository, password, layout);
 
 /** A host with one online folder of 40 files, a symlink and a hard link, and the restic target `t`. */
 async function hostOf(t: ResticTarget, dir: string): Promise<{ config: Config; data: string }> {
