@@ -51,7 +51,8 @@ export async function copyTree(src: string, dest: string, opts: CopyOptions = {}
   const resume = opts.resume === true;
   /** Paths written or kept in `dest`, when resuming: anything else there is stale. */
   const wanted = new Set<string>();
-  const links = new Map<string, string>();
+  /** First copy of each multiply-linked file, and when its copy (run on the pool) is done: a link to it waits for that. */
+  const links = new Map<string, { to: string; done: Promise<void> }>();
   const dirs: Array<{ path: string; st: Stats }> = [];
   const limit = opts.concurrency ?? 8;
   const running = new Set<Promise<void>>();
@@ -114,12 +115,13 @@ export async function copyTree(src: string, dest: string, opts: CopyOptions = {}
       const key = `${st.dev}:${st.ino}`;
       const first = st.nlink > 1 ? links.get(key) : undefined;
       if (first) {
-        await link(first, to);
+        await first.done;
+        check();
+        await link(first.to, to);
         stats.hardlinks += 1;
         return;
       }
-      if (st.nlink > 1) links.set(key, to);
-      await schedule(async () => {
+      const copyOne = async (): Promise<void> => {
         if (resume) {
           const there = await lstat(to).catch(() => undefined);
           if (
@@ -156,6 +158,15 @@ export async function copyTree(src: string, dest: string, opts: CopyOptions = {}
         stats.files += 1;
         stats.bytes += st.size;
         opts.onProgress?.(stats.bytes, stats.files);
+      };
+      let copiedFirst: () => void = () => undefined;
+      if (st.nlink > 1) links.set(key, { to, done: new Promise<void>((resolve) => (copiedFirst = resolve)) });
+      await schedule(async () => {
+        try {
+          await copyOne();
+        } finally {
+          copiedFirst();
+        }
       });
       return;
     }
