@@ -183,6 +183,9 @@ describe('a worker killed while restic runs', () => {
   it('cancelled while restic backup runs: restic is interrupted and removes its lock, the run ends cancelled, every service runs, nothing of it is stored', async () => {
     // The first test already reached this point once: arm it again.
     await rm(join(markers, 'backup.restic.reached'), { force: true });
+    // New data for restic to read: a night with nothing new (this target stores only what changed) could
+    // end before the test worker holds restic at its first status line.
+    await writeFile(join(folderSources(sbx.config)[0]!, 'cancel-test.bin'), randomBytes(96 * 1024 * 1024));
     const before = await snapshotIds();
     await worker(['backup.restic']);
     const handle = await start('backup', { reason: 'cancel test' });
